@@ -1,0 +1,233 @@
+//! [`Audience`]: a set of customers, the result of a query.
+
+use std::ops::{BitAnd, BitOr, BitXor, Sub};
+
+use roaring::RoaringBitmap;
+
+use crate::id::CustomerId;
+
+/// A set of customers: what a query returns and what bulk tagging takes.
+///
+/// A thin wrapper over a [`RoaringBitmap`] of customer ids. Iteration is in ascending id
+/// order, so [`Audience::page`] gives stable cursor pagination. Set algebra works between
+/// audiences (`&a & &b`, `&a | &b`, `&a - &b`, `&a ^ &b`). An audience is a snapshot: later
+/// changes to the engine do not change it.
+///
+/// ```
+/// use audience::{Audience, CustomerId};
+/// let a: Audience = [1, 2, 3, 10].into_iter().map(CustomerId).collect();
+/// let b: Audience = [2, 3, 4].into_iter().map(CustomerId).collect();
+/// assert_eq!((&a & &b).len(), 2);
+/// assert_eq!((&a - &b).iter().collect::<Vec<_>>(), [CustomerId(1), CustomerId(10)]);
+///
+/// let page = a.page(None, 2);
+/// assert_eq!(page.ids, [CustomerId(1), CustomerId(2)]);
+/// let page = a.page(page.next, 2);
+/// assert_eq!(page.ids, [CustomerId(3), CustomerId(10)]);
+/// assert_eq!(page.next, None);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Audience {
+    bits: RoaringBitmap,
+}
+
+/// One page of an [`Audience`], from [`Audience::page`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Page {
+    /// The page's customers, ascending.
+    pub ids: Vec<CustomerId>,
+    /// The cursor for the next page (the last id of this one), or `None` on the last page.
+    pub next: Option<CustomerId>,
+}
+
+impl Audience {
+    /// An empty audience.
+    pub fn new() -> Audience {
+        Audience::default()
+    }
+
+    /// How many customers.
+    pub fn len(&self) -> u64 {
+        self.bits.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.bits.is_empty()
+    }
+
+    /// Whether `id` is in the audience.
+    pub fn contains(&self, id: CustomerId) -> bool {
+        self.bits.contains(id.0)
+    }
+
+    /// The customers in ascending id order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter { inner: self.bits.iter() }
+    }
+
+    /// The customers with an id greater than `after`, ascending: the continuation of a cursor.
+    pub fn iter_from(&self, after: CustomerId) -> Iter<'_> {
+        use std::ops::Bound::{Excluded, Unbounded};
+        Iter { inner: self.bits.range((Excluded(after.0), Unbounded)) }
+    }
+
+    /// Up to `limit` customers after the cursor `after` (from the start when `None`), and the
+    /// cursor of the next page. A cursor stays valid while the audience is kept, and pages
+    /// never repeat or skip an id.
+    pub fn page(&self, after: Option<CustomerId>, limit: usize) -> Page {
+        let mut it = match after {
+            Some(a) => self.iter_from(a),
+            None => self.iter(),
+        };
+        let ids: Vec<CustomerId> = it.by_ref().take(limit).collect();
+        let next = match (ids.last(), it.next()) {
+            (Some(&last), Some(_)) => Some(last),
+            _ => None,
+        };
+        Page { ids, next }
+    }
+
+    /// The smallest id.
+    pub fn first(&self) -> Option<CustomerId> {
+        self.bits.min().map(CustomerId)
+    }
+
+    /// The largest id.
+    pub fn last(&self) -> Option<CustomerId> {
+        self.bits.max().map(CustomerId)
+    }
+
+    /// Appends the ids, ascending, to `out` as plain `u32`s (for export).
+    pub fn write_ids(&self, out: &mut Vec<u32>) {
+        out.reserve(usize::try_from(self.bits.len()).unwrap_or(usize::MAX));
+        out.extend(self.bits.iter());
+    }
+
+    /// The ids, ascending, as plain `u32`s.
+    pub fn to_ids(&self) -> Vec<u32> {
+        let mut v = Vec::new();
+        self.write_ids(&mut v);
+        v
+    }
+
+    /// Customers in both.
+    pub fn intersection(&self, other: &Audience) -> Audience {
+        self & other
+    }
+
+    /// Customers in either.
+    pub fn union(&self, other: &Audience) -> Audience {
+        self | other
+    }
+
+    /// Customers in `self` but not in `other`.
+    pub fn difference(&self, other: &Audience) -> Audience {
+        self - other
+    }
+
+    /// Customers in exactly one of the two.
+    pub fn symmetric_difference(&self, other: &Audience) -> Audience {
+        self ^ other
+    }
+
+    /// `|self ∩ other|`, without building the intersection.
+    pub fn intersection_len(&self, other: &Audience) -> u64 {
+        self.bits.intersection_len(&other.bits)
+    }
+
+    /// The underlying bitmap.
+    pub fn bitmap(&self) -> &RoaringBitmap {
+        &self.bits
+    }
+
+    /// The underlying bitmap, by value.
+    pub fn into_bitmap(self) -> RoaringBitmap {
+        self.bits
+    }
+}
+
+/// Ascending iterator over an [`Audience`]'s customers.
+#[derive(Clone)]
+pub struct Iter<'a> {
+    inner: roaring::bitmap::Iter<'a>,
+}
+
+impl std::fmt::Debug for Iter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Iter").field("remaining", &self.inner.size_hint().0).finish()
+    }
+}
+
+impl Iterator for Iter<'_> {
+    type Item = CustomerId;
+
+    #[inline]
+    fn next(&mut self) -> Option<CustomerId> {
+        self.inner.next().map(CustomerId)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<CustomerId> {
+        self.inner.next_back().map(CustomerId)
+    }
+}
+
+impl<'a> IntoIterator for &'a Audience {
+    type Item = CustomerId;
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}
+
+impl From<RoaringBitmap> for Audience {
+    fn from(bits: RoaringBitmap) -> Audience {
+        Audience { bits }
+    }
+}
+
+impl From<Audience> for RoaringBitmap {
+    fn from(a: Audience) -> RoaringBitmap {
+        a.bits
+    }
+}
+
+impl FromIterator<CustomerId> for Audience {
+    fn from_iter<I: IntoIterator<Item = CustomerId>>(iter: I) -> Audience {
+        Audience { bits: iter.into_iter().map(|c| c.0).collect() }
+    }
+}
+
+impl Extend<CustomerId> for Audience {
+    fn extend<I: IntoIterator<Item = CustomerId>>(&mut self, iter: I) {
+        self.bits.extend(iter.into_iter().map(|c| c.0));
+    }
+}
+
+macro_rules! set_op {
+    ($trait:ident, $method:ident, $op:tt) => {
+        impl $trait<&Audience> for &Audience {
+            type Output = Audience;
+            fn $method(self, rhs: &Audience) -> Audience {
+                Audience { bits: &self.bits $op &rhs.bits }
+            }
+        }
+        impl $trait<Audience> for Audience {
+            type Output = Audience;
+            fn $method(self, rhs: Audience) -> Audience {
+                Audience { bits: self.bits $op rhs.bits }
+            }
+        }
+    };
+}
+
+set_op!(BitAnd, bitand, &);
+set_op!(BitOr, bitor, |);
+set_op!(Sub, sub, -);
+set_op!(BitXor, bitxor, ^);

@@ -1,0 +1,656 @@
+//! [`Engine`]: the typed facade over customers, the tag pool, the bitmap store and queries.
+
+use std::borrow::Cow;
+
+use roaring::RoaringBitmap;
+
+use crate::audience::Audience;
+use crate::customers::Directory;
+use crate::error::{Error, Result};
+use crate::id::{CustomerId, TagId};
+use crate::query::{Explain, Planner, Query};
+use crate::tags::{Pool, Store, TagInfo, TagKind, normalize_group, normalize_tag};
+
+/// The in-process customer tag engine.
+///
+/// Holds the customer directory (external keys <-> dense [`CustomerId`]s), the managed tag
+/// pool (kinds, exclusive groups, hierarchy), one roaring bitmap per tag, and answers boolean
+/// tag queries. See the [crate docs](crate) for a tour.
+///
+/// `Engine` is `Send + Sync + Clone`: share it behind an `RwLock` or `Arc` for concurrent
+/// readers; every query method takes `&self`.
+#[derive(Clone, Debug, Default)]
+pub struct Engine {
+    customers: Directory,
+    pool: Pool,
+    store: Store,
+}
+
+/// Something that can be evaluated as a query: query text (`&str`, `String`) or a parsed or
+/// built [`Query`].
+pub trait AsQuery {
+    /// The query, parsed if needed.
+    fn as_query(&self) -> Result<Cow<'_, Query>>;
+}
+
+impl AsQuery for str {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Query::parse(self).map(Cow::Owned)
+    }
+}
+
+impl AsQuery for String {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        self.as_str().as_query()
+    }
+}
+
+impl AsQuery for Query {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Ok(Cow::Borrowed(self))
+    }
+}
+
+impl<T: AsQuery + ?Sized> AsQuery for &T {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        (**self).as_query()
+    }
+}
+
+/// Sizes of an engine, from [`Engine::stats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Live customers.
+    pub customers: u64,
+    /// Customers with an external key.
+    pub keyed_customers: usize,
+    /// Tags in the pool.
+    pub tags: usize,
+    /// (customer, tag) assignments, summed over all tags.
+    pub assignments: u64,
+    /// Bytes of all tag bitmaps in roaring's portable serialized format.
+    pub bitmap_bytes: usize,
+    /// Approximate heap bytes of the customer directory (keys and id tables).
+    pub directory_bytes: usize,
+}
+
+/// A bulk load in the making: nothing in the engine changes until it is applied.
+#[derive(Default)]
+struct Bulk {
+    /// Names new to the pool, with whether each is a value of an exclusive group.
+    new_names: indexmap::IndexMap<String, bool>,
+    /// Customer ids per tag slot (pool tags by id, then new names after the pool's slots).
+    runs: Vec<Vec<u32>>,
+    /// (customer, slot) for exclusive-group values, applied in order.
+    ordered: Vec<(u32, usize)>,
+}
+
+/// A tag as resolved during a bulk load: a pool tag, or the n-th name new to the pool.
+#[derive(Copy, Clone, PartialEq, Eq)]
+enum Slot {
+    Existing(TagId),
+    New(usize),
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    // ------------------------------------------------------------------ customers
+
+    /// The id of the customer with external key `key`, registering the customer (live, no
+    /// tags) if the key is new. The same key always gives the same id until the customer is
+    /// removed.
+    ///
+    /// Errors: [`Error::InvalidCustomerKey`] for an empty key, [`Error::CustomerIdsExhausted`]
+    /// when no `u32` id is left.
+    pub fn customer(&mut self, key: &str) -> Result<CustomerId> {
+        self.customers.intern(key)
+    }
+
+    /// Registers a customer by a dense id the caller already has (for users whose customers
+    /// are already numbered), returning it. Registering a live id again changes nothing. Ids
+    /// handed out for keys afterwards are above every registered id.
+    ///
+    /// ```
+    /// use audience::{CustomerId, Engine};
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer_id(42);
+    /// assert_eq!(c, CustomerId(42));
+    /// engine.tag(c, "vip")?;
+    /// assert_eq!(engine.count("vip")?, 1);
+    /// assert_eq!(engine.customer("new@example.com")?, CustomerId(43));
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn customer_id(&mut self, id: impl Into<CustomerId>) -> CustomerId {
+        let id = id.into();
+        self.customers.register_id(id);
+        id
+    }
+
+    /// The external key of a live customer, if it was registered by key.
+    pub fn key_of(&self, id: CustomerId) -> Option<&str> {
+        self.customers.key_of(id)
+    }
+
+    /// The id of the live customer with key `key`.
+    pub fn id_of(&self, key: &str) -> Option<CustomerId> {
+        self.customers.id_of(key)
+    }
+
+    /// Whether `id` is a live customer.
+    pub fn is_customer(&self, id: CustomerId) -> bool {
+        self.customers.is_live(id)
+    }
+
+    /// How many live customers.
+    pub fn customer_count(&self) -> u64 {
+        self.customers.live().len()
+    }
+
+    /// Every live customer.
+    pub fn customers(&self) -> Audience {
+        Audience::from(self.customers.live().clone())
+    }
+
+    /// Removes a customer for good (the right to be forgotten): erased from every tag and from
+    /// the live set (so `NOT` no longer counts it), and its key no longer resolves. The id is
+    /// not handed out again for a key.
+    ///
+    /// Errors: [`Error::UnknownCustomer`] unless `id` is live.
+    pub fn remove_customer(&mut self, id: CustomerId) -> Result<()> {
+        self.customers.remove(id)?;
+        self.store.remove_everywhere(id.0);
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ tag pool
+
+    /// Defines tag `name` with `kind` in the tag pool and returns its id. Defining an existing
+    /// tag with the same kind is a no-op; an existing `Custom` tag (for example one created
+    /// implicitly by [`Engine::tag`]) takes the new kind. Missing ancestors of a hierarchical
+    /// name (`a/b` for `a/b/c`) are created with the same kind.
+    ///
+    /// Errors: [`Error::InvalidTagName`]; [`Error::TagKindConflict`] when the tag exists with
+    /// another non-`Custom` kind.
+    pub fn define_tag(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
+        let norm = normalize_tag(name)?;
+        match self.pool.lookup(&norm) {
+            Some(id) => {
+                let existing = self.pool.check(id)?.kind;
+                if existing != kind && existing != TagKind::Custom {
+                    return Err(Error::TagKindConflict { name: norm.into_owned(), existing, requested: kind });
+                }
+                self.pool.set_kind(id, kind)?;
+                Ok(id)
+            }
+            None => self.pool.create(&norm, kind),
+        }
+    }
+
+    /// Changes the kind of an existing tag.
+    pub fn set_tag_kind(&mut self, name: &str, kind: TagKind) -> Result<()> {
+        let id = self.lookup(name)?;
+        self.pool.set_kind(id, kind)
+    }
+
+    /// The id of tag `name`, creating it if needed (kind: its exclusive group's, else its
+    /// nearest ancestor's, else `Custom`).
+    pub fn ensure_tag(&mut self, name: &str) -> Result<TagId> {
+        let norm = normalize_tag(name)?;
+        match self.pool.lookup(&norm) {
+            Some(id) => Ok(id),
+            None => {
+                let kind = self.pool.implicit_kind(&norm);
+                self.pool.create(&norm, kind)
+            }
+        }
+    }
+
+    /// Declares `group` a single-choice group: its values are the tags `group:<value>`, and a
+    /// customer carries at most one of them. Tags `group:<value>` that already exist join the
+    /// group. Declaring a declared group again is a no-op. New values get kind `Custom`; see
+    /// [`Engine::define_exclusive_group_with_kind`].
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let bob = engine.customer("bob")?;
+    /// engine.define_exclusive_group("tier")?;
+    /// engine.tag(bob, "tier:silver")?;
+    /// engine.tag(bob, "tier:gold")?; // replaces tier:silver
+    /// assert_eq!(engine.tags_of(bob)?, ["tier:gold"]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::InvalidTagName`] for a name with `/` or `:` or an existing value that
+    /// is not a plain name; [`Error::ExclusiveConflict`] when a customer already carries two
+    /// of its values.
+    pub fn define_exclusive_group(&mut self, group: &str) -> Result<()> {
+        self.define_exclusive_group_with_kind(group, TagKind::Custom)
+    }
+
+    /// [`Engine::define_exclusive_group`], with the kind its new value tags get (an age band
+    /// group is `Attribute`, a lifecycle stage group `Lifecycle`).
+    pub fn define_exclusive_group_with_kind(&mut self, group: &str, kind: TagKind) -> Result<()> {
+        let group = normalize_group(group)?;
+        if self.pool.group(&group).is_some() {
+            return Ok(());
+        }
+        let members = self.pool.would_be_members(&group)?;
+        let mut seen = RoaringBitmap::new();
+        for (i, &m) in members.iter().enumerate() {
+            let bits = self.store.get(m);
+            if !seen.is_disjoint(bits) {
+                let customer = (&seen & bits).min().expect("not disjoint");
+                let first = members[..i].iter().find(|&&o| self.store.get(o).contains(customer)).expect("seen");
+                return Err(Error::ExclusiveConflict {
+                    group: group.into_owned(),
+                    customer: CustomerId(customer),
+                    first: self.name(*first).to_owned(),
+                    second: self.name(m).to_owned(),
+                });
+            }
+            seen |= bits;
+        }
+        self.pool.declare_group(&group, kind, members);
+        Ok(())
+    }
+
+    /// The declared exclusive groups, in declaration order.
+    pub fn exclusive_groups(&self) -> impl Iterator<Item = &str> + '_ {
+        self.pool.groups().map(|(n, _)| n)
+    }
+
+    /// Deletes tag `name` from the pool and from every customer; returns how many customers
+    /// carried it. A tag with child tags is not deleted ([`Error::TagHasChildren`]): delete the
+    /// children first, so a whole branch is never dropped by accident.
+    pub fn delete_tag(&mut self, name: &str) -> Result<u64> {
+        let id = self.lookup(name)?;
+        self.pool.delete(id)?;
+        Ok(self.store.clear(id))
+    }
+
+    /// Renames tag `old` to `new`, keeping its id and customers. Descendants move with it
+    /// (`sports` -> `sport` renames `sports/running` to `sport/running`), missing ancestors of
+    /// the new name are created, and a name `group:value` of an exclusive group joins it.
+    ///
+    /// Errors: [`Error::UnknownTag`], [`Error::InvalidTagName`], [`Error::TagExists`] when a
+    /// new name is taken, [`Error::ExclusiveConflict`] when joining a group would give a
+    /// customer two of its values. Nothing changes on error.
+    pub fn rename_tag(&mut self, old: &str, new: &str) -> Result<()> {
+        let id = self.lookup(old)?;
+        let new = normalize_tag(new)?;
+        if *self.name(id) == *new {
+            return Ok(());
+        }
+        let plan = self.pool.plan_rename(id, &new)?;
+        for (t, new_name) in &plan {
+            let Some(group) = crate::tags::group_prefix(new_name).and_then(|g| self.pool.group(g)) else { continue };
+            let bits = self.store.get(*t);
+            for &other in group.members.iter().filter(|&&o| o != *t) {
+                if let Some(customer) = (bits & self.store.get(other)).min() {
+                    return Err(Error::ExclusiveConflict {
+                        group: crate::tags::group_prefix(new_name).unwrap_or_default().to_owned(),
+                        customer: CustomerId(customer),
+                        first: self.name(other).to_owned(),
+                        second: new_name.clone(),
+                    });
+                }
+            }
+        }
+        self.pool.apply_rename(plan)
+    }
+
+    /// The id of tag `name`, if it is in the pool.
+    pub fn tag_id(&self, name: &str) -> Option<TagId> {
+        self.pool.lookup(&normalize_tag(name).ok()?)
+    }
+
+    /// The name of tag `id`, if it is in the pool.
+    pub fn tag_name(&self, id: TagId) -> Option<&str> {
+        self.pool.def(id).map(|d| &*d.name)
+    }
+
+    /// Tag `name` as listed by [`Engine::tags`].
+    pub fn tag_info(&self, name: &str) -> Result<TagInfo<'_>> {
+        let id = self.lookup(name)?;
+        Ok(self.info(id))
+    }
+
+    /// Every tag of the pool, in id (creation) order.
+    pub fn tags(&self) -> impl Iterator<Item = TagInfo<'_>> + '_ {
+        self.pool.iter().map(|(id, _)| self.info(id))
+    }
+
+    /// The tags of one kind, in id order.
+    pub fn tags_of_kind(&self, kind: TagKind) -> impl Iterator<Item = TagInfo<'_>> + '_ {
+        self.tags().filter(move |t| t.kind == kind)
+    }
+
+    /// The tags whose names start with `prefix` (`"interest/"`, `"tier:"`), in id order.
+    pub fn tags_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = TagInfo<'a>> + 'a {
+        self.tags().filter(move |t| t.name.starts_with(prefix))
+    }
+
+    /// The value tags of exclusive group `group`, in creation order.
+    ///
+    /// Errors: [`Error::UnknownGroup`] when `group` is not a declared exclusive group.
+    pub fn tags_in_group(&self, group: &str) -> Result<Vec<TagInfo<'_>>> {
+        let g = normalize_group(group)?;
+        match self.pool.group(&g) {
+            Some(g) => Ok(g.members.iter().map(|&id| self.info(id)).collect()),
+            None => Err(Error::UnknownGroup {
+                name: g.into_owned(),
+                known: self.exclusive_groups().map(str::to_owned).collect(),
+            }),
+        }
+    }
+
+    /// Customers matching tag `name` in a query: carrying it or any descendant.
+    pub fn tag_count(&self, name: &str) -> Result<u64> {
+        self.lookup(name)?;
+        self.count(&Query::tag(name))
+    }
+
+    /// The tags customer `id` carries (exactly, not their ancestors), in tag id order.
+    pub fn tags_of(&self, id: CustomerId) -> Result<Vec<&str>> {
+        self.customers.check_live(id)?;
+        Ok(self.pool.iter().filter(|(t, _)| self.store.get(*t).contains(id.0)).map(|(_, d)| &*d.name).collect())
+    }
+
+    // ------------------------------------------------------------------ tagging
+
+    /// Tags customer `id` with `name`, creating the tag if it is new (see
+    /// [`Engine::ensure_tag`] for its kind). For a value of an exclusive group, the customer's
+    /// other value of that group is removed in the same call. Returns whether the customer did
+    /// not carry the tag before.
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`].
+    pub fn tag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
+        self.customers.check_live(id)?;
+        let tag = self.ensure_tag(name)?;
+        Ok(self.assign(id.0, tag))
+    }
+
+    fn assign(&mut self, customer: u32, tag: TagId) -> bool {
+        for &other in self.pool.exclusive_members(tag) {
+            if other != tag {
+                self.store.get_mut(other).remove(customer);
+            }
+        }
+        self.store.get_mut(tag).insert(customer)
+    }
+
+    /// Removes tag `name` from customer `id` (the tag itself; descendants are untouched).
+    /// Returns whether the customer carried it.
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownTag`] (with suggestions).
+    pub fn untag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
+        self.customers.check_live(id)?;
+        let tag = self.lookup(name)?;
+        Ok(self.store.get_mut(tag).remove(id.0))
+    }
+
+    /// Tags every live customer of `audience` with `name` at once (a campaign tag on a query
+    /// result, say); for an exclusive group, their other values are removed. Customers removed
+    /// since the audience was computed are skipped. Returns how many were newly tagged.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// for key in ["a", "b", "c"] {
+    ///     let c = engine.customer(key)?;
+    ///     engine.tag(c, "vip")?;
+    /// }
+    /// let vips = engine.query("vip")?;
+    /// assert_eq!(engine.tag_all(&vips, "campaign:spring")?, 3);
+    /// assert_eq!(engine.count("campaign:spring")?, 3);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn tag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
+        let tag = self.ensure_tag(name)?;
+        let live = self.customers.live();
+        let add: Cow<'_, RoaringBitmap> = if audience.bitmap().is_subset(live) {
+            Cow::Borrowed(audience.bitmap())
+        } else {
+            Cow::Owned(audience.bitmap() & live)
+        };
+        for &other in self.pool.exclusive_members(tag) {
+            if other != tag {
+                *self.store.get_mut(other) -= &*add;
+            }
+        }
+        let target = self.store.get_mut(tag);
+        let before = target.len();
+        *target |= &*add;
+        Ok(target.len() - before)
+    }
+
+    /// Removes tag `name` from every customer of `audience`; returns how many carried it.
+    ///
+    /// Errors: [`Error::UnknownTag`].
+    pub fn untag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
+        let tag = self.lookup(name)?;
+        let target = self.store.get_mut(tag);
+        let before = target.len();
+        *target -= audience.bitmap();
+        Ok(before - target.len())
+    }
+
+    /// Bulk assignment of (customer, tag name) pairs: the fast path for loading. Pairs are
+    /// grouped per tag and each tag's bitmap is built from a sorted run (no insert loop); the
+    /// bitmaps are run-optimized afterwards. The result is the same as calling
+    /// [`Engine::tag`] for each pair in order (so for an exclusive group the last value given
+    /// wins). Returns how many assignments were new.
+    ///
+    /// All pairs are checked before anything changes: on error, nothing is applied.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let a = engine.customer("a")?;
+    /// let b = engine.customer("b")?;
+    /// let added = engine.tag_pairs([(a, "vip"), (b, "vip"), (b, "outdoor"), (a, "vip")])?;
+    /// assert_eq!(added, 3);
+    /// assert_eq!(engine.count("vip AND outdoor")?, 1);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`], naming the first bad pair.
+    pub fn tag_pairs<I, S>(&mut self, pairs: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = (CustomerId, S)>,
+        S: AsRef<str>,
+    {
+        let mut bulk = Bulk::default();
+        let mut last: Option<(String, Slot)> = None;
+        for (customer, name) in pairs {
+            let name = name.as_ref();
+            let slot = match &last {
+                Some((n, s)) if n == name => *s,
+                _ => {
+                    let s = self.bulk_slot(&mut bulk, name)?;
+                    last = Some((name.to_owned(), s));
+                    s
+                }
+            };
+            self.bulk_push(&mut bulk, customer, slot)?;
+        }
+        self.bulk_apply(bulk)
+    }
+
+    /// [`Engine::tag_pairs`] with tag ids (from [`Engine::ensure_tag`] or
+    /// [`Engine::define_tag`]) instead of names.
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownTagId`]; nothing is applied then.
+    pub fn tag_id_pairs<I>(&mut self, pairs: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = (CustomerId, TagId)>,
+    {
+        let mut bulk = Bulk::default();
+        for (customer, tag) in pairs {
+            self.pool.check(tag)?;
+            self.bulk_push(&mut bulk, customer, Slot::Existing(tag))?;
+        }
+        self.bulk_apply(bulk)
+    }
+
+    fn bulk_slot(&self, bulk: &mut Bulk, name: &str) -> Result<Slot> {
+        let norm = normalize_tag(name)?;
+        if let Some(id) = self.pool.lookup(&norm) {
+            return Ok(Slot::Existing(id));
+        }
+        if let Some(i) = bulk.new_names.get_index_of(&*norm) {
+            return Ok(Slot::New(i));
+        }
+        self.pool.validate_new(&norm)?;
+        let exclusive = self.pool.is_group_value(&norm);
+        Ok(Slot::New(bulk.new_names.insert_full(norm.into_owned(), exclusive).0))
+    }
+
+    /// Checks one pair and files it: per-tag runs, or (exclusive groups) the ordered list.
+    fn bulk_push(&self, bulk: &mut Bulk, customer: CustomerId, slot: Slot) -> Result<()> {
+        self.customers.check_live(customer)?;
+        let base = self.pool.slot_count();
+        let (key, exclusive) = match slot {
+            Slot::Existing(id) => (id.index(), !self.pool.exclusive_members(id).is_empty()),
+            Slot::New(i) => (base + i, bulk.new_names[i]),
+        };
+        if exclusive {
+            bulk.ordered.push((customer.0, key));
+        } else {
+            if bulk.runs.len() <= key {
+                bulk.runs.resize_with(key + 1, Vec::new);
+            }
+            bulk.runs[key].push(customer.0);
+        }
+        Ok(())
+    }
+
+    fn bulk_apply(&mut self, bulk: Bulk) -> Result<u64> {
+        let base = self.pool.slot_count();
+        // Everything is valid: create the new tags, then build.
+        let mut ids: Vec<TagId> = Vec::with_capacity(bulk.new_names.len());
+        for name in bulk.new_names.keys() {
+            let kind = self.pool.implicit_kind(name);
+            ids.push(match self.pool.lookup(name) {
+                Some(id) => id, // created meanwhile as an ancestor of another new name
+                None => self.pool.create(name, kind)?,
+            });
+        }
+        let tag_of = |key: usize| if key < base { TagId(key as u32) } else { ids[key - base] };
+        let mut added = 0;
+        for (key, mut run) in bulk.runs.into_iter().enumerate() {
+            if run.is_empty() {
+                continue;
+            }
+            if !run.is_sorted() {
+                run.sort_unstable();
+            }
+            run.dedup();
+            let tag = tag_of(key);
+            let before = self.store.get(tag).len();
+            self.store.add_sorted(tag, &run);
+            let bits = self.store.get_mut(tag);
+            bits.optimize();
+            added += bits.len() - before;
+        }
+        for (customer, key) in bulk.ordered {
+            added += u64::from(self.assign(customer, tag_of(key)));
+        }
+        Ok(added)
+    }
+
+    // ------------------------------------------------------------------ queries
+
+    /// Parses and evaluates query text; the matching live customers.
+    ///
+    /// Errors: [`Error::Parse`], [`Error::UnknownTag`], [`Error::QueryTooLarge`].
+    pub fn query(&self, text: &str) -> Result<Audience> {
+        self.select(&Query::parse(text)?)
+    }
+
+    /// Evaluates a parsed or built [`Query`]; the matching live customers.
+    pub fn select(&self, query: &Query) -> Result<Audience> {
+        self.planner().select(query).map(Audience::from)
+    }
+
+    /// How many live customers match (text or [`Query`]), without materializing the result
+    /// where the plan allows (the last step is a cardinality-only bitmap operation).
+    pub fn count<Q: AsQuery + ?Sized>(&self, query: &Q) -> Result<u64> {
+        self.planner().count(&*query.as_query()?)
+    }
+
+    /// The plan of a query with every node's cardinality; `Display` prints it as a tree.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let a = engine.customer("a")?;
+    /// engine.tag(a, "vip")?;
+    /// engine.tag(a, "outdoor")?;
+    /// let plan = engine.explain("vip AND NOT outdoor")?;
+    /// assert_eq!(plan.count(), 0);
+    /// println!("{plan}");
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn explain<Q: AsQuery + ?Sized>(&self, query: &Q) -> Result<Explain> {
+        self.planner().explain(&*query.as_query()?)
+    }
+
+    /// Sizes of the engine.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            customers: self.customer_count(),
+            keyed_customers: self.customers.keyed(),
+            tags: self.pool.len(),
+            assignments: self.pool.iter().map(|(id, _)| self.store.get(id).len()).sum(),
+            bitmap_bytes: self.store.serialized_bytes(),
+            directory_bytes: self.customers.heap_bytes(),
+        }
+    }
+
+    /// Converts bitmap containers to run containers wherever that is smaller. Bulk loads do
+    /// this for the tags they touch; call it after many single `tag` calls to save memory.
+    pub fn optimize(&mut self) {
+        self.store.optimize();
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    fn planner(&self) -> Planner<'_> {
+        Planner { pool: &self.pool, store: &self.store, live: self.customers.live() }
+    }
+
+    /// The id of an existing tag, or [`Error::UnknownTag`] with suggestions.
+    fn lookup(&self, name: &str) -> Result<TagId> {
+        let norm = normalize_tag(name)?;
+        self.pool.lookup(&norm).ok_or_else(|| Error::UnknownTag {
+            suggestions: self.pool.suggestions(&norm),
+            name: norm.into_owned(),
+            span: None,
+            query: None,
+        })
+    }
+
+    fn name(&self, id: TagId) -> &str {
+        self.pool.def(id).map_or("", |d| &d.name)
+    }
+
+    fn info(&self, id: TagId) -> TagInfo<'_> {
+        let d = self.pool.def(id).expect("listed tags are live");
+        TagInfo {
+            id,
+            name: &d.name,
+            kind: d.kind,
+            len: self.store.get(id).len(),
+            group: d.group.and_then(|g| self.pool.group_name(g)),
+            parent: d.parent.map(|p| self.name(p)),
+            children: d.children.len(),
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! Identifier newtypes: [`CustomerId`] and [`TagId`].
+//!
+//! Both are dense `u32` indexes. They carry no logic; the engine hands them out and resolves
+//! them. Keeping them apart in the type system means a tag id can never be passed where a
+//! customer is expected.
+
+use std::fmt;
+
+/// A customer's dense id: the bit position of the customer in every tag bitmap.
+///
+/// Ids come from [`Engine::customer`](crate::Engine::customer) (interning an external key)
+/// or from [`Engine::customer_id`](crate::Engine::customer_id) (registering a dense id the
+/// caller already has). Converting from and to `u32` is free:
+///
+/// ```
+/// use audience::CustomerId;
+/// let id = CustomerId::from(42);
+/// assert_eq!(u32::from(id), 42);
+/// assert_eq!(id.to_string(), "#42");
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct CustomerId(pub u32);
+
+impl CustomerId {
+    /// The id as a `u32`.
+    #[inline]
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl From<u32> for CustomerId {
+    #[inline]
+    fn from(n: u32) -> Self {
+        CustomerId(n)
+    }
+}
+
+impl From<CustomerId> for u32 {
+    #[inline]
+    fn from(id: CustomerId) -> u32 {
+        id.0
+    }
+}
+
+impl fmt::Display for CustomerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A tag's dense id in the engine's tag pool.
+///
+/// Stable for the life of the tag: renaming keeps the id, deleting retires it (ids are not
+/// reused). Resolve names with [`Engine::tag_id`](crate::Engine::tag_id).
+///
+/// ```
+/// use audience::{Engine, TagKind};
+/// let mut engine = Engine::new();
+/// let vip = engine.define_tag("vip", TagKind::Value)?;
+/// assert_eq!(engine.tag_id("vip"), Some(vip));
+/// assert_eq!(engine.tag_name(vip), Some("vip"));
+/// # Ok::<(), audience::Error>(())
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct TagId(pub u32);
+
+impl TagId {
+    /// The id as a `u32`.
+    #[inline]
+    pub const fn get(self) -> u32 {
+        self.0
+    }
+
+    #[inline]
+    pub(crate) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl From<u32> for TagId {
+    #[inline]
+    fn from(n: u32) -> Self {
+        TagId(n)
+    }
+}
+
+impl From<TagId> for u32 {
+    #[inline]
+    fn from(id: TagId) -> u32 {
+        id.0
+    }
+}
+
+impl fmt::Display for TagId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "tag#{}", self.0)
+    }
+}

@@ -1,0 +1,93 @@
+//! # audience
+//!
+//! Holds a company's customers, their tags, segments and profiles in process, and answers
+//! "who are they?" in microseconds.
+//!
+//! ```
+//! use audience::{Engine, Query, TagKind, CustomerId};
+//!
+//! let mut engine = Engine::new();
+//! let alice: CustomerId = engine.customer("alice@example.com")?;   // interns the key; same key, same id
+//! let bob = engine.customer("bob@example.com")?;
+//! assert_eq!(engine.customer("alice@example.com")?, alice);
+//! assert_eq!(engine.key_of(alice), Some("alice@example.com"));
+//! assert_eq!(engine.id_of("bob@example.com"), Some(bob));
+//!
+//! engine.define_tag("vip", TagKind::Value)?;                 // the managed tag pool
+//! engine.tag(alice, "vip")?;                                 // an undefined tag is created (TagKind::Custom)
+//! engine.tag(alice, "高消费")?;                              // Unicode names are first-class
+//! engine.tag(bob, "interest/sports/running")?;               // '/' builds a hierarchy
+//! engine.define_exclusive_group("tier")?;                    // single-choice group: tags "tier:<value>"
+//! engine.tag(bob, "tier:silver")?;
+//! engine.tag(bob, "tier:gold")?;                             // replaces tier:silver, atomically
+//! engine.untag(alice, "高消费")?;
+//!
+//! let a = engine.query("vip OR interest/sports")?;           // a parent matches its descendants
+//! assert_eq!(a.len(), 2);
+//! assert!(engine.query("tier:silver")?.is_empty());
+//! let typed = Query::tag("vip").or(Query::tag("interest/sports"));
+//! assert_eq!(engine.select(&typed)?.len(), 2);
+//! assert_eq!(engine.count("NOT vip")?, 1);                   // NOT is relative to live customers
+//! let ids: Vec<CustomerId> = a.iter().collect();             // ascending id order
+//! assert!(matches!(engine.query("vpi"), Err(audience::Error::UnknownTag { .. })));   // suggests "vip"
+//! assert!(matches!(engine.query("vip AND (x"), Err(audience::Error::Parse { .. })));
+//! engine.remove_customer(bob)?;                              // erased from every tag; not counted by NOT
+//! assert_eq!(engine.count("NOT vip")?, 0);
+//! # let _ = ids;
+//! # Ok::<(), audience::Error>(())
+//! ```
+//!
+//! ## Concepts
+//!
+//! - **Customers** are external string keys interned to dense [`CustomerId`]s (`u32`), or
+//!   dense ids registered directly ([`Engine::customer_id`]). Removing a customer erases it
+//!   everywhere; ids are never reused.
+//! - **Tags** describe. The tag pool gives each tag a [`TagKind`] (attribute, behavior,
+//!   interest, lifecycle, value, custom). `a/b/c` is a child of `a/b`: a query on a parent
+//!   matches its descendants. An **exclusive group** `tier` makes `tier:<value>` tags
+//!   single-choice: assigning one removes the customer's other value in the same call.
+//! - **Queries** are boolean expressions over tags: `vip AND (outdoor OR running) AND NOT
+//!   churned`. Text is parsed once into a [`Query`] (or built with the typed builder) and
+//!   evaluated many times; an [`Audience`] is the result. The grammar is in [`query`].
+//!
+//! ## Architecture
+//!
+//! ```text
+//! Engine (engine.rs)            the typed facade users hold; delegates to the layers below
+//!  ├─ customers.rs              key <-> dense id directory (IndexMap), live set (RoaringBitmap)
+//!  ├─ tags/pool.rs              names, kinds, exclusive groups, hierarchy links
+//!  ├─ tags/store.rs             one RoaringBitmap per tag (every bitmap ⊆ live set)
+//!  └─ query/                    ast.rs (owned AST + spans, builder), parse.rs (one fn per
+//!                               grammar rule, depth limit), fmt.rs (canonical text),
+//!                               eval.rs (planner: flatten, NOT pushed into differences,
+//!                               smallest-first AND, multi-way OR, cardinality-only counts)
+//! Audience (audience.rs)        a query result: bitmap wrapper, iteration, paging, set algebra
+//! ```
+//!
+//! Layers to come (segments, RFM, lifecycle, profiles) sit on top and store what they derive
+//! as tags, so the one query language reaches all of it.
+//!
+//! ## Errors and limits
+//!
+//! Every fallible function returns [`Result`]; [`Error`] says what went wrong, where (a byte
+//! span with a caret line for query errors) and how to fix it. No input panics: queries
+//! nested deeper than [`MAX_QUERY_DEPTH`] or with more than [`MAX_QUERY_TERMS`] terms are
+//! refused with [`Error::QueryTooLarge`].
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod audience;
+mod customers;
+mod engine;
+mod error;
+mod id;
+pub mod query;
+mod tags;
+
+pub use audience::{Audience, Iter, Page};
+pub use engine::{AsQuery, Engine, Stats};
+pub use error::{Error, Result};
+pub use id::{CustomerId, TagId};
+pub use query::{Explain, ExplainNode, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Query};
+pub use tags::{TagInfo, TagKind};

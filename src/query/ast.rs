@@ -1,0 +1,316 @@
+//! The owned query AST, its spans and the typed builder.
+
+use std::fmt;
+use std::sync::Arc;
+
+use crate::tags::normalize_tag;
+
+/// A byte range `start..end` in a query's text.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    /// First byte.
+    pub start: usize,
+    /// One past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// `start..end`.
+    pub const fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+}
+
+impl fmt::Display for Span {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.start, self.end)
+    }
+}
+
+/// A tag term of a query: its name and, when parsed from text, where it stands.
+///
+/// Two `TagRef`s are equal when their names are; the span does not count.
+#[derive(Clone, Debug)]
+pub struct TagRef {
+    name: String,
+    span: Option<Span>,
+}
+
+impl TagRef {
+    pub(crate) fn new(name: String, span: Option<Span>) -> TagRef {
+        TagRef { name, span }
+    }
+
+    /// The tag name (normalized when valid).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the name stands in the query text, for a parsed query.
+    pub fn span(&self) -> Option<Span> {
+        self.span
+    }
+}
+
+impl PartialEq for TagRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for TagRef {}
+
+/// A query's syntax tree.
+///
+/// Canonical form, kept by the parser and the builder alike: `And` and `Or` have at least two
+/// operands and never an operand of their own kind (nested groups are flattened), and a group
+/// of one is the operand itself. `#[non_exhaustive]`: attribute predicates will join it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Expr {
+    /// Customers carrying the tag or one of its descendants.
+    Tag(TagRef),
+    /// Every live customer (`*`).
+    Everyone,
+    /// Live customers not matching the operand.
+    Not(Box<Expr>),
+    /// Customers matching every operand.
+    And(Vec<Expr>),
+    /// Customers matching at least one operand.
+    Or(Vec<Expr>),
+}
+
+impl Expr {
+    /// Operator nesting: 0 for a term, one more per `NOT`/`AND`/`OR` level.
+    /// Iterative, so any depth is safe to measure.
+    pub(crate) fn depth(&self) -> usize {
+        let mut max = 0;
+        let mut stack = vec![(self, 0usize)];
+        while let Some((e, d)) = stack.pop() {
+            max = max.max(d);
+            match e {
+                Expr::Tag(_) | Expr::Everyone => {}
+                Expr::Not(x) => stack.push((x, d + 1)),
+                Expr::And(xs) | Expr::Or(xs) => stack.extend(xs.iter().map(|x| (x, d + 1))),
+            }
+        }
+        max
+    }
+
+    /// `AND` of `xs` in canonical form.
+    pub(crate) fn and_all(xs: impl IntoIterator<Item = Expr>) -> Expr {
+        let mut flat = Vec::new();
+        for x in xs {
+            match x {
+                Expr::And(inner) => flat.extend(inner),
+                x => flat.push(x),
+            }
+        }
+        match flat.len() {
+            0 => Expr::Everyone,
+            1 => flat.pop().expect("one operand"),
+            _ => Expr::And(flat),
+        }
+    }
+
+    /// `OR` of `xs` in canonical form.
+    pub(crate) fn or_all(xs: impl IntoIterator<Item = Expr>) -> Expr {
+        let mut flat = Vec::new();
+        for x in xs {
+            match x {
+                Expr::Or(inner) => flat.extend(inner),
+                x => flat.push(x),
+            }
+        }
+        match flat.len() {
+            0 => Expr::Not(Box::new(Expr::Everyone)),
+            1 => flat.pop().expect("one operand"),
+            _ => Expr::Or(flat),
+        }
+    }
+}
+
+/// A parsed or built query: an owned AST, reusable against any engine.
+///
+/// Parse once, evaluate many: [`Query::parse`] (or `str::parse`) turns text into a `Query`;
+/// [`Engine::select`](crate::Engine::select) and [`Engine::count`](crate::Engine::count)
+/// evaluate it. The builder makes the same AST the parser does, and [`Display`](fmt::Display)
+/// prints canonical text that parses back to an equal query:
+///
+/// ```
+/// use audience::Query;
+/// let built = Query::tag("vip").and(Query::tag("outdoor").or(Query::tag("running"))).and_not(Query::tag("churned"));
+/// let parsed: Query = "vip AND (outdoor OR running) AND NOT churned".parse()?;
+/// assert_eq!(built, parsed);
+/// assert_eq!(built.to_string(), "vip AND (outdoor OR running) AND NOT churned");
+/// assert_eq!(Query::parse(&built.to_string())?, built);
+/// # Ok::<(), audience::Error>(())
+/// ```
+///
+/// Equality compares the trees, not the text they came from or the spans.
+#[derive(Clone)]
+pub struct Query {
+    expr: Expr,
+    /// Operator nesting (see [`Expr::depth`]), kept so limits are checked without recursion.
+    depth: usize,
+    /// The text this query was parsed from, for error messages.
+    source: Option<Arc<str>>,
+}
+
+impl Query {
+    pub(crate) fn from_parts(expr: Expr, depth: usize, source: Option<Arc<str>>) -> Query {
+        Query { expr, depth, source }
+    }
+
+    /// Wraps an [`Expr`] (the builder and the parser keep it canonical; this does not
+    /// re-canonicalize a hand-made tree).
+    pub fn from_expr(expr: Expr) -> Query {
+        let depth = expr.depth();
+        Query { expr, depth, source: None }
+    }
+
+    /// Customers carrying tag `name` (or any of its descendants). The name is normalized
+    /// (trimmed) here; an invalid name is reported when the query is evaluated.
+    pub fn tag(name: impl AsRef<str>) -> Query {
+        let raw = name.as_ref();
+        let name = normalize_tag(raw).map(|n| n.into_owned()).unwrap_or_else(|_| raw.to_owned());
+        Query::from_expr(Expr::Tag(TagRef::new(name, None)))
+    }
+
+    /// Every live customer (`*`).
+    pub fn everyone() -> Query {
+        Query::from_expr(Expr::Everyone)
+    }
+
+    /// Nobody (`NOT *`).
+    pub fn nobody() -> Query {
+        Query::everyone().not()
+    }
+
+    /// `self AND other`.
+    pub fn and(self, other: Query) -> Query {
+        Query::all([self, other])
+    }
+
+    /// `self OR other`.
+    pub fn or(self, other: Query) -> Query {
+        Query::any([self, other])
+    }
+
+    /// `self AND NOT other`, evaluated as a difference.
+    pub fn and_not(self, other: Query) -> Query {
+        self.and(other.not())
+    }
+
+    /// `NOT self`: live customers that do not match.
+    #[allow(clippy::should_implement_trait)] // also implemented as `!query`
+    pub fn not(self) -> Query {
+        let depth = self.depth + 1;
+        Query { expr: Expr::Not(Box::new(self.into_expr())), depth, source: None }
+    }
+
+    /// The `AND` of all `queries`; of none, everyone.
+    pub fn all(queries: impl IntoIterator<Item = Query>) -> Query {
+        Query::group(queries, true)
+    }
+
+    /// The `OR` of all `queries`; of none, nobody.
+    pub fn any(queries: impl IntoIterator<Item = Query>) -> Query {
+        Query::group(queries, false)
+    }
+
+    /// `AND` (or `OR`) in canonical form, with the exact depth: an operand of the same kind
+    /// is spliced in, so its children sit one level below the new node, as they did before.
+    fn group(queries: impl IntoIterator<Item = Query>, and: bool) -> Query {
+        let (mut depth, mut n) = (0, 0);
+        let exprs: Vec<Expr> = queries
+            .into_iter()
+            .map(|q| {
+                let same = matches!((&q.expr, and), (Expr::And(_), true) | (Expr::Or(_), false));
+                depth = depth.max(if same { q.depth } else { q.depth + 1 });
+                n += 1;
+                q.into_expr()
+            })
+            .collect();
+        let expr = if and { Expr::and_all(exprs) } else { Expr::or_all(exprs) };
+        let depth = match &expr {
+            Expr::And(_) | Expr::Or(_) => depth,
+            _ if n == 1 => depth - 1,
+            other => other.depth(),
+        };
+        Query { expr, depth, source: None }
+    }
+
+    /// The syntax tree.
+    pub fn expr(&self) -> &Expr {
+        &self.expr
+    }
+
+    /// The text this query was parsed from, if it was parsed.
+    pub fn source(&self) -> Option<&str> {
+        self.source.as_deref()
+    }
+
+    /// An upper bound of the operator nesting, checked against
+    /// [`MAX_QUERY_DEPTH`](crate::MAX_QUERY_DEPTH) before evaluation.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    fn into_expr(mut self) -> Expr {
+        std::mem::replace(&mut self.expr, Expr::Everyone)
+    }
+}
+
+impl PartialEq for Query {
+    fn eq(&self, other: &Self) -> bool {
+        self.expr == other.expr
+    }
+}
+
+impl Eq for Query {}
+
+impl fmt::Debug for Query {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Query").field("text", &self.to_string()).field("depth", &self.depth).finish()
+    }
+}
+
+impl std::ops::Not for Query {
+    type Output = Query;
+    fn not(self) -> Query {
+        Query::not(self)
+    }
+}
+
+impl std::ops::BitAnd for Query {
+    type Output = Query;
+    fn bitand(self, rhs: Query) -> Query {
+        self.and(rhs)
+    }
+}
+
+impl std::ops::BitOr for Query {
+    type Output = Query;
+    fn bitor(self, rhs: Query) -> Query {
+        self.or(rhs)
+    }
+}
+
+impl Drop for Query {
+    /// Takes a deep tree apart without recursion, so dropping a builder-made query nested
+    /// thousands deep cannot overflow the stack.
+    fn drop(&mut self) {
+        if self.depth < 64 {
+            return;
+        }
+        let mut stack = vec![std::mem::replace(&mut self.expr, Expr::Everyone)];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Not(x) => stack.push(*x),
+                Expr::And(xs) | Expr::Or(xs) => stack.extend(xs),
+                Expr::Tag(_) | Expr::Everyone => {}
+            }
+        }
+    }
+}

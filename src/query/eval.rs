@@ -1,0 +1,382 @@
+//! Query evaluation: [`Query`] -> plan -> bitmap, and [`Explain`].
+//!
+//! Planning resolves names (a tag with descendants becomes the union of its subtree),
+//! flattens `AND`/`OR`, and pushes every `NOT` to the top or into a difference, so a
+//! complement is built at most once, at the very end, against the live set:
+//!
+//! | query shape            | plan                              |
+//! |------------------------|-----------------------------------|
+//! | `a AND NOT b`          | `a ANDNOT b`                      |
+//! | `NOT a AND NOT b`      | complement of `a OR b`            |
+//! | `a OR NOT b`           | complement of `b ANDNOT a`        |
+//! | `NOT a OR NOT b`       | complement of `a AND b`           |
+//!
+//! The complement's count is `live - |x|` (every tag bitmap is a subset of the live set).
+
+use std::borrow::Cow;
+use std::fmt;
+
+use roaring::{MultiOps, RoaringBitmap};
+
+use super::ast::{Expr, Query, TagRef};
+use super::{MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
+use crate::error::{Error, Result};
+use crate::tags::{Pool, Store, normalize_tag};
+
+/// A planned query node, borrowing the bitmaps it reads.
+#[derive(Debug)]
+enum Node<'a> {
+    Leaf {
+        name: &'a str,
+        bits: &'a RoaringBitmap,
+    },
+    All,
+    Empty,
+    /// At least two operands.
+    And(Vec<Node<'a>>),
+    /// At least two operands.
+    Or(Vec<Node<'a>>),
+    /// The base minus every negative operand (at least one).
+    AndNot(Box<Node<'a>>, Vec<Node<'a>>),
+}
+
+/// Evaluates queries against one engine's tag pool, bitmaps and live set.
+pub(crate) struct Planner<'a> {
+    pub(crate) pool: &'a Pool,
+    pub(crate) store: &'a Store,
+    pub(crate) live: &'a RoaringBitmap,
+}
+
+impl<'a> Planner<'a> {
+    /// Plans `q`: the node and whether the result is its complement within the live set.
+    fn plan(&self, q: &Query) -> Result<(Node<'a>, bool)> {
+        if q.depth() > MAX_QUERY_DEPTH {
+            return Err(Error::QueryTooLarge { what: "nesting depth", found: q.depth(), limit: MAX_QUERY_DEPTH });
+        }
+        let mut terms = 0;
+        self.plan_expr(q.expr(), q, &mut terms)
+    }
+
+    fn plan_expr(&self, e: &Expr, q: &Query, terms: &mut usize) -> Result<(Node<'a>, bool)> {
+        Ok(match e {
+            Expr::Tag(t) => {
+                *terms += 1;
+                if *terms > MAX_QUERY_TERMS {
+                    return Err(Error::QueryTooLarge {
+                        what: "number of terms",
+                        found: *terms,
+                        limit: MAX_QUERY_TERMS,
+                    });
+                }
+                (self.resolve(t, q)?, false)
+            }
+            Expr::Everyone => (Node::All, false),
+            Expr::Not(x) => {
+                let (n, c) = self.plan_expr(x, q, terms)?;
+                (n, !c)
+            }
+            Expr::And(xs) | Expr::Or(xs) => {
+                let (mut pos, mut neg) = (Vec::new(), Vec::new());
+                for x in xs {
+                    let (n, c) = self.plan_expr(x, q, terms)?;
+                    if c { neg.push(n) } else { pos.push(n) }
+                }
+                if matches!(e, Expr::And(_)) {
+                    // pos AND NOT n1 AND NOT n2 = pos ANDNOT (n1, n2)
+                    match (pos.is_empty(), neg.is_empty()) {
+                        (_, true) => (and(pos), false),
+                        (true, false) => (or(neg), true),
+                        (false, false) => and_not(and(pos), neg),
+                    }
+                } else {
+                    // p OR NOT n = NOT (n ANDNOT p)
+                    match (pos.is_empty(), neg.is_empty()) {
+                        (_, true) => (or(pos), false),
+                        (true, false) => (and(neg), true),
+                        (false, false) => {
+                            let (n, c) = and_not(and(neg), pos);
+                            (n, !c)
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// A tag term: its bitmap, or the union of its subtree's bitmaps.
+    fn resolve(&self, t: &TagRef, q: &Query) -> Result<Node<'a>> {
+        let name = normalize_tag(t.name())?;
+        let Some(id) = self.pool.lookup(&name) else {
+            return Err(Error::UnknownTag {
+                name: name.into_owned(),
+                span: t.span(),
+                query: q.source().map(str::to_owned),
+                suggestions: self.pool.suggestions(t.name()),
+            });
+        };
+        let leaf = |id| {
+            let def = self.pool.def(id).expect("resolved tags are live");
+            Node::Leaf { name: &*def.name, bits: self.store.get(id) }
+        };
+        if self.pool.def(id).is_some_and(|d| d.children.is_empty()) {
+            return Ok(leaf(id));
+        }
+        let mut ids = Vec::new();
+        self.pool.subtree(id, &mut ids);
+        let mut parts: Vec<Node<'a>> =
+            ids.into_iter().map(leaf).filter(|n| matches!(n, Node::Leaf { bits, .. } if !bits.is_empty())).collect();
+        Ok(match parts.len() {
+            0 => leaf(id),
+            1 => parts.pop().expect("one part"),
+            _ => Node::Or(parts),
+        })
+    }
+
+    /// Upper bound of a node's cardinality, for ordering intersections.
+    fn estimate(&self, n: &Node<'_>) -> u64 {
+        match n {
+            Node::Leaf { bits, .. } => bits.len(),
+            Node::All => self.live.len(),
+            Node::Empty => 0,
+            Node::And(xs) => xs.iter().map(|x| self.estimate(x)).min().unwrap_or(0),
+            Node::Or(xs) => xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live.len()),
+            Node::AndNot(base, _) => self.estimate(base),
+        }
+    }
+
+    fn sorted<'n>(&self, xs: &'n [Node<'a>]) -> Vec<&'n Node<'a>> {
+        let mut v: Vec<&Node<'a>> = xs.iter().collect();
+        v.sort_by_cached_key(|x| self.estimate(x));
+        v
+    }
+
+    fn eval(&self, n: &Node<'a>) -> Cow<'a, RoaringBitmap> {
+        match n {
+            Node::Leaf { bits, .. } => Cow::Borrowed(*bits),
+            Node::All => Cow::Borrowed(self.live),
+            Node::Empty => Cow::Owned(RoaringBitmap::new()),
+            Node::And(xs) => self.eval_and(&self.sorted(xs)),
+            Node::Or(xs) => {
+                let parts: Vec<Cow<'a, RoaringBitmap>> = xs.iter().map(|x| self.eval(x)).collect();
+                match parts.as_slice() {
+                    [a, b] => Cow::Owned(&**a | &**b),
+                    _ => Cow::Owned(parts.iter().map(|p| &**p).union()),
+                }
+            }
+            Node::AndNot(base, negs) => Cow::Owned(self.eval_and_not(base, negs)),
+        }
+    }
+
+    /// Intersects `xs` (sorted smallest first), stopping at the first empty result.
+    fn eval_and(&self, xs: &[&Node<'a>]) -> Cow<'a, RoaringBitmap> {
+        let Some((first, rest)) = xs.split_first() else { return Cow::Borrowed(self.live) };
+        let a = self.eval(first);
+        let Some((second, rest)) = rest.split_first() else { return a };
+        if a.is_empty() {
+            return a;
+        }
+        let mut r = &*a & &*self.eval(second);
+        for x in rest {
+            if r.is_empty() {
+                break;
+            }
+            r &= &*self.eval(x);
+        }
+        Cow::Owned(r)
+    }
+
+    fn eval_and_not(&self, base: &Node<'a>, negs: &[Node<'a>]) -> RoaringBitmap {
+        let b = self.eval(base);
+        let Some((first, rest)) = negs.split_first() else { return b.into_owned() };
+        let mut r = &*b - &*self.eval(first);
+        for x in rest {
+            if r.is_empty() {
+                break;
+            }
+            r -= &*self.eval(x);
+        }
+        r
+    }
+
+    /// `|n|`, with the last step cardinality-only.
+    fn count_node(&self, n: &Node<'a>) -> u64 {
+        match n {
+            Node::Leaf { bits, .. } => bits.len(),
+            Node::All => self.live.len(),
+            Node::Empty => 0,
+            Node::And(xs) => {
+                let order = self.sorted(xs);
+                let (last, init) = order.split_last().expect("AND has operands");
+                let r = self.eval_and(init);
+                if r.is_empty() { 0 } else { r.intersection_len(&self.eval(last)) }
+            }
+            Node::Or(xs) => match xs.as_slice() {
+                [a, b] => self.eval(a).union_len(&self.eval(b)),
+                _ => self.eval(n).len(),
+            },
+            Node::AndNot(base, negs) => {
+                let (last, init) = negs.split_last().expect("ANDNOT has negatives");
+                let r = self.eval_and_not(base, init);
+                if r.is_empty() { 0 } else { r.difference_len(&self.eval(last)) }
+            }
+        }
+    }
+
+    /// The customers matching `q`.
+    pub(crate) fn select(&self, q: &Query) -> Result<RoaringBitmap> {
+        let (n, complemented) = self.plan(q)?;
+        let r = self.eval(&n);
+        Ok(if complemented { self.live - &*r } else { r.into_owned() })
+    }
+
+    /// How many customers match `q`, without materializing the result where the plan allows.
+    pub(crate) fn count(&self, q: &Query) -> Result<u64> {
+        let (n, complemented) = self.plan(q)?;
+        let c = self.count_node(&n);
+        Ok(if complemented { self.live.len() - c } else { c })
+    }
+
+    /// The plan of `q` with every node's cardinality.
+    pub(crate) fn explain(&self, q: &Query) -> Result<Explain> {
+        let (n, complemented) = self.plan(q)?;
+        let mut root = self.explain_node(&n);
+        if complemented {
+            let count = self.live.len() - root.cardinality;
+            root = ExplainNode {
+                label: "NOT (complement within the live customers)".into(),
+                cardinality: count,
+                children: vec![root],
+            };
+        }
+        Ok(Explain { query: q.to_string(), live: self.live.len(), root })
+    }
+
+    fn explain_node(&self, n: &Node<'a>) -> ExplainNode {
+        let (label, children): (String, Vec<ExplainNode>) = match n {
+            Node::Leaf { name, .. } => {
+                let mut s = String::from("tag ");
+                super::fmt::write_name(&mut s, name).expect("writing to a String");
+                (s, Vec::new())
+            }
+            Node::All => ("everyone (the live customers)".into(), Vec::new()),
+            Node::Empty => ("nobody".into(), Vec::new()),
+            Node::And(xs) => (
+                "AND (smallest first, stops when empty)".into(),
+                self.sorted(xs).into_iter().map(|x| self.explain_node(x)).collect(),
+            ),
+            Node::Or(xs) => ("OR (one multi-way union)".into(), xs.iter().map(|x| self.explain_node(x)).collect()),
+            Node::AndNot(base, negs) => {
+                let mut c = vec![self.explain_node(base)];
+                for x in negs {
+                    let mut e = self.explain_node(x);
+                    e.label = format!("minus {}", e.label);
+                    c.push(e);
+                }
+                ("AND NOT (difference)".into(), c)
+            }
+        };
+        ExplainNode { label, cardinality: self.eval(n).len(), children }
+    }
+}
+
+/// `AND` of planned nodes, simplified: an empty operand empties it, `All` operands vanish,
+/// nested `AND`s are spliced.
+fn and(xs: Vec<Node<'_>>) -> Node<'_> {
+    let mut flat = Vec::with_capacity(xs.len());
+    for x in xs {
+        match x {
+            Node::Empty => return Node::Empty,
+            Node::All => {}
+            Node::And(inner) => flat.extend(inner),
+            x => flat.push(x),
+        }
+    }
+    match flat.len() {
+        0 => Node::All,
+        1 => flat.pop().expect("one operand"),
+        _ => Node::And(flat),
+    }
+}
+
+/// `OR` of planned nodes, simplified: `All` fills it, empty operands vanish, nested `OR`s are
+/// spliced.
+fn or(xs: Vec<Node<'_>>) -> Node<'_> {
+    let mut flat = Vec::with_capacity(xs.len());
+    for x in xs {
+        match x {
+            Node::All => return Node::All,
+            Node::Empty => {}
+            Node::Or(inner) => flat.extend(inner),
+            x => flat.push(x),
+        }
+    }
+    match flat.len() {
+        0 => Node::Empty,
+        1 => flat.pop().expect("one operand"),
+        _ => Node::Or(flat),
+    }
+}
+
+/// `base ANDNOT (negs...)`, with its complement flag: `All ANDNOT n` is the complement of `n`.
+fn and_not<'a>(base: Node<'a>, negs: Vec<Node<'a>>) -> (Node<'a>, bool) {
+    let negs = match or(negs) {
+        Node::Empty => return (base, false),
+        Node::All => return (Node::Empty, false),
+        Node::Or(xs) => xs,
+        one => vec![one],
+    };
+    match base {
+        Node::Empty => (Node::Empty, false),
+        Node::All => (or(negs), true),
+        Node::AndNot(inner, mut more) => {
+            more.extend(negs);
+            (Node::AndNot(inner, more), false)
+        }
+        base => (Node::AndNot(Box::new(base), negs), false),
+    }
+}
+
+/// A query's plan with the cardinality of every node, from
+/// [`Engine::explain`](crate::Engine::explain). `Display` prints it as an indented tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Explain {
+    /// The query, in canonical text.
+    pub query: String,
+    /// Live customers (the universe of `NOT`).
+    pub live: u64,
+    /// The plan's root; its cardinality is the query's count.
+    pub root: ExplainNode,
+}
+
+/// One node of an [`Explain`] tree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ExplainNode {
+    /// What the node does: `tag "vip"`, `AND (...)`, `OR (...)`, `AND NOT (...)`, ...
+    pub label: String,
+    /// Customers in the node's result.
+    pub cardinality: u64,
+    /// Operands, in evaluation order.
+    pub children: Vec<ExplainNode>,
+}
+
+impl Explain {
+    /// The query's count.
+    pub fn count(&self) -> u64 {
+        self.root.cardinality
+    }
+}
+
+impl fmt::Display for Explain {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "query: {}", self.query)?;
+        writeln!(f, "count: {} of {} live customers", self.root.cardinality, self.live)?;
+        let mut stack = vec![(&self.root, 0usize)];
+        while let Some((n, depth)) = stack.pop() {
+            writeln!(f, "{:indent$}{}  [{}]", "", n.label, n.cardinality, indent = 2 * depth)?;
+            stack.extend(n.children.iter().rev().map(|c| (c, depth + 1)));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,53 @@
+//! The boolean tag query language: text or builder -> owned AST -> bitmap.
+//!
+//! # Grammar
+//!
+//! ```text
+//! query    = or_expr EOF ;
+//! or_expr  = and_expr { "OR" and_expr } ;           (* lowest precedence *)
+//! and_expr = not_expr { "AND" not_expr } ;
+//! not_expr = { "NOT" } primary ;                     (* highest precedence *)
+//! primary  = tag | "*" | "(" or_expr ")" ;
+//! tag      = bare_name | quoted_name ;
+//! bare_name   = { any character except white space ( ) " = ! < > } ;  (* not a keyword, not "*" *)
+//! quoted_name = '"' { any character except " and \ | '\"' | '\\' } '"' ;
+//! ```
+//!
+//! - Keywords `AND`, `OR`, `NOT` are case-insensitive (`and`, `Or` work too).
+//! - `*` is every live customer; `NOT *` is nobody.
+//! - A tag name with white space, parentheses, quotes, backslashes, one of `= ! < >` (kept for
+//!   the attribute range predicates to come), a keyword's spelling or `*` is written
+//!   double-quoted: `"High Value" AND "and"`. Names are trimmed, so `" vip "` is `vip`.
+//! - A name matches customers carrying that tag **or any descendant** in the `/` hierarchy:
+//!   `interest/sports` matches `interest/sports/running`.
+//! - `NOT x` is relative to the live customers: removed customers never match.
+//! - Two terms side by side without `AND`/`OR` are an error, not an implicit AND.
+//!
+//! Limits: nesting deeper than [`MAX_QUERY_DEPTH`] or more than [`MAX_QUERY_TERMS`] tag terms
+//! is refused with [`Error::QueryTooLarge`](crate::Error::QueryTooLarge), never a stack
+//! overflow.
+//!
+//! # Evaluation
+//!
+//! A query is planned before it touches a bitmap (see [`Explain`]): nested `AND`/`OR` are
+//! flattened, `NOT` is pushed into the plan so no complement is ever built inside an `AND`
+//! (`a AND NOT b` is a difference, `NOT a AND NOT b` is the complement of `a OR b`), `AND`
+//! intersects the smallest operand first and stops at the first empty result, an n-way `OR`
+//! is one multi-way union, and a count takes its last step with a cardinality-only call
+//! (`intersection_len`, `union_len`, `difference_len`).
+
+mod ast;
+mod eval;
+mod fmt;
+mod parse;
+
+pub use ast::{Expr, Query, Span, TagRef};
+pub use eval::{Explain, ExplainNode};
+
+pub(crate) use eval::Planner;
+
+/// The deepest nesting of `NOT`, `AND`, `OR` and parentheses a query may have.
+pub const MAX_QUERY_DEPTH: usize = 256;
+
+/// The most tag terms one query may have (a 100,000-term `OR` is fine).
+pub const MAX_QUERY_TERMS: usize = 1 << 20;

@@ -1,0 +1,380 @@
+//! Query text -> [`Query`]: a lexer and one function per grammar rule (see the module docs of
+//! [`query`](crate::query) for the grammar).
+
+use std::sync::Arc;
+
+use super::MAX_QUERY_DEPTH;
+use super::ast::{Expr, Query, Span, TagRef};
+use crate::error::{Error, Result};
+use crate::tags::normalize_tag;
+
+#[derive(Clone, Debug, PartialEq)]
+enum Tok {
+    LParen,
+    RParen,
+    Star,
+    And,
+    Or,
+    Not,
+    /// A tag name, bare or unquoted (escapes resolved), with whether it was quoted.
+    Name(String),
+}
+
+/// Characters that end a bare name.
+pub(crate) fn is_delimiter(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '(' | ')' | '"' | '=' | '!' | '<' | '>')
+}
+
+/// A keyword, case-insensitively.
+pub(crate) fn keyword(word: &str) -> Option<&'static str> {
+    ["AND", "OR", "NOT"].into_iter().find(|k| word.eq_ignore_ascii_case(k))
+}
+
+struct Lexer<'a> {
+    text: &'a str,
+    pos: usize,
+}
+
+impl<'a> Lexer<'a> {
+    fn err(&self, span: Span, message: impl Into<String>, hint: Option<&str>) -> Error {
+        Error::Parse { query: self.text.to_owned(), span, message: message.into(), hint: hint.map(str::to_owned) }
+    }
+
+    fn tokens(mut self) -> Result<Vec<(Tok, Span)>> {
+        let mut out = Vec::new();
+        while let Some(t) = self.next_token()? {
+            out.push(t);
+        }
+        Ok(out)
+    }
+
+    fn next_token(&mut self) -> Result<Option<(Tok, Span)>> {
+        let rest = &self.text[self.pos..];
+        let trimmed = rest.trim_start();
+        self.pos += rest.len() - trimmed.len();
+        let start = self.pos;
+        let Some(c) = trimmed.chars().next() else { return Ok(None) };
+        let single = |tok| Ok(Some((tok, Span::new(start, start + 1))));
+        match c {
+            '(' => {
+                self.pos += 1;
+                single(Tok::LParen)
+            }
+            ')' => {
+                self.pos += 1;
+                single(Tok::RParen)
+            }
+            '"' => self.quoted(start).map(Some),
+            '=' | '!' | '<' | '>' => {
+                let len = trimmed.chars().take_while(|c| matches!(c, '=' | '!' | '<' | '>')).count();
+                Err(self.err(
+                    Span::new(start, start + len),
+                    format!(
+                        "unexpected {:?}: comparison operators are reserved for attribute predicates",
+                        &trimmed[..len]
+                    ),
+                    Some("a tag name containing = ! < > must be double-quoted, e.g. \"a=b\""),
+                ))
+            }
+            _ => {
+                let len = trimmed.find(is_delimiter).unwrap_or(trimmed.len());
+                let word = &trimmed[..len];
+                self.pos += len;
+                let span = Span::new(start, start + len);
+                let tok = match (word, keyword(word)) {
+                    ("*", _) => Tok::Star,
+                    (_, Some("AND")) => Tok::And,
+                    (_, Some("OR")) => Tok::Or,
+                    (_, Some("NOT")) => Tok::Not,
+                    _ => Tok::Name(self.tag_name(word, span)?),
+                };
+                Ok(Some((tok, span)))
+            }
+        }
+    }
+
+    /// A double-quoted name starting at `start` (the opening quote).
+    fn quoted(&mut self, start: usize) -> Result<(Tok, Span)> {
+        let mut name = String::new();
+        let mut chars = self.text[start + 1..].char_indices();
+        while let Some((i, c)) = chars.next() {
+            let at = start + 1 + i;
+            match c {
+                '"' => {
+                    self.pos = at + 1;
+                    let span = Span::new(start, at + 1);
+                    return Ok((Tok::Name(self.tag_name(&name, span)?), span));
+                }
+                '\\' => match chars.next() {
+                    Some((_, e @ ('"' | '\\'))) => name.push(e),
+                    Some((j, e)) => {
+                        let end = start + 1 + j + e.len_utf8();
+                        return Err(self.err(
+                            Span::new(at, end),
+                            format!("unknown escape \\{e} in a quoted name"),
+                            Some("only \\\" and \\\\ are escapes; write a backslash as \\\\"),
+                        ));
+                    }
+                    None => break,
+                },
+                c => name.push(c),
+            }
+        }
+        Err(self.err(
+            Span::new(start, self.text.len()),
+            "unterminated quoted name",
+            Some("close the name with a double quote; write a quote inside it as \\\""),
+        ))
+    }
+
+    fn tag_name(&self, raw: &str, span: Span) -> Result<String> {
+        match normalize_tag(raw) {
+            Ok(n) => Ok(n.into_owned()),
+            Err(Error::InvalidTagName { reason, .. }) => {
+                Err(self.err(span, format!("invalid tag name: {reason}"), None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+struct Parser<'a> {
+    text: &'a str,
+    toks: Vec<(Tok, Span)>,
+    pos: usize,
+    depth: usize,
+}
+
+/// Parses query text into a [`Query`] (see the grammar in [`query`](crate::query)).
+pub(crate) fn parse(text: &str) -> Result<Query> {
+    let toks = Lexer { text, pos: 0 }.tokens()?;
+    let mut p = Parser { text, toks, pos: 0, depth: 0 };
+    if p.toks.is_empty() {
+        return Err(p.err(
+            Span::new(0, text.len()),
+            "empty query",
+            Some("write a tag name, e.g. vip, or * for everyone"),
+        ));
+    }
+    let expr = p.parse_or()?;
+    if let Some((tok, span)) = p.toks.get(p.pos).cloned() {
+        return Err(match tok {
+            Tok::RParen => p.err(span, "unmatched ')'", Some("remove it, or add the '(' it closes")),
+            _ => p.err(
+                span,
+                "expected AND, OR or the end of the query",
+                Some("join terms with AND / OR; a name with spaces is written double-quoted, e.g. \"High Value\""),
+            ),
+        });
+    }
+    let depth = expr.depth();
+    if depth > MAX_QUERY_DEPTH {
+        return Err(p.err(
+            Span::new(0, text.len()),
+            format!("nested deeper than the limit of {MAX_QUERY_DEPTH} levels"),
+            Some("flatten the query: a long chain of AND or OR needs no parentheses"),
+        ));
+    }
+    Ok(Query::from_parts(expr, depth, Some(Arc::from(text))))
+}
+
+impl Parser<'_> {
+    fn err(&self, span: Span, message: impl Into<String>, hint: Option<&str>) -> Error {
+        Error::Parse { query: self.text.to_owned(), span, message: message.into(), hint: hint.map(str::to_owned) }
+    }
+
+    fn peek(&self) -> Option<&Tok> {
+        self.toks.get(self.pos).map(|(t, _)| t)
+    }
+
+    /// The span of the current token, or an empty span at the end of the text.
+    fn here(&self) -> Span {
+        self.toks.get(self.pos).map_or(Span::new(self.text.len(), self.text.len()), |&(_, s)| s)
+    }
+
+    fn enter(&mut self) -> Result<()> {
+        self.depth += 1;
+        if self.depth > MAX_QUERY_DEPTH {
+            return Err(self.err(
+                self.here(),
+                format!("nested deeper than the limit of {MAX_QUERY_DEPTH} levels"),
+                Some("flatten the query: a long chain of AND or OR needs no parentheses"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `or_expr = and_expr { "OR" and_expr }`
+    fn parse_or(&mut self) -> Result<Expr> {
+        let mut xs = vec![self.parse_and()?];
+        while self.peek() == Some(&Tok::Or) {
+            self.pos += 1;
+            xs.push(self.parse_and()?);
+        }
+        Ok(Expr::or_all(xs))
+    }
+
+    /// `and_expr = not_expr { "AND" not_expr }`
+    fn parse_and(&mut self) -> Result<Expr> {
+        let mut xs = vec![self.parse_not()?];
+        while self.peek() == Some(&Tok::And) {
+            self.pos += 1;
+            xs.push(self.parse_not()?);
+        }
+        Ok(Expr::and_all(xs))
+    }
+
+    /// `not_expr = { "NOT" } primary` (a loop, not recursion)
+    fn parse_not(&mut self) -> Result<Expr> {
+        let outer = self.depth;
+        let mut nots = 0;
+        while self.peek() == Some(&Tok::Not) {
+            self.enter()?;
+            self.pos += 1;
+            nots += 1;
+        }
+        let mut x = self.parse_primary()?;
+        for _ in 0..nots {
+            x = Expr::Not(Box::new(x));
+        }
+        self.depth = outer;
+        Ok(x)
+    }
+
+    /// `primary = tag | "*" | "(" or_expr ")"`
+    fn parse_primary(&mut self) -> Result<Expr> {
+        let span = self.here();
+        let Some((tok, _)) = self.toks.get(self.pos).cloned() else {
+            return Err(self.err(
+                span,
+                "expected a tag name, '*' or '(', found the end of the query",
+                Some("complete the query, e.g. vip AND outdoor"),
+            ));
+        };
+        self.pos += 1;
+        match tok {
+            Tok::Name(name) => Ok(Expr::Tag(TagRef::new(name, Some(span)))),
+            Tok::Star => Ok(Expr::Everyone),
+            Tok::LParen => {
+                self.enter()?;
+                let x = self.parse_or()?;
+                self.depth -= 1;
+                match self.peek() {
+                    Some(Tok::RParen) => {
+                        self.pos += 1;
+                        Ok(x)
+                    }
+                    _ => Err(self.err(
+                        self.here(),
+                        format!("expected ')' to close the '(' at {span}"),
+                        Some("add the missing ')'"),
+                    )),
+                }
+            }
+            Tok::RParen => Err(self.err(
+                span,
+                "expected a tag name, '*' or '(', found ')'",
+                Some("remove the ')' or put a term before it"),
+            )),
+            Tok::And | Tok::Or | Tok::Not => {
+                let kw = &self.text[span.start..span.end];
+                Err(self.err(
+                    span,
+                    format!("expected a tag name, '*' or '(', found the keyword {kw}"),
+                    Some(&format!("a tag named {kw:?} is written double-quoted: \"{kw}\"")),
+                ))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tag(n: &str) -> Expr {
+        Expr::Tag(TagRef::new(n.into(), None))
+    }
+
+    #[test]
+    fn precedence_or_and_not() {
+        let q = parse("a OR b AND NOT c").unwrap();
+        assert_eq!(q.expr(), &Expr::Or(vec![tag("a"), Expr::And(vec![tag("b"), Expr::Not(Box::new(tag("c")))])]));
+    }
+
+    #[test]
+    fn keywords_case_insensitive_and_groups_flatten() {
+        let q = parse("a and (b AnD c) or (d)").unwrap();
+        assert_eq!(q.expr(), &Expr::Or(vec![Expr::And(vec![tag("a"), tag("b"), tag("c")]), tag("d")]));
+    }
+
+    #[test]
+    fn quoted_names_and_escapes() {
+        let q = parse(r#""High Value" AND "a \"q\" \\ b" AND "and""#).unwrap();
+        assert_eq!(q.expr(), &Expr::And(vec![tag("High Value"), tag(r#"a "q" \ b"#), tag("and")]));
+        let q = parse("高消费 OR interest/sports OR tier:gold OR a(b)").unwrap_err();
+        // a(b) is the name a followed by a group: an error, since terms need AND/OR
+        assert!(matches!(q, Error::Parse { .. }));
+    }
+
+    #[test]
+    fn spans_point_at_names() {
+        let q = parse("vip AND  高消费").unwrap();
+        let Expr::And(xs) = q.expr() else { panic!() };
+        let Expr::Tag(t) = &xs[1] else { panic!() };
+        assert_eq!(t.span(), Some(Span::new(9, 18)));
+    }
+
+    fn parse_err(text: &str) -> (Span, String) {
+        match parse(text) {
+            Err(Error::Parse { span, message, .. }) => (span, message),
+            other => panic!("{text:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        assert_eq!(parse_err("vip AND (x").0, Span::new(10, 10));
+        assert_eq!(parse_err("vip AND").0, Span::new(7, 7));
+        assert_eq!(parse_err("vip outdoor").0, Span::new(4, 11));
+        assert_eq!(parse_err("a)").0, Span::new(1, 2));
+        assert_eq!(parse_err("age >= 3").0, Span::new(4, 6));
+        assert_eq!(parse_err("\"abc").0, Span::new(0, 4));
+        assert_eq!(parse_err(r#""a\n""#).0, Span::new(2, 4));
+        assert_eq!(parse_err("   ").0, Span::new(0, 3));
+        assert_eq!(parse_err("\"\"").0, Span::new(0, 2));
+        assert_eq!(parse_err("AND").0, Span::new(0, 3));
+    }
+
+    #[test]
+    fn depth_limit_is_an_error() {
+        let deep = format!("{}a{}", "(".repeat(MAX_QUERY_DEPTH + 1), ")".repeat(MAX_QUERY_DEPTH + 1));
+        assert!(parse_err(&deep).1.contains("nested deeper"));
+        let ok = format!("{}a{}", "(".repeat(MAX_QUERY_DEPTH), ")".repeat(MAX_QUERY_DEPTH));
+        assert!(parse(&ok).is_ok());
+        let nots = format!("{}a", "NOT ".repeat(MAX_QUERY_DEPTH + 1));
+        assert!(parse_err(&nots).1.contains("nested deeper"));
+    }
+}
+
+impl Query {
+    /// Parses query text (grammar in [`query`](crate::query)).
+    ///
+    /// ```
+    /// use audience::Query;
+    /// let q = Query::parse("vip AND NOT churned")?;
+    /// assert_eq!(q.to_string(), "vip AND NOT churned");
+    /// assert!(matches!(Query::parse("vip AND"), Err(audience::Error::Parse { .. })));
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Query> {
+        parse(text)
+    }
+}
+
+impl std::str::FromStr for Query {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Query> {
+        parse(text)
+    }
+}

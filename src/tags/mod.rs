@@ -1,0 +1,18 @@
+//! The tag pool (names, kinds, exclusive groups, hierarchy) and the bitmap store.
+
+mod kind;
+mod name;
+mod pool;
+mod store;
+
+pub use kind::TagKind;
+pub use pool::TagInfo;
+
+pub(crate) use name::{normalize_group, normalize_tag};
+
+/// The exclusive-group prefix of `group:value`, if the name has a `:`.
+pub(crate) fn group_prefix(name: &str) -> Option<&str> {
+    name::split_group(name).map(|(g, _)| g)
+}
+pub(crate) use pool::Pool;
+pub(crate) use store::Store;

@@ -1,0 +1,450 @@
+//! The tag pool: every tag's name, kind, place in the hierarchy and exclusive group.
+//!
+//! Tags live in slots indexed by [`TagId`]; a deleted tag leaves an empty slot (ids are not
+//! reused). Creating `a/b/c` creates the missing ancestors `a/b` and `a`, so every level of a
+//! hierarchy is a real tag that can be listed, counted and queried. The pool knows nothing of
+//! customers: the engine pairs it with the bitmap [`Store`](super::Store).
+
+use std::collections::HashMap;
+
+use indexmap::IndexMap;
+
+use super::kind::TagKind;
+use super::name::{edit_distance, parent_name, split_group};
+use crate::error::{Error, Result};
+use crate::id::TagId;
+
+#[derive(Clone, Debug)]
+pub(crate) struct TagDef {
+    pub(crate) name: Box<str>,
+    pub(crate) kind: TagKind,
+    pub(crate) parent: Option<TagId>,
+    pub(crate) children: Vec<TagId>,
+    /// Index into `Pool::groups` when the tag is a value of an exclusive group.
+    pub(crate) group: Option<usize>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Group {
+    pub(crate) kind: TagKind,
+    /// The group's value tags, in creation order.
+    pub(crate) members: Vec<TagId>,
+}
+
+/// One tag of the pool, as listed by [`Engine::tags`](crate::Engine::tags) and friends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TagInfo<'a> {
+    /// The tag's id.
+    pub id: TagId,
+    /// The tag's (normalized) name.
+    pub name: &'a str,
+    /// The tag's kind.
+    pub kind: TagKind,
+    /// Customers carrying this very tag (not counting those who only carry a descendant;
+    /// [`Engine::tag_count`](crate::Engine::tag_count) counts those too).
+    pub len: u64,
+    /// The exclusive group the tag is a value of, if any.
+    pub group: Option<&'a str>,
+    /// The parent tag's name, for a hierarchical name like `a/b`.
+    pub parent: Option<&'a str>,
+    /// How many direct child tags it has.
+    pub children: usize,
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Pool {
+    slots: Vec<Option<TagDef>>,
+    by_name: HashMap<Box<str>, TagId>,
+    groups: IndexMap<Box<str>, Group>,
+}
+
+impl Pool {
+    pub(crate) fn lookup(&self, name: &str) -> Option<TagId> {
+        self.by_name.get(name).copied()
+    }
+
+    pub(crate) fn def(&self, id: TagId) -> Option<&TagDef> {
+        self.slots.get(id.index())?.as_ref()
+    }
+
+    pub(crate) fn check(&self, id: TagId) -> Result<&TagDef> {
+        self.def(id).ok_or(Error::UnknownTagId { id })
+    }
+
+    /// Number of slots ever handed out (live and deleted tags): a bound for tag ids.
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    /// Live tags in id order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (TagId, &TagDef)> + '_ {
+        self.slots.iter().enumerate().filter_map(|(i, s)| s.as_ref().map(|d| (TagId(i as u32), d)))
+    }
+
+    pub(crate) fn group(&self, name: &str) -> Option<&Group> {
+        self.groups.get(name)
+    }
+
+    pub(crate) fn group_name(&self, index: usize) -> Option<&str> {
+        self.groups.get_index(index).map(|(n, _)| &**n)
+    }
+
+    pub(crate) fn groups(&self) -> impl Iterator<Item = (&str, &Group)> + '_ {
+        self.groups.iter().map(|(n, g)| (&**n, g))
+    }
+
+    /// The value tags of `id`'s exclusive group (including `id`), or an empty slice.
+    pub(crate) fn exclusive_members(&self, id: TagId) -> &[TagId] {
+        match self.def(id).and_then(|d| d.group) {
+            Some(g) => &self.groups[g].members,
+            None => &[],
+        }
+    }
+
+    /// The exclusive group a (normalized) name would belong to, checking the value's form.
+    fn group_for(&self, name: &str) -> Result<Option<usize>> {
+        let Some((prefix, value)) = split_group(name) else { return Ok(None) };
+        let Some(index) = self.groups.get_index_of(prefix) else { return Ok(None) };
+        check_group_value(name, prefix, value)?;
+        Ok(Some(index))
+    }
+
+    /// The kind a tag created without an explicit kind gets: its group's kind, else its
+    /// nearest existing ancestor's, else `Custom`.
+    pub(crate) fn implicit_kind(&self, name: &str) -> TagKind {
+        if let Some(g) = split_group(name).and_then(|(p, _)| self.groups.get(p)) {
+            return g.kind;
+        }
+        let mut cur = parent_name(name);
+        while let Some(p) = cur {
+            if let Some(d) = self.lookup(p).and_then(|id| self.def(id)) {
+                return d.kind;
+            }
+            cur = parent_name(p);
+        }
+        TagKind::Custom
+    }
+
+    /// Checks that `name` (normalized, not in the pool) and its missing ancestors can be
+    /// created, without creating them.
+    pub(crate) fn validate_new(&self, name: &str) -> Result<()> {
+        let mut cur = Some(name);
+        while let Some(n) = cur {
+            if self.lookup(n).is_some() {
+                break;
+            }
+            self.group_for(n)?;
+            cur = parent_name(n);
+        }
+        Ok(())
+    }
+
+    /// Whether `name` is (or would be) a value of a declared exclusive group.
+    pub(crate) fn is_group_value(&self, name: &str) -> bool {
+        split_group(name).is_some_and(|(g, _)| self.groups.contains_key(g))
+    }
+
+    /// Creates tag `name` (normalized, not yet in the pool) and its missing ancestors, all of
+    /// kind `kind`. Returns the new tag's id.
+    pub(crate) fn create(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
+        debug_assert!(self.lookup(name).is_none());
+        // Validate the whole chain before creating anything.
+        self.validate_new(name)?;
+        let mut missing = vec![name];
+        let mut cur = parent_name(name);
+        while let Some(p) = cur.filter(|p| self.lookup(p).is_none()) {
+            missing.push(p);
+            cur = parent_name(p);
+        }
+        if self.slots.len() + missing.len() > u32::MAX as usize {
+            return Err(Error::InvalidTagName {
+                name: name.to_owned(),
+                reason: "the tag pool is full (2^32 tag ids handed out)".into(),
+            });
+        }
+        let mut id = None;
+        for n in missing.into_iter().rev() {
+            id = Some(self.insert_new(n, kind)?);
+        }
+        Ok(id.expect("at least the tag itself is created"))
+    }
+
+    fn insert_new(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
+        let id = TagId(self.slots.len() as u32);
+        let group = self.group_for(name)?;
+        let parent = parent_name(name).and_then(|p| self.lookup(p));
+        self.slots.push(Some(TagDef { name: name.into(), kind, parent, children: Vec::new(), group }));
+        self.by_name.insert(name.into(), id);
+        self.link(id);
+        Ok(id)
+    }
+
+    /// Adds `id` to its parent's children and its group's members.
+    fn link(&mut self, id: TagId) {
+        let (parent, group) = {
+            let d = self.slots[id.index()].as_ref().expect("live tag");
+            (d.parent, d.group)
+        };
+        if let Some(p) = parent {
+            self.slots[p.index()].as_mut().expect("live parent").children.push(id);
+        }
+        if let Some(g) = group {
+            self.groups[g].members.push(id);
+        }
+    }
+
+    /// Removes `id` from its parent's children and its group's members.
+    fn unlink(&mut self, id: TagId) {
+        let (parent, group) = {
+            let d = self.slots[id.index()].as_ref().expect("live tag");
+            (d.parent, d.group)
+        };
+        if let Some(p) = parent {
+            self.slots[p.index()].as_mut().expect("live parent").children.retain(|&c| c != id);
+        }
+        if let Some(g) = group {
+            self.groups[g].members.retain(|&m| m != id);
+        }
+    }
+
+    pub(crate) fn set_kind(&mut self, id: TagId, kind: TagKind) -> Result<()> {
+        self.check(id)?;
+        self.slots[id.index()].as_mut().expect("checked").kind = kind;
+        Ok(())
+    }
+
+    /// `id` and all its descendants, parents before children.
+    pub(crate) fn subtree(&self, id: TagId, out: &mut Vec<TagId>) {
+        let start = out.len();
+        out.push(id);
+        let mut i = start;
+        while i < out.len() {
+            if let Some(d) = self.def(out[i]) {
+                out.extend_from_slice(&d.children);
+            }
+            i += 1;
+        }
+    }
+
+    /// Deletes a tag that has no children.
+    pub(crate) fn delete(&mut self, id: TagId) -> Result<()> {
+        let d = self.check(id)?;
+        if !d.children.is_empty() {
+            return Err(Error::TagHasChildren {
+                name: d.name.to_string(),
+                children: d.children.iter().filter_map(|&c| self.def(c)).map(|c| c.name.to_string()).collect(),
+            });
+        }
+        self.unlink(id);
+        let d = self.slots[id.index()].take().expect("checked");
+        self.by_name.remove(&d.name);
+        Ok(())
+    }
+
+    /// The new names of `id`'s subtree when `id` is renamed to `new_root` (normalized),
+    /// validated against names in use and group rules. Changes nothing.
+    pub(crate) fn plan_rename(&self, id: TagId, new_root: &str) -> Result<Vec<(TagId, String)>> {
+        let old_root = self.check(id)?.name.clone();
+        let mut ids = Vec::new();
+        self.subtree(id, &mut ids);
+        let mut plan = Vec::with_capacity(ids.len());
+        for t in ids {
+            let old = &self.def(t).expect("subtree of a live tag").name;
+            let new = format!("{new_root}{}", &old[old_root.len()..]);
+            if let Some(other) = self.lookup(&new) {
+                // A name in use by a tag outside the renamed subtree is a clash.
+                if !self.is_in_subtree(other, id) {
+                    return Err(Error::TagExists { name: new });
+                }
+            }
+            self.group_for(&new)?;
+            plan.push((t, new));
+        }
+        // Ancestors of the new root that will be created must be valid names too.
+        let mut cur = parent_name(new_root);
+        while let Some(p) = cur {
+            if self.lookup(p).is_some_and(|a| !self.is_in_subtree(a, id)) {
+                break;
+            }
+            self.group_for(p)?;
+            cur = parent_name(p);
+        }
+        Ok(plan)
+    }
+
+    fn is_in_subtree(&self, mut t: TagId, root: TagId) -> bool {
+        loop {
+            if t == root {
+                return true;
+            }
+            match self.def(t).and_then(|d| d.parent) {
+                Some(p) => t = p,
+                None => return false,
+            }
+        }
+    }
+
+    /// Applies a plan from [`Pool::plan_rename`]; the first entry is the subtree's root.
+    pub(crate) fn apply_rename(&mut self, plan: Vec<(TagId, String)>) -> Result<()> {
+        let Some(&(root, ref new_root)) = plan.first() else { return Ok(()) };
+        let kind = self.check(root)?.kind;
+        for &(t, _) in &plan {
+            let name = self.slots[t.index()].as_ref().expect("planned tag").name.clone();
+            self.by_name.remove(&name);
+            if let Some(g) = self.slots[t.index()].as_ref().expect("planned tag").group {
+                self.groups[g].members.retain(|&m| m != t);
+            }
+        }
+        // Detach the root from its old parent; inner parent links stay as they are.
+        if let Some(p) = self.def(root).and_then(|d| d.parent) {
+            self.slots[p.index()].as_mut().expect("live parent").children.retain(|&c| c != root);
+        }
+        // Create missing ancestors of the new root (the old names are free now).
+        let new_parent = match parent_name(new_root) {
+            Some(p) => Some(match self.lookup(p) {
+                Some(a) => a,
+                None => self.create(p, kind)?,
+            }),
+            None => None,
+        };
+        for (t, new) in plan {
+            let group = self.group_for(&new)?;
+            let d = self.slots[t.index()].as_mut().expect("planned tag");
+            d.name = new.as_str().into();
+            d.group = group;
+            if t == root {
+                d.parent = new_parent;
+            }
+            self.by_name.insert(new.into(), t);
+            if let Some(g) = group {
+                self.groups[g].members.push(t);
+            }
+        }
+        if let Some(p) = new_parent {
+            self.slots[p.index()].as_mut().expect("live parent").children.push(root);
+        }
+        Ok(())
+    }
+
+    /// Tags whose names start with `group:`, validated as values of that group.
+    pub(crate) fn would_be_members(&self, group: &str) -> Result<Vec<TagId>> {
+        let mut out = Vec::new();
+        for (id, d) in self.iter() {
+            if let Some((prefix, value)) = split_group(&d.name) {
+                if prefix == group {
+                    check_group_value(&d.name, prefix, value)?;
+                    out.push(id);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Declares `group` exclusive (the caller checked conflicts) and adopts its existing values.
+    pub(crate) fn declare_group(&mut self, group: &str, kind: TagKind, members: Vec<TagId>) {
+        let (index, _) = self.groups.insert_full(group.into(), Group { kind, members: Vec::new() });
+        for &m in &members {
+            self.slots[m.index()].as_mut().expect("member is live").group = Some(index);
+        }
+        self.groups[index].members = members;
+    }
+
+    /// Up to three known names closest to `name` by edit distance, closest first.
+    pub(crate) fn suggestions(&self, name: &str) -> Vec<String> {
+        let limit = (name.chars().count() / 3).max(2);
+        let mut scored: Vec<(usize, &str)> =
+            self.by_name.keys().map(|k| (edit_distance(name, k, limit), &**k)).filter(|&(d, _)| d <= limit).collect();
+        scored.sort_unstable();
+        scored.into_iter().take(3).map(|(_, k)| k.to_owned()).collect()
+    }
+}
+
+fn check_group_value(name: &str, group: &str, value: &str) -> Result<()> {
+    if value.trim().is_empty() || value.contains(['/', ':']) {
+        return Err(Error::InvalidTagName {
+            name: name.to_owned(),
+            reason: format!(
+                "a value of the exclusive group {group:?} must be a plain non-empty name without '/' or ':' \
+                 (hint: \"{group}:gold\")"
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(p: &Pool) -> Vec<&str> {
+        let mut v: Vec<&str> = p.iter().map(|(_, d)| &*d.name).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn creating_a_leaf_creates_its_ancestors() {
+        let mut p = Pool::default();
+        let leaf = p.create("a/b/c", TagKind::Interest).unwrap();
+        assert_eq!(names(&p), ["a", "a/b", "a/b/c"]);
+        let a = p.lookup("a").unwrap();
+        let mut sub = Vec::new();
+        p.subtree(a, &mut sub);
+        assert_eq!(sub.len(), 3);
+        assert_eq!(p.def(a).unwrap().kind, TagKind::Interest);
+        assert_eq!(p.implicit_kind("a/x"), TagKind::Interest);
+        assert!(matches!(p.delete(a), Err(Error::TagHasChildren { .. })));
+        p.delete(leaf).unwrap();
+        assert_eq!(names(&p), ["a", "a/b"]);
+    }
+
+    #[test]
+    fn rename_moves_a_subtree() {
+        let mut p = Pool::default();
+        p.create("a/b/c", TagKind::Custom).unwrap();
+        p.create("x", TagKind::Custom).unwrap();
+        let b = p.lookup("a/b").unwrap();
+        let plan = p.plan_rename(b, "x/y").unwrap();
+        p.apply_rename(plan).unwrap();
+        assert_eq!(names(&p), ["a", "x", "x/y", "x/y/c"]);
+        assert!(p.def(p.lookup("a").unwrap()).unwrap().children.is_empty());
+        assert_eq!(p.def(p.lookup("x").unwrap()).unwrap().children, vec![b]);
+        // into its own subtree: the old root's name is recreated as a new ancestor
+        let plan = p.plan_rename(b, "x/y/z").unwrap();
+        p.apply_rename(plan).unwrap();
+        assert_eq!(names(&p), ["a", "x", "x/y", "x/y/z", "x/y/z/c"]);
+        assert_ne!(p.lookup("x/y"), Some(b));
+        let x = p.lookup("x").unwrap();
+        assert!(matches!(p.plan_rename(x, "a"), Err(Error::TagExists { .. })));
+    }
+
+    #[test]
+    fn group_values_are_flat() {
+        let mut p = Pool::default();
+        p.declare_group("tier", TagKind::Value, vec![]);
+        let gold = p.create("tier:gold", TagKind::Value).unwrap();
+        assert_eq!(p.exclusive_members(gold), &[gold]);
+        assert!(p.create("tier:gold/plus", TagKind::Value).is_err());
+        assert!(p.create("tier:", TagKind::Value).is_err());
+        assert_eq!(p.implicit_kind("tier:silver"), TagKind::Value);
+    }
+
+    #[test]
+    fn suggestions_are_close_names() {
+        let mut p = Pool::default();
+        for n in ["vip", "outdoor", "indoor", "高消费"] {
+            p.create(n, TagKind::Custom).unwrap();
+        }
+        assert_eq!(p.suggestions("vpi"), ["vip"]);
+        assert_eq!(p.suggestions("outdor"), ["outdoor"]);
+        assert_eq!(p.suggestions("ndoor"), ["indoor"]);
+        assert_eq!(p.suggestions("vi"), ["vip"]);
+        assert_eq!(p.suggestions("高消"), ["高消费"]);
+        assert!(p.suggestions("zzzzzzzz").is_empty());
+    }
+}

@@ -1,0 +1,71 @@
+//! The bitmap store: one [`RoaringBitmap`] per tag, indexed by [`TagId`].
+//!
+//! Invariant kept by the engine: every bitmap is a subset of the live customers, so a count
+//! never needs an extra intersection with the live set.
+
+use roaring::RoaringBitmap;
+
+use crate::id::TagId;
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Store {
+    bitmaps: Vec<RoaringBitmap>,
+}
+
+static EMPTY: std::sync::LazyLock<RoaringBitmap> = std::sync::LazyLock::new(RoaringBitmap::new);
+
+impl Store {
+    /// The bitmap of `id` (empty for a tag that never had a member).
+    pub(crate) fn get(&self, id: TagId) -> &RoaringBitmap {
+        self.bitmaps.get(id.index()).unwrap_or(&EMPTY)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: TagId) -> &mut RoaringBitmap {
+        let i = id.index();
+        if self.bitmaps.len() <= i {
+            self.bitmaps.resize_with(i + 1, RoaringBitmap::new);
+        }
+        &mut self.bitmaps[i]
+    }
+
+    /// Drops a tag's bitmap, returning how many customers carried it.
+    pub(crate) fn clear(&mut self, id: TagId) -> u64 {
+        match self.bitmaps.get_mut(id.index()) {
+            Some(b) => std::mem::take(b).len(),
+            None => 0,
+        }
+    }
+
+    /// Removes `customer` from every bitmap.
+    pub(crate) fn remove_everywhere(&mut self, customer: u32) {
+        for b in &mut self.bitmaps {
+            b.remove(customer);
+        }
+    }
+
+    /// Adds sorted, deduplicated `ids` to tag `id`'s bitmap. Building from a sorted run is
+    /// linear; merging into an existing bitmap is one union.
+    pub(crate) fn add_sorted(&mut self, id: TagId, ids: &[u32]) {
+        let Ok(run) = RoaringBitmap::from_sorted_iter(ids.iter().copied()) else {
+            unreachable!("add_sorted takes strictly ascending ids")
+        };
+        let target = self.get_mut(id);
+        if target.is_empty() {
+            *target = run;
+        } else {
+            *target |= run;
+        }
+    }
+
+    /// Converts containers to run containers where smaller (after bulk loads).
+    pub(crate) fn optimize(&mut self) {
+        for b in &mut self.bitmaps {
+            b.optimize();
+        }
+    }
+
+    /// Bytes of all bitmaps in the portable serialized format (a proxy for their heap size).
+    pub(crate) fn serialized_bytes(&self) -> usize {
+        self.bitmaps.iter().map(RoaringBitmap::serialized_size).sum()
+    }
+}
