@@ -91,3 +91,8 @@ pub use error::{Error, Result};
 pub use id::{CustomerId, TagId};
 pub use query::{Explain, ExplainNode, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Query};
 pub use tags::{TagInfo, TagKind};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -116,7 +116,7 @@ impl<'a> Planner<'a> {
         };
         let leaf = |id| {
             let def = self.pool.def(id).expect("resolved tags are live");
-            Node::Leaf { name: &*def.name, bits: self.store.get(id) }
+            Node::Leaf { name: &def.name, bits: self.store.get(id) }
         };
         if self.pool.def(id).is_some_and(|d| d.children.is_empty()) {
             return Ok(leaf(id));

@@ -288,6 +288,28 @@ impl Parser<'_> {
     }
 }
 
+impl Query {
+    /// Parses query text (grammar in [`query`](crate::query)).
+    ///
+    /// ```
+    /// use audience::Query;
+    /// let q = Query::parse("vip AND NOT churned")?;
+    /// assert_eq!(q.to_string(), "vip AND NOT churned");
+    /// assert!(matches!(Query::parse("vip AND"), Err(audience::Error::Parse { .. })));
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn parse(text: &str) -> Result<Query> {
+        parse(text)
+    }
+}
+
+impl std::str::FromStr for Query {
+    type Err = Error;
+    fn from_str(text: &str) -> Result<Query> {
+        parse(text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -354,27 +376,5 @@ mod tests {
         assert!(parse(&ok).is_ok());
         let nots = format!("{}a", "NOT ".repeat(MAX_QUERY_DEPTH + 1));
         assert!(parse_err(&nots).1.contains("nested deeper"));
-    }
-}
-
-impl Query {
-    /// Parses query text (grammar in [`query`](crate::query)).
-    ///
-    /// ```
-    /// use audience::Query;
-    /// let q = Query::parse("vip AND NOT churned")?;
-    /// assert_eq!(q.to_string(), "vip AND NOT churned");
-    /// assert!(matches!(Query::parse("vip AND"), Err(audience::Error::Parse { .. })));
-    /// # Ok::<(), audience::Error>(())
-    /// ```
-    pub fn parse(text: &str) -> Result<Query> {
-        parse(text)
-    }
-}
-
-impl std::str::FromStr for Query {
-    type Err = Error;
-    fn from_str(text: &str) -> Result<Query> {
-        parse(text)
     }
 }

@@ -59,7 +59,7 @@ impl TagKind {
 
 impl fmt::Display for TagKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 

@@ -335,11 +335,9 @@ impl Pool {
     pub(crate) fn would_be_members(&self, group: &str) -> Result<Vec<TagId>> {
         let mut out = Vec::new();
         for (id, d) in self.iter() {
-            if let Some((prefix, value)) = split_group(&d.name) {
-                if prefix == group {
-                    check_group_value(&d.name, prefix, value)?;
-                    out.push(id);
-                }
+            if let Some((prefix, value)) = split_group(&d.name).filter(|(p, _)| *p == group) {
+                check_group_value(&d.name, prefix, value)?;
+                out.push(id);
             }
         }
         Ok(out)
