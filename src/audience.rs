@@ -74,8 +74,10 @@ impl Audience {
 
     /// Up to `limit` customers after the cursor `after` (from the start when `None`), and the
     /// cursor of the next page. A cursor stays valid while the audience is kept, and pages
-    /// never repeat or skip an id.
+    /// never repeat or skip an id. A `limit` of 0 is taken as 1, so a paging loop always
+    /// makes progress.
     pub fn page(&self, after: Option<CustomerId>, limit: usize) -> Page {
+        let limit = limit.max(1);
         let mut it = match after {
             Some(a) => self.iter_from(a),
             None => self.iter(),

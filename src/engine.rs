@@ -19,11 +19,24 @@ use crate::tags::{Pool, Store, TagInfo, TagKind, normalize_group, normalize_tag}
 ///
 /// `Engine` is `Send + Sync + Clone`: share it behind an `RwLock` or `Arc` for concurrent
 /// readers; every query method takes `&self`.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Engine {
     customers: Directory,
     pool: Pool,
     store: Store,
+}
+
+impl std::fmt::Debug for Engine {
+    /// A summary (sizes), not the contents: an engine may hold millions of customers.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.stats();
+        f.debug_struct("Engine")
+            .field("customers", &s.customers)
+            .field("tags", &s.tags)
+            .field("assignments", &s.assignments)
+            .field("exclusive_groups", &self.exclusive_groups().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// Something that can be evaluated as a query: query text (`&str`, `String`) or a parsed or
@@ -112,8 +125,9 @@ impl Engine {
     }
 
     /// Registers a customer by a dense id the caller already has (for users whose customers
-    /// are already numbered), returning it. Registering a live id again changes nothing. Ids
-    /// handed out for keys afterwards are above every registered id.
+    /// are already numbered), returning it. Registering a live id again changes nothing; a
+    /// removed id registered again is a live customer with no tags (the caller owns its id
+    /// space). Ids handed out for keys afterwards are above every registered id.
     ///
     /// ```
     /// use audience::{CustomerId, Engine};

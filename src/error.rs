@@ -43,7 +43,7 @@ pub enum Error {
     /// A customer id that is not a live customer of this engine (never registered, or removed).
     #[error(
         "unknown customer {id}: not a live customer of this engine \
-         (hint: register it with Engine::customer or Engine::customer_id; removed customers stay removed)"
+         (hint: register it with Engine::customer or Engine::customer_id; a removed customer is live again only if its id is registered anew)"
     )]
     UnknownCustomer {
         /// The id as given.
@@ -196,7 +196,8 @@ fn is_wide(c: char) -> bool {
     matches!(c as u32,
         0x1100..=0x115F | 0x2E80..=0x303E | 0x3041..=0x33FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF
         | 0xA000..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF | 0xFE30..=0xFE4F | 0xFF00..=0xFF60
-        | 0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x1F900..=0x1F9FF | 0x20000..=0x3FFFD)
+        | 0xFFE0..=0xFFE6 | 0x1F300..=0x1F64F | 0x1F680..=0x1F6FF | 0x1F900..=0x1F9FF | 0x1FA70..=0x1FAFF
+        | 0x20000..=0x3FFFD)
 }
 
 fn render_unknown_tag(name: &str, span: Option<Span>, query: Option<&str>, suggestions: &[String]) -> String {

@@ -70,9 +70,11 @@
 //! ## Errors and limits
 //!
 //! Every fallible function returns [`Result`]; [`Error`] says what went wrong, where (a byte
-//! span with a caret line for query errors) and how to fix it. No input panics: queries
-//! nested deeper than [`MAX_QUERY_DEPTH`] or with more than [`MAX_QUERY_TERMS`] terms are
-//! refused with [`Error::QueryTooLarge`].
+//! span with a caret line for query errors) and how to fix it. No input panics and no query
+//! overflows the stack: query text nested deeper than [`MAX_QUERY_DEPTH`] is an
+//! [`Error::Parse`] pointing at the level that crosses the limit, and a built [`Query`]
+//! nested deeper, or with more than [`MAX_QUERY_TERMS`] terms, is refused with
+//! [`Error::QueryTooLarge`] when evaluated.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

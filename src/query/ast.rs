@@ -65,7 +65,9 @@ impl Eq for TagRef {}
 /// Canonical form, kept by the parser and the builder alike: `And` and `Or` have at least two
 /// operands and never an operand of their own kind (nested groups are flattened), and a group
 /// of one is the operand itself. `#[non_exhaustive]`: attribute predicates will join it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// `Clone`, `PartialEq` and `Drop` walk the tree with an explicit stack, so a tree of any
+/// depth is safe to copy, compare and drop; `Debug` prints the canonical text.
 #[non_exhaustive]
 pub enum Expr {
     /// Customers carrying the tag or one of its descendants.
@@ -81,6 +83,15 @@ pub enum Expr {
 }
 
 impl Expr {
+    /// Moves this node's children onto `out`, leaving it childless.
+    fn take_children(&mut self, out: &mut Vec<Expr>) {
+        match self {
+            Expr::Not(x) => out.push(std::mem::replace(&mut **x, Expr::Everyone)),
+            Expr::And(xs) | Expr::Or(xs) => out.append(xs),
+            Expr::Tag(_) | Expr::Everyone => {}
+        }
+    }
+
     /// Operator nesting: 0 for a term, one more per `NOT`/`AND`/`OR` level.
     /// Iterative, so any depth is safe to measure.
     pub(crate) fn depth(&self) -> usize {
@@ -100,10 +111,10 @@ impl Expr {
     /// `AND` of `xs` in canonical form.
     pub(crate) fn and_all(xs: impl IntoIterator<Item = Expr>) -> Expr {
         let mut flat = Vec::new();
-        for x in xs {
-            match x {
-                Expr::And(inner) => flat.extend(inner),
-                x => flat.push(x),
+        for mut x in xs {
+            match &mut x {
+                Expr::And(inner) => flat.append(inner),
+                _ => flat.push(x),
             }
         }
         match flat.len() {
@@ -116,10 +127,10 @@ impl Expr {
     /// `OR` of `xs` in canonical form.
     pub(crate) fn or_all(xs: impl IntoIterator<Item = Expr>) -> Expr {
         let mut flat = Vec::new();
-        for x in xs {
-            match x {
-                Expr::Or(inner) => flat.extend(inner),
-                x => flat.push(x),
+        for mut x in xs {
+            match &mut x {
+                Expr::Or(inner) => flat.append(inner),
+                _ => flat.push(x),
             }
         }
         match flat.len() {
@@ -127,6 +138,79 @@ impl Expr {
             1 => flat.pop().expect("one operand"),
             _ => Expr::Or(flat),
         }
+    }
+}
+
+impl Drop for Expr {
+    fn drop(&mut self) {
+        let mut stack = Vec::new();
+        self.take_children(&mut stack);
+        while let Some(mut e) = stack.pop() {
+            e.take_children(&mut stack);
+        }
+    }
+}
+
+impl Clone for Expr {
+    fn clone(&self) -> Expr {
+        enum Step<'a> {
+            Visit(&'a Expr),
+            Build(&'a Expr),
+        }
+        let mut work = vec![Step::Visit(self)];
+        let mut done: Vec<Expr> = Vec::new();
+        while let Some(step) = work.pop() {
+            match step {
+                Step::Visit(e) => match e {
+                    Expr::Tag(t) => done.push(Expr::Tag(t.clone())),
+                    Expr::Everyone => done.push(Expr::Everyone),
+                    Expr::Not(x) => {
+                        work.push(Step::Build(e));
+                        work.push(Step::Visit(x));
+                    }
+                    Expr::And(xs) | Expr::Or(xs) => {
+                        work.push(Step::Build(e));
+                        work.extend(xs.iter().rev().map(Step::Visit));
+                    }
+                },
+                Step::Build(e) => {
+                    let built = match e {
+                        Expr::Not(_) => Expr::Not(Box::new(done.pop().expect("operand cloned"))),
+                        Expr::And(xs) => Expr::And(done.split_off(done.len() - xs.len())),
+                        Expr::Or(xs) => Expr::Or(done.split_off(done.len() - xs.len())),
+                        Expr::Tag(_) | Expr::Everyone => unreachable!("terms are cloned on visit"),
+                    };
+                    done.push(built);
+                }
+            }
+        }
+        done.pop().expect("the root is cloned")
+    }
+}
+
+impl PartialEq for Expr {
+    fn eq(&self, other: &Expr) -> bool {
+        let mut stack = vec![(self, other)];
+        while let Some((a, b)) = stack.pop() {
+            match (a, b) {
+                (Expr::Tag(x), Expr::Tag(y)) if x == y => {}
+                (Expr::Everyone, Expr::Everyone) => {}
+                (Expr::Not(x), Expr::Not(y)) => stack.push((x, y)),
+                (Expr::And(xs), Expr::And(ys)) | (Expr::Or(xs), Expr::Or(ys)) if xs.len() == ys.len() => {
+                    stack.extend(xs.iter().zip(ys))
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+}
+
+impl Eq for Expr {}
+
+impl fmt::Debug for Expr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Expr").field(&format_args!("{self}")).finish()
     }
 }
 
@@ -222,21 +306,22 @@ impl Query {
     /// `AND` (or `OR`) in canonical form, with the exact depth: an operand of the same kind
     /// is spliced in, so its children sit one level below the new node, as they did before.
     fn group(queries: impl IntoIterator<Item = Query>, and: bool) -> Query {
-        let (mut depth, mut n) = (0, 0);
+        let (mut depth, mut last_depth, mut n) = (0, 0, 0);
         let exprs: Vec<Expr> = queries
             .into_iter()
             .map(|q| {
                 let same = matches!((&q.expr, and), (Expr::And(_), true) | (Expr::Or(_), false));
                 depth = depth.max(if same { q.depth } else { q.depth + 1 });
+                last_depth = q.depth;
                 n += 1;
                 q.into_expr()
             })
             .collect();
         let expr = if and { Expr::and_all(exprs) } else { Expr::or_all(exprs) };
-        let depth = match &expr {
-            Expr::And(_) | Expr::Or(_) => depth,
-            _ if n == 1 => depth - 1,
-            other => other.depth(),
+        let depth = match n {
+            0 => expr.depth(),
+            1 => last_depth, // a group of one is its operand
+            _ => depth,
         };
         Query { expr, depth, source: None }
     }
@@ -294,23 +379,5 @@ impl std::ops::BitOr for Query {
     type Output = Query;
     fn bitor(self, rhs: Query) -> Query {
         self.or(rhs)
-    }
-}
-
-impl Drop for Query {
-    /// Takes a deep tree apart without recursion, so dropping a builder-made query nested
-    /// thousands deep cannot overflow the stack.
-    fn drop(&mut self) {
-        if self.depth < 64 {
-            return;
-        }
-        let mut stack = vec![std::mem::replace(&mut self.expr, Expr::Everyone)];
-        while let Some(e) = stack.pop() {
-            match e {
-                Expr::Not(x) => stack.push(*x),
-                Expr::And(xs) | Expr::Or(xs) => stack.extend(xs),
-                Expr::Tag(_) | Expr::Everyone => {}
-            }
-        }
     }
 }

@@ -233,7 +233,7 @@ impl<'a> Planner<'a> {
     pub(crate) fn count(&self, q: &Query) -> Result<u64> {
         let (n, complemented) = self.plan(q)?;
         let c = self.count_node(&n);
-        Ok(if complemented { self.live.len() - c } else { c })
+        Ok(if complemented { self.live.len().saturating_sub(c) } else { c })
     }
 
     /// The plan of `q` with every node's cardinality.
@@ -241,7 +241,7 @@ impl<'a> Planner<'a> {
         let (n, complemented) = self.plan(q)?;
         let mut root = self.explain_node(&n);
         if complemented {
-            let count = self.live.len() - root.cardinality;
+            let count = self.live.len().saturating_sub(root.cardinality);
             root = ExplainNode {
                 label: "NOT (complement within the live customers)".into(),
                 cardinality: count,

@@ -23,9 +23,10 @@
 //! - `NOT x` is relative to the live customers: removed customers never match.
 //! - Two terms side by side without `AND`/`OR` are an error, not an implicit AND.
 //!
-//! Limits: nesting deeper than [`MAX_QUERY_DEPTH`] or more than [`MAX_QUERY_TERMS`] tag terms
-//! is refused with [`Error::QueryTooLarge`](crate::Error::QueryTooLarge), never a stack
-//! overflow.
+//! Limits, never a stack overflow: text nested deeper than [`MAX_QUERY_DEPTH`] is an
+//! [`Error::Parse`](crate::Error::Parse) at the level that crosses the limit; a built
+//! [`Query`] nested deeper, or with more than [`MAX_QUERY_TERMS`] tag terms, is refused with
+//! [`Error::QueryTooLarge`](crate::Error::QueryTooLarge) when evaluated.
 //!
 //! # Evaluation
 //!

@@ -111,7 +111,7 @@ impl<'a> Lexer<'a> {
                         let end = start + 1 + j + e.len_utf8();
                         return Err(self.err(
                             Span::new(at, end),
-                            format!("unknown escape \\{e} in a quoted name"),
+                            format!("unknown escape \\{} in a quoted name", e.escape_default()),
                             Some("only \\\" and \\\\ are escapes; write a backslash as \\\\"),
                         ));
                     }
