@@ -1,1 +1,251 @@
-fn main() {}
+//! Query and load benchmarks on seeded synthetic data (no files needed).
+//!
+//! ```text
+//! cargo bench                      # everything, ~1.5 min
+//! cargo bench -- count/q04         # one benchmark
+//! cargo bench --no-run             # compile only
+//! ```
+//!
+//! The data mimics the peer harness generator (`../shared/peers/gen.py`) at 1M customers and
+//! 1,000 tags, with a PRNG of our own (splitmix64), so the numbers are comparable in kind but
+//! not count for count: tag k has the share `min(0.6, 0.6 / (k+1)^0.95)` (t0 60%, t1 31%,
+//! t2 21% ... t999 0.08%), and a kind: cohort (t5, t15, t25, t35, t45: one contiguous id
+//! range), subset (t6 and t26 of t0, t16 of t1), skewed (k % 4 == 2: the share varies across
+//! 64 id blocks by a log-normal factor) or uniform.
+//!
+//! Groups: `bulk_load` (building the 1M-customer engine through `tag_id_pairs`), `count` and
+//! `select` for the harness's 25 query shapes (parsed once), and `parse`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use audience::{CustomerId, Engine, Query};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
+
+const CUSTOMERS: u32 = 1_000_000;
+const TAGS: usize = 1_000;
+const SEED: u64 = 42;
+
+/// The peer harness's queries (`../shared/peers/queries.txt`): id, shape, expression.
+const QUERIES: [(&str, &str, &str); 25] = [
+    ("q01", "single_big", "t0"),
+    ("q02", "single_mid", "t40"),
+    ("q03", "single_rare", "t900"),
+    ("q04", "and_big_big", "t0 AND t1"),
+    ("q05", "and_big3", "t0 AND t1 AND t3"),
+    ("q06", "and_big_rare", "t0 AND t700"),
+    ("q07", "and_rare_rare", "t300 AND t301"),
+    ("q08", "and_skewed", "t2 AND t10"),
+    ("q09", "or5_mid", "t20 OR t21 OR t22 OR t23 OR t24"),
+    ("q10", "or5_rare", "t600 OR t601 OR t602 OR t603 OR t604"),
+    (
+        "q11",
+        "or20_rare",
+        "t800 OR t801 OR t802 OR t803 OR t804 OR t805 OR t806 OR t807 OR t808 OR t809 OR t810 OR t811 OR t812 \
+         OR t813 OR t814 OR t815 OR t816 OR t817 OR t818 OR t819",
+    ),
+    ("q12", "or_big3", "t0 OR t1 OR t2"),
+    ("q13", "not_big", "NOT t0"),
+    ("q14", "not_rare", "NOT t900"),
+    ("q15", "andnot_big_big", "t1 AND NOT t0"),
+    ("q16", "andnot_big_rare", "t0 AND NOT t700"),
+    ("q17", "cohort_mix", "t5 AND t3 AND NOT t15"),
+    ("q18", "subset_empty", "t6 AND NOT t0"),
+    ("q19", "nested_brief", "(t0 AND t1) OR (t2 AND NOT t3)"),
+    ("q20", "nested_3", "t3 AND (t10 OR t11) AND NOT t2"),
+    ("q21", "nested_deep", "((t4 OR t5) AND (t7 OR t8)) AND NOT (t9 OR t12)"),
+    ("q22", "wide_mixed", "(t0 OR t50 OR t100) AND (t1 OR t60) AND NOT (t2 AND t3)"),
+    ("q23", "xor_shape", "(t1 AND NOT t2) OR (t2 AND NOT t1)"),
+    (
+        "q24",
+        "big_and_or10_rare",
+        "t0 AND (t700 OR t701 OR t702 OR t703 OR t704 OR t705 OR t706 OR t707 OR t708 OR t709)",
+    ),
+    ("q25", "or_with_not", "t7 OR NOT t1"),
+];
+
+// ------------------------------------------------------------------------ synthetic data
+
+/// splitmix64: tiny, seedable, good enough for synthetic data.
+struct Rng(u64);
+
+impl Rng {
+    /// The stream of tag `k` under `seed` (streams do not depend on the number of tags).
+    fn stream(seed: u64, k: u64) -> Rng {
+        let mut r = Rng(seed ^ k.wrapping_mul(0xA076_1D64_78BD_642F));
+        r.next_u64();
+        r
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    fn f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// Uniform in 0..=max.
+    fn below_or_eq(&mut self, max: u32) -> u32 {
+        (((self.next_u64() >> 32) * (u64::from(max) + 1)) >> 32) as u32
+    }
+
+    /// Standard normal (Box-Muller).
+    fn normal(&mut self) -> f64 {
+        let u = 1.0 - self.f64(); // (0, 1]
+        let v = self.f64();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+fn target_share(k: usize) -> f64 {
+    (0.6 / ((k + 1) as f64).powf(0.95)).min(0.6)
+}
+
+/// Ids in `lo..hi`, each present with probability `p`, ascending, appended to `out`.
+fn bernoulli(rng: &mut Rng, lo: u32, hi: u32, p: f64, out: &mut Vec<u32>) {
+    if p <= 0.0 || lo >= hi {
+        return;
+    }
+    if p > 0.15 {
+        out.extend((lo..hi).filter(|_| rng.f64() < p));
+        return;
+    }
+    // Gaps between members are geometric(p): O(members), not O(hi - lo).
+    let log_q = (1.0 - p).ln();
+    let mut at = u64::from(lo);
+    loop {
+        let gap = ((1.0 - rng.f64()).ln() / log_q).floor() as u64;
+        at += gap;
+        if at >= u64::from(hi) {
+            return;
+        }
+        out.push(at as u32);
+        at += 1;
+    }
+}
+
+/// Per tag, its customers (ascending), like the harness generator (see the module docs).
+fn generate(n: u32, tags: usize, seed: u64) -> Vec<Vec<u32>> {
+    let mut per_tag: Vec<Vec<u32>> = Vec::with_capacity(tags);
+    for k in 0..tags {
+        let mut rng = Rng::stream(seed, k as u64);
+        let p = target_share(k);
+        let mut ids = Vec::with_capacity((p * f64::from(n) * 1.1) as usize + 16);
+        match k {
+            5 | 15 | 25 | 35 | 45 => {
+                let len = (p * f64::from(n)).round() as u32;
+                let start = rng.below_or_eq(n - len);
+                ids.extend(start..start + len);
+            }
+            6 | 16 | 26 => {
+                let parent = if k == 16 { 1 } else { 0 };
+                let q = (p / target_share(parent)).min(1.0);
+                ids.extend(per_tag[parent].iter().copied().filter(|_| rng.f64() < q));
+            }
+            _ if k % 4 == 2 => {
+                const BLOCKS: u32 = 64;
+                let w: Vec<f64> = (0..BLOCKS).map(|_| rng.normal().exp()).collect();
+                let mean = w.iter().sum::<f64>() / f64::from(BLOCKS);
+                for (b, w) in (0..BLOCKS).zip(&w) {
+                    let lo = (u64::from(n) * u64::from(b) / u64::from(BLOCKS)) as u32;
+                    let hi = (u64::from(n) * u64::from(b + 1) / u64::from(BLOCKS)) as u32;
+                    bernoulli(&mut rng, lo, hi, (p * w / mean).min(0.95), &mut ids);
+                }
+            }
+            _ => bernoulli(&mut rng, 0, n, p, &mut ids),
+        }
+        per_tag.push(ids);
+    }
+    per_tag
+}
+
+/// The engine for `per_tag`: customers `0..n` by dense id, tag k named `t{k}`, one
+/// `tag_id_pairs` call per tag.
+fn build(n: u32, per_tag: &[Vec<u32>]) -> Engine {
+    let mut engine = Engine::new();
+    for i in 0..n {
+        engine.customer_id(i);
+    }
+    for (k, ids) in per_tag.iter().enumerate() {
+        let tag = engine.ensure_tag(&format!("t{k}")).expect("valid tag name");
+        engine.tag_id_pairs(ids.iter().map(|&c| (CustomerId(c), tag))).expect("registered customers");
+    }
+    engine
+}
+
+/// The same engine from one `tag_id_pairs` call over every pair.
+fn build_one_call(n: u32, per_tag: &[Vec<u32>]) -> Engine {
+    let mut engine = Engine::new();
+    for i in 0..n {
+        engine.customer_id(i);
+    }
+    let tags: Vec<_> =
+        (0..per_tag.len()).map(|k| engine.ensure_tag(&format!("t{k}")).expect("valid tag name")).collect();
+    let pairs = per_tag.iter().zip(&tags).flat_map(|(ids, &tag)| ids.iter().map(move |&c| (CustomerId(c), tag)));
+    engine.tag_id_pairs(pairs).expect("registered customers");
+    engine
+}
+
+// ------------------------------------------------------------------------ benchmarks
+
+fn benches(c: &mut Criterion) {
+    let per_tag = generate(CUSTOMERS, TAGS, SEED);
+    let pairs: usize = per_tag.iter().map(Vec::len).sum();
+    let engine = build(CUSTOMERS, &per_tag);
+    eprintln!(
+        "synthetic data: {CUSTOMERS} customers, {TAGS} tags, {pairs} pairs ({:.2} per customer); t0 {}, t1 {}, t999 {}",
+        pairs as f64 / f64::from(CUSTOMERS),
+        per_tag[0].len(),
+        per_tag[1].len(),
+        per_tag[TAGS - 1].len()
+    );
+    let queries: Vec<(String, Query)> = QUERIES
+        .iter()
+        .map(|&(id, shape, text)| (format!("{id}_{shape}"), Query::parse(text).expect("harness query parses")))
+        .collect();
+    for (name, q) in &queries {
+        let (n, a) = (engine.count(q).expect("count"), engine.select(q).expect("select"));
+        assert_eq!(n, a.len(), "{name}: count and select disagree");
+    }
+
+    let mut g = c.benchmark_group("bulk_load");
+    g.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(2));
+    g.bench_function("1M_x_1000_tags_per_tag_calls", |b| b.iter(|| build(CUSTOMERS, black_box(&per_tag))));
+    g.bench_function("1M_x_1000_tags_one_call", |b| b.iter(|| build_one_call(CUSTOMERS, black_box(&per_tag))));
+    g.finish();
+
+    let mut g = c.benchmark_group("count");
+    for (name, q) in &queries {
+        g.bench_function(name.as_str(), |b| b.iter(|| engine.count(black_box(q)).expect("count")));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("select");
+    for (name, q) in &queries {
+        g.bench_function(name.as_str(), |b| b.iter(|| engine.select(black_box(q)).expect("select")));
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("parse");
+    for (id, shape, text) in QUERIES.iter().filter(|(id, ..)| matches!(*id, "q11" | "q22")) {
+        g.bench_function(format!("{id}_{shape}"), |b| b.iter(|| Query::parse(black_box(text)).expect("parses")));
+    }
+    g.finish();
+}
+
+criterion_group! {
+    name = query;
+    // Short runs: 75 benchmarks in about a minute and a half; pass `--measurement-time` for more.
+    config = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(30);
+    targets = benches
+}
+criterion_main!(query);

@@ -216,7 +216,8 @@ impl<'a> Planner<'a> {
             },
             Node::AndNot(base, negs) => {
                 let (last, init) = negs.split_last().expect("ANDNOT has negatives");
-                let r = self.eval_and_not(base, init);
+                // With one negative the base is read in place (a leaf is not copied).
+                let r = if init.is_empty() { self.eval(base) } else { Cow::Owned(self.eval_and_not(base, init)) };
                 if r.is_empty() { 0 } else { r.difference_len(&self.eval(last)) }
             }
         }

@@ -1,0 +1,305 @@
+//! Count the customers matching boolean tag queries over a CSV of (customer, tag) pairs.
+//!
+//! ```text
+//! cargo run --release --example query -- PAIRS.csv [QUERY...]
+//! cargo run --release --example query -- pairs.csv 'vip AND NOT churned' '"High Value" OR outdoor'
+//! printf 'vip\nvip AND outdoor\n' | cargo run --release --example query -- pairs.csv
+//! ```
+//!
+//! `PAIRS.csv` is headerless, one `customer_key,tag` pair a line. A field may be
+//! double-quoted (RFC 4180, `""` is a quote inside one), so a tag with a comma is written
+//! `alice,"shoes, red"`; a trailing `\r` is dropped and blank lines are skipped. A line
+//! without a comma, with an empty key or tag, or with a third field is an error naming its
+//! line number (exit 1).
+//!
+//! The pairs go through the bulk path: each key is interned with [`Engine::customer`], each
+//! distinct tag is resolved once with [`Engine::ensure_tag`], and all pairs are applied by one
+//! [`Engine::tag_id_pairs`] call, which groups them per tag and builds every bitmap from a
+//! sorted run.
+//!
+//! Then every query argument (or, without any, every non-empty line of stdin) is counted and
+//! printed as `<count>\t<query>` on stdout, the query exactly as given. A bad query prints
+//! its error, with a caret under the problem, on stderr and `error\t<query>` on stdout, and
+//! the run goes on. Load time and memory go to stderr.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use audience::{CustomerId, Engine, TagId};
+
+const USAGE: &str = "usage: query PAIRS.csv [QUERY...]\n\
+    \n\
+    PAIRS.csv: headerless `customer_key,tag` lines (RFC 4180 quoting: a tag with a comma is \"a,b\").\n\
+    Prints `<count>\\t<query>` per query argument, or per non-empty stdin line when none is given.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((path, queries)) = args.split_first() else {
+        eprintln!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    if path == "-h" || path == "--help" {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+
+    let mut engine = Engine::new();
+    if let Err(msg) = load(&mut engine, path) {
+        eprintln!("query: {msg}");
+        return ExitCode::FAILURE;
+    }
+
+    let mut out = io::stdout().lock();
+    let result = if queries.is_empty() {
+        if io::stdin().is_terminal() {
+            eprintln!("reading queries from stdin, one per line (Ctrl-D ends)");
+        }
+        run_stdin(&engine, &mut out)
+    } else {
+        queries.iter().try_for_each(|q| run_query(&engine, q, &mut out))
+    };
+    match result.and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        // `query ... | head`: the reader is gone, which is not an error of ours.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("query: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_stdin(engine: &Engine, out: &mut impl Write) -> io::Result<()> {
+    let mut stdin = io::stdin().lock();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if stdin.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let q = line.strip_suffix('\n').unwrap_or(&line);
+        let q = q.strip_suffix('\r').unwrap_or(q);
+        if !q.trim().is_empty() {
+            run_query(engine, q, out)?;
+            out.flush()?; // answer each line as it comes (interactive use)
+        }
+    }
+}
+
+/// Counts one query: `<count>\t<query>`, or the error on stderr and `error\t<query>`.
+fn run_query(engine: &Engine, query: &str, out: &mut impl Write) -> io::Result<()> {
+    match engine.count(query) {
+        Ok(n) => writeln!(out, "{n}\t{query}"),
+        Err(err) => {
+            eprintln!("{err}");
+            writeln!(out, "error\t{query}")
+        }
+    }
+}
+
+// ------------------------------------------------------------------------ loading
+
+/// Reads the CSV and loads it into `engine` through the bulk path; timings and memory on
+/// stderr. Errors are ready to print.
+fn load(engine: &mut Engine, path: &str) -> Result<(), String> {
+    let rss_before = proc_status_kb("VmRSS:");
+    let t0 = Instant::now();
+    let file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+
+    let mut pairs: Vec<(CustomerId, TagId)> = Vec::new();
+    let mut tags: HashMap<String, TagId> = HashMap::new();
+    // Sorted or grouped input repeats the previous key or tag: skip the hash lookups then.
+    let (mut last_key, mut last_customer) = (String::new(), None);
+    let (mut last_tag, mut last_tag_id) = (String::new(), None);
+    let (mut key_buf, mut tag_buf) = (String::new(), String::new());
+    let mut raw: Vec<u8> = Vec::new();
+    let mut lineno = 0u64;
+
+    loop {
+        raw.clear();
+        let n = reader.read_until(b'\n', &mut raw).map_err(|e| format!("{path}: read error: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        let at = |msg: &str| format!("{path}:{lineno}: {msg}");
+        let line = std::str::from_utf8(&raw).map_err(|e| at(&format!("not valid UTF-8 ({e})")))?;
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        let line = if lineno == 1 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (key, tag) = split_pair(line, &mut key_buf, &mut tag_buf).map_err(|m| at(&m))?;
+
+        let customer = match last_customer {
+            Some(id) if last_key == key => id,
+            _ => {
+                let id = engine.customer(key).map_err(|e| at(&e.to_string()))?;
+                last_key.clear();
+                last_key.push_str(key);
+                last_customer = Some(id);
+                id
+            }
+        };
+        let tag_id = match last_tag_id {
+            Some(id) if last_tag == tag => id,
+            _ => {
+                let id = match tags.get(tag) {
+                    Some(&id) => id,
+                    None => {
+                        let id = engine.ensure_tag(tag).map_err(|e| at(&e.to_string()))?;
+                        tags.insert(tag.to_owned(), id);
+                        id
+                    }
+                };
+                last_tag.clear();
+                last_tag.push_str(tag);
+                last_tag_id = Some(id);
+                id
+            }
+        };
+        pairs.push((customer, tag_id));
+    }
+    let read_s = t0.elapsed().as_secs_f64();
+    let n_pairs = pairs.len();
+
+    let t1 = Instant::now();
+    let added = engine.tag_id_pairs(pairs).map_err(|e| format!("{path}: bulk load failed: {e}"))?;
+    let build_s = t1.elapsed().as_secs_f64();
+
+    let s = engine.stats();
+    let rss = proc_status_kb("VmRSS:");
+    let hwm = proc_status_kb("VmHWM:");
+    eprintln!(
+        "loaded {path}: {lines} lines, {n_pairs} pairs ({dups} duplicates) in {total:.3} s \
+         (read + intern {read_s:.3} s, bulk build {build_s:.3} s)",
+        lines = lineno,
+        dups = n_pairs as u64 - added,
+        total = read_s + build_s,
+    );
+    eprintln!(
+        "engine: {} customers ({} keyed), {} tags, {} assignments; bitmaps {:.1} MB serialized, directory ~{:.1} MB",
+        s.customers,
+        s.keyed_customers,
+        s.tags,
+        s.assignments,
+        mb(s.bitmap_bytes as f64),
+        mb(s.directory_bytes as f64),
+    );
+    match (rss, hwm) {
+        (Some(rss), Some(hwm)) => eprintln!(
+            "memory: RSS {:.1} MB (+{:.1} MB for the load), peak {:.1} MB",
+            rss / 1024.0,
+            (rss - rss_before.unwrap_or(0.0)) / 1024.0,
+            hwm / 1024.0
+        ),
+        _ => eprintln!("memory: /proc/self/status not available"),
+    }
+    Ok(())
+}
+
+fn mb(bytes: f64) -> f64 {
+    bytes / (1024.0 * 1024.0)
+}
+
+/// A `VmRSS:`-style field of /proc/self/status, in kB.
+fn proc_status_kb(field: &str) -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    s.lines().find(|l| l.starts_with(field))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Splits one CSV line into (key, tag). A quoted field with `""` escapes is unescaped into
+/// the matching buffer; otherwise the line is borrowed.
+fn split_pair<'a>(
+    line: &'a str,
+    key_buf: &'a mut String,
+    tag_buf: &'a mut String,
+) -> Result<(&'a str, &'a str), String> {
+    let (key, rest) = field(line, key_buf)?;
+    let Some(rest) = rest.strip_prefix(',') else {
+        return Err(format!("expected `customer_key,tag`, found no comma in {line:?}"));
+    };
+    if key.is_empty() {
+        return Err("empty customer key".to_owned());
+    }
+    let (tag, rest) = field(rest, tag_buf)?;
+    if !rest.is_empty() {
+        return Err(format!(
+            "more than two fields in {line:?} (hint: double-quote a tag that contains a comma: key,\"a, b\")"
+        ));
+    }
+    if tag.trim().is_empty() {
+        return Err("empty tag".to_owned());
+    }
+    Ok((key, tag))
+}
+
+/// One field at the start of `s` and what follows it (empty, or starting with the `,`).
+/// Spaces around a quoted field are ignored; an unquoted field is taken as it is.
+fn field<'a>(s: &'a str, buf: &'a mut String) -> Result<(&'a str, &'a str), String> {
+    let trimmed = s.trim_start_matches([' ', '\t']);
+    let Some(body) = trimmed.strip_prefix('"') else {
+        let end = s.find(',').unwrap_or(s.len());
+        return Ok((&s[..end], &s[end..]));
+    };
+    // Quoted: runs of text up to a quote; `""` is a literal quote, a lone `"` closes.
+    let mut escaped = false;
+    let mut i = 0;
+    let close = loop {
+        let Some(q) = body[i..].find('"') else {
+            return Err("unterminated quoted field (hint: a quote inside a quoted field is written \"\")".to_owned());
+        };
+        let q = i + q;
+        if body[q + 1..].starts_with('"') {
+            escaped = true;
+            i = q + 2;
+        } else {
+            break q;
+        }
+    };
+    let rest = body[close + 1..].trim_start_matches([' ', '\t']);
+    if !(rest.is_empty() || rest.starts_with(',')) {
+        return Err(format!("unexpected text {rest:?} after a closing quote"));
+    }
+    let value = &body[..close];
+    if !escaped {
+        return Ok((value, rest));
+    }
+    buf.clear();
+    for (i, part) in value.split("\"\"").enumerate() {
+        if i > 0 {
+            buf.push('"');
+        }
+        buf.push_str(part);
+    }
+    Ok((buf.as_str(), rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn split(line: &str) -> Result<(String, String), String> {
+        let (mut a, mut b) = (String::new(), String::new());
+        split_pair(line, &mut a, &mut b).map(|(k, t)| (k.to_owned(), t.to_owned()))
+    }
+
+    #[test]
+    fn csv_fields() {
+        assert_eq!(split("alice,vip").unwrap(), ("alice".into(), "vip".into()));
+        assert_eq!(split("alice,\"shoes, red\"").unwrap(), ("alice".into(), "shoes, red".into()));
+        assert_eq!(split("\"a,b\",\"say \"\"hi\"\"\"").unwrap(), ("a,b".into(), "say \"hi\"".into()));
+        assert_eq!(split("alice, \"x\" ").unwrap(), ("alice".into(), "x".into()));
+        assert!(split("alice").is_err());
+        assert!(split(",vip").is_err());
+        assert!(split("alice,").is_err());
+        assert!(split("alice,a,b").is_err());
+        assert!(split("alice,\"open").is_err());
+        assert!(split("alice,\"x\"y").is_err());
+    }
+}
