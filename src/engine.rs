@@ -1,6 +1,8 @@
 //! [`Engine`]: the typed facade over customers, the tag pool, the bitmap store and queries.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use roaring::RoaringBitmap;
 
@@ -97,6 +99,29 @@ struct Bulk {
     runs: Vec<Vec<u32>>,
     /// (customer, slot) for exclusive-group values, applied in order.
     ordered: Vec<(u32, usize)>,
+}
+
+/// A small multiply-rotate hasher (the FxHash scheme) for the transient per-load name cache:
+/// tag names are short and hashed once per pair, where SipHash would dominate the load.
+#[derive(Default)]
+struct FastHasher(u64);
+
+impl Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let word = u64::from_le_bytes(c.try_into().expect("8-byte chunk"));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &b in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// A tag as resolved during a bulk load: a pool tag, or the n-th name new to the pool.
@@ -481,14 +506,15 @@ impl Engine {
         S: AsRef<str>,
     {
         let mut bulk = Bulk::default();
-        let mut last: Option<(String, Slot)> = None;
+        // Raw name -> slot, so each distinct spelling is normalized and looked up once.
+        let mut seen: HashMap<Box<str>, Slot, BuildHasherDefault<FastHasher>> = HashMap::default();
         for (customer, name) in pairs {
             let name = name.as_ref();
-            let slot = match &last {
-                Some((n, s)) if n == name => *s,
-                _ => {
+            let slot = match seen.get(name) {
+                Some(&s) => s,
+                None => {
                     let s = self.bulk_slot(&mut bulk, name)?;
-                    last = Some((name.to_owned(), s));
+                    seen.insert(name.into(), s);
                     s
                 }
             };
