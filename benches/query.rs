@@ -170,7 +170,7 @@ fn generate(n: u32, tags: usize, seed: u64) -> Vec<Vec<u32>> {
 fn build(n: u32, per_tag: &[Vec<u32>]) -> Engine {
     let mut engine = Engine::new();
     for i in 0..n {
-        engine.customer_id(i);
+        engine.customer_id(i).unwrap();
     }
     for (k, ids) in per_tag.iter().enumerate() {
         let tag = engine.ensure_tag(&format!("t{k}")).expect("valid tag name");
@@ -183,7 +183,7 @@ fn build(n: u32, per_tag: &[Vec<u32>]) -> Engine {
 fn build_one_call(n: u32, per_tag: &[Vec<u32>]) -> Engine {
     let mut engine = Engine::new();
     for i in 0..n {
-        engine.customer_id(i);
+        engine.customer_id(i).unwrap();
     }
     let tags: Vec<_> =
         (0..per_tag.len()).map(|k| engine.ensure_tag(&format!("t{k}")).expect("valid tag name")).collect();

@@ -193,7 +193,7 @@ fn run() -> Result<(), String> {
     let t1 = Instant::now();
     let mut engine = Engine::new();
     for i in 0..file.customers {
-        engine.customer_id(i);
+        engine.customer_id(i).map_err(|e| e.to_string())?;
     }
     let customers_s = t1.elapsed().as_secs_f64();
     let tags: Vec<TagId> = (0..file.n_tags())

@@ -50,9 +50,13 @@ impl Directory {
     }
 
     /// Makes dense id `id` live (without a key). Returns whether it was newly added.
-    pub(crate) fn register_id(&mut self, id: CustomerId) -> bool {
+    /// An id that a live keyed customer has is refused.
+    pub(crate) fn register_id(&mut self, id: CustomerId) -> Result<bool> {
+        if let Some(key) = self.key_of(id) {
+            return Err(Error::CustomerIdTaken { id, key: key.to_owned() });
+        }
         self.next_id = self.next_id.max(u64::from(id.0) + 1);
-        self.live.insert(id.0)
+        Ok(self.live.insert(id.0))
     }
 
     pub(crate) fn id_of(&self, key: &str) -> Option<CustomerId> {
@@ -136,19 +140,22 @@ mod tests {
     #[test]
     fn dense_ids_and_keys_do_not_collide() {
         let mut d = Directory::default();
-        assert!(d.register_id(CustomerId(10)));
-        assert!(!d.register_id(CustomerId(10)));
+        assert!(d.register_id(CustomerId(10)).unwrap());
+        assert!(!d.register_id(CustomerId(10)).unwrap());
         assert_eq!(d.intern("x").unwrap(), CustomerId(11));
         assert_eq!(d.key_of(CustomerId(10)), None);
+        assert!(matches!(d.register_id(CustomerId(11)), Err(Error::CustomerIdTaken { .. })));
+        d.remove(CustomerId(11)).unwrap();
+        assert!(d.register_id(CustomerId(11)).unwrap(), "a removed keyed id is free for the caller again");
     }
 
     #[test]
     fn exhausting_ids_is_an_error() {
         let mut d = Directory::default();
-        d.register_id(CustomerId(u32::MAX - 1));
+        d.register_id(CustomerId(u32::MAX - 1)).unwrap();
         assert_eq!(d.intern("last").unwrap(), CustomerId(u32::MAX));
         assert_eq!(d.intern("one more"), Err(Error::CustomerIdsExhausted));
-        assert!(d.register_id(CustomerId(5)));
+        assert!(d.register_id(CustomerId(5)).unwrap());
         assert_eq!(d.intern("still"), Err(Error::CustomerIdsExhausted));
     }
 

@@ -154,20 +154,23 @@ impl Engine {
     /// removed id registered again is a live customer with no tags (the caller owns its id
     /// space). Ids handed out for keys afterwards are above every registered id.
     ///
+    /// Errors: [`Error::CustomerIdTaken`] when a live keyed customer has the id (mixing the
+    /// two id spaces would silently merge two customers).
+    ///
     /// ```
     /// use audience::{CustomerId, Engine};
     /// let mut engine = Engine::new();
-    /// let c = engine.customer_id(42);
+    /// let c = engine.customer_id(42)?;
     /// assert_eq!(c, CustomerId(42));
     /// engine.tag(c, "vip")?;
     /// assert_eq!(engine.count("vip")?, 1);
     /// assert_eq!(engine.customer("new@example.com")?, CustomerId(43));
     /// # Ok::<(), audience::Error>(())
     /// ```
-    pub fn customer_id(&mut self, id: impl Into<CustomerId>) -> CustomerId {
+    pub fn customer_id(&mut self, id: impl Into<CustomerId>) -> Result<CustomerId> {
         let id = id.into();
-        self.customers.register_id(id);
-        id
+        self.customers.register_id(id)?;
+        Ok(id)
     }
 
     /// The external key of a live customer, if it was registered by key.
@@ -197,7 +200,7 @@ impl Engine {
 
     /// Removes a customer for good (the right to be forgotten): erased from every tag and from
     /// the live set (so `NOT` no longer counts it), and its key no longer resolves. The id is
-    /// not handed out again for a key.
+    /// never handed out again for a key (only [`Engine::customer_id`] can register it anew).
     ///
     /// Errors: [`Error::UnknownCustomer`] unless `id` is live.
     pub fn remove_customer(&mut self, id: CustomerId) -> Result<()> {
@@ -251,8 +254,8 @@ impl Engine {
 
     /// Declares `group` a single-choice group: its values are the tags `group:<value>`, and a
     /// customer carries at most one of them. Tags `group:<value>` that already exist join the
-    /// group. Declaring a declared group again is a no-op. New values get kind `Custom`; see
-    /// [`Engine::define_exclusive_group_with_kind`].
+    /// group. Declaring a declared group again is a no-op (its kind is left as it is). New
+    /// values get kind `Custom`; see [`Engine::define_exclusive_group_with_kind`].
     ///
     /// ```
     /// use audience::Engine;
@@ -331,7 +334,11 @@ impl Engine {
             let Some(group) = crate::tags::group_prefix(new_name).and_then(|g| self.pool.group(g)) else { continue };
             let bits = self.store.get(*t);
             for &other in group.members.iter().filter(|&&o| o != *t) {
-                if let Some(customer) = (bits & self.store.get(other)).min() {
+                let other_bits = self.store.get(other);
+                if bits.is_disjoint(other_bits) {
+                    continue;
+                }
+                if let Some(customer) = (bits & other_bits).min() {
                     return Err(Error::ExclusiveConflict {
                         group: crate::tags::group_prefix(new_name).unwrap_or_default().to_owned(),
                         customer: CustomerId(customer),
@@ -484,9 +491,13 @@ impl Engine {
     /// grouped per tag and each tag's bitmap is built from a sorted run (no insert loop); the
     /// bitmaps are run-optimized afterwards. The result is the same as calling
     /// [`Engine::tag`] for each pair in order (so for an exclusive group the last value given
-    /// wins). Returns how many assignments were new.
+    /// wins). Returns how many (customer, tag) assignments the engine has afterwards that it
+    /// did not have before (a value of an exclusive group replaced within the same load does
+    /// not count). Exclusive-group values take a bitmap path too: per group and customer the
+    /// last value wins, and the other values are removed with one difference per value tag.
     ///
-    /// All pairs are checked before anything changes: on error, nothing is applied.
+    /// All pairs are checked before anything changes: on error, nothing is applied, and the
+    /// error names the offending customer or tag name.
     ///
     /// ```
     /// use audience::Engine;
@@ -499,7 +510,7 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     ///
-    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`], naming the first bad pair.
+    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`].
     pub fn tag_pairs<I, S>(&mut self, pairs: I) -> Result<u64>
     where
         I: IntoIterator<Item = (CustomerId, S)>,
@@ -599,10 +610,44 @@ impl Engine {
             bits.optimize();
             added += bits.len() - before;
         }
-        for (customer, key) in bulk.ordered {
-            added += u64::from(self.assign(customer, tag_of(key)));
-        }
+        let exclusive: Vec<(u32, TagId)> = bulk.ordered.into_iter().map(|(c, key)| (c, tag_of(key))).collect();
+        added += self.bulk_exclusive(exclusive);
         Ok(added)
+    }
+
+    /// Applies exclusive-group values given in order, with bitmap operations: per group and
+    /// customer the last value given wins, and the winners' other values of the group are
+    /// removed in one difference per member tag. Returns how many assignments were new.
+    fn bulk_exclusive(&mut self, pairs: Vec<(u32, TagId)>) -> u64 {
+        let group_of = |t: TagId| self.pool.def(t).and_then(|d| d.group).expect("exclusive values have a group");
+        let mut wins: Vec<(usize, u32, TagId)> = pairs.into_iter().rev().map(|(c, t)| (group_of(t), c, t)).collect();
+        // A stable sort of the reversed list puts the last value given first in each run.
+        wins.sort_by_key(|&(g, c, _)| (g, c));
+        wins.dedup_by_key(|&mut (g, c, _)| (g, c));
+        let mut added = 0;
+        for group in wins.chunk_by_mut(|a, b| a.0 == b.0) {
+            let touched = RoaringBitmap::from_sorted_iter(group.iter().map(|&(_, c, _)| c))
+                .expect("customers ascend within a group");
+            group.sort_unstable_by_key(|&(_, c, t)| (t, c));
+            let runs: Vec<(TagId, RoaringBitmap)> = group
+                .chunk_by(|a, b| a.2 == b.2)
+                .map(|run| {
+                    let bits = RoaringBitmap::from_sorted_iter(run.iter().map(|&(_, c, _)| c))
+                        .expect("customers ascend within a value");
+                    (run[0].2, bits)
+                })
+                .collect();
+            for (tag, bits) in &runs {
+                added += bits.len() - bits.intersection_len(self.store.get(*tag));
+            }
+            for &member in self.pool.exclusive_members(runs[0].0) {
+                *self.store.get_mut(member) -= &touched;
+            }
+            for (tag, bits) in runs {
+                *self.store.get_mut(tag) |= bits;
+            }
+        }
+        added
     }
 
     // ------------------------------------------------------------------ queries
@@ -611,12 +656,12 @@ impl Engine {
     ///
     /// Errors: [`Error::Parse`], [`Error::UnknownTag`], [`Error::QueryTooLarge`].
     pub fn query(&self, text: &str) -> Result<Audience> {
-        self.select(&Query::parse(text)?)
+        self.select(text)
     }
 
-    /// Evaluates a parsed or built [`Query`]; the matching live customers.
-    pub fn select(&self, query: &Query) -> Result<Audience> {
-        self.planner().select(query).map(Audience::from)
+    /// Evaluates a parsed or built [`Query`] (or query text); the matching live customers.
+    pub fn select<Q: AsQuery + ?Sized>(&self, query: &Q) -> Result<Audience> {
+        self.planner().select(&*query.as_query()?).map(Audience::from)
     }
 
     /// How many live customers match (text or [`Query`]), without materializing the result

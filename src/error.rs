@@ -32,7 +32,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// A customer key was rejected (for example, it is empty).
-    #[error("invalid customer key {key:?}: {reason}")]
+    #[error(
+        "invalid customer key {key:?}: {reason} (hint: use the customer's stable external id, e.g. an e-mail or account number)"
+    )]
     InvalidCustomerKey {
         /// The key as given.
         key: String,
@@ -50,12 +52,37 @@ pub enum Error {
         id: CustomerId,
     },
 
-    /// Every `u32` customer id is taken; ids are never wrapped or reused.
+    /// No `u32` id is left for a new key: keys get ids above every id in use, and the
+    /// largest id, `u32::MAX`, is in use. Ids are never wrapped.
     #[error(
-        "customer ids exhausted: all 2^32 dense ids are taken \
-         (hint: ids are never reused; shard customers across engines)"
+        "customer ids exhausted: new keys get ids above the largest id in use, and u32::MAX is in use \
+         (hint: keep dense ids registered with Engine::customer_id low, or shard customers across engines)"
     )]
     CustomerIdsExhausted,
+
+    /// [`Engine::customer_id`](crate::Engine::customer_id) named an id that a keyed customer
+    /// already has: mixing the two id spaces would silently merge two customers.
+    #[error(
+        "customer id {id} already belongs to the customer with key {key:?} \
+         (hint: register dense ids before interning keys, or look the customer up with Engine::id_of)"
+    )]
+    CustomerIdTaken {
+        /// The id as given.
+        id: CustomerId,
+        /// The key of the customer that has it.
+        key: String,
+    },
+
+    /// Text that is not a [`TagKind`] name.
+    #[error("unknown tag kind {name:?} (hint: one of attribute, behavior, interest, lifecycle, value, custom)")]
+    UnknownTagKind {
+        /// The text as given.
+        name: String,
+    },
+
+    /// Every `u32` tag id has been handed out (deleted tags' ids are not reused).
+    #[error("tag ids exhausted: 2^32 tags were created in this engine (hint: rebuild the engine from its live tags)")]
+    TagIdsExhausted,
 
     /// A tag (or exclusive group) name was rejected.
     #[error("invalid tag name {name:?}: {reason}")]
@@ -162,8 +189,8 @@ pub enum Error {
     /// Declaring an exclusive group (or renaming a tag into one) would leave a customer with
     /// two values of the group.
     #[error(
-        "exclusive group {group:?}: customer {customer} carries both {first:?} and {second:?} \
-         (hint: untag one of them before declaring the group exclusive)"
+        "exclusive group {group:?}: customer {customer} would carry both {first:?} and {second:?} \
+         (hint: untag one of them first)"
     )]
     ExclusiveConflict {
         /// The group.

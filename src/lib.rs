@@ -41,7 +41,7 @@
 //!
 //! - **Customers** are external string keys interned to dense [`CustomerId`]s (`u32`), or
 //!   dense ids registered directly ([`Engine::customer_id`]). Removing a customer erases it
-//!   everywhere; ids are never reused.
+//!   everywhere; its id is never handed out again for a key.
 //! - **Tags** describe. The tag pool gives each tag a [`TagKind`] (attribute, behavior,
 //!   interest, lifecycle, value, custom). `a/b/c` is a child of `a/b`: a query on a parent
 //!   matches its descendants. An **exclusive group** `tier` makes `tier:<value>` tags

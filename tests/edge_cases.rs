@@ -120,7 +120,7 @@ fn equally_sized_operands_in_either_order() -> Result {
     // Two tags with the same cardinality (the planner's sort key ties) and different members.
     let mut e = Engine::new();
     for i in 0..6 {
-        e.customer_id(i);
+        e.customer_id(i).unwrap();
     }
     e.tag_pairs([(0, "a"), (1, "a"), (2, "a"), (2, "b"), (3, "b"), (4, "b")].map(|(c, t)| (CustomerId(c), t)))?;
     assert_eq!(e.tag_info("a")?.len, e.tag_info("b")?.len);
@@ -173,7 +173,7 @@ fn suggestions_with_ties_are_at_most_three_and_closest_first() -> Result {
 fn the_largest_customer_id_works_like_any_other() -> Result {
     let mut e = Engine::new();
     let a = e.customer("a")?;
-    let top = e.customer_id(u32::MAX);
+    let top = e.customer_id(u32::MAX).unwrap();
     assert_eq!(top, CustomerId(u32::MAX));
     assert_eq!(e.tag(top, "vip"), Ok(true));
     e.tag(a, "other")?;
@@ -200,11 +200,11 @@ fn the_largest_customer_id_works_like_any_other() -> Result {
     assert_eq!(e.customer("x"), Err(Error::CustomerIdsExhausted));
     assert_eq!(fingerprint(&e), before);
     assert_eq!(e.customer("a"), Ok(a));
-    assert_eq!(e.customer_id(u32::MAX), top, "registering a live id again changes nothing");
+    assert_eq!(e.customer_id(u32::MAX).unwrap(), top, "registering a live id again changes nothing");
     assert_eq!(fingerprint(&e), before);
 
     // Dense ids below still register; keys stay exhausted.
-    assert_eq!(e.customer_id(5), CustomerId(5));
+    assert_eq!(e.customer_id(5).unwrap(), CustomerId(5));
     assert_eq!(e.customer("y"), Err(Error::CustomerIdsExhausted));
     assert_eq!(e.tag_pairs([(top, "bulk"), (CustomerId(5), "bulk")])?, 2);
     assert_eq!(query_ids(&e, "bulk"), [5, u32::MAX]);
@@ -215,7 +215,7 @@ fn the_largest_customer_id_works_like_any_other() -> Result {
     assert_eq!(query_ids(&e, "*"), [0, 5]);
     assert_eq!(e.customer("x"), Err(Error::CustomerIdsExhausted));
     // Registered anew, it is a live customer with no tags.
-    assert_eq!(e.customer_id(u32::MAX), top);
+    assert_eq!(e.customer_id(u32::MAX).unwrap(), top);
     assert_eq!(e.tags_of(top)?, Vec::<&str>::new());
     assert_eq!(e.count("vip OR bulk")?, 1);
     Ok(())
@@ -224,7 +224,7 @@ fn the_largest_customer_id_works_like_any_other() -> Result {
 #[test]
 fn the_last_key_gets_u32_max_then_ids_are_exhausted() -> Result {
     let mut e = Engine::new();
-    e.customer_id(u32::MAX - 1);
+    e.customer_id(u32::MAX - 1).unwrap();
     let last = e.customer("last")?;
     assert_eq!(last, CustomerId(u32::MAX));
     assert_eq!(e.key_of(last), Some("last"));
@@ -462,7 +462,7 @@ const TERMS: usize = 100_000;
 fn wide_engine() -> Result<Engine> {
     let mut e = Engine::new();
     for i in 0..2 * TERMS as u32 {
-        e.customer_id(i);
+        e.customer_id(i).unwrap();
     }
     let names: Vec<String> = (0..TERMS).map(|i| format!("t{i}")).collect();
     let added = e.tag_pairs(names.iter().enumerate().map(|(i, n)| (CustomerId(2 * i as u32), n)))?;
@@ -641,7 +641,7 @@ fn pages_cover_every_id_exactly_once() {
 fn paging_a_query_result_from_the_engine() -> Result {
     let mut e = Engine::new();
     for i in (0..1000).step_by(3) {
-        let c = e.customer_id(i);
+        let c = e.customer_id(i).unwrap();
         if i % 2 == 0 {
             e.tag(c, "even")?;
         }

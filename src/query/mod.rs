@@ -9,7 +9,8 @@
 //! not_expr = { "NOT" } primary ;                     (* highest precedence *)
 //! primary  = tag | "*" | "(" or_expr ")" ;
 //! tag      = bare_name | quoted_name ;
-//! bare_name   = { any character except white space ( ) " = ! < > } ;  (* not a keyword, not "*" *)
+//! bare_name   = name_char { name_char } ;           (* not a keyword, not "*" *)
+//! name_char   = any character except white space ( ) " = ! < > ;
 //! quoted_name = '"' { any character except " and \ | '\"' | '\\' } '"' ;
 //! ```
 //!

@@ -16,7 +16,7 @@ enum Tok {
     And,
     Or,
     Not,
-    /// A tag name, bare or unquoted (escapes resolved), with whether it was quoted.
+    /// A tag name, bare or quoted (escapes resolved, normalized).
     Name(String),
 }
 
@@ -156,7 +156,7 @@ pub(crate) fn parse(text: &str) -> Result<Query> {
             Some("write a tag name, e.g. vip, or * for everyone"),
         ));
     }
-    let expr = p.parse_or()?;
+    let (expr, depth) = p.parse_or()?;
     if let Some((tok, span)) = p.toks.get(p.pos).cloned() {
         return Err(match tok {
             Tok::RParen => p.err(span, "unmatched ')'", Some("remove it, or add the '(' it closes")),
@@ -167,15 +167,18 @@ pub(crate) fn parse(text: &str) -> Result<Query> {
             ),
         });
     }
-    let depth = expr.depth();
-    if depth > MAX_QUERY_DEPTH {
-        return Err(p.err(
-            Span::new(0, text.len()),
-            format!("nested deeper than the limit of {MAX_QUERY_DEPTH} levels"),
-            Some("flatten the query: a long chain of AND or OR needs no parentheses"),
-        ));
-    }
+    debug_assert_eq!(depth, expr.depth());
     Ok(Query::from_parts(expr, depth, Some(Arc::from(text))))
+}
+
+/// The depth of a group of `xs` (node, depth): one above its operands, except that an operand
+/// of the group's own kind is spliced in (its operands are already one level down), and a
+/// group of one is its operand.
+fn group_depth(xs: &[(Expr, usize)], same: impl Fn(&Expr) -> bool) -> usize {
+    match xs {
+        [(_, d)] => *d,
+        _ => xs.iter().map(|(e, d)| if same(e) { *d } else { d + 1 }).max().unwrap_or(0),
+    }
 }
 
 impl Parser<'_> {
@@ -204,45 +207,71 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// `or_expr = and_expr { "OR" and_expr }`
-    fn parse_or(&mut self) -> Result<Expr> {
+    /// The span from the token at `from` to the last token consumed.
+    fn span_since(&self, from: usize) -> Span {
+        let start = self.toks.get(from).map_or(self.text.len(), |&(_, s)| s.start);
+        let end = self.pos.checked_sub(1).and_then(|i| self.toks.get(i)).map_or(start, |&(_, s)| s.end);
+        Span::new(start, end.max(start))
+    }
+
+    /// Fails when a node built from the tokens since `from` is deeper than the limit.
+    fn check_depth(&self, depth: usize, from: usize) -> Result<()> {
+        if depth > MAX_QUERY_DEPTH {
+            return Err(self.err(
+                self.span_since(from),
+                format!("nested deeper than the limit of {MAX_QUERY_DEPTH} levels"),
+                Some("flatten the query: a long chain of AND or OR needs no parentheses"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `or_expr = and_expr { "OR" and_expr }`; returns the node and its depth.
+    fn parse_or(&mut self) -> Result<(Expr, usize)> {
+        let from = self.pos;
         let mut xs = vec![self.parse_and()?];
         while self.peek() == Some(&Tok::Or) {
             self.pos += 1;
             xs.push(self.parse_and()?);
         }
-        Ok(Expr::or_all(xs))
+        let depth = group_depth(&xs, |e| matches!(e, Expr::Or(_)));
+        self.check_depth(depth, from)?;
+        Ok((Expr::or_all(xs.into_iter().map(|(e, _)| e)), depth))
     }
 
     /// `and_expr = not_expr { "AND" not_expr }`
-    fn parse_and(&mut self) -> Result<Expr> {
+    fn parse_and(&mut self) -> Result<(Expr, usize)> {
+        let from = self.pos;
         let mut xs = vec![self.parse_not()?];
         while self.peek() == Some(&Tok::And) {
             self.pos += 1;
             xs.push(self.parse_not()?);
         }
-        Ok(Expr::and_all(xs))
+        let depth = group_depth(&xs, |e| matches!(e, Expr::And(_)));
+        self.check_depth(depth, from)?;
+        Ok((Expr::and_all(xs.into_iter().map(|(e, _)| e)), depth))
     }
 
     /// `not_expr = { "NOT" } primary` (a loop, not recursion)
-    fn parse_not(&mut self) -> Result<Expr> {
-        let outer = self.depth;
+    fn parse_not(&mut self) -> Result<(Expr, usize)> {
+        let (from, outer) = (self.pos, self.depth);
         let mut nots = 0;
         while self.peek() == Some(&Tok::Not) {
             self.enter()?;
             self.pos += 1;
             nots += 1;
         }
-        let mut x = self.parse_primary()?;
+        let (mut x, depth) = self.parse_primary()?;
         for _ in 0..nots {
             x = Expr::Not(Box::new(x));
         }
         self.depth = outer;
-        Ok(x)
+        self.check_depth(depth + nots, from)?;
+        Ok((x, depth + nots))
     }
 
     /// `primary = tag | "*" | "(" or_expr ")"`
-    fn parse_primary(&mut self) -> Result<Expr> {
+    fn parse_primary(&mut self) -> Result<(Expr, usize)> {
         let span = self.here();
         let Some((tok, _)) = self.toks.get(self.pos).cloned() else {
             return Err(self.err(
@@ -253,8 +282,8 @@ impl Parser<'_> {
         };
         self.pos += 1;
         match tok {
-            Tok::Name(name) => Ok(Expr::Tag(TagRef::new(name, Some(span)))),
-            Tok::Star => Ok(Expr::Everyone),
+            Tok::Name(name) => Ok((Expr::Tag(TagRef::new(name, Some(span))), 0)),
+            Tok::Star => Ok((Expr::Everyone, 0)),
             Tok::LParen => {
                 self.enter()?;
                 let x = self.parse_or()?;
@@ -374,6 +403,12 @@ mod tests {
         assert!(parse_err(&deep).1.contains("nested deeper"));
         let ok = format!("{}a{}", "(".repeat(MAX_QUERY_DEPTH), ")".repeat(MAX_QUERY_DEPTH));
         assert!(parse(&ok).is_ok());
+        // Within the paren limit, but the tree crosses the depth limit: the error points at
+        // the group that crosses it, not at the whole query.
+        let text = format!("{}a{}", "a OR b AND NOT (".repeat(100), ")".repeat(100));
+        let (span, msg) = parse_err(&text);
+        assert!(msg.contains("nested deeper"), "{msg}");
+        assert!(span.start > 0 && span.end < text.len(), "{span:?} of {}", text.len());
         let nots = format!("{}a", "NOT ".repeat(MAX_QUERY_DEPTH + 1));
         assert!(parse_err(&nots).1.contains("nested deeper"));
     }

@@ -72,9 +72,9 @@ impl FromStr for TagKind {
         if t.eq_ignore_ascii_case("behaviour") {
             return Ok(TagKind::Behavior);
         }
-        TagKind::ALL.into_iter().find(|k| t.eq_ignore_ascii_case(k.as_str())).ok_or_else(|| Error::InvalidTagName {
-            name: s.to_owned(),
-            reason: "not a tag kind (expected attribute, behavior, interest, lifecycle, value or custom)".to_owned(),
-        })
+        TagKind::ALL
+            .into_iter()
+            .find(|k| t.eq_ignore_ascii_case(k.as_str()))
+            .ok_or_else(|| Error::UnknownTagKind { name: s.to_owned() })
     }
 }

@@ -9,7 +9,8 @@ use std::borrow::Cow;
 
 use crate::error::{Error, Result};
 
-/// Validates `raw` and returns its normal form (trimmed, each `/` level trimmed).
+/// Validates `raw` and returns its normal form: trimmed, each `/` level trimmed, and no white
+/// space around the first `:` (so `tier : gold` is `tier:gold`, the same exclusive-group value).
 /// Borrows when `raw` is already normal, so the common path does not allocate.
 pub(crate) fn normalize_tag(raw: &str) -> Result<Cow<'_, str>> {
     let bad = |reason: String| Error::InvalidTagName { name: raw.to_owned(), reason };
@@ -17,9 +18,9 @@ pub(crate) fn normalize_tag(raw: &str) -> Result<Cow<'_, str>> {
     if name.is_empty() {
         return Err(bad("a tag name cannot be empty (hint: give it some text, e.g. \"vip\")".into()));
     }
-    if let Some((at, c)) = name.char_indices().find(|(_, c)| c.is_control()) {
+    if let Some((at, c)) = name.char_indices().find(|&(_, c)| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}')) {
         return Err(bad(format!(
-            "contains the control character U+{:04X} at byte {} (hint: remove it; tab and newline are not allowed either)",
+            "contains the control or line-separator character U+{:04X} at byte {} (hint: remove it; tab and newline are not allowed either)",
             c as u32,
             at + (raw.len() - raw.trim_start().len())
         )));
@@ -33,10 +34,19 @@ pub(crate) fn normalize_tag(raw: &str) -> Result<Cow<'_, str>> {
         }
         clean &= level.trim().len() == level.len();
     }
+    if let Some((group, value)) = name.split_once(':') {
+        clean &= group.trim_end().len() == group.len() && value.trim_start().len() == value.len();
+    }
     match (clean, name.len() == raw.len()) {
         (true, true) => Ok(Cow::Borrowed(raw)),
         (true, false) => Ok(Cow::Borrowed(name)),
-        (false, _) => Ok(Cow::Owned(name.split('/').map(str::trim).collect::<Vec<_>>().join("/"))),
+        (false, _) => {
+            let joined = name.split('/').map(str::trim).collect::<Vec<_>>().join("/");
+            Ok(Cow::Owned(match joined.split_once(':') {
+                Some((group, value)) => format!("{}:{}", group.trim_end(), value.trim_start()),
+                None => joined,
+            }))
+        }
     }
 }
 
@@ -108,11 +118,15 @@ mod tests {
         assert_eq!(normalize_tag("高消费").unwrap(), "高消费");
         assert_eq!(normalize_tag("a(b)").unwrap(), "a(b)");
         assert!(matches!(normalize_tag("vip").unwrap(), Cow::Borrowed(_)));
+        assert_eq!(normalize_tag("tier : gold").unwrap(), "tier:gold");
+        assert_eq!(normalize_tag("tier: gold").unwrap(), "tier:gold");
+        assert_eq!(normalize_tag("a / b : c d").unwrap(), "a/b:c d");
+        assert_eq!(normalize_tag("note: a: b").unwrap(), "note:a: b");
     }
 
     #[test]
     fn bad_names_say_why() {
-        for bad in ["", "   ", "a\nb", "a\tb", "/a", "a/", "a//b", "a/ /b"] {
+        for bad in ["", "   ", "a\nb", "a\tb", "/a", "a/", "a//b", "a/ /b", "a\u{2028}b"] {
             let err = normalize_tag(bad).unwrap_err();
             assert!(matches!(err, Error::InvalidTagName { .. }), "{bad:?}: {err}");
         }

@@ -162,10 +162,7 @@ impl Pool {
             cur = parent_name(p);
         }
         if self.slots.len() + missing.len() > u32::MAX as usize {
-            return Err(Error::InvalidTagName {
-                name: name.to_owned(),
-                reason: "the tag pool is full (2^32 tag ids handed out)".into(),
-            });
+            return Err(Error::TagIdsExhausted);
         }
         let mut id = None;
         for n in missing.into_iter().rev() {
@@ -322,7 +319,10 @@ impl Pool {
             }
             self.by_name.insert(new.into(), t);
             if let Some(g) = group {
-                self.groups[g].members.push(t);
+                // Members stay in id (creation) order.
+                let members = &mut self.groups[g].members;
+                let at = members.partition_point(|&m| m < t);
+                members.insert(at, t);
             }
         }
         if let Some(p) = new_parent {
