@@ -18,7 +18,8 @@
 //! sorted run.
 //!
 //! Then every query argument (or, without any, every non-empty line of stdin) is counted and
-//! printed as `<count>\t<query>` on stdout, the query exactly as given. A bad query prints
+//! printed as `<count>\t<query>` on stdout, the query exactly as given (a line break inside
+//! an argument is echoed as a space, so there is always one line per query). A bad query prints
 //! its error, with a caret under the problem, on stderr and `error\t<query>` on stdout, and
 //! the run goes on. Load time and memory go to stderr.
 
@@ -91,11 +92,15 @@ fn run_stdin(engine: &Engine, out: &mut impl Write) -> io::Result<()> {
 
 /// Counts one query: `<count>\t<query>`, or the error on stderr and `error\t<query>`.
 fn run_query(engine: &Engine, query: &str, out: &mut impl Write) -> io::Result<()> {
+    // One line per query: a line break inside an argument (white space to the grammar) is
+    // echoed as a space, so the output stays one line per query.
+    let echo: std::borrow::Cow<'_, str> =
+        if query.contains(['\n', '\r']) { query.replace(['\n', '\r'], " ").into() } else { query.into() };
     match engine.count(query) {
-        Ok(n) => writeln!(out, "{n}\t{query}"),
+        Ok(n) => writeln!(out, "{n}\t{echo}"),
         Err(err) => {
             eprintln!("{err}");
-            writeln!(out, "error\t{query}")
+            writeln!(out, "error\t{echo}")
         }
     }
 }

@@ -707,7 +707,7 @@ impl Engine {
 
     // ------------------------------------------------------------------ helpers
 
-    fn planner(&self) -> Planner<'_> {
+    pub(crate) fn planner(&self) -> Planner<'_> {
         Planner { pool: &self.pool, store: &self.store, live: self.customers.live() }
     }
 
@@ -737,5 +737,114 @@ impl Engine {
             parent: d.parent.map(|p| self.name(p)),
             children: d.children.len(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn engine_with(keys: &[&str]) -> (Engine, Vec<CustomerId>) {
+        let mut e = Engine::new();
+        let ids = keys.iter().map(|k| e.customer(k).unwrap()).collect();
+        (e, ids)
+    }
+
+    #[test]
+    fn spacing_around_the_group_colon_cannot_dodge_exclusivity() {
+        let (mut e, c) = engine_with(&["c"]);
+        e.define_exclusive_group("tier").unwrap();
+        e.tag(c[0], "tier:gold").unwrap();
+        e.tag(c[0], "tier :silver").unwrap();
+        assert_eq!(e.tags_of(c[0]).unwrap(), ["tier:silver"]);
+        e.tag(c[0], "tier: gold").unwrap();
+        assert_eq!(e.tags_of(c[0]).unwrap(), ["tier:gold"]);
+    }
+
+    #[test]
+    fn dense_ids_never_merge_with_keyed_customers() {
+        let (mut e, c) = engine_with(&["alice"]);
+        e.tag(c[0], "vip").unwrap();
+        assert_eq!(e.customer_id(c[0]), Err(Error::CustomerIdTaken { id: c[0], key: "alice".into() }));
+        assert_eq!(e.customer_id(7u32), Ok(CustomerId(7)));
+        assert_eq!(e.customer_id(7u32), Ok(CustomerId(7)), "registering again is a no-op");
+        e.remove_customer(c[0]).unwrap();
+        assert_eq!(e.customer_id(c[0]), Ok(c[0]), "the caller may register a removed id anew");
+        assert!(e.tags_of(c[0]).unwrap().is_empty(), "it comes back with no tags");
+    }
+
+    #[test]
+    fn group_members_stay_in_creation_order_after_a_rename() {
+        let mut e = Engine::new();
+        e.define_exclusive_group("tier").unwrap();
+        let gold = e.ensure_tag("tier:gold").unwrap();
+        let silver = e.ensure_tag("tier:silver").unwrap();
+        e.rename_tag("tier:gold", "tier:platinum").unwrap();
+        let ids: Vec<TagId> = e.tags_in_group("tier").unwrap().iter().map(|t| t.id).collect();
+        assert_eq!(ids, [gold, silver]);
+    }
+
+    #[test]
+    fn bulk_exclusive_values_match_tagging_one_by_one() {
+        let (mut bulk, c) = engine_with(&["a", "b", "c"]);
+        bulk.define_exclusive_group("r").unwrap();
+        bulk.tag(c[0], "r:1").unwrap();
+        bulk.tag(c[2], "r:5").unwrap();
+        let mut single = bulk.clone();
+        let pairs = [(c[0], "r:2"), (c[1], "r:3"), (c[0], "r:4"), (c[1], "other"), (c[2], "r:5"), (c[1], "r:1")];
+        for (id, t) in pairs {
+            single.tag(id, t).unwrap();
+        }
+        // net gain: a r:4 (r:1 replaced, the passing r:2 not counted), b r:1 and other; c kept r:5
+        assert_eq!(bulk.tag_pairs(pairs).unwrap(), 3);
+        for id in &c {
+            assert_eq!(bulk.tags_of(*id).unwrap(), single.tags_of(*id).unwrap());
+        }
+        for r in 1..=5 {
+            let q = format!("r:{r}");
+            assert_eq!(bulk.count(&q).unwrap(), single.count(&q).unwrap(), "{q}");
+        }
+    }
+
+    #[test]
+    fn failed_bulk_load_changes_nothing() {
+        let (mut e, c) = engine_with(&["a"]);
+        let before = e.stats();
+        let err = e.tag_pairs([(c[0], "new/tag"), (CustomerId(99), "x")]).unwrap_err();
+        assert_eq!(err, Error::UnknownCustomer { id: CustomerId(99) });
+        assert_eq!(e.stats(), before);
+        assert_eq!(e.tag_id("new/tag"), None, "no tag was created");
+        assert!(matches!(e.tag_id_pairs([(c[0], TagId(5))]), Err(Error::UnknownTagId { .. })));
+    }
+
+    #[test]
+    fn removal_erases_everywhere_and_not_excludes_it() {
+        let (mut e, c) = engine_with(&["a", "b"]);
+        e.tag(c[0], "vip").unwrap();
+        e.tag(c[1], "vip").unwrap();
+        e.remove_customer(c[1]).unwrap();
+        assert_eq!(e.count("vip").unwrap(), 1);
+        assert_eq!(e.count("NOT vip").unwrap(), 0);
+        assert_eq!(e.count("*").unwrap(), 1);
+        assert_eq!(e.id_of("b"), None);
+        assert_eq!(e.tag(c[1], "vip"), Err(Error::UnknownCustomer { id: c[1] }));
+        // a stale audience cannot bring a removed customer back
+        let stale: Audience = c.iter().copied().collect();
+        assert_eq!(e.tag_all(&stale, "campaign").unwrap(), 1);
+        assert_eq!(e.count("campaign").unwrap(), 1);
+    }
+
+    #[test]
+    fn define_tag_kinds() {
+        let (mut e, c) = engine_with(&["a"]);
+        e.tag(c[0], "outdoor/hiking").unwrap();
+        assert_eq!(e.tag_info("outdoor").unwrap().kind, TagKind::Custom);
+        e.define_tag("outdoor", TagKind::Interest).unwrap();
+        assert_eq!(e.tag_info("outdoor").unwrap().kind, TagKind::Interest, "Custom is upgraded");
+        assert!(matches!(e.define_tag("outdoor", TagKind::Value), Err(Error::TagKindConflict { .. })));
+        e.set_tag_kind("outdoor", TagKind::Value).unwrap();
+        assert_eq!(e.tag_info("outdoor").unwrap().kind, TagKind::Value);
+        e.tag(c[0], "outdoor/camping").unwrap();
+        assert_eq!(e.tag_info("outdoor/camping").unwrap().kind, TagKind::Value, "nearest ancestor's kind");
     }
 }

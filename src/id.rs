@@ -99,3 +99,16 @@ impl fmt::Display for TagId {
         write!(f, "tag#{}", self.0)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conversions_and_display() {
+        assert_eq!(CustomerId::from(u32::MAX).get(), u32::MAX);
+        assert_eq!(u32::from(TagId(7)), 7);
+        assert_eq!(TagId::from(7).to_string(), "tag#7");
+        assert!(CustomerId(1) < CustomerId(2));
+    }
+}

@@ -705,3 +705,33 @@ fn explain_count_equals_count() -> Result {
     assert_eq!(e.count("c")?, e.count("c/d OR c/e/f")?);
     Ok(())
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, failure_persistence: None, ..Default::default() })]
+
+    /// `write_ids` exports exactly the ids `iter` yields, whatever the containers (arrays,
+    /// bitmaps, runs, whole 2^16 blocks, the top of the id space), appending to what is there.
+    #[test]
+    fn write_ids_equals_iteration(
+        ranges in proptest::collection::vec((0u32..7, 0u32..70_000, 1u32..140_000), 0..6),
+        singles in proptest::collection::vec(proptest::num::u32::ANY, 0..50),
+        optimize in proptest::bool::ANY,
+    ) {
+        let mut bits = roaring::RoaringBitmap::new();
+        for (block, offset, len) in ranges {
+            // block 6 starts near the top of the id space, so ranges reach u32::MAX
+            let start = if block == 6 { u64::from(u32::MAX) - u64::from(offset) } else { u64::from(block) * 700_000_000 + u64::from(offset) };
+            let end = (start + u64::from(len)).min(u64::from(u32::MAX) + 1);
+            bits.insert_range(start as u32..=(end - 1) as u32);
+        }
+        bits.extend(singles);
+        if optimize {
+            bits.optimize();
+        }
+        let audience = audience::Audience::from(bits.clone());
+        let mut out = vec![42];
+        audience.write_ids(&mut out);
+        proptest::prop_assert_eq!(out[0], 42);
+        proptest::prop_assert_eq!(&out[1..], &bits.iter().collect::<Vec<_>>()[..]);
+    }
+}

@@ -254,7 +254,9 @@ impl Query {
     }
 
     /// Customers carrying tag `name` (or any of its descendants). The name is normalized
-    /// (trimmed) here; an invalid name is reported when the query is evaluated.
+    /// (trimmed) here; an invalid name (empty, control characters) is kept as given and
+    /// reported as [`Error::InvalidTagName`](crate::Error::InvalidTagName) when the query is
+    /// evaluated; such a query's text does not parse back.
     pub fn tag(name: impl AsRef<str>) -> Query {
         let raw = name.as_ref();
         let name = normalize_tag(raw).map(|n| n.into_owned()).unwrap_or_else(|_| raw.to_owned());
@@ -379,5 +381,50 @@ impl std::ops::BitOr for Query {
     type Output = Query;
     fn bitor(self, rhs: Query) -> Query {
         self.or(rhs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_depth_is_exact() {
+        let ab = Query::tag("a").or(Query::tag("b"));
+        assert_eq!(ab.depth(), 1);
+        assert_eq!(Query::all([ab.clone()]).depth(), 1, "a group of one is its operand");
+        assert_eq!(ab.clone().or(Query::tag("c")).depth(), 1, "same-kind operands are spliced");
+        assert_eq!(ab.clone().and(Query::tag("c")).depth(), 2);
+        assert_eq!(ab.clone().not().depth(), 2);
+        assert_eq!(Query::all([]).depth(), 0);
+        assert_eq!(Query::any([]).depth(), 1);
+        let q = Query::tag("x").and(ab).not();
+        assert_eq!(q.depth(), q.expr().depth());
+    }
+
+    #[test]
+    fn deep_trees_clone_compare_and_drop_without_recursion() {
+        let mut q = Query::tag("a");
+        for i in 0..50_000 {
+            q = if i % 2 == 0 { q.not() } else { q.and(Query::tag("b")) };
+        }
+        let copy = q.clone();
+        assert_eq!(copy, q);
+        let mut other = Query::tag("a");
+        for i in 0..50_000 {
+            other = if i % 2 == 0 { other.not() } else { other.and(Query::tag("c")) };
+        }
+        assert_ne!(other, q);
+        drop(copy);
+        assert!(format!("{:?}", q.expr()).starts_with("Expr(NOT"));
+    }
+
+    #[test]
+    fn equality_ignores_spans_and_source() {
+        let parsed = Query::parse("  vip ").unwrap();
+        assert_eq!(parsed, Query::tag("vip"));
+        assert_eq!(parsed.source(), Some("  vip "));
+        let Expr::Tag(t) = parsed.expr() else { panic!("a tag") };
+        assert_eq!(t.span(), Some(Span::new(2, 5)));
     }
 }

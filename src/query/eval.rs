@@ -381,3 +381,112 @@ impl fmt::Display for Explain {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CustomerId, Engine};
+
+    /// Customers 0..10; `a` = 0..6, `b` = 4..8, `c` = {9}, `empty` has none, `p/x` = {1}.
+    fn engine() -> Engine {
+        let mut e = Engine::new();
+        for i in 0..10u32 {
+            e.customer_id(i).unwrap();
+        }
+        let tag = |e: &mut Engine, name: &str, ids: std::ops::Range<u32>| {
+            for i in ids {
+                e.tag(CustomerId(i), name).unwrap();
+            }
+        };
+        tag(&mut e, "a", 0..6);
+        tag(&mut e, "b", 4..8);
+        tag(&mut e, "c", 9..10);
+        tag(&mut e, "p/x", 1..2);
+        e.ensure_tag("empty").unwrap();
+        e
+    }
+
+    /// The plan's shape as text, and whether it is complemented.
+    fn shape(e: &Engine, text: &str) -> (String, bool) {
+        fn show(n: &Node<'_>) -> String {
+            let list = |xs: &[Node<'_>]| xs.iter().map(show).collect::<Vec<_>>().join(" ");
+            match n {
+                Node::Leaf { name, .. } => name.to_string(),
+                Node::All => "ALL".into(),
+                Node::Empty => "EMPTY".into(),
+                Node::And(xs) => format!("and({})", list(xs)),
+                Node::Or(xs) => format!("or({})", list(xs)),
+                Node::AndNot(b, negs) => format!("andnot({} - {})", show(b), list(negs)),
+            }
+        }
+        let (n, c) = e.planner().plan(&Query::parse(text).unwrap()).unwrap();
+        (show(&n), c)
+    }
+
+    #[test]
+    fn not_is_pushed_into_differences_and_one_final_complement() {
+        let e = engine();
+        assert_eq!(shape(&e, "a AND NOT b"), ("andnot(a - b)".into(), false));
+        assert_eq!(shape(&e, "NOT a AND NOT b"), ("or(a b)".into(), true));
+        assert_eq!(shape(&e, "a OR NOT b"), ("andnot(b - a)".into(), true));
+        assert_eq!(shape(&e, "NOT a OR NOT b"), ("and(a b)".into(), true));
+        assert_eq!(shape(&e, "NOT NOT a"), ("a".into(), false));
+        assert_eq!(shape(&e, "a AND NOT b AND NOT c"), ("andnot(a - b c)".into(), false));
+        assert_eq!(shape(&e, "(a AND NOT b) AND NOT c"), ("andnot(a - b c)".into(), false));
+    }
+
+    #[test]
+    fn everyone_and_nobody_simplify() {
+        let e = engine();
+        assert_eq!(shape(&e, "* AND a"), ("a".into(), false));
+        assert_eq!(shape(&e, "a OR *"), ("ALL".into(), false));
+        assert_eq!(shape(&e, "a AND NOT *"), ("EMPTY".into(), false));
+        assert_eq!(shape(&e, "* AND NOT a"), ("a".into(), true));
+    }
+
+    #[test]
+    fn a_parent_is_the_union_of_its_subtree() {
+        let e = engine();
+        assert_eq!(shape(&e, "p"), ("p/x".into(), false), "empty levels are left out");
+        assert_eq!(e.count("p").unwrap(), 1);
+    }
+
+    #[test]
+    fn counts_match_materialized_results() {
+        let e = engine();
+        for text in [
+            "a",
+            "a AND b",
+            "a AND b AND c",
+            "a OR b OR c",
+            "a AND NOT b",
+            "NOT a",
+            "NOT a AND NOT b",
+            "a OR NOT b",
+            "NOT a OR NOT b",
+            "empty AND a",
+            "empty OR c",
+            "(a OR c) AND NOT (b AND NOT a)",
+            "*",
+            "NOT *",
+        ] {
+            let q = Query::parse(text).unwrap();
+            let p = e.planner();
+            let count = p.count(&q).unwrap();
+            assert_eq!(count, p.select(&q).unwrap().len(), "{text}");
+            assert_eq!(count, p.explain(&q).unwrap().count(), "{text}");
+        }
+        assert_eq!(e.count("a AND NOT b").unwrap(), 4);
+        assert_eq!(e.count("a OR NOT b").unwrap(), 8);
+        assert_eq!(e.count("NOT a AND NOT b").unwrap(), 2);
+    }
+
+    #[test]
+    fn and_evaluates_smallest_first() {
+        let e = engine();
+        let plan = e.explain("a AND b AND c").unwrap();
+        let order: Vec<u64> = plan.root.children.iter().map(|c| c.cardinality).collect();
+        assert_eq!(order, [1, 4, 6]);
+        assert_eq!(plan.count(), 0);
+    }
+}

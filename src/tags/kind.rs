@@ -78,3 +78,19 @@ impl FromStr for TagKind {
             .ok_or_else(|| Error::UnknownTagKind { name: s.to_owned() })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for k in TagKind::ALL {
+            assert_eq!(k.to_string().parse::<TagKind>().unwrap(), k);
+            assert_eq!(k.as_str().to_uppercase().parse::<TagKind>().unwrap(), k);
+        }
+        assert_eq!("Behaviour".parse::<TagKind>().unwrap(), TagKind::Behavior);
+        assert_eq!(format!("[{:<8}]", TagKind::Value), "[value   ]");
+        assert_eq!("vip".parse::<TagKind>(), Err(Error::UnknownTagKind { name: "vip".into() }));
+    }
+}

@@ -69,3 +69,21 @@ impl Store {
         self.bitmaps.iter().map(RoaringBitmap::serialized_size).sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_merge_into_existing_bitmaps() {
+        let mut s = Store::default();
+        assert!(s.get(TagId(3)).is_empty(), "an untouched tag reads as empty");
+        s.add_sorted(TagId(3), &[1, 2, 3]);
+        s.add_sorted(TagId(3), &[3, 4]);
+        assert_eq!(s.get(TagId(3)).iter().collect::<Vec<_>>(), [1, 2, 3, 4]);
+        s.remove_everywhere(2);
+        assert_eq!(s.clear(TagId(3)), 3);
+        assert_eq!(s.clear(TagId(99)), 0);
+        assert!(s.get(TagId(3)).is_empty());
+    }
+}
