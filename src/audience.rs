@@ -307,6 +307,6 @@ mod tests {
         assert_eq!(ids(&a.symmetric_difference(&b)), [1, 2, 4]);
         assert_eq!(a.intersection_len(&b), 1);
         assert_eq!((a.first(), a.last()), (Some(CustomerId(1)), Some(CustomerId(3))));
-        assert_eq!(a.iter().rev().next(), Some(CustomerId(3)));
+        assert_eq!(a.iter().next_back(), Some(CustomerId(3)));
     }
 }
