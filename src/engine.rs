@@ -310,6 +310,18 @@ impl Engine {
     /// Deletes tag `name` from the pool and from every customer; returns how many customers
     /// carried it. A tag with child tags is not deleted ([`Error::TagHasChildren`]): delete the
     /// children first, so a whole branch is never dropped by accident.
+    ///
+    /// ```
+    /// use audience::{Engine, Error};
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "interest/golf")?;
+    /// assert!(matches!(engine.delete_tag("interest"), Err(Error::TagHasChildren { .. })));
+    /// assert_eq!(engine.delete_tag("interest/golf")?, 1);
+    /// assert_eq!(engine.delete_tag("interest")?, 0);
+    /// assert!(engine.tags_of(c)?.is_empty());
+    /// # Ok::<(), audience::Error>(())
+    /// ```
     pub fn delete_tag(&mut self, name: &str) -> Result<u64> {
         let id = self.lookup(name)?;
         self.pool.delete(id)?;
@@ -323,6 +335,19 @@ impl Engine {
     /// Errors: [`Error::UnknownTag`], [`Error::InvalidTagName`], [`Error::TagExists`] when a
     /// new name is taken, [`Error::ExclusiveConflict`] when joining a group would give a
     /// customer two of its values. Nothing changes on error.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "sports/running")?;
+    /// let id = engine.tag_id("sports/running");
+    /// engine.rename_tag("sports", "sport")?;
+    /// assert_eq!(engine.tag_id("sport/running"), id);
+    /// assert_eq!(engine.tags_of(c)?, ["sport/running"]);
+    /// assert!(engine.query("sports").is_err());
+    /// # Ok::<(), audience::Error>(())
+    /// ```
     pub fn rename_tag(&mut self, old: &str, new: &str) -> Result<()> {
         let id = self.lookup(old)?;
         let new = normalize_tag(new)?;
@@ -378,6 +403,18 @@ impl Engine {
     }
 
     /// The tags whose names start with `prefix` (`"interest/"`, `"tier:"`), in id order.
+    ///
+    /// ```
+    /// use audience::{Engine, TagKind};
+    /// let mut engine = Engine::new();
+    /// engine.define_tag("interest/golf", TagKind::Interest)?;
+    /// engine.define_tag("vip", TagKind::Value)?;
+    /// let names: Vec<&str> = engine.tags_with_prefix("interest/").map(|t| t.name).collect();
+    /// assert_eq!(names, ["interest/golf"]);
+    /// let interests: Vec<&str> = engine.tags_of_kind(TagKind::Interest).map(|t| t.name).collect();
+    /// assert_eq!(interests, ["interest", "interest/golf"]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
     pub fn tags_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = TagInfo<'a>> + 'a {
         self.tags().filter(move |t| t.name.starts_with(prefix))
     }
@@ -654,6 +691,19 @@ impl Engine {
 
     /// Parses and evaluates query text; the matching live customers.
     ///
+    /// ```
+    /// use audience::{CustomerId, Engine};
+    /// let mut engine = Engine::new();
+    /// let a = engine.customer("a")?;
+    /// let b = engine.customer("b")?;
+    /// engine.tag(a, "vip")?;
+    /// engine.tag(b, "High Value")?;
+    /// let who = engine.query("vip OR \"High Value\"")?;
+    /// assert_eq!(who.iter().collect::<Vec<CustomerId>>(), [a, b]);
+    /// assert_eq!(engine.query("NOT vip")?.iter().collect::<Vec<_>>(), [b]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
     /// Errors: [`Error::Parse`], [`Error::UnknownTag`], [`Error::QueryTooLarge`].
     pub fn query(&self, text: &str) -> Result<Audience> {
         self.select(text)
@@ -666,6 +716,19 @@ impl Engine {
 
     /// How many live customers match (text or [`Query`]), without materializing the result
     /// where the plan allows (the last step is a cardinality-only bitmap operation).
+    ///
+    /// ```
+    /// use audience::{Engine, Query};
+    /// let mut engine = Engine::new();
+    /// for (key, tag) in [("a", "vip"), ("b", "vip"), ("c", "churned")] {
+    ///     let c = engine.customer(key)?;
+    ///     engine.tag(c, tag)?;
+    /// }
+    /// assert_eq!(engine.count("vip AND NOT churned")?, 2);
+    /// let prepared = Query::parse("NOT vip")?; // parse once, count many times
+    /// assert_eq!(engine.count(&prepared)?, 1);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
     pub fn count<Q: AsQuery + ?Sized>(&self, query: &Q) -> Result<u64> {
         self.planner().count(&*query.as_query()?)
     }
