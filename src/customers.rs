@@ -24,6 +24,8 @@ pub(crate) struct Directory {
     live: RoaringBitmap,
     /// The next id a new key gets (u64 so that handing out u32::MAX is not an overflow).
     next_id: u64,
+    /// Bytes of all interned keys, kept up to date so sizing never walks the keys.
+    key_bytes: usize,
 }
 
 impl Directory {
@@ -38,6 +40,7 @@ impl Directory {
         let id = self.fresh_id()?;
         let slot = u32::try_from(self.by_key.len()).map_err(|_| Error::CustomerIdsExhausted)?;
         self.by_key.insert(key.into(), id);
+        self.key_bytes += key.len();
         self.slot_of.insert(id.0, slot);
         self.live.insert(id.0);
         Ok(id)
@@ -87,7 +90,9 @@ impl Directory {
         self.live.remove(id.0);
         let Some(slot) = self.slot_of.remove(&id.0) else { return Ok(()) };
         // swap_remove moves the last entry into `slot`: repoint that entry's id.
-        self.by_key.swap_remove_index(slot as usize);
+        if let Some((key, _)) = self.by_key.swap_remove_index(slot as usize) {
+            self.key_bytes -= key.len();
+        }
         if let Some((_, moved)) = self.by_key.get_index(slot as usize) {
             self.slot_of.insert(moved.0, slot);
         }
@@ -99,10 +104,10 @@ impl Directory {
         self.by_key.len()
     }
 
-    /// Approximate heap bytes held by the directory.
+    /// Approximate heap bytes held by the directory (constant time).
     pub(crate) fn heap_bytes(&self) -> usize {
-        let keys: usize = self.by_key.keys().map(|k| k.len()).sum();
-        keys + self.by_key.capacity() * (std::mem::size_of::<(Box<str>, CustomerId)>() + 16)
+        self.key_bytes
+            + self.by_key.capacity() * (std::mem::size_of::<(Box<str>, CustomerId)>() + 16)
             + self.slot_of.capacity() * 9
             + self.live.serialized_size()
     }

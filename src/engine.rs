@@ -29,13 +29,13 @@ pub struct Engine {
 }
 
 impl std::fmt::Debug for Engine {
-    /// A summary (sizes), not the contents: an engine may hold millions of customers.
+    /// A summary (sizes), not the contents: an engine may hold millions of customers. Only
+    /// constant-time figures, so printing never walks the keys or the bitmaps.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = self.stats();
         f.debug_struct("Engine")
-            .field("customers", &s.customers)
-            .field("tags", &s.tags)
-            .field("assignments", &s.assignments)
+            .field("customers", &self.customer_count())
+            .field("keyed_customers", &self.customers.keyed())
+            .field("tags", &self.pool.len())
             .field("exclusive_groups", &self.exclusive_groups().collect::<Vec<_>>())
             .finish()
     }
@@ -356,21 +356,24 @@ impl Engine {
         }
         let plan = self.pool.plan_rename(id, &new)?;
         for (t, new_name) in &plan {
-            let Some(group) = crate::tags::group_prefix(new_name).and_then(|g| self.pool.group(g)) else { continue };
+            let Some((group_name, group)) =
+                crate::tags::group_prefix(new_name).and_then(|g| Some((g, self.pool.group(g)?)))
+            else {
+                continue;
+            };
             let bits = self.store.get(*t);
             for &other in group.members.iter().filter(|&&o| o != *t) {
                 let other_bits = self.store.get(other);
                 if bits.is_disjoint(other_bits) {
                     continue;
                 }
-                if let Some(customer) = (bits & other_bits).min() {
-                    return Err(Error::ExclusiveConflict {
-                        group: crate::tags::group_prefix(new_name).unwrap_or_default().to_owned(),
-                        customer: CustomerId(customer),
-                        first: self.name(other).to_owned(),
-                        second: new_name.clone(),
-                    });
-                }
+                let customer = (bits & other_bits).min().expect("not disjoint");
+                return Err(Error::ExclusiveConflict {
+                    group: group_name.to_owned(),
+                    customer: CustomerId(customer),
+                    first: self.name(other).to_owned(),
+                    second: new_name.clone(),
+                });
             }
         }
         self.pool.apply_rename(plan)
