@@ -6,18 +6,25 @@ use std::hash::{BuildHasherDefault, Hasher};
 
 use roaring::RoaringBitmap;
 
+use crate::attrs::{Attrs, View, normalize_attr};
 use crate::audience::Audience;
 use crate::customers::Directory;
 use crate::error::{Error, Result};
+use crate::history::{Day, History, Money, Purchase, Rec};
 use crate::id::{CustomerId, TagId};
+use crate::lifecycle::{Lifecycle, Stage};
 use crate::query::{Explain, Planner, Query};
-use crate::tags::{Pool, Store, TagInfo, TagKind, normalize_group, normalize_tag};
+use crate::refresh::{DERIVED_ATTRS, DERIVED_GROUPS, Models, OWNER, RefreshReport, RfmScores, StageTransition};
+use crate::rfm::RfmModel;
+use crate::tags::{Pool, Store, TagInfo, TagKind, group_prefix, normalize_group, normalize_tag};
 
 /// The in-process customer tag engine.
 ///
 /// Holds the customer directory (external keys <-> dense [`CustomerId`]s), the managed tag
-/// pool (kinds, exclusive groups, hierarchy), one roaring bitmap per tag, and answers boolean
-/// tag queries. See the [crate docs](crate) for a tour.
+/// pool (kinds, exclusive groups, hierarchy), one roaring bitmap per tag, numeric attributes
+/// (a bit-sliced index each), purchase history, and the RFM and lifecycle models computed
+/// from it; answers boolean queries over tags and attribute ranges. See the
+/// [crate docs](crate) for a tour.
 ///
 /// `Engine` is `Send + Sync + Clone`: share it behind an `RwLock` or `Arc` for concurrent
 /// readers; every query method takes `&self`.
@@ -26,6 +33,9 @@ pub struct Engine {
     customers: Directory,
     pool: Pool,
     store: Store,
+    attrs: Attrs,
+    history: History,
+    models: Models,
 }
 
 impl std::fmt::Debug for Engine {
@@ -37,6 +47,9 @@ impl std::fmt::Debug for Engine {
             .field("keyed_customers", &self.customers.keyed())
             .field("tags", &self.pool.len())
             .field("exclusive_groups", &self.exclusive_groups().collect::<Vec<_>>())
+            .field("attributes", &self.attrs.len())
+            .field("purchases", &self.history.len())
+            .field("last_refresh", &self.models.last_as_of())
             .finish()
     }
 }
@@ -88,6 +101,14 @@ pub struct Stats {
     pub bitmap_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,
+    /// Attributes (names that resolve in queries).
+    pub attributes: usize,
+    /// Bytes of all attribute bitmaps (bit-sliced indexes), serialized.
+    pub attribute_bytes: usize,
+    /// Purchase records (refunds included).
+    pub purchases: u64,
+    /// Heap bytes of the purchase history columns.
+    pub history_bytes: usize,
 }
 
 /// A bulk load in the making: nothing in the engine changes until it is applied.
@@ -198,14 +219,17 @@ impl Engine {
         Audience::from(self.customers.live().clone())
     }
 
-    /// Removes a customer for good (the right to be forgotten): erased from every tag and from
-    /// the live set (so `NOT` no longer counts it), and its key no longer resolves. The id is
+    /// Removes a customer for good (the right to be forgotten): erased from every tag, every
+    /// attribute, the purchase history and the live set (so `NOT` no longer counts it), and its key no longer resolves. The id is
     /// never handed out again for a key (only [`Engine::customer_id`] can register it anew).
     ///
     /// Errors: [`Error::UnknownCustomer`] unless `id` is live.
     pub fn remove_customer(&mut self, id: CustomerId) -> Result<()> {
         self.customers.remove(id)?;
         self.store.remove_everywhere(id.0);
+        self.attrs.remove_customer(id.0);
+        self.history.remove_customer(id.0);
+        self.models.note_removed(id.0);
         Ok(())
     }
 
@@ -220,6 +244,7 @@ impl Engine {
     /// another non-`Custom` kind.
     pub fn define_tag(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
         let norm = normalize_tag(name)?;
+        check_writable(&norm)?;
         match self.pool.lookup(&norm) {
             Some(id) => {
                 let existing = self.pool.check(id)?.kind;
@@ -236,6 +261,7 @@ impl Engine {
     /// Changes the kind of an existing tag.
     pub fn set_tag_kind(&mut self, name: &str, kind: TagKind) -> Result<()> {
         let id = self.lookup(name)?;
+        self.check_writable_id(id)?;
         self.pool.set_kind(id, kind)
     }
 
@@ -243,6 +269,7 @@ impl Engine {
     /// nearest ancestor's, else `Custom`).
     pub fn ensure_tag(&mut self, name: &str) -> Result<TagId> {
         let norm = normalize_tag(name)?;
+        check_writable(&norm)?;
         match self.pool.lookup(&norm) {
             Some(id) => Ok(id),
             None => {
@@ -279,6 +306,9 @@ impl Engine {
     /// group is `Attribute`, a lifecycle stage group `Lifecycle`).
     pub fn define_exclusive_group_with_kind(&mut self, group: &str, kind: TagKind) -> Result<()> {
         let group = normalize_group(group)?;
+        if DERIVED_GROUPS.contains(&&*group) {
+            return Err(Error::DerivedName { name: group.into_owned(), owner: OWNER });
+        }
         if self.pool.group(&group).is_some() {
             return Ok(());
         }
@@ -324,6 +354,7 @@ impl Engine {
     /// ```
     pub fn delete_tag(&mut self, name: &str) -> Result<u64> {
         let id = self.lookup(name)?;
+        self.check_writable_id(id)?;
         self.pool.delete(id)?;
         Ok(self.store.clear(id))
     }
@@ -350,11 +381,15 @@ impl Engine {
     /// ```
     pub fn rename_tag(&mut self, old: &str, new: &str) -> Result<()> {
         let id = self.lookup(old)?;
+        self.check_writable_id(id)?;
         let new = normalize_tag(new)?;
         if *self.name(id) == *new {
             return Ok(());
         }
         let plan = self.pool.plan_rename(id, &new)?;
+        for (_, new_name) in &plan {
+            check_writable(new_name)?;
+        }
         for (t, new_name) in &plan {
             let Some((group_name, group)) =
                 crate::tags::group_prefix(new_name).and_then(|g| Some((g, self.pool.group(g)?)))
@@ -478,6 +513,7 @@ impl Engine {
     pub fn untag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
         self.customers.check_live(id)?;
         let tag = self.lookup(name)?;
+        self.check_writable_id(tag)?;
         Ok(self.store.get_mut(tag).remove(id.0))
     }
 
@@ -521,6 +557,7 @@ impl Engine {
     /// Errors: [`Error::UnknownTag`].
     pub fn untag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
         let tag = self.lookup(name)?;
+        self.check_writable_id(tag)?;
         let target = self.store.get_mut(tag);
         let before = target.len();
         *target -= audience.bitmap();
@@ -585,6 +622,7 @@ impl Engine {
         let mut bulk = Bulk::default();
         for (customer, tag) in pairs {
             self.pool.check(tag)?;
+            self.check_writable_id(tag)?;
             self.bulk_push(&mut bulk, customer, Slot::Existing(tag))?;
         }
         self.bulk_apply(bulk)
@@ -592,6 +630,7 @@ impl Engine {
 
     fn bulk_slot(&self, bulk: &mut Bulk, name: &str) -> Result<Slot> {
         let norm = normalize_tag(name)?;
+        check_writable(&norm)?;
         if let Some(id) = self.pool.lookup(&norm) {
             return Ok(Slot::Existing(id));
         }
@@ -762,6 +801,10 @@ impl Engine {
             assignments: self.pool.iter().map(|(id, _)| self.store.get(id).len()).sum(),
             bitmap_bytes: self.store.serialized_bytes(),
             directory_bytes: self.customers.heap_bytes(),
+            attributes: self.attrs.len(),
+            attribute_bytes: self.attrs.serialized_bytes(),
+            purchases: self.history.len(),
+            history_bytes: self.history.heap_bytes(),
         }
     }
 
@@ -769,12 +812,428 @@ impl Engine {
     /// this for the tags they touch; call it after many single `tag` calls to save memory.
     pub fn optimize(&mut self) {
         self.store.optimize();
+        self.attrs.optimize();
+    }
+
+    // ------------------------------------------------------------------ attributes
+
+    /// Declares numeric attribute `name` without giving anyone a value, so queries on it
+    /// resolve (and match nobody) before the first [`Engine::set_attr`]. Declaring an existing
+    /// attribute is a no-op.
+    ///
+    /// Errors: [`Error::InvalidAttributeName`]; [`Error::DerivedName`] for `recency_days`,
+    /// `frequency` and `monetary`, which [`Engine::refresh`] owns.
+    pub fn define_attr(&mut self, name: &str) -> Result<()> {
+        let norm = normalize_attr(name)?;
+        check_writable_attr(&norm)?;
+        self.attrs.entry(&norm);
+        Ok(())
+    }
+
+    /// Sets customer `id`'s value of numeric attribute `name` (created if new); returns the
+    /// previous value. Attributes are a namespace of their own, separate from tags, and are
+    /// queried with comparisons: `age >= 30 AND age < 40 AND vip`.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let ann = engine.customer("ann")?;
+    /// let bob = engine.customer("bob")?;
+    /// let cat = engine.customer("cat")?;
+    /// engine.set_attr(ann, "age", 34)?;
+    /// engine.set_attr(bob, "age", 52)?;
+    /// engine.tag(ann, "vip")?;
+    /// assert_eq!(engine.count("age >= 30 AND age < 40 AND vip")?, 1);
+    /// assert_eq!(engine.count("NOT age >= 30")?, 1); // cat has no age: she is not >= 30
+    /// assert_eq!(engine.count("age != 34")?, 1); // ...and not != 34 either
+    /// assert_eq!(engine.attr(cat, "age")?, None);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidAttributeName`],
+    /// [`Error::DerivedName`] for the attributes `refresh` owns.
+    pub fn set_attr(&mut self, id: CustomerId, name: &str, value: i64) -> Result<Option<i64>> {
+        self.customers.check_live(id)?;
+        let norm = normalize_attr(name)?;
+        check_writable_attr(&norm)?;
+        let attr = self.attrs.entry(&norm);
+        let old = attr.bsi.get(id.0);
+        if old != Some(value) {
+            attr.bsi.set(id.0, value);
+        }
+        Ok(old)
+    }
+
+    /// Bulk [`Engine::set_attr`]: `(customer, attribute, value)` triples, the last value given
+    /// per customer and attribute winning; each attribute's index is written once, with one
+    /// bitmap operation per bit slice. Returns how many triples were given. Everything is
+    /// checked before anything changes.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let a = engine.customer("a")?;
+    /// let b = engine.customer("b")?;
+    /// engine.set_attrs([(a, "age", 20), (b, "age", 41), (a, "balance", -5), (a, "age", 21)])?;
+    /// assert_eq!(engine.attr(a, "age")?, Some(21));
+    /// assert_eq!(engine.count("balance<-4")?, 1);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: as [`Engine::set_attr`]; nothing is applied then.
+    pub fn set_attrs<I, S>(&mut self, values: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = (CustomerId, S, i64)>,
+        S: AsRef<str>,
+    {
+        let mut slots: indexmap::IndexMap<String, Vec<(u32, i64)>> = indexmap::IndexMap::new();
+        let mut last_raw: Option<(String, usize)> = None;
+        let mut n = 0u64;
+        for (customer, name, value) in values {
+            self.customers.check_live(customer)?;
+            let raw = name.as_ref();
+            let slot = match &last_raw {
+                Some((r, i)) if r == raw => *i,
+                _ => {
+                    let norm = normalize_attr(raw)?;
+                    check_writable_attr(&norm)?;
+                    let i = match slots.get_index_of(&*norm) {
+                        Some(i) => i,
+                        None => slots.insert_full(norm.into_owned(), Vec::new()).0,
+                    };
+                    last_raw = Some((raw.to_owned(), i));
+                    i
+                }
+            };
+            slots[slot].push((customer.0, value));
+            n += 1;
+        }
+        for (name, mut values) in slots {
+            // Last value wins: a stable sort by customer, then keep each run's last.
+            values.sort_by_key(|&(c, _)| c);
+            let mut dedup: Vec<(u32, i64)> = Vec::with_capacity(values.len());
+            for (c, v) in values {
+                match dedup.last_mut() {
+                    Some(last) if last.0 == c => last.1 = v,
+                    _ => dedup.push((c, v)),
+                }
+            }
+            let attr = self.attrs.entry(&name);
+            attr.bsi.set_many(&dedup);
+            attr.bsi.optimize();
+        }
+        Ok(n)
+    }
+
+    /// Removes customer `id`'s value of attribute `name`; returns it.
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownAttribute`],
+    /// [`Error::DerivedName`].
+    pub fn unset_attr(&mut self, id: CustomerId, name: &str) -> Result<Option<i64>> {
+        self.customers.check_live(id)?;
+        let norm = normalize_attr(name)?;
+        check_writable_attr(&norm)?;
+        if self.attrs.get(&norm).is_none() {
+            return Err(self.attrs.unknown(&norm));
+        }
+        Ok(self.attrs.entry(&norm).bsi.remove(id.0))
+    }
+
+    /// Customer `id`'s value of attribute `name`, if it has one. The derived attributes read
+    /// as of the last refresh (`recency_days` counts days to its as-of day).
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownAttribute`] (with suggestions).
+    pub fn attr(&self, id: CustomerId, name: &str) -> Result<Option<i64>> {
+        self.customers.check_live(id)?;
+        let norm = normalize_attr(name)?;
+        match self.attrs.get(&norm) {
+            Some(a) => Ok(a.get(id.0)),
+            None => Err(self.attrs.unknown(&norm)),
+        }
+    }
+
+    /// Every attribute of customer `id` with its value, in attribute creation order.
+    ///
+    /// Errors: [`Error::UnknownCustomer`].
+    pub fn attrs_of(&self, id: CustomerId) -> Result<Vec<(&str, i64)>> {
+        self.customers.check_live(id)?;
+        Ok(self.attrs.iter().filter_map(|(name, a)| Some((name, a.get(id.0)?))).collect())
+    }
+
+    /// Every attribute name with how many customers have a value, in creation order.
+    pub fn attributes(&self) -> impl Iterator<Item = (&str, u64)> + '_ {
+        self.attrs.iter().map(|(name, a)| (name, a.len()))
+    }
+
+    // ------------------------------------------------------------------ purchases
+
+    /// Records a purchase (or, with a negative amount, a refund) of customer `id` on the UTC
+    /// day `when` (a [`Day`], a `chrono::NaiveDate` or a `chrono::DateTime<Utc>`). History
+    /// is append-only and may arrive in any order; models read it at the next
+    /// [`Engine::refresh`].
+    ///
+    /// ```
+    /// use audience::{Engine, Money};
+    /// use chrono::{NaiveDate, TimeZone, Utc};
+    /// let mut engine = Engine::new();
+    /// let ann = engine.customer("ann")?;
+    /// engine.record_purchase(ann, NaiveDate::from_ymd_opt(2024, 2, 29).unwrap(), Money::parse("19.99")?)?;
+    /// engine.record_purchase(ann, Utc.with_ymd_and_hms(2024, 3, 2, 23, 59, 0).unwrap(), Money::from_minor(500)?)?;
+    /// engine.record_purchase(ann, "2024-03-03".parse::<audience::Day>()?, Money::parse("-5.00")?)?; // a refund
+    /// assert_eq!(engine.purchases_of(ann)?.len(), 3);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownCustomer`].
+    pub fn record_purchase(&mut self, id: CustomerId, when: impl Into<Day>, amount: Money) -> Result<()> {
+        self.customers.check_live(id)?;
+        self.history.push(Rec { customer: id.0, day: when.into().days_since_epoch(), amount: amount.minor() });
+        Ok(())
+    }
+
+    /// Bulk [`Engine::record_purchase`] from an iterator of [`Purchase`]s (or
+    /// `(CustomerId, when, Money)` tuples). Returns how many were recorded. All or nothing:
+    /// on error (a customer that is not live), none of them is kept.
+    ///
+    /// ```
+    /// use audience::{Day, Engine, Money};
+    /// let mut engine = Engine::new();
+    /// let a = engine.customer("a")?;
+    /// let day = Day::from_ymd(2024, 1, 15)?;
+    /// let n = engine.record_purchases([(a, day, Money::from_major(10)?), (a, day, Money::ZERO)])?;
+    /// assert_eq!(n, 2);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownCustomer`].
+    pub fn record_purchases<I, P>(&mut self, purchases: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<Purchase>,
+    {
+        let iter = purchases.into_iter();
+        self.history.reserve(iter.size_hint().0);
+        let before = self.history.len();
+        for p in iter {
+            let p: Purchase = p.into();
+            if let Err(e) = self.customers.check_live(p.customer) {
+                self.history.truncate_pending(before);
+                return Err(e);
+            }
+            self.history.push(Rec { customer: p.customer.0, day: p.day.days_since_epoch(), amount: p.amount.minor() });
+        }
+        Ok(self.history.len() - before)
+    }
+
+    /// Customer `id`'s purchases and refunds, by day (in arrival order within a day).
+    ///
+    /// Errors: [`Error::UnknownCustomer`].
+    pub fn purchases_of(&self, id: CustomerId) -> Result<Vec<Purchase>> {
+        self.customers.check_live(id)?;
+        Ok(self
+            .history
+            .of(id.0)
+            .into_iter()
+            .map(|(day, amount)| Purchase {
+                customer: id,
+                day: Day::from_days_since_epoch(day).expect("recorded from a Day"),
+                amount: Money::from_minor(amount).expect("recorded from a Money"),
+            })
+            .collect())
+    }
+
+    /// Purchase records held (refunds included).
+    pub fn purchase_count(&self) -> u64 {
+        self.history.len()
+    }
+
+    // ------------------------------------------------------------------ models
+
+    /// Sets how RFM scores and segments are computed (from the next refresh on). Default:
+    /// quantile scores and the standard segment map.
+    pub fn set_rfm_model(&mut self, model: RfmModel) {
+        self.models.rfm = model;
+    }
+
+    /// The RFM model.
+    pub fn rfm_model(&self) -> &RfmModel {
+        &self.models.rfm
+    }
+
+    /// Sets the lifecycle windows (from the next refresh on). Default: new 30, active 90,
+    /// churn 180 days.
+    pub fn set_lifecycle(&mut self, lifecycle: Lifecycle) {
+        self.models.lifecycle = lifecycle;
+    }
+
+    /// The lifecycle windows.
+    pub fn lifecycle(&self) -> &Lifecycle {
+        &self.models.lifecycle
+    }
+
+    /// Computes RFM scores, RFM segments and lifecycle stages as of day `as_of` from the
+    /// purchases on or before it (later ones are ignored, so last quarter's picture can be
+    /// recomputed exactly), and stores them where the query language reaches them:
+    ///
+    /// - tags in exclusive groups: `r:1`..`r:5`, `f:1`..`f:5`, `m:1`..`m:5`,
+    ///   `rfm:<segment>` (customers with a purchase on or before `as_of`), and
+    ///   `stage:<stage>` (every live customer; `stage:prospect` for those without a purchase);
+    /// - attributes `recency_days`, `frequency` and `monetary` (minor units) for customers
+    ///   with a purchase.
+    ///
+    /// These groups and attributes belong to the refresh: writing them by hand is an
+    /// [`Error::DerivedName`]. They hold until the next refresh (customers added meanwhile
+    /// have none yet).
+    ///
+    /// Returns a [`RefreshReport`]: counts per stage and per segment and the stage
+    /// transitions since the previous refresh, each with its audience. Incremental where it
+    /// pays: with the as-of day the same or later and the lifecycle windows unchanged, only
+    /// customers with new purchases (or purchases dated after the previous as-of day) have
+    /// their history read again, and only customers whose scores or stage changed are moved
+    /// between tags. See the [`refresh`](crate::refresh) module docs.
+    ///
+    /// ```
+    /// use audience::{Day, Engine, Money, Stage};
+    /// let mut engine = Engine::new();
+    /// let ann = engine.customer("ann")?;
+    /// let bob = engine.customer("bob")?;
+    /// engine.customer("cat")?; // never bought: a prospect
+    /// let day = |s: &str| s.parse::<Day>();
+    /// engine.record_purchase(ann, day("2024-01-10")?, Money::parse("120.00")?)?;
+    /// engine.record_purchase(ann, day("2024-06-01")?, Money::parse("80.00")?)?;
+    /// engine.record_purchase(bob, day("2023-11-20")?, Money::parse("15.50")?)?;
+    /// let report = engine.refresh(day("2024-06-30")?)?;
+    /// assert_eq!(report.stage_count(Stage::Active), 1);
+    /// assert_eq!(report.stage_count(Stage::Churned), 1);
+    /// assert_eq!(report.stage_count(Stage::Prospect), 1);
+    /// assert_eq!(engine.count("stage:active AND r:5 AND f:5 AND m:5")?, 1);
+    /// assert_eq!(engine.count("recency_days > 180")?, 1);
+    /// assert_eq!(engine.rfm_of(ann)?.unwrap().segment, "champions");
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::MonetaryOverflow`] when a customer's total leaves the `i64` range
+    /// (nothing changes then).
+    pub fn refresh(&mut self, as_of: impl Into<Day>) -> Result<RefreshReport> {
+        let as_of = as_of.into();
+        let touched = self.history.flush();
+        self.models.note_touched(&touched);
+        let mut plan = self.models.plan(&self.history, self.customers.live(), as_of)?;
+        // Make sure every derived group and value tag exists (so queries on an empty stage
+        // resolve), then move customers between them.
+        let mut ids: Vec<Vec<TagId>> = Vec::with_capacity(plan.groups.len());
+        for g in &plan.groups {
+            if self.pool.group(g.group).is_none() {
+                let members = self.pool.would_be_members(g.group)?;
+                self.pool.declare_group(g.group, g.kind, members);
+            }
+            let mut group_ids = Vec::with_capacity(g.values.len());
+            for v in &g.values {
+                let name = format!("{}:{v}", g.group);
+                group_ids.push(match self.pool.lookup(&name) {
+                    Some(id) => id,
+                    None => self.pool.create(&name, g.kind)?,
+                });
+            }
+            ids.push(group_ids);
+        }
+        for (g, group_ids) in plan.groups.iter_mut().zip(&ids) {
+            if g.reset {
+                let members: Vec<TagId> = self.pool.group(g.group).map(|gr| gr.members.clone()).unwrap_or_default();
+                for m in members {
+                    self.store.clear(m);
+                }
+            }
+            for ((&tag, adds), removes) in group_ids.iter().zip(&mut g.adds).zip(&mut g.removes) {
+                let bits = self.store.get_mut(tag);
+                if !removes.is_empty() {
+                    *bits -= RoaringBitmap::from_sorted_iter(removes.drain(..)).expect("rows ascend");
+                }
+                if !adds.is_empty() {
+                    *bits |= RoaringBitmap::from_sorted_iter(adds.drain(..)).expect("rows ascend");
+                }
+            }
+        }
+        // Prospects: every live customer without another stage.
+        let stage_ids = &ids[4];
+        let staged = stage_ids[1..].iter().map(|&t| self.store.get(t)).fold(RoaringBitmap::new(), |acc, b| acc | b);
+        let prospects = self.customers.live() - &staged;
+        let slot = self.store.get_mut(stage_ids[Stage::Prospect.index()]);
+        *slot = prospects;
+        for &t in ids.iter().flatten() {
+            self.store.get_mut(t).optimize();
+        }
+        for diff in &plan.attrs {
+            let attr = self.attrs.entry(diff.name);
+            if !diff.clear.is_empty() {
+                attr.bsi.remove_many(&RoaringBitmap::from_sorted_iter(diff.clear.iter().copied()).expect("rows ascend"));
+            }
+            attr.bsi.set_many(&diff.set);
+            if diff.name == "recency_days" {
+                attr.view = View::DaysSince(i64::from(as_of.days_since_epoch()));
+            }
+        }
+        let report = RefreshReport {
+            as_of,
+            customers: self.customer_count(),
+            scored: plan.scored,
+            stages: Stage::ALL.iter().map(|&s| (s, self.store.get(stage_ids[s.index()]).len())).collect(),
+            segments: self
+                .models
+                .rfm
+                .segments()
+                .names()
+                .zip(&ids[3])
+                .map(|(name, &t)| (name.to_owned(), self.store.get(t).len()))
+                .collect(),
+            transitions: std::mem::take(&mut plan.transitions)
+                .into_iter()
+                .map(|(from, to, bits)| StageTransition { from, to, count: bits.len(), audience: Audience::from(bits) })
+                .collect(),
+            incremental: plan.incremental,
+            recomputed: plan.recomputed,
+        };
+        self.models.commit(plan.take_next());
+        Ok(report)
+    }
+
+    /// The as-of day of the last refresh.
+    pub fn last_refresh(&self) -> Option<Day> {
+        self.models.last_as_of()
+    }
+
+    /// Customer `id`'s RFM figures as of the last refresh; `None` before the first refresh,
+    /// for a customer without a purchase on or before its as-of day, and for one added since.
+    ///
+    /// Errors: [`Error::UnknownCustomer`].
+    pub fn rfm_of(&self, id: CustomerId) -> Result<Option<RfmScores<'_>>> {
+        self.customers.check_live(id)?;
+        Ok(self.models.rfm_of(id.0))
+    }
+
+    /// Customer `id`'s lifecycle stage as of the last refresh; `None` before the first
+    /// refresh and for a customer added (or removed and registered anew) since.
+    ///
+    /// Errors: [`Error::UnknownCustomer`].
+    pub fn stage_of(&self, id: CustomerId) -> Result<Option<Stage>> {
+        self.customers.check_live(id)?;
+        Ok(self.models.stage_of(id.0))
     }
 
     // ------------------------------------------------------------------ helpers
 
     pub(crate) fn planner(&self) -> Planner<'_> {
-        Planner { pool: &self.pool, store: &self.store, live: self.customers.live() }
+        Planner { pool: &self.pool, store: &self.store, live: self.customers.live(), attrs: &self.attrs }
+    }
+
+    /// Refuses tags of the groups `refresh` derives.
+    fn check_writable_id(&self, id: TagId) -> Result<()> {
+        match self.pool.def(id).and_then(|d| d.group).and_then(|g| self.pool.group_name(g)) {
+            Some(g) if DERIVED_GROUPS.contains(&g) => {
+                Err(Error::DerivedName { name: self.name(id).to_owned(), owner: OWNER })
+            }
+            _ => Ok(()),
+        }
     }
 
     /// The id of an existing tag, or [`Error::UnknownTag`] with suggestions.
@@ -853,11 +1312,11 @@ mod tests {
     #[test]
     fn bulk_exclusive_values_match_tagging_one_by_one() {
         let (mut bulk, c) = engine_with(&["a", "b", "c"]);
-        bulk.define_exclusive_group("r").unwrap();
-        bulk.tag(c[0], "r:1").unwrap();
-        bulk.tag(c[2], "r:5").unwrap();
+        bulk.define_exclusive_group("tier").unwrap();
+        bulk.tag(c[0], "tier:1").unwrap();
+        bulk.tag(c[2], "tier:5").unwrap();
         let mut single = bulk.clone();
-        let pairs = [(c[0], "r:2"), (c[1], "r:3"), (c[0], "r:4"), (c[1], "other"), (c[2], "r:5"), (c[1], "r:1")];
+        let pairs = [(c[0], "tier:2"), (c[1], "tier:3"), (c[0], "tier:4"), (c[1], "other"), (c[2], "tier:5"), (c[1], "tier:1")];
         for (id, t) in pairs {
             single.tag(id, t).unwrap();
         }
@@ -867,7 +1326,7 @@ mod tests {
             assert_eq!(bulk.tags_of(*id).unwrap(), single.tags_of(*id).unwrap());
         }
         for r in 1..=5 {
-            let q = format!("r:{r}");
+            let q = format!("tier:{r}");
             assert_eq!(bulk.count(&q).unwrap(), single.count(&q).unwrap(), "{q}");
         }
     }
@@ -913,4 +1372,20 @@ mod tests {
         e.tag(c[0], "outdoor/camping").unwrap();
         assert_eq!(e.tag_info("outdoor/camping").unwrap().kind, TagKind::Value, "nearest ancestor's kind");
     }
+}
+
+/// Refuses names in the groups `refresh` derives (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
+fn check_writable(norm: &str) -> Result<()> {
+    match group_prefix(norm) {
+        Some(g) if DERIVED_GROUPS.contains(&g) => Err(Error::DerivedName { name: norm.to_owned(), owner: OWNER }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses the attributes `refresh` derives.
+fn check_writable_attr(norm: &str) -> Result<()> {
+    if DERIVED_ATTRS.contains(&norm) {
+        return Err(Error::DerivedName { name: norm.to_owned(), owner: OWNER });
+    }
+    Ok(())
 }

@@ -202,6 +202,80 @@ pub enum Error {
         /// Another value tag the customer carries.
         second: String,
     },
+
+    /// An attribute name that no customer has a value for (in a query, or asked of a
+    /// customer). `suggestions` holds the closest known attribute names.
+    #[error("{}", render_unknown_attr(name, *span, query.as_deref(), suggestions))]
+    UnknownAttribute {
+        /// The unknown name.
+        name: String,
+        /// Where it is in the query text, when it came from one.
+        span: Option<Span>,
+        /// The query text, when the name came from a parsed query.
+        query: Option<String>,
+        /// Known attribute names close to `name`, closest first.
+        suggestions: Vec<String>,
+    },
+
+    /// An attribute name was rejected.
+    #[error("invalid attribute name {name:?}: {reason}")]
+    InvalidAttributeName {
+        /// The name as given.
+        name: String,
+        /// Why it was rejected, with a hint.
+        reason: String,
+    },
+
+    /// A money amount that is not a finite number of minor units in range, or a decimal
+    /// with more than two fractional digits.
+    #[error("invalid amount {input:?}: {reason}")]
+    InvalidAmount {
+        /// The amount as given (text, or the number printed).
+        input: String,
+        /// Why it was rejected, with a hint.
+        reason: String,
+    },
+
+    /// A date (or timestamp) that could not be read.
+    #[error("invalid date {input:?}: {reason}")]
+    InvalidDate {
+        /// The text as given.
+        input: String,
+        /// Why it was rejected, with a hint.
+        reason: String,
+    },
+
+    /// Recording these purchases would let a customer's running money total leave the `i64`
+    /// range of minor units (the sum of the amounts' absolute values is bounded by
+    /// `i64::MAX`, so every total the models compute is exact).
+    #[error(
+        "customer {customer}: the absolute amounts of its purchases would add up to more than i64::MAX minor units          (hint: amounts are minor units (cents); check for a unit or parsing mistake)"
+    )]
+    MonetaryOverflow {
+        /// The customer.
+        customer: CustomerId,
+    },
+
+    /// A tag or attribute that a model derives (`refresh` owns the groups `r`, `f`, `m`,
+    /// `rfm`, `stage` and the attributes `recency_days`, `frequency`, `monetary`): it cannot
+    /// be written by hand, or the next refresh would silently undo the write.
+    #[error(
+        "{name:?} is derived by {owner} and cannot be changed by hand \
+         (hint: read it in queries; it changes with the next refresh; pick another name for your own data)"
+    )]
+    DerivedName {
+        /// The tag, group or attribute name.
+        name: String,
+        /// Which model derives it.
+        owner: &'static str,
+    },
+
+    /// A model configuration (RFM thresholds, segment map, lifecycle windows) was rejected.
+    #[error("invalid model configuration: {reason}")]
+    InvalidModel {
+        /// What is wrong, with a hint.
+        reason: String,
+    },
 }
 
 /// Renders `query` with a caret line under `span`, indented by two spaces.
@@ -234,6 +308,26 @@ fn render_unknown_tag(name: &str, span: Option<Span>, query: Option<&str>, sugge
     }
     match suggestions {
         [] => out += " (hint: define it with Engine::define_tag, or check the spelling)",
+        [one] => out += &format!(" (did you mean {one:?}?)"),
+        many => {
+            let list: Vec<String> = many.iter().map(|s| format!("{s:?}")).collect();
+            out += &format!(" (did you mean one of {}?)", list.join(", "));
+        }
+    }
+    if let (Some(span), Some(query)) = (span, query) {
+        out.push('\n');
+        out += &caret_lines(query, span);
+    }
+    out
+}
+
+fn render_unknown_attr(name: &str, span: Option<Span>, query: Option<&str>, suggestions: &[String]) -> String {
+    let mut out = format!("unknown attribute {name:?}");
+    if let Some(span) = span {
+        out += &format!(" at {span}");
+    }
+    match suggestions {
+        [] => out += " (hint: no customer has a value for it; set one with Engine::set_attr, or check the spelling)",
         [one] => out += &format!(" (did you mean {one:?}?)"),
         many => {
             let list: Vec<String> = many.iter().map(|s| format!("{s:?}")).collect();

@@ -79,19 +79,28 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod attrs;
 mod audience;
 mod customers;
 mod engine;
 mod error;
+mod history;
 mod id;
+pub mod lifecycle;
 pub mod query;
+pub mod refresh;
+pub mod rfm;
 mod tags;
 
 pub use audience::{Audience, Iter, Page};
 pub use engine::{AsQuery, Engine, Stats};
 pub use error::{Error, Result};
 pub use id::{CustomerId, TagId};
-pub use query::{Explain, ExplainNode, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Query};
+pub use history::{Day, Money, Purchase};
+pub use lifecycle::{Lifecycle, Stage};
+pub use query::{CmpOp, Comparison, Explain, ExplainNode, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Query};
+pub use refresh::{RefreshReport, RfmScores, StageTransition};
+pub use rfm::{RfmModel, SegmentMap};
 pub use tags::{TagInfo, TagKind};
 
 /// The README's examples, compiled and run as doc tests.

@@ -60,11 +60,123 @@ impl PartialEq for TagRef {
 
 impl Eq for TagRef {}
 
+/// A comparison operator of an attribute predicate (`age >= 30`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    /// `=`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+impl CmpOp {
+    /// Every operator, in the order above.
+    pub const ALL: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+
+    /// The operator as written in queries: `=`, `!=`, `<`, `<=`, `>`, `>=`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "=",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        }
+    }
+
+    /// Whether `a op b` holds.
+    pub fn holds<T: Ord>(self, a: T, b: T) -> bool {
+        match self {
+            CmpOp::Eq => a == b,
+            CmpOp::Ne => a != b,
+            CmpOp::Lt => a < b,
+            CmpOp::Le => a <= b,
+            CmpOp::Gt => a > b,
+            CmpOp::Ge => a >= b,
+        }
+    }
+
+    /// The operator with its operands swapped: `a op b` iff `b op.flipped() a`.
+    pub const fn flipped(self) -> CmpOp {
+        match self {
+            CmpOp::Eq => CmpOp::Eq,
+            CmpOp::Ne => CmpOp::Ne,
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+        }
+    }
+}
+
+impl fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// An attribute predicate of a query: `name op value` (`age >= 30`), matching the customers
+/// that have a value for the attribute and whose value satisfies the comparison. A customer
+/// without a value matches no comparison (so `NOT age >= 30` includes it, `age != 30` does
+/// not).
+///
+/// Two `Comparison`s are equal when name, operator and value are; the span does not count.
+#[derive(Clone, Debug)]
+pub struct Comparison {
+    name: String,
+    span: Option<Span>,
+    op: CmpOp,
+    value: i64,
+}
+
+impl Comparison {
+    pub(crate) fn new(name: String, span: Option<Span>, op: CmpOp, value: i64) -> Comparison {
+        Comparison { name, span, op, value }
+    }
+
+    /// The attribute name (normalized when valid).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Where the attribute name stands in the query text, for a parsed query.
+    pub fn span(&self) -> Option<Span> {
+        self.span
+    }
+
+    /// The operator.
+    pub fn op(&self) -> CmpOp {
+        self.op
+    }
+
+    /// The literal compared with.
+    pub fn value(&self) -> i64 {
+        self.value
+    }
+}
+
+impl PartialEq for Comparison {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.name, self.op, self.value) == (&other.name, other.op, other.value)
+    }
+}
+
+impl Eq for Comparison {}
+
 /// A query's syntax tree.
 ///
 /// Canonical form, kept by the parser and the builder alike: `And` and `Or` have at least two
 /// operands and never an operand of their own kind (nested groups are flattened), and a group
-/// of one is the operand itself. `#[non_exhaustive]`: attribute predicates will join it.
+/// of one is the operand itself. `#[non_exhaustive]`: new kinds of terms may join it.
 ///
 /// `Clone`, `PartialEq` and `Drop` walk the tree with an explicit stack, so a tree of any
 /// depth is safe to copy, compare and drop; `Debug` prints the canonical text.
@@ -72,6 +184,9 @@ impl Eq for TagRef {}
 pub enum Expr {
     /// Customers carrying the tag or one of its descendants.
     Tag(TagRef),
+    /// Customers whose attribute value satisfies a comparison (`age >= 30`). Boxed, so the
+    /// tree's nodes stay small.
+    Compare(Box<Comparison>),
     /// Every live customer (`*`).
     Everyone,
     /// Live customers not matching the operand.
@@ -88,7 +203,7 @@ impl Expr {
         match self {
             Expr::Not(x) => out.push(std::mem::replace(&mut **x, Expr::Everyone)),
             Expr::And(xs) | Expr::Or(xs) => out.append(xs),
-            Expr::Tag(_) | Expr::Everyone => {}
+            Expr::Tag(_) | Expr::Compare(_) | Expr::Everyone => {}
         }
     }
 
@@ -100,7 +215,7 @@ impl Expr {
         while let Some((e, d)) = stack.pop() {
             max = max.max(d);
             match e {
-                Expr::Tag(_) | Expr::Everyone => {}
+                Expr::Tag(_) | Expr::Compare(_) | Expr::Everyone => {}
                 Expr::Not(x) => stack.push((x, d + 1)),
                 Expr::And(xs) | Expr::Or(xs) => stack.extend(xs.iter().map(|x| (x, d + 1))),
             }
@@ -163,6 +278,7 @@ impl Clone for Expr {
             match step {
                 Step::Visit(e) => match e {
                     Expr::Tag(t) => done.push(Expr::Tag(t.clone())),
+                    Expr::Compare(c) => done.push(Expr::Compare(c.clone())),
                     Expr::Everyone => done.push(Expr::Everyone),
                     Expr::Not(x) => {
                         work.push(Step::Build(e));
@@ -178,7 +294,7 @@ impl Clone for Expr {
                         Expr::Not(_) => Expr::Not(Box::new(done.pop().expect("operand cloned"))),
                         Expr::And(xs) => Expr::And(done.split_off(done.len() - xs.len())),
                         Expr::Or(xs) => Expr::Or(done.split_off(done.len() - xs.len())),
-                        Expr::Tag(_) | Expr::Everyone => unreachable!("terms are cloned on visit"),
+                        Expr::Tag(_) | Expr::Compare(_) | Expr::Everyone => unreachable!("terms are cloned on visit"),
                     };
                     done.push(built);
                 }
@@ -194,6 +310,7 @@ impl PartialEq for Expr {
         while let Some((a, b)) = stack.pop() {
             match (a, b) {
                 (Expr::Tag(x), Expr::Tag(y)) if x == y => {}
+                (Expr::Compare(x), Expr::Compare(y)) if x == y => {}
                 (Expr::Everyone, Expr::Everyone) => {}
                 (Expr::Not(x), Expr::Not(y)) => stack.push((x, y)),
                 (Expr::And(xs), Expr::And(ys)) | (Expr::Or(xs), Expr::Or(ys)) if xs.len() == ys.len() => {
@@ -261,6 +378,23 @@ impl Query {
         let raw = name.as_ref();
         let name = normalize_tag(raw).map(|n| n.into_owned()).unwrap_or_else(|_| raw.to_owned());
         Query::from_expr(Expr::Tag(TagRef::new(name, None)))
+    }
+
+    /// Customers whose attribute `name` has a value `v` with `v op value` (`age >= 30`).
+    /// Customers without a value for the attribute never match. The name is normalized like
+    /// a tag name; an invalid one is reported when the query is evaluated.
+    ///
+    /// ```
+    /// use audience::{CmpOp, Query};
+    /// let q = Query::compare("age", CmpOp::Ge, 30).and(Query::compare("age", CmpOp::Lt, 40)).and(Query::tag("vip"));
+    /// assert_eq!(q, "age >= 30 AND age<40 AND vip".parse()?);
+    /// assert_eq!(q.to_string(), "age >= 30 AND age < 40 AND vip");
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn compare(name: impl AsRef<str>, op: CmpOp, value: i64) -> Query {
+        let raw = name.as_ref();
+        let name = normalize_tag(raw).map(|n| n.into_owned()).unwrap_or_else(|_| raw.to_owned());
+        Query::from_expr(Expr::Compare(Box::new(Comparison::new(name, None, op, value))))
     }
 
     /// Every live customer (`*`).

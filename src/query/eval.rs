@@ -18,8 +18,9 @@ use std::fmt;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use super::ast::{Expr, Query, TagRef};
+use super::ast::{CmpOp, Comparison, Expr, Query, TagRef};
 use super::{MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
+use crate::attrs::{Attribute, Attrs, normalize_attr};
 use crate::error::{Error, Result};
 use crate::tags::{Pool, Store, normalize_tag};
 
@@ -29,6 +30,14 @@ enum Node<'a> {
     Leaf {
         name: &'a str,
         bits: &'a RoaringBitmap,
+    },
+    /// An attribute predicate, evaluated on its bit-sliced index (within the running result
+    /// when it is an operand of an `AND`, so it comes last there).
+    Range {
+        name: &'a str,
+        attr: &'a Attribute,
+        op: CmpOp,
+        value: i64,
     },
     All,
     Empty,
@@ -45,6 +54,7 @@ pub(crate) struct Planner<'a> {
     pub(crate) pool: &'a Pool,
     pub(crate) store: &'a Store,
     pub(crate) live: &'a RoaringBitmap,
+    pub(crate) attrs: &'a Attrs,
 }
 
 impl<'a> Planner<'a> {
@@ -59,7 +69,7 @@ impl<'a> Planner<'a> {
 
     fn plan_expr(&self, e: &Expr, q: &Query, terms: &mut usize) -> Result<(Node<'a>, bool)> {
         Ok(match e {
-            Expr::Tag(t) => {
+            Expr::Tag(_) | Expr::Compare(_) => {
                 *terms += 1;
                 if *terms > MAX_QUERY_TERMS {
                     return Err(Error::QueryTooLarge {
@@ -68,7 +78,11 @@ impl<'a> Planner<'a> {
                         limit: MAX_QUERY_TERMS,
                     });
                 }
-                (self.resolve(t, q)?, false)
+                match e {
+                    Expr::Tag(t) => (self.resolve(t, q)?, false),
+                    Expr::Compare(c) => (self.resolve_attr(c, q)?, false),
+                    _ => unreachable!("matched above"),
+                }
             }
             Expr::Everyone => (Node::All, false),
             Expr::Not(x) => {
@@ -132,10 +146,28 @@ impl<'a> Planner<'a> {
         })
     }
 
+    /// An attribute predicate: its attribute's index.
+    fn resolve_attr(&self, c: &Comparison, q: &Query) -> Result<Node<'a>> {
+        let name = normalize_attr(c.name())?;
+        match self.attrs.get_full(&name) {
+            Some((name, attr)) => Ok(Node::Range { name, attr, op: c.op(), value: c.value() }),
+            None => Err(match self.attrs.unknown(&name) {
+                Error::UnknownAttribute { name, suggestions, .. } => Error::UnknownAttribute {
+                    name,
+                    span: c.span(),
+                    query: q.source().map(str::to_owned),
+                    suggestions,
+                },
+                e => e,
+            }),
+        }
+    }
+
     /// Upper bound of a node's cardinality, for ordering intersections.
     fn estimate(&self, n: &Node<'_>) -> u64 {
         match n {
             Node::Leaf { bits, .. } => bits.len(),
+            Node::Range { attr, .. } => attr.len(),
             Node::All => self.live.len(),
             Node::Empty => 0,
             Node::And(xs) => xs.iter().map(|x| self.estimate(x)).min().unwrap_or(0),
@@ -146,13 +178,15 @@ impl<'a> Planner<'a> {
 
     fn sorted<'n>(&self, xs: &'n [Node<'a>]) -> Vec<&'n Node<'a>> {
         let mut v: Vec<&Node<'a>> = xs.iter().collect();
-        v.sort_by_cached_key(|x| self.estimate(x));
+        // Attribute predicates last: they are evaluated within the result so far.
+        v.sort_by_cached_key(|x| (matches!(x, Node::Range { .. }), self.estimate(x)));
         v
     }
 
     fn eval(&self, n: &Node<'a>) -> Cow<'a, RoaringBitmap> {
         match n {
             Node::Leaf { bits, .. } => Cow::Borrowed(*bits),
+            Node::Range { attr, op, value, .. } => Cow::Owned(attr.compare(*op, *value, None)),
             Node::All => Cow::Borrowed(self.live),
             Node::Empty => Cow::Owned(RoaringBitmap::new()),
             Node::And(xs) => self.eval_and(&self.sorted(xs)),
@@ -175,25 +209,41 @@ impl<'a> Planner<'a> {
         if a.is_empty() {
             return a;
         }
-        let mut r = &*a & &*self.eval(second);
+        let mut r = self.intersect(&a, second);
         for x in rest {
             if r.is_empty() {
                 break;
             }
-            r &= &*self.eval(x);
+            r = self.intersect(&r, x);
         }
         Cow::Owned(r)
+    }
+
+    /// `r AND x`; an attribute predicate is evaluated within `r` only.
+    fn intersect(&self, r: &RoaringBitmap, x: &Node<'a>) -> RoaringBitmap {
+        match x {
+            Node::Range { attr, op, value, .. } => attr.compare(*op, *value, Some(r)),
+            _ => r & &*self.eval(x),
+        }
+    }
+
+    /// `r AND NOT x`; an attribute predicate is evaluated within `r` only.
+    fn subtract(&self, r: &RoaringBitmap, x: &Node<'a>) -> RoaringBitmap {
+        match x {
+            Node::Range { attr, op, value, .. } => r - &attr.compare(*op, *value, Some(r)),
+            _ => r - &*self.eval(x),
+        }
     }
 
     fn eval_and_not(&self, base: &Node<'a>, negs: &[Node<'a>]) -> RoaringBitmap {
         let b = self.eval(base);
         let Some((first, rest)) = negs.split_first() else { return b.into_owned() };
-        let mut r = &*b - &*self.eval(first);
+        let mut r = self.subtract(&b, first);
         for x in rest {
             if r.is_empty() {
                 break;
             }
-            r -= &*self.eval(x);
+            r = self.subtract(&r, x);
         }
         r
     }
@@ -202,13 +252,18 @@ impl<'a> Planner<'a> {
     fn count_node(&self, n: &Node<'a>) -> u64 {
         match n {
             Node::Leaf { bits, .. } => bits.len(),
+            Node::Range { .. } => self.eval(n).len(),
             Node::All => self.live.len(),
             Node::Empty => 0,
             Node::And(xs) => {
                 let order = self.sorted(xs);
                 let (last, init) = order.split_last().expect("AND has operands");
                 let r = self.eval_and(init);
-                if r.is_empty() { 0 } else { r.intersection_len(&self.eval(last)) }
+                match last {
+                    _ if r.is_empty() => 0,
+                    Node::Range { .. } => self.intersect(&r, last).len(),
+                    _ => r.intersection_len(&self.eval(last)),
+                }
             }
             Node::Or(xs) => match xs.as_slice() {
                 [a, b] => self.eval(a).union_len(&self.eval(b)),
@@ -218,7 +273,11 @@ impl<'a> Planner<'a> {
                 let (last, init) = negs.split_last().expect("ANDNOT has negatives");
                 // With one negative the base is read in place (a leaf is not copied).
                 let r = if init.is_empty() { self.eval(base) } else { Cow::Owned(self.eval_and_not(base, init)) };
-                if r.is_empty() { 0 } else { r.difference_len(&self.eval(last)) }
+                match last {
+                    _ if r.is_empty() => 0,
+                    Node::Range { attr, op, value, .. } => r.len() - attr.compare(*op, *value, Some(&r)).len(),
+                    _ => r.difference_len(&self.eval(last)),
+                }
             }
         }
     }
@@ -258,6 +317,11 @@ impl<'a> Planner<'a> {
                 let mut s = String::from("tag ");
                 super::fmt::write_name(&mut s, name).expect("writing to a String");
                 (s, Vec::new())
+            }
+            Node::Range { name, op, value, .. } => {
+                let mut s = String::from("attribute ");
+                super::fmt::write_name(&mut s, name).expect("writing to a String");
+                (format!("{s} {op} {value} (bit-sliced index)"), Vec::new())
             }
             Node::All => ("everyone (the live customers)".into(), Vec::new()),
             Node::Empty => ("nobody".into(), Vec::new()),
@@ -412,6 +476,7 @@ mod tests {
             let list = |xs: &[Node<'_>]| xs.iter().map(show).collect::<Vec<_>>().join(" ");
             match n {
                 Node::Leaf { name, .. } => name.to_string(),
+                Node::Range { name, op, value, .. } => format!("{name}{op}{value}"),
                 Node::All => "ALL".into(),
                 Node::Empty => "EMPTY".into(),
                 Node::And(xs) => format!("and({})", list(xs)),
@@ -433,6 +498,25 @@ mod tests {
         assert_eq!(shape(&e, "NOT NOT a"), ("a".into(), false));
         assert_eq!(shape(&e, "a AND NOT b AND NOT c"), ("andnot(a - b c)".into(), false));
         assert_eq!(shape(&e, "(a AND NOT b) AND NOT c"), ("andnot(a - b c)".into(), false));
+    }
+
+    #[test]
+    fn attribute_predicates_come_last_in_an_and_and_are_evaluated_within_it() {
+        let mut e = engine();
+        for c in 0..10u32 {
+            let id = CustomerId(c);
+            e.set_attr(id, "age", i64::from(c) * 10).unwrap();
+        }
+        assert_eq!(shape(&e, "age >= 30 AND c"), ("and(age>=30 c)".into(), false));
+        assert_eq!(shape(&e, "a AND NOT age < 20"), ("andnot(a - age<20)".into(), false));
+        assert_eq!(e.count("age >= 30 AND a").unwrap(), 3); // a: 0..6 -> ages 30, 40, 50
+        assert_eq!(e.count("a AND NOT age < 20").unwrap(), 4);
+        assert_eq!(e.count("age >= 30 AND age < 60").unwrap(), 3);
+        assert_eq!(e.count("NOT age >= 30").unwrap(), 3);
+        let plan = e.explain("age >= 30 AND c").unwrap();
+        assert_eq!(plan.count(), 1);
+        assert!(plan.to_string().contains("attribute age >= 30 (bit-sliced index)"), "{plan}");
+        assert_eq!(plan.root.children[0].label, "tag c", "evaluated first: {plan}");
     }
 
     #[test]

@@ -47,6 +47,10 @@ impl fmt::Display for Expr {
             };
             match e {
                 Expr::Tag(t) => write_name(f, t.name())?,
+                Expr::Compare(c) => {
+                    write_name(f, c.name())?;
+                    write!(f, " {} {}", c.op(), c.value())?;
+                }
                 Expr::Everyone => f.write_str("*")?,
                 Expr::Not(x) => {
                     f.write_str("NOT ")?;

@@ -3,24 +3,35 @@
 //! # Grammar
 //!
 //! ```text
-//! query    = or_expr EOF ;
-//! or_expr  = and_expr { "OR" and_expr } ;           (* lowest precedence *)
-//! and_expr = not_expr { "AND" not_expr } ;
-//! not_expr = { "NOT" } primary ;                     (* highest precedence *)
-//! primary  = tag | "*" | "(" or_expr ")" ;
-//! tag      = bare_name | quoted_name ;
-//! bare_name   = name_char { name_char } ;           (* not a keyword, not "*" *)
+//! query      = or_expr EOF ;
+//! or_expr    = and_expr { "OR" and_expr } ;          (* lowest precedence *)
+//! and_expr   = not_expr { "AND" not_expr } ;
+//! not_expr   = { "NOT" } primary ;                    (* highest precedence *)
+//! primary    = comparison | tag | "*" | "(" or_expr ")" ;
+//! comparison = name op integer ;                      (* an attribute predicate *)
+//! op         = "=" | "!=" | "<" | "<=" | ">" | ">=" ;
+//! integer    = [ "-" | "+" ] digit { digit } ;        (* an i64 *)
+//! tag        = name ;
+//! name       = bare_name | quoted_name ;
+//! bare_name   = name_char { name_char } ;            (* not a keyword, not "*" *)
 //! name_char   = any character except white space ( ) " = ! < > ;
 //! quoted_name = '"' { any character except " and \ | '\"' | '\\' } '"' ;
 //! ```
 //!
 //! - Keywords `AND`, `OR`, `NOT` are case-insensitive (`and`, `Or` work too).
 //! - `*` is every live customer; `NOT *` is nobody.
-//! - A tag name with white space, parentheses, quotes, backslashes, one of `= ! < >` (kept for
-//!   the attribute range predicates to come), a keyword's spelling or `*` is written
-//!   double-quoted: `"High Value" AND "and"`. Names are trimmed, so `" vip "` is `vip`.
+//! - A tag name with white space, parentheses, quotes, backslashes, one of `= ! < >`, a
+//!   keyword's spelling or `*` is written double-quoted: `"High Value" AND "and"`. Names are
+//!   trimmed, so `" vip "` is `vip`.
 //! - A name matches customers carrying that tag **or any descendant** in the `/` hierarchy:
 //!   `interest/sports` matches `interest/sports/running`.
+//! - A name followed by a comparison operator is a numeric **attribute** (a separate namespace
+//!   from tags): `age >= 30 AND age < 40 AND vip`. Spaces around the operator are optional
+//!   (`age>=30`, `balance<-5`); the literal is any `i64`. A customer without a value for the
+//!   attribute matches no comparison on it, so `NOT age >= 30` includes it and `age != 30`
+//!   does not. Ranges are evaluated on a bit-sliced index (one bitmap per value bit), never by
+//!   a scan of customers, and inside an `AND` only within the customers the other operands
+//!   left.
 //! - `NOT x` is relative to the live customers: removed customers never match.
 //! - Two terms side by side without `AND`/`OR` are an error, not an implicit AND.
 //!
@@ -43,7 +54,7 @@ mod eval;
 mod fmt;
 mod parse;
 
-pub use ast::{Expr, Query, Span, TagRef};
+pub use ast::{CmpOp, Comparison, Expr, Query, Span, TagRef};
 pub use eval::{Explain, ExplainNode};
 
 pub(crate) use eval::Planner;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::MAX_QUERY_DEPTH;
-use super::ast::{Expr, Query, Span, TagRef};
+use super::ast::{CmpOp, Comparison, Expr, Query, Span, TagRef};
 use crate::error::{Error, Result};
 use crate::tags::normalize_tag;
 
@@ -18,6 +18,10 @@ enum Tok {
     Not,
     /// A tag name, bare or quoted (escapes resolved, normalized).
     Name(String),
+    /// A comparison operator.
+    Op(CmpOp),
+    /// An integer literal (only right after an operator).
+    Int(i64),
 }
 
 /// Characters that end a bare name.
@@ -33,7 +37,12 @@ pub(crate) fn keyword(word: &str) -> Option<&'static str> {
 struct Lexer<'a> {
     text: &'a str,
     pos: usize,
+    /// The previous token was a comparison operator: an integer literal comes next.
+    after_op: bool,
 }
+
+const LITERAL_HINT: &str = "attribute predicates compare with whole numbers (i64, from -9223372036854775808 \
+     to 9223372036854775807), e.g. age >= 30; money is in minor units: monetary >= 10000";
 
 impl<'a> Lexer<'a> {
     fn err(&self, span: Span, message: impl Into<String>, hint: Option<&str>) -> Error {
@@ -43,6 +52,7 @@ impl<'a> Lexer<'a> {
     fn tokens(mut self) -> Result<Vec<(Tok, Span)>> {
         let mut out = Vec::new();
         while let Some(t) = self.next_token()? {
+            self.after_op = matches!(t.0, Tok::Op(_));
             out.push(t);
         }
         Ok(out)
@@ -54,6 +64,9 @@ impl<'a> Lexer<'a> {
         self.pos += rest.len() - trimmed.len();
         let start = self.pos;
         let Some(c) = trimmed.chars().next() else { return Ok(None) };
+        if self.after_op {
+            return self.literal(trimmed, start).map(Some);
+        }
         let single = |tok| Ok(Some((tok, Span::new(start, start + 1))));
         match c {
             '(' => {
@@ -67,14 +80,28 @@ impl<'a> Lexer<'a> {
             '"' => self.quoted(start).map(Some),
             '=' | '!' | '<' | '>' => {
                 let len = trimmed.chars().take_while(|c| matches!(c, '=' | '!' | '<' | '>')).count();
-                Err(self.err(
-                    Span::new(start, start + len),
-                    format!(
-                        "unexpected {:?}: comparison operators are reserved for attribute predicates",
-                        &trimmed[..len]
-                    ),
-                    Some("a tag name containing = ! < > must be double-quoted, e.g. \"a=b\""),
-                ))
+                let span = Span::new(start, start + len);
+                self.pos += len;
+                let op = match &trimmed[..len] {
+                    "=" => CmpOp::Eq,
+                    "!=" => CmpOp::Ne,
+                    "<" => CmpOp::Lt,
+                    "<=" => CmpOp::Le,
+                    ">" => CmpOp::Gt,
+                    ">=" => CmpOp::Ge,
+                    other => {
+                        let hint = match other {
+                            "==" => "write = for equality, e.g. age = 30",
+                            "<>" => "write != for inequality, e.g. age != 30",
+                            "=>" => "did you mean >= ?",
+                            "=<" => "did you mean <= ?",
+                            "!" => "write NOT to negate, e.g. NOT vip (or != to compare)",
+                            _ => "the operators are = != < <= > >=",
+                        };
+                        return Err(self.err(span, format!("unknown operator {other:?}"), Some(hint)));
+                    }
+                };
+                Ok(Some((Tok::Op(op), span)))
             }
             _ => {
                 let len = trimmed.find(is_delimiter).unwrap_or(trimmed.len());
@@ -90,6 +117,27 @@ impl<'a> Lexer<'a> {
                 };
                 Ok(Some((tok, span)))
             }
+        }
+    }
+
+    /// The integer literal after an operator: `[+-]digits`, an `i64`.
+    fn literal(&mut self, trimmed: &str, start: usize) -> Result<(Tok, Span)> {
+        let len = trimmed.find(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"')).unwrap_or(trimmed.len());
+        let word = &trimmed[..len];
+        let span = Span::new(start, start + len);
+        let digits = word.strip_prefix(['-', '+']).unwrap_or(word);
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            let what = if word.is_empty() { format!("{:?}", &trimmed[..trimmed.chars().next().map_or(0, char::len_utf8)]) } else { format!("{word:?}") };
+            return Err(self.err(
+                if word.is_empty() { Span::new(start, start + 1) } else { span },
+                format!("expected an integer after the comparison operator, found {what}"),
+                Some(LITERAL_HINT),
+            ));
+        }
+        self.pos += len;
+        match word.parse::<i64>() {
+            Ok(v) => Ok((Tok::Int(v), span)),
+            Err(_) => Err(self.err(span, format!("integer {word} is out of range"), Some(LITERAL_HINT))),
         }
     }
 
@@ -147,7 +195,7 @@ struct Parser<'a> {
 
 /// Parses query text into a [`Query`] (see the grammar in [`query`](crate::query)).
 pub(crate) fn parse(text: &str) -> Result<Query> {
-    let toks = Lexer { text, pos: 0 }.tokens()?;
+    let toks = Lexer { text, pos: 0, after_op: false }.tokens()?;
     let mut p = Parser { text, toks, pos: 0, depth: 0 };
     if p.toks.is_empty() {
         return Err(p.err(
@@ -270,7 +318,44 @@ impl Parser<'_> {
         Ok((x, depth + nots))
     }
 
-    /// `primary = tag | "*" | "(" or_expr ")"`
+    /// `comparison = name op integer | tag`, after the name. Out of line so that the
+    /// recursive rules keep small stack frames.
+    #[inline(never)]
+    fn parse_term(&mut self, name: String, span: Span) -> Result<(Expr, usize)> {
+        let Some(&(Tok::Op(op), op_span)) = self.toks.get(self.pos) else {
+            return Ok((Expr::Tag(TagRef::new(name, Some(span))), 0));
+        };
+        self.pos += 1;
+        match self.toks.get(self.pos) {
+            Some(&(Tok::Int(v), _)) => {
+                self.pos += 1;
+                Ok((Expr::Compare(Box::new(Comparison::new(name, Some(span), op, v))), 0))
+            }
+            _ => Err(self.err(
+                Span::new(op_span.end, op_span.end),
+                format!("expected an integer after {op}, found the end of the query"),
+                Some(LITERAL_HINT),
+            )),
+        }
+    }
+
+    #[inline(never)]
+    fn misplaced(&self, tok: &Tok, span: Span) -> Error {
+        match tok {
+            Tok::Op(op) => self.err(
+                span,
+                format!("{op} needs an attribute name on its left"),
+                Some("write the attribute first, e.g. age >= 30"),
+            ),
+            _ => self.err(
+                span,
+                "expected a tag name, '*' or '(', found an integer",
+                Some("an integer stands only on the right of a comparison, e.g. age >= 30"),
+            ),
+        }
+    }
+
+    /// `primary = comparison | tag | "*" | "(" or_expr ")"`
     fn parse_primary(&mut self) -> Result<(Expr, usize)> {
         let span = self.here();
         let Some((tok, _)) = self.toks.get(self.pos).cloned() else {
@@ -282,9 +367,12 @@ impl Parser<'_> {
         };
         self.pos += 1;
         match tok {
-            Tok::Name(name) => Ok((Expr::Tag(TagRef::new(name, Some(span))), 0)),
+            Tok::Name(name) => self.parse_term(name, span),
+            Tok::Op(_) | Tok::Int(_) => Err(self.misplaced(&tok, span)),
             Tok::Star => Ok((Expr::Everyone, 0)),
             Tok::LParen => {
+                let probe = 0u8;
+                if self.depth < 3 { eprintln!("depth {} addr {:p}", self.depth, &probe); }
                 self.enter()?;
                 let x = self.parse_or()?;
                 self.depth -= 1;
@@ -389,7 +477,11 @@ mod tests {
         assert_eq!(parse_err("vip AND").0, Span::new(7, 7));
         assert_eq!(parse_err("vip outdoor").0, Span::new(4, 11));
         assert_eq!(parse_err("a)").0, Span::new(1, 2));
-        assert_eq!(parse_err("age >= 3").0, Span::new(4, 6));
+        assert_eq!(parse_err("age == 3").0, Span::new(4, 6));
+        assert_eq!(parse_err("age >= x").0, Span::new(7, 8));
+        assert_eq!(parse_err("age >=").0, Span::new(6, 6));
+        assert_eq!(parse_err(">= 3").0, Span::new(0, 2));
+        assert_eq!(parse_err("age > 9223372036854775808").0, Span::new(6, 25));
         assert_eq!(parse_err("\"abc").0, Span::new(0, 4));
         assert_eq!(parse_err(r#""a\n""#).0, Span::new(2, 4));
         assert_eq!(parse_err("   ").0, Span::new(0, 3));

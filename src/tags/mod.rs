@@ -8,7 +8,7 @@ mod store;
 pub use kind::TagKind;
 pub use pool::TagInfo;
 
-pub(crate) use name::{normalize_group, normalize_tag};
+pub(crate) use name::{edit_distance, normalize_group, normalize_tag};
 
 /// The exclusive-group prefix of `group:value`, if the name has a `:`.
 pub(crate) fn group_prefix(name: &str) -> Option<&str> {

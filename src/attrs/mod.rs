@@ -1,0 +1,127 @@
+//! Numeric attributes: one [`Bsi`] per attribute name, and how queries read them.
+//!
+//! An attribute is created by its first value (or [`Attrs::define`]); its name then resolves
+//! in queries even when no customer has a value. A derived attribute may be a *view*:
+//! `recency_days` is stored as the day of the last purchase and read as `as_of - day`, so
+//! moving the as-of date rewrites nothing (the comparison is translated instead).
+
+mod bsi;
+
+use indexmap::IndexMap;
+use roaring::RoaringBitmap;
+
+pub(crate) use bsi::Bsi;
+
+use crate::error::{Error, Result};
+use crate::query::CmpOp;
+use crate::tags::{edit_distance, normalize_tag};
+
+/// How stored values map to the values users see.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum View {
+    /// As stored.
+    #[default]
+    Plain,
+    /// `as_of - stored` (days since a stored day number).
+    DaysSince(i64),
+}
+
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Attribute {
+    pub(crate) bsi: Bsi,
+    pub(crate) view: View,
+}
+
+impl Attribute {
+    pub(crate) fn get(&self, customer: u32) -> Option<i64> {
+        let v = self.bsi.get(customer)?;
+        Some(match self.view {
+            View::Plain => v,
+            View::DaysSince(as_of) => as_of - v,
+        })
+    }
+
+    /// Customers (within `filter`) whose value `v` has `v op c`.
+    pub(crate) fn compare(&self, op: CmpOp, c: i64, filter: Option<&RoaringBitmap>) -> RoaringBitmap {
+        match self.view {
+            View::Plain => self.bsi.compare(op, i128::from(c), filter),
+            // as_of - s op c  <=>  s flipped(op) as_of - c
+            View::DaysSince(as_of) => self.bsi.compare(op.flipped(), i128::from(as_of) - i128::from(c), filter),
+        }
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.bsi.len()
+    }
+}
+
+/// Every attribute of an engine.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Attrs {
+    map: IndexMap<Box<str>, Attribute>,
+}
+
+/// Normalizes an attribute name (the tag-name rules: trimmed, no control characters).
+pub(crate) fn normalize_attr(raw: &str) -> Result<std::borrow::Cow<'_, str>> {
+    normalize_tag(raw).map_err(|e| match e {
+        Error::InvalidTagName { name, reason } => Error::InvalidAttributeName { name, reason },
+        e => e,
+    })
+}
+
+impl Attrs {
+    pub(crate) fn get(&self, name: &str) -> Option<&Attribute> {
+        self.map.get(name)
+    }
+
+    pub(crate) fn get_full(&self, name: &str) -> Option<(&str, &Attribute)> {
+        self.map.get_key_value(name).map(|(k, v)| (&**k, v))
+    }
+
+    /// The attribute, created (empty) if new. `name` is normalized.
+    pub(crate) fn entry(&mut self, name: &str) -> &mut Attribute {
+        if !self.map.contains_key(name) {
+            self.map.insert(name.into(), Attribute::default());
+        }
+        self.map.get_mut(name).expect("just inserted")
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Attribute)> + '_ {
+        self.map.iter().map(|(k, v)| (&**k, v))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Drops every value of `customer`.
+    pub(crate) fn remove_customer(&mut self, customer: u32) {
+        for a in self.map.values_mut() {
+            a.bsi.remove(customer);
+        }
+    }
+
+    /// The unknown-attribute error for `name`, with the closest known names.
+    pub(crate) fn unknown(&self, name: &str) -> Error {
+        let limit = (name.chars().count() / 3).max(2);
+        let mut scored: Vec<(usize, &str)> =
+            self.map.keys().map(|k| (edit_distance(name, k, limit), &**k)).filter(|&(d, _)| d <= limit).collect();
+        scored.sort_unstable();
+        Error::UnknownAttribute {
+            name: name.to_owned(),
+            span: None,
+            query: None,
+            suggestions: scored.into_iter().take(3).map(|(_, k)| k.to_owned()).collect(),
+        }
+    }
+
+    pub(crate) fn serialized_bytes(&self) -> usize {
+        self.map.values().map(|a| a.bsi.serialized_bytes()).sum()
+    }
+
+    pub(crate) fn optimize(&mut self) {
+        for a in self.map.values_mut() {
+            a.bsi.optimize();
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Purchase history: [`Day`], [`Money`], [`Purchase`], the columnar store, and the per-customer
+//! summary as of a day that RFM and lifecycle stages are computed from.
+
+mod day;
+mod money;
+mod store;
+
+pub use day::Day;
+pub use money::Money;
+pub(crate) use store::{History, Rec};
+
+use crate::id::CustomerId;
+
+/// One purchase (or, with a negative amount, refund) of one customer on one UTC day.
+///
+/// ```
+/// use audience::{CustomerId, Day, Money, Purchase};
+/// let p = Purchase::new(CustomerId(7), Day::from_ymd(2024, 2, 29)?, Money::parse("-5.00")?);
+/// assert!(p.amount.is_refund());
+/// # Ok::<(), audience::Error>(())
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Purchase {
+    /// Who bought.
+    pub customer: CustomerId,
+    /// The UTC calendar day of the purchase.
+    pub day: Day,
+    /// The amount; negative for a refund.
+    pub amount: Money,
+}
+
+impl Purchase {
+    /// A purchase; `when` is a [`Day`], a `chrono::NaiveDate` or a `chrono::DateTime<Utc>`.
+    pub fn new(customer: CustomerId, when: impl Into<Day>, amount: Money) -> Purchase {
+        Purchase { customer, day: when.into(), amount }
+    }
+}
+
+impl<D: Into<Day>> From<(CustomerId, D, Money)> for Purchase {
+    fn from((customer, when, amount): (CustomerId, D, Money)) -> Purchase {
+        Purchase::new(customer, when, amount)
+    }
+}
+
+/// No comeback purchase.
+pub(crate) const NO_DAY: i32 = i32::MIN;
+
+/// One customer's history summarized as of a day: what RFM and lifecycle read.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Summary {
+    /// Purchases (records with a non-negative amount) on or before the day.
+    pub(crate) count: u32,
+    /// Day of the first and last purchase (meaningless when `count` is 0).
+    pub(crate) first: i32,
+    pub(crate) last: i32,
+    /// The most recent purchase that came more than the churn window after the purchase
+    /// before it, or [`NO_DAY`].
+    pub(crate) comeback: i32,
+    /// Sum of every amount on or before the day, refunds included (exact: at most
+    /// `records * Money::MAX_MINOR` in absolute value).
+    pub(crate) monetary: i128,
+    /// Whether the customer has records after the day (the summary changes when the day
+    /// moves forward past them).
+    pub(crate) later: bool,
+}
+
+impl Summary {
+    /// Summarizes `days` (ascending) / `amounts` as of day `as_of`.
+    pub(crate) fn of(days: &[i32], amounts: &[i64], as_of: i32, churn_days: i32) -> Summary {
+        let k = days.partition_point(|&d| d <= as_of);
+        let mut s = Summary { comeback: NO_DAY, later: k < days.len(), ..Summary::default() };
+        for (&day, &amount) in days[..k].iter().zip(&amounts[..k]) {
+            s.monetary += i128::from(amount);
+            if amount < 0 {
+                continue;
+            }
+            if s.count == 0 {
+                s.first = day;
+            } else if i64::from(day) - i64::from(s.last) > i64::from(churn_days) {
+                s.comeback = day;
+            }
+            s.last = day;
+            s.count += 1;
+        }
+        s
+    }
+
+    /// Whether the customer has a purchase on or before the day (and so RFM scores).
+    pub(crate) fn scored(&self) -> bool {
+        self.count > 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_counts_purchases_and_sums_refunds() {
+        // day:    0    0    10   200  201  300 (after as_of)
+        let days = [0, 0, 10, 200, 201, 300];
+        let amounts = [100, 0, -50, 700, -25, 9];
+        let s = Summary::of(&days, &amounts, 250, 180);
+        assert_eq!(s.count, 3); // the two on day 0 and day 200; refunds are not purchases
+        assert_eq!((s.first, s.last), (0, 200));
+        assert_eq!(s.comeback, 200); // 200 - 0 > 180 (the refund on day 10 does not count)
+        assert_eq!(s.monetary, 100 + 0 - 50 + 700 - 25);
+        assert!(s.later);
+        let only_refunds = Summary::of(&[5], &[-10], 9, 180);
+        assert!(!only_refunds.scored());
+        assert_eq!(only_refunds.monetary, -10);
+        let before = Summary::of(&days, &amounts, -1, 180);
+        assert_eq!(before, Summary { comeback: NO_DAY, later: true, ..Summary::default() });
+    }
+}
