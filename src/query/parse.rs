@@ -186,6 +186,9 @@ impl<'a> Lexer<'a> {
     }
 }
 
+/// The parser's result: errors boxed (see `Parser::err`).
+type PResult<T> = std::result::Result<T, Box<Error>>;
+
 struct Parser<'a> {
     text: &'a str,
     toks: Vec<(Tok, Span)>,
@@ -196,6 +199,10 @@ struct Parser<'a> {
 /// Parses query text into a [`Query`] (see the grammar in [`query`](crate::query)).
 pub(crate) fn parse(text: &str) -> Result<Query> {
     let toks = Lexer { text, pos: 0, after_op: false }.tokens()?;
+    parse_tokens(text, toks).map_err(|e| *e)
+}
+
+fn parse_tokens(text: &str, toks: Vec<(Tok, Span)>) -> PResult<Query> {
     let mut p = Parser { text, toks, pos: 0, depth: 0 };
     if p.toks.is_empty() {
         return Err(p.err(
@@ -230,8 +237,15 @@ fn group_depth(xs: &[(Expr, usize)], same: impl Fn(&Expr) -> bool) -> usize {
 }
 
 impl Parser<'_> {
-    fn err(&self, span: Span, message: impl Into<String>, hint: Option<&str>) -> Error {
-        Error::Parse { query: self.text.to_owned(), span, message: message.into(), hint: hint.map(str::to_owned) }
+    /// Boxed: the recursive rules pass errors up through `?`, and a small error type keeps
+    /// their stack frames small (so the depth limit comes long before the stack's end).
+    fn err(&self, span: Span, message: impl Into<String>, hint: Option<&str>) -> Box<Error> {
+        Box::new(Error::Parse {
+            query: self.text.to_owned(),
+            span,
+            message: message.into(),
+            hint: hint.map(str::to_owned),
+        })
     }
 
     fn peek(&self) -> Option<&Tok> {
@@ -243,7 +257,7 @@ impl Parser<'_> {
         self.toks.get(self.pos).map_or(Span::new(self.text.len(), self.text.len()), |&(_, s)| s)
     }
 
-    fn enter(&mut self) -> Result<()> {
+    fn enter(&mut self) -> PResult<()> {
         self.depth += 1;
         if self.depth > MAX_QUERY_DEPTH {
             return Err(self.err(
@@ -263,7 +277,7 @@ impl Parser<'_> {
     }
 
     /// Fails when a node built from the tokens since `from` is deeper than the limit.
-    fn check_depth(&self, depth: usize, from: usize) -> Result<()> {
+    fn check_depth(&self, depth: usize, from: usize) -> PResult<()> {
         if depth > MAX_QUERY_DEPTH {
             return Err(self.err(
                 self.span_since(from),
@@ -275,7 +289,7 @@ impl Parser<'_> {
     }
 
     /// `or_expr = and_expr { "OR" and_expr }`; returns the node and its depth.
-    fn parse_or(&mut self) -> Result<(Expr, usize)> {
+    fn parse_or(&mut self) -> PResult<(Expr, usize)> {
         let from = self.pos;
         let mut xs = vec![self.parse_and()?];
         while self.peek() == Some(&Tok::Or) {
@@ -288,7 +302,7 @@ impl Parser<'_> {
     }
 
     /// `and_expr = not_expr { "AND" not_expr }`
-    fn parse_and(&mut self) -> Result<(Expr, usize)> {
+    fn parse_and(&mut self) -> PResult<(Expr, usize)> {
         let from = self.pos;
         let mut xs = vec![self.parse_not()?];
         while self.peek() == Some(&Tok::And) {
@@ -301,7 +315,7 @@ impl Parser<'_> {
     }
 
     /// `not_expr = { "NOT" } primary` (a loop, not recursion)
-    fn parse_not(&mut self) -> Result<(Expr, usize)> {
+    fn parse_not(&mut self) -> PResult<(Expr, usize)> {
         let (from, outer) = (self.pos, self.depth);
         let mut nots = 0;
         while self.peek() == Some(&Tok::Not) {
@@ -321,7 +335,7 @@ impl Parser<'_> {
     /// `comparison = name op integer | tag`, after the name. Out of line so that the
     /// recursive rules keep small stack frames.
     #[inline(never)]
-    fn parse_term(&mut self, name: String, span: Span) -> Result<(Expr, usize)> {
+    fn parse_term(&mut self, name: String, span: Span) -> PResult<(Expr, usize)> {
         let Some(&(Tok::Op(op), op_span)) = self.toks.get(self.pos) else {
             return Ok((Expr::Tag(TagRef::new(name, Some(span))), 0));
         };
@@ -339,8 +353,9 @@ impl Parser<'_> {
         }
     }
 
+    #[cold]
     #[inline(never)]
-    fn misplaced(&self, tok: &Tok, span: Span) -> Error {
+    fn misplaced(&self, tok: &Tok, span: Span) -> Box<Error> {
         match tok {
             Tok::Op(op) => self.err(
                 span,
@@ -356,52 +371,65 @@ impl Parser<'_> {
     }
 
     /// `primary = comparison | tag | "*" | "(" or_expr ")"`
-    fn parse_primary(&mut self) -> Result<(Expr, usize)> {
+    fn parse_primary(&mut self) -> PResult<(Expr, usize)> {
         let span = self.here();
-        let Some((tok, _)) = self.toks.get(self.pos).cloned() else {
-            return Err(self.err(
-                span,
-                "expected a tag name, '*' or '(', found the end of the query",
-                Some("complete the query, e.g. vip AND outdoor"),
-            ));
-        };
+        let Some((tok, _)) = self.toks.get(self.pos) else { return Err(self.unexpected(None, span)) };
         self.pos += 1;
         match tok {
-            Tok::Name(name) => self.parse_term(name, span),
-            Tok::Op(_) | Tok::Int(_) => Err(self.misplaced(&tok, span)),
+            Tok::Name(name) => {
+                let name = name.clone();
+                self.parse_term(name, span)
+            }
             Tok::Star => Ok((Expr::Everyone, 0)),
             Tok::LParen => {
-                let probe = 0u8;
-                if self.depth < 3 { eprintln!("depth {} addr {:p}", self.depth, &probe); }
                 self.enter()?;
                 let x = self.parse_or()?;
                 self.depth -= 1;
-                match self.peek() {
-                    Some(Tok::RParen) => {
-                        self.pos += 1;
-                        Ok(x)
-                    }
-                    _ => Err(self.err(
-                        self.here(),
-                        format!("expected ')' to close the '(' at {span}"),
-                        Some("add the missing ')'"),
-                    )),
+                if self.peek() != Some(&Tok::RParen) {
+                    return Err(self.unclosed(span));
                 }
+                self.pos += 1;
+                Ok(x)
             }
-            Tok::RParen => Err(self.err(
+            _ => Err(self.unexpected(Some(self.pos - 1), span)),
+        }
+    }
+
+    /// The error for a token (at index `at`, or the end of the query) that cannot start a
+    /// primary. Out of line, like every error path of the recursive rules: this keeps their
+    /// stack frames small, so the depth limit is reached long before the stack's end.
+    #[cold]
+    #[inline(never)]
+    fn unexpected(&self, at: Option<usize>, span: Span) -> Box<Error> {
+        let Some((tok, _)) = at.and_then(|i| self.toks.get(i)) else {
+            return self.err(
+                span,
+                "expected a tag name, '*' or '(', found the end of the query",
+                Some("complete the query, e.g. vip AND outdoor"),
+            );
+        };
+        match tok {
+            Tok::RParen => self.err(
                 span,
                 "expected a tag name, '*' or '(', found ')'",
                 Some("remove the ')' or put a term before it"),
-            )),
+            ),
             Tok::And | Tok::Or | Tok::Not => {
                 let kw = &self.text[span.start..span.end];
-                Err(self.err(
+                self.err(
                     span,
                     format!("expected a tag name, '*' or '(', found the keyword {kw}"),
                     Some(&format!("a tag named {kw:?} is written double-quoted: \"{kw}\"")),
-                ))
+                )
             }
+            other => self.misplaced(other, span),
         }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn unclosed(&self, open: Span) -> Box<Error> {
+        self.err(self.here(), format!("expected ')' to close the '(' at {open}"), Some("add the missing ')'"))
     }
 }
 
