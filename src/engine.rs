@@ -1166,7 +1166,8 @@ impl Engine {
         for diff in &plan.attrs {
             let attr = self.attrs.entry(diff.name);
             if !diff.clear.is_empty() {
-                attr.bsi.remove_many(&RoaringBitmap::from_sorted_iter(diff.clear.iter().copied()).expect("rows ascend"));
+                attr.bsi
+                    .remove_many(&RoaringBitmap::from_sorted_iter(diff.clear.iter().copied()).expect("rows ascend"));
             }
             attr.bsi.set_many(&diff.set);
             if diff.name == "recency_days" {
@@ -1316,7 +1317,8 @@ mod tests {
         bulk.tag(c[0], "tier:1").unwrap();
         bulk.tag(c[2], "tier:5").unwrap();
         let mut single = bulk.clone();
-        let pairs = [(c[0], "tier:2"), (c[1], "tier:3"), (c[0], "tier:4"), (c[1], "other"), (c[2], "tier:5"), (c[1], "tier:1")];
+        let pairs =
+            [(c[0], "tier:2"), (c[1], "tier:3"), (c[0], "tier:4"), (c[1], "other"), (c[2], "tier:5"), (c[1], "tier:1")];
         for (id, t) in pairs {
             single.tag(id, t).unwrap();
         }

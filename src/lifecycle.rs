@@ -42,7 +42,8 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in the order above.
-    pub const ALL: [Stage; 6] = [Stage::Prospect, Stage::New, Stage::Reactivated, Stage::Active, Stage::AtRisk, Stage::Churned];
+    pub const ALL: [Stage; 6] =
+        [Stage::Prospect, Stage::New, Stage::Reactivated, Stage::Active, Stage::AtRisk, Stage::Churned];
 
     /// The stage's name, as in its tag `stage:<name>`: `prospect`, `new`, `reactivated`,
     /// `active`, `at_risk`, `churned`.
@@ -73,7 +74,9 @@ impl FromStr for Stage {
 
     fn from_str(s: &str) -> Result<Stage> {
         Stage::ALL.into_iter().find(|st| st.as_str() == s.trim()).ok_or_else(|| Error::InvalidModel {
-            reason: format!("unknown lifecycle stage {s:?} (hint: one of prospect, new, reactivated, active, at_risk, churned)"),
+            reason: format!(
+                "unknown lifecycle stage {s:?} (hint: one of prospect, new, reactivated, active, at_risk, churned)"
+            ),
         })
     }
 }

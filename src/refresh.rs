@@ -335,7 +335,8 @@ impl Models {
             if !s.scored() {
                 return Code { stage, ..Code::default() };
             }
-            let (r, f, m) = (cuts[0].score(i64::from(s.last)), cuts[1].score(i64::from(s.count)), cuts[2].score(s.monetary as i64));
+            let (r, f, m) =
+                (cuts[0].score(i64::from(s.last)), cuts[1].score(i64::from(s.count)), cuts[2].score(s.monetary as i64));
             Code { r, f, m, seg: map.index(r, f).expect("scores are 1-5"), stage }
         };
 
@@ -408,7 +409,8 @@ impl Models {
                 moves[from.map_or(0, |f| f.index() + 1) * 6 + to.index()].push(id);
             }
             // metric attributes
-            let old_vals = old_sum.filter(Summary::scored).map(|s| [i64::from(s.last), i64::from(s.count), s.monetary as i64]);
+            let old_vals =
+                old_sum.filter(Summary::scored).map(|s| [i64::from(s.last), i64::from(s.count), s.monetary as i64]);
             let new_vals =
                 row.sum.scored().then(|| [i64::from(row.sum.last), i64::from(row.sum.count), row.sum.monetary as i64]);
             for (k, attr) in attrs.iter_mut().enumerate() {
@@ -466,15 +468,17 @@ pub(crate) struct PlanNext(Snapshot);
 impl Plan {
     /// Splits off the state to commit once the plan is applied.
     pub(crate) fn take_next(&mut self) -> PlanNext {
-        PlanNext(std::mem::replace(&mut self.next, Snapshot {
-            as_of: 0,
-            churn_days: 0,
-            segments: SegmentMap::default(),
-            ids: Vec::new(),
-            sums: Vec::new(),
-            codes: Vec::new(),
-            live: RoaringBitmap::new(),
-        }))
+        PlanNext(std::mem::replace(
+            &mut self.next,
+            Snapshot {
+                as_of: 0,
+                churn_days: 0,
+                segments: SegmentMap::default(),
+                ids: Vec::new(),
+                sums: Vec::new(),
+                codes: Vec::new(),
+                live: RoaringBitmap::new(),
+            },
+        ))
     }
 }
-

@@ -84,7 +84,10 @@ impl RfmModel {
                 reason: format!("recency_days cut points {recency_days:?} must not be negative"),
             });
         }
-        Ok(RfmModel { scoring: Scoring::Thresholds { recency_days, frequency, monetary }, segments: SegmentMap::default() })
+        Ok(RfmModel {
+            scoring: Scoring::Thresholds { recency_days, frequency, monetary },
+            segments: SegmentMap::default(),
+        })
     }
 
     /// This model with another segment map.
@@ -106,17 +109,24 @@ impl RfmModel {
     /// The cut points of the three metrics for one refresh. `last_days`, `frequency` and
     /// `monetary` are the scored customers' values (reordered in place); R is scored on the
     /// day of the last purchase (later is better), which ranks exactly as recency does.
-    pub(crate) fn cuts(&self, as_of: i32, last_days: &mut [i64], frequency: &mut [i64], monetary: &mut [i64]) -> [Cuts; 3] {
+    pub(crate) fn cuts(
+        &self,
+        as_of: i32,
+        last_days: &mut [i64],
+        frequency: &mut [i64],
+        monetary: &mut [i64],
+    ) -> [Cuts; 3] {
         match &self.scoring {
             Scoring::Quantiles => [quantile_cuts(last_days), quantile_cuts(frequency), quantile_cuts(monetary)],
             Scoring::Thresholds { recency_days, frequency: f, monetary: m } => {
                 // recency <= c  <=>  last >= as_of - c  <=>  last > as_of - c - 1
                 let r = recency_days.map(|c| i128::from(as_of) - i128::from(c) - 1);
                 let at_least = |c: &[i64; 4]| c.map(|c| i128::from(c) - 1);
-                [Cuts { above: r, lone: false }, Cuts { above: at_least(f), lone: false }, Cuts {
-                    above: at_least(m),
-                    lone: false,
-                }]
+                [
+                    Cuts { above: r, lone: false },
+                    Cuts { above: at_least(f), lone: false },
+                    Cuts { above: at_least(m), lone: false },
+                ]
             }
         }
     }
@@ -193,7 +203,9 @@ impl SegmentMap {
     ///
     /// Errors: [`Error::InvalidModel`] for a cell covered twice or not at all, a score outside
     /// 1-5, or an invalid name.
-    pub fn new<S: AsRef<str>>(rules: impl IntoIterator<Item = (S, RangeInclusive<u8>, RangeInclusive<u8>)>) -> Result<SegmentMap> {
+    pub fn new<S: AsRef<str>>(
+        rules: impl IntoIterator<Item = (S, RangeInclusive<u8>, RangeInclusive<u8>)>,
+    ) -> Result<SegmentMap> {
         let mut names: Vec<Box<str>> = Vec::new();
         let mut grid = [[u8::MAX; 5]; 5];
         for (name, rs, fs) in rules {

@@ -43,7 +43,8 @@ impl Bsi {
         if !self.exists.contains(customer) {
             return None;
         }
-        let off = self.slices.iter().enumerate().filter(|(_, s)| s.contains(customer)).fold(0u64, |o, (i, _)| o | 1 << i);
+        let off =
+            self.slices.iter().enumerate().filter(|(_, s)| s.contains(customer)).fold(0u64, |o, (i, _)| o | 1 << i);
         Some((i128::from(self.base) + i128::from(off)) as i64)
     }
 
@@ -73,11 +74,8 @@ impl Bsi {
                 self.slices.push(RoaringBitmap::new());
             }
             let s = &self.slices[i];
-            let (sum, next) = if k >> i & 1 == 1 {
-                (&self.exists - &(s ^ &carry), s | &carry)
-            } else {
-                (s ^ &carry, s & &carry)
-            };
+            let (sum, next) =
+                if k >> i & 1 == 1 { (&self.exists - &(s ^ &carry), s | &carry) } else { (s ^ &carry, s & &carry) };
             self.slices[i] = sum;
             carry = next;
             i += 1;
@@ -182,11 +180,7 @@ impl Bsi {
             }
             CmpOp::Le | CmpOp::Gt => {
                 let le = if u == max_off { universe() } else { self.below(u + 1, universe()) };
-                if op == CmpOp::Le {
-                    le
-                } else {
-                    universe() - le
-                }
+                if op == CmpOp::Le { le } else { universe() - le }
             }
         }
     }

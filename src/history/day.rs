@@ -120,7 +120,9 @@ impl FromStr for Day {
         }
         DateTime::parse_from_rfc3339(t).map(|d| Day::from_utc(d.with_timezone(&Utc))).map_err(|e| Error::InvalidDate {
             input: s.to_owned(),
-            reason: format!("{e} (hint: an RFC 3339 timestamp looks like 2024-02-29T13:45:00Z or 2024-02-29T08:45:00-05:00)"),
+            reason: format!(
+                "{e} (hint: an RFC 3339 timestamp looks like 2024-02-29T13:45:00Z or 2024-02-29T08:45:00-05:00)"
+            ),
         })
     }
 }

@@ -104,7 +104,9 @@ impl Money {
             return Err(bad("no digits before the decimal point (hint: write 0.50, not .50)"));
         }
         if !int.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad("not a decimal number (hint: digits with an optional sign and '.', e.g. -12.34; no thousands separators)"));
+            return Err(bad(
+                "not a decimal number (hint: digits with an optional sign and '.', e.g. -12.34; no thousands separators)",
+            ));
         }
         let cents = match frac {
             None => 0,
@@ -113,15 +115,18 @@ impl Money {
                 return Err(bad("not a decimal number (hint: digits with an optional sign and '.', e.g. -12.34)"));
             }
             Some(f) if f.len() > 2 => {
-                return Err(bad("more than two fractional digits (hint: amounts are exact to the cent; round upstream)"));
+                return Err(bad(
+                    "more than two fractional digits (hint: amounts are exact to the cent; round upstream)",
+                ));
             }
-            Some(f) => f.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0')) * if f.len() == 1 { 10 } else { 1 },
+            Some(f) => {
+                f.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0')) * if f.len() == 1 { 10 } else { 1 }
+            }
         };
         let whole: i64 = int.parse().map_err(|_| bad("out of range"))?;
         let minor = whole.checked_mul(100).and_then(|m| m.checked_add(cents)).ok_or_else(|| bad("out of range"))?;
-        Money::from_minor(if negative { -minor } else { minor }).map_err(|_| {
-            bad(&format!("more than {} minor units in absolute value", Money::MAX_MINOR))
-        })
+        Money::from_minor(if negative { -minor } else { minor })
+            .map_err(|_| bad(&format!("more than {} minor units in absolute value", Money::MAX_MINOR)))
     }
 
     /// The amount in minor units.
@@ -202,8 +207,22 @@ mod tests {
     #[test]
     fn rejects_what_is_not_exact() {
         for s in [
-            "", "-", "1.005", "NaN", "nan", "inf", "1e3", "1,000.00", "5.", ".5", "12a", "--1", "1.-5", "0x10",
-            "10000000000000.01", "99999999999999999999",
+            "",
+            "-",
+            "1.005",
+            "NaN",
+            "nan",
+            "inf",
+            "1e3",
+            "1,000.00",
+            "5.",
+            ".5",
+            "12a",
+            "--1",
+            "1.-5",
+            "0x10",
+            "10000000000000.01",
+            "99999999999999999999",
         ] {
             let e = Money::parse(s).unwrap_err();
             assert!(matches!(e, Error::InvalidAmount { .. }), "{s:?}: {e}");
@@ -216,7 +235,10 @@ mod tests {
             assert_eq!(Money::from_minor(m).unwrap().to_string(), s);
             assert_eq!(Money::parse(s).unwrap().minor(), m);
         }
-        assert_eq!(format_minor(-(i128::from(i64::MAX) * 3)), format!("-{}.{:02}", i128::from(i64::MAX) * 3 / 100, i128::from(i64::MAX) * 3 % 100));
+        assert_eq!(
+            format_minor(-(i128::from(i64::MAX) * 3)),
+            format!("-{}.{:02}", i128::from(i64::MAX) * 3 / 100, i128::from(i64::MAX) * 3 % 100)
+        );
     }
 
     #[test]

@@ -128,16 +128,20 @@ impl History {
         let mut amounts = Vec::with_capacity(total);
         let recent = std::mem::take(&mut self.recent);
         let mut scratch = Vec::new();
-        self.for_each_in(&recent, |customer, d, a| {
-            if d.is_empty() {
-                return;
-            }
-            ids.push(customer);
-            starts.push(days.len() as u64);
-            lens.push(d.len() as u32);
-            days.extend_from_slice(d);
-            amounts.extend_from_slice(a);
-        }, &mut scratch);
+        self.for_each_in(
+            &recent,
+            |customer, d, a| {
+                if d.is_empty() {
+                    return;
+                }
+                ids.push(customer);
+                starts.push(days.len() as u64);
+                lens.push(d.len() as u32);
+                days.extend_from_slice(d);
+                amounts.extend_from_slice(a);
+            },
+            &mut scratch,
+        );
         (self.ids, self.starts, self.lens, self.days, self.amounts) = (ids, starts, lens, days, amounts);
         self.garbage = 0;
     }
@@ -330,11 +334,7 @@ mod tests {
         h.push(rec(2, 5, 7));
         assert_eq!(h.of(1), [(3, 3), (4, 5), (9, 2)]);
         assert_eq!(h.flush(), [1, 2, 3]);
-        let want = vec![
-            (1, vec![(3, 3), (4, 5), (9, 2)]),
-            (2, vec![(5, 1), (5, 4), (5, 7)]),
-            (3, vec![(-7, 6)]),
-        ];
+        let want = vec![(1, vec![(3, 3), (4, 5), (9, 2)]), (2, vec![(5, 1), (5, 4), (5, 7)]), (3, vec![(-7, 6)])];
         assert_eq!(all(&h), want);
         let mut some = Vec::new();
         h.for_each_of(&[0, 2, 3], |c, d, _| some.push((c, d.len())));

@@ -152,12 +152,9 @@ impl<'a> Planner<'a> {
         match self.attrs.get_full(&name) {
             Some((name, attr)) => Ok(Node::Range { name, attr, op: c.op(), value: c.value() }),
             None => Err(match self.attrs.unknown(&name) {
-                Error::UnknownAttribute { name, suggestions, .. } => Error::UnknownAttribute {
-                    name,
-                    span: c.span(),
-                    query: q.source().map(str::to_owned),
-                    suggestions,
-                },
+                Error::UnknownAttribute { name, suggestions, .. } => {
+                    Error::UnknownAttribute { name, span: c.span(), query: q.source().map(str::to_owned), suggestions }
+                }
                 e => e,
             }),
         }

@@ -127,7 +127,11 @@ impl<'a> Lexer<'a> {
         let span = Span::new(start, start + len);
         let digits = word.strip_prefix(['-', '+']).unwrap_or(word);
         if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            let what = if word.is_empty() { format!("{:?}", &trimmed[..trimmed.chars().next().map_or(0, char::len_utf8)]) } else { format!("{word:?}") };
+            let what = if word.is_empty() {
+                format!("{:?}", &trimmed[..trimmed.chars().next().map_or(0, char::len_utf8)])
+            } else {
+                format!("{word:?}")
+            };
             return Err(self.err(
                 if word.is_empty() { Span::new(start, start + 1) } else { span },
                 format!("expected an integer after the comparison operator, found {what}"),
