@@ -1266,6 +1266,22 @@ impl Engine {
     }
 }
 
+/// Refuses names in the groups `refresh` derives (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
+fn check_writable(norm: &str) -> Result<()> {
+    match group_prefix(norm) {
+        Some(g) if DERIVED_GROUPS.contains(&g) => Err(Error::DerivedName { name: norm.to_owned(), owner: OWNER }),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses the attributes `refresh` derives.
+fn check_writable_attr(norm: &str) -> Result<()> {
+    if DERIVED_ATTRS.contains(&norm) {
+        return Err(Error::DerivedName { name: norm.to_owned(), owner: OWNER });
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1374,20 +1390,4 @@ mod tests {
         e.tag(c[0], "outdoor/camping").unwrap();
         assert_eq!(e.tag_info("outdoor/camping").unwrap().kind, TagKind::Value, "nearest ancestor's kind");
     }
-}
-
-/// Refuses names in the groups `refresh` derives (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
-fn check_writable(norm: &str) -> Result<()> {
-    match group_prefix(norm) {
-        Some(g) if DERIVED_GROUPS.contains(&g) => Err(Error::DerivedName { name: norm.to_owned(), owner: OWNER }),
-        _ => Ok(()),
-    }
-}
-
-/// Refuses the attributes `refresh` derives.
-fn check_writable_attr(norm: &str) -> Result<()> {
-    if DERIVED_ATTRS.contains(&norm) {
-        return Err(Error::DerivedName { name: norm.to_owned(), owner: OWNER });
-    }
-    Ok(())
 }

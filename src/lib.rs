@@ -46,9 +46,34 @@
 //!   interest, lifecycle, value, custom). `a/b/c` is a child of `a/b`: a query on a parent
 //!   matches its descendants. An **exclusive group** `tier` makes `tier:<value>` tags
 //!   single-choice: assigning one removes the customer's other value in the same call.
-//! - **Queries** are boolean expressions over tags: `vip AND (outdoor OR running) AND NOT
-//!   churned`. Text is parsed once into a [`Query`] (or built with the typed builder) and
-//!   evaluated many times; an [`Audience`] is the result. The grammar is in [`query`].
+//! - **Attributes** are numeric facts (`age`, `balance`): one `i64` per customer and name,
+//!   set with [`Engine::set_attr`] and compared in queries (`age >= 30 AND age < 40`). They
+//!   are a namespace of their own, next to tags.
+//! - **Queries** are boolean expressions over tags and attribute ranges: `vip AND (outdoor OR
+//!   running) AND NOT churned AND age >= 30`. Text is parsed once into a [`Query`] (or built
+//!   with the typed builder) and evaluated many times; an [`Audience`] is the result. The
+//!   grammar is in [`query`].
+//! - **Purchase history** ([`Engine::record_purchase`]: a customer, a UTC [`Day`], an amount
+//!   of [`Money`] in integer minor units; negative for a refund) feeds the two standard
+//!   models, computed **as of any day** by [`Engine::refresh`]: [RFM](rfm) scores 1-5 with the
+//!   named RFM segments, and [lifecycle stages](lifecycle) (prospect, new, reactivated,
+//!   active, at risk, churned). The refresh stores them as tags in exclusive groups (`r:5`,
+//!   `f:1`, `m:3`, `rfm:champions`, `stage:at_risk`) and as attributes (`recency_days`,
+//!   `frequency`, `monetary`), so the one query language reaches them:
+//!   `stage:at_risk AND f:5 AND NOT vip`. Those groups and attributes are reserved for the
+//!   refresh: writing them by hand is an [`Error::DerivedName`].
+//!
+//! ```
+//! use audience::{Day, Engine, Money, Stage};
+//! let mut engine = Engine::new();
+//! let ann = engine.customer("ann")?;
+//! engine.set_attr(ann, "age", 34)?;
+//! engine.record_purchase(ann, "2024-05-20".parse::<Day>()?, Money::parse("49.90")?)?;
+//! let report = engine.refresh(Day::from_ymd(2024, 6, 30)?)?;
+//! assert_eq!(report.stage_count(Stage::Active), 1);
+//! assert_eq!(engine.count("stage:active AND age >= 30 AND recency_days <= 45")?, 1);
+//! # Ok::<(), audience::Error>(())
+//! ```
 //!
 //! ## Architecture
 //!
@@ -57,15 +82,24 @@
 //!  ├─ customers.rs              key <-> dense id directory (IndexMap), live set (RoaringBitmap)
 //!  ├─ tags/pool.rs              names, kinds, exclusive groups, hierarchy links
 //!  ├─ tags/store.rs             one RoaringBitmap per tag (every bitmap ⊆ live set)
-//!  └─ query/                    ast.rs (owned AST + spans, builder), parse.rs (one fn per
-//!                               grammar rule, depth limit), fmt.rs (canonical text),
-//!                               eval.rs (planner: flatten, NOT pushed into differences,
-//!                               smallest-first AND, multi-way OR, cardinality-only counts)
+//!  ├─ attrs/                    one bit-sliced index per numeric attribute (bsi.rs): a
+//!  │                            bitmap per value bit; ranges are bitmap operations
+//!  ├─ query/                    ast.rs (owned AST + spans, builder), parse.rs (one fn per
+//!  │                            grammar rule, depth limit), fmt.rs (canonical text),
+//!  │                            eval.rs (planner: flatten, NOT pushed into differences,
+//!  │                            smallest-first AND, ranges within the AND's result,
+//!  │                            multi-way OR, cardinality-only counts)
+//!  ├─ history/                  Day, Money, Purchase; the columnar purchase store (per
+//!  │                            customer, sorted by day) and per-customer summaries as of a day
+//!  ├─ rfm.rs, lifecycle.rs      the models: exact PERCENT_RANK quintiles or thresholds,
+//!  │                            segment map; lifecycle windows and stage rules
+//!  └─ refresh.rs                as-of refresh: plan (no mutation) then apply, incremental,
+//!                               derived tags and attributes, stage transitions
 //! Audience (audience.rs)        a query result: bitmap wrapper, iteration, paging, set algebra
 //! ```
 //!
-//! Layers to come (segments, RFM, lifecycle, profiles) sit on top and store what they derive
-//! as tags, so the one query language reaches all of it.
+//! Layers to come (segment plans, profiles) sit on top the same way and store what they
+//! derive as tags, so the one query language reaches all of it.
 //!
 //! ## Errors and limits
 //!

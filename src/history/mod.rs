@@ -104,7 +104,7 @@ mod tests {
         assert_eq!(s.count, 3); // the two on day 0 and day 200; refunds are not purchases
         assert_eq!((s.first, s.last), (0, 200));
         assert_eq!(s.comeback, 200); // 200 - 0 > 180 (the refund on day 10 does not count)
-        assert_eq!(s.monetary, 100 + 0 - 50 + 700 - 25);
+        assert_eq!(s.monetary, 100 - 50 + 700 - 25); // the zero on day 0 adds nothing
         assert!(s.later);
         let only_refunds = Summary::of(&[5], &[-10], 9, 180);
         assert!(!only_refunds.scored());

@@ -110,7 +110,7 @@ impl Money {
         }
         let cents = match frac {
             None => 0,
-            Some(f) if f.is_empty() => return Err(bad("no digits after the decimal point (hint: write 5 or 5.00)")),
+            Some("") => return Err(bad("no digits after the decimal point (hint: write 5 or 5.00)")),
             Some(f) if !f.bytes().all(|b| b.is_ascii_digit()) => {
                 return Err(bad("not a decimal number (hint: digits with an optional sign and '.', e.g. -12.34)"));
             }
