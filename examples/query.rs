@@ -1,8 +1,10 @@
-//! Count the customers matching boolean tag queries over a CSV of (customer, tag) pairs.
+//! Count the customers matching boolean queries over a CSV of (customer, tag) pairs, and
+//! optionally a CSV of numeric attributes.
 //!
 //! ```text
-//! cargo run --release --example query -- PAIRS.csv [QUERY...]
+//! cargo run --release --example query -- PAIRS.csv [--attrs ATTRS.csv] [QUERY...]
 //! cargo run --release --example query -- pairs.csv 'vip AND NOT churned' '"High Value" OR outdoor'
+//! cargo run --release --example query -- pairs.csv --attrs attrs.csv 'age >= 30 AND vip' 'balance<-5'
 //! printf 'vip\nvip AND outdoor\n' | cargo run --release --example query -- pairs.csv
 //! ```
 //!
@@ -17,13 +19,22 @@
 //! [`Engine::tag_id_pairs`] call, which groups them per tag and builds every bitmap from a
 //! sorted run.
 //!
+//! `--attrs ATTRS.csv` (anywhere before the first query) loads numeric attributes, queried
+//! with comparisons (`age >= 30 AND age < 40`). The file is headerless, one
+//! `customer_key,name,value` line per value, `value` an integer (`i64`), with the same
+//! quoting and line rules as the pairs file; a line with a missing or extra field, an empty
+//! key or name, an invalid attribute name or a value that is not an integer is an error
+//! naming its line number (exit 1). When a key and name repeat, the last value wins. A key
+//! found only in this file is a customer all the same (it counts for `NOT`). The values are
+//! applied by one bulk [`Engine::set_attrs`] call, after the pairs.
+//!
 //! Then every query argument (or, without any, every non-empty line of stdin) is counted and
 //! printed as `<count>\t<query>` on stdout, the query exactly as given (a line break inside
 //! an argument is echoed as a space, so there is always one line per query). A bad query prints
 //! its error, with a caret under the problem, on stderr and `error\t<query>` on stdout, and
 //! the run goes on. Load time and memory go to stderr.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, IsTerminal, Write};
 use std::process::ExitCode;
@@ -31,27 +42,80 @@ use std::time::Instant;
 
 use audience::{CustomerId, Engine, TagId};
 
-const USAGE: &str = "usage: query PAIRS.csv [QUERY...]\n\
+const USAGE: &str = "usage: query PAIRS.csv [--attrs ATTRS.csv] [QUERY...]\n\
     \n\
     PAIRS.csv: headerless `customer_key,tag` lines (RFC 4180 quoting: a tag with a comma is \"a,b\").\n\
+    ATTRS.csv: headerless `customer_key,name,value` lines, value an integer (query: `age >= 30 AND vip`).\n\
     Prints `<count>\\t<query>` per query argument, or per non-empty stdin line when none is given.";
+
+/// The command line: the pairs file, the attributes file, the queries.
+struct Args<'a> {
+    pairs: &'a str,
+    attrs: Option<&'a str>,
+    queries: &'a [String],
+}
+
+/// `Ok(None)` for `-h`/`--help` in the place of the pairs file. `--attrs FILE` (or
+/// `--attrs=FILE`) may come before or after the pairs file; the first other argument after
+/// the pairs file starts the queries.
+fn parse_args(args: &[String]) -> Result<Option<Args<'_>>, String> {
+    let (mut pairs, mut attrs) = (None, None);
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_str();
+        let file = if arg == "--attrs" {
+            i += 1;
+            Some(args.get(i).ok_or("--attrs needs a file: --attrs ATTRS.csv")?.as_str())
+        } else {
+            arg.strip_prefix("--attrs=")
+        };
+        if let Some(file) = file {
+            if attrs.replace(file).is_some() {
+                return Err("--attrs given twice (hint: put every attribute in one file)".to_owned());
+            }
+        } else if pairs.is_none() {
+            if arg == "-h" || arg == "--help" {
+                return Ok(None);
+            }
+            pairs = Some(arg);
+        } else {
+            break;
+        }
+        i += 1;
+    }
+    let pairs = pairs.ok_or("missing PAIRS.csv")?;
+    Ok(Some(Args { pairs, attrs, queries: &args[i..] }))
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((path, queries)) = args.split_first() else {
-        eprintln!("{USAGE}");
-        return ExitCode::from(2);
+    let args = match parse_args(&args) {
+        Ok(Some(args)) => args,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(msg) => {
+            if !args.is_empty() {
+                eprintln!("query: {msg}\n");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
     };
-    if path == "-h" || path == "--help" {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
-    }
+    let queries = args.queries;
 
     let mut engine = Engine::new();
-    if let Err(msg) = load(&mut engine, path) {
+    let rss_before = proc_status_kb("VmRSS:");
+    let loaded = load(&mut engine, args.pairs).and_then(|()| match args.attrs {
+        Some(path) => load_attrs(&mut engine, path),
+        None => Ok(()),
+    });
+    if let Err(msg) = loaded {
         eprintln!("query: {msg}");
         return ExitCode::FAILURE;
     }
+    report_engine(&engine, rss_before);
 
     let mut out = io::stdout().lock();
     let result = if queries.is_empty() {
@@ -107,10 +171,9 @@ fn run_query(engine: &Engine, query: &str, out: &mut impl Write) -> io::Result<(
 
 // ------------------------------------------------------------------------ loading
 
-/// Reads the CSV and loads it into `engine` through the bulk path; timings and memory on
-/// stderr. Errors are ready to print.
+/// Reads the pairs CSV and loads it into `engine` through the bulk path; timings on stderr.
+/// Errors are ready to print.
 fn load(engine: &mut Engine, path: &str) -> Result<(), String> {
-    let rss_before = proc_status_kb("VmRSS:");
     let t0 = Instant::now();
     let file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
@@ -132,13 +195,9 @@ fn load(engine: &mut Engine, path: &str) -> Result<(), String> {
         }
         lineno += 1;
         let at = |msg: &str| format!("{path}:{lineno}: {msg}");
-        let line = std::str::from_utf8(&raw).map_err(|e| at(&format!("not valid UTF-8 ({e})")))?;
-        let line = line.strip_suffix('\n').unwrap_or(line);
-        let line = line.strip_suffix('\r').unwrap_or(line);
-        let line = if lineno == 1 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };
-        if line.trim().is_empty() {
+        let Some(line) = csv_line(&raw, lineno).map_err(|m| at(&m))? else {
             continue;
-        }
+        };
         let (key, tag) = split_pair(line, &mut key_buf, &mut tag_buf).map_err(|m| at(&m))?;
 
         let customer = match last_customer {
@@ -177,9 +236,6 @@ fn load(engine: &mut Engine, path: &str) -> Result<(), String> {
     let added = engine.tag_id_pairs(pairs).map_err(|e| format!("{path}: bulk load failed: {e}"))?;
     let build_s = t1.elapsed().as_secs_f64();
 
-    let s = engine.stats();
-    let rss = proc_status_kb("VmRSS:");
-    let hwm = proc_status_kb("VmHWM:");
     eprintln!(
         "loaded {path}: {lines} lines, {n_pairs} pairs ({dups} duplicates) in {total:.3} s \
          (read + intern {read_s:.3} s, bulk build {build_s:.3} s)",
@@ -187,6 +243,71 @@ fn load(engine: &mut Engine, path: &str) -> Result<(), String> {
         dups = n_pairs as u64 - added,
         total = read_s + build_s,
     );
+    Ok(())
+}
+
+/// One line of a headerless CSV file as text: the line break and a trailing `\r` dropped,
+/// a byte order mark at the start of the file ignored; `None` for a blank line.
+fn csv_line(raw: &[u8], lineno: u64) -> Result<Option<&str>, String> {
+    let line = std::str::from_utf8(raw).map_err(|e| format!("not valid UTF-8 ({e})"))?;
+    let line = line.strip_suffix('\n').unwrap_or(line);
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let line = if lineno == 1 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };
+    Ok(if line.trim().is_empty() { None } else { Some(line) })
+}
+
+/// Reads the attributes CSV and applies it with one [`Engine::set_attrs`] call. Keys new to
+/// the engine are registered as customers. Each distinct attribute name is checked (with
+/// [`Engine::define_attr`]) on the line it first appears on, so a bad name is reported with
+/// its line number rather than by the bulk call.
+fn load_attrs(engine: &mut Engine, path: &str) -> Result<(), String> {
+    let t0 = Instant::now();
+    let customers_before = engine.customer_count();
+    let file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    let mut values: Vec<(CustomerId, String, i64)> = Vec::new();
+    let mut names: HashSet<String> = HashSet::new();
+    let mut bufs = [String::new(), String::new(), String::new()];
+    let mut raw: Vec<u8> = Vec::new();
+    let mut lineno = 0u64;
+    loop {
+        raw.clear();
+        let n = reader.read_until(b'\n', &mut raw).map_err(|e| format!("{path}: read error: {e}"))?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        let at = |msg: &str| format!("{path}:{lineno}: {msg}");
+        let Some(line) = csv_line(&raw, lineno).map_err(|m| at(&m))? else {
+            continue;
+        };
+        let (key, name, value) = split_attr(line, &mut bufs).map_err(|m| at(&m))?;
+        if !names.contains(name) {
+            engine.define_attr(name).map_err(|e| at(&e.to_string()))?;
+            names.insert(name.to_owned());
+        }
+        let customer = engine.customer(key).map_err(|e| at(&e.to_string()))?;
+        values.push((customer, name.to_owned(), value));
+    }
+    let read_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let n = engine.set_attrs(values).map_err(|e| format!("{path}: bulk load failed: {e}"))?;
+    eprintln!(
+        "loaded {path}: {lineno} lines, {n} values of {attrs} attributes, {new} customers not in the pairs \
+         in {total:.3} s (read + intern {read_s:.3} s, bulk build {build_s:.3} s)",
+        attrs = names.len(),
+        new = engine.customer_count() - customers_before,
+        build_s = t1.elapsed().as_secs_f64(),
+        total = t0.elapsed().as_secs_f64(),
+    );
+    Ok(())
+}
+
+/// Engine sizes and memory, on stderr.
+fn report_engine(engine: &Engine, rss_before: Option<f64>) {
+    let s = engine.stats();
+    let rss = proc_status_kb("VmRSS:");
+    let hwm = proc_status_kb("VmHWM:");
     eprintln!(
         "engine: {} customers ({} keyed), {} tags, {} assignments; bitmaps {:.1} MB serialized, directory ~{:.1} MB",
         s.customers,
@@ -205,7 +326,6 @@ fn load(engine: &mut Engine, path: &str) -> Result<(), String> {
         ),
         _ => eprintln!("memory: /proc/self/status not available"),
     }
-    Ok(())
 }
 
 fn mb(bytes: f64) -> f64 {
@@ -242,6 +362,35 @@ fn split_pair<'a>(
         return Err("empty tag".to_owned());
     }
     Ok((key, tag))
+}
+
+/// Splits one CSV line into (key, attribute name, value), with the rules of [`split_pair`].
+fn split_attr<'a>(line: &'a str, bufs: &'a mut [String; 3]) -> Result<(&'a str, &'a str, i64), String> {
+    let [key_buf, name_buf, value_buf] = bufs;
+    let (key, rest) = field(line, key_buf)?;
+    let Some(rest) = rest.strip_prefix(',') else {
+        return Err(format!("expected `customer_key,name,value`, found no comma in {line:?}"));
+    };
+    if key.is_empty() {
+        return Err("empty customer key".to_owned());
+    }
+    let (name, rest) = field(rest, name_buf)?;
+    let Some(rest) = rest.strip_prefix(',') else {
+        return Err(format!("expected `customer_key,name,value`, found two fields in {line:?}"));
+    };
+    if name.trim().is_empty() {
+        return Err("empty attribute name".to_owned());
+    }
+    let (value, rest) = field(rest, value_buf)?;
+    if !rest.is_empty() {
+        return Err(format!(
+            "more than three fields in {line:?} (hint: double-quote a name that contains a comma: key,\"a, b\",1)"
+        ));
+    }
+    let value = value.trim().parse::<i64>().map_err(|e| {
+        format!("invalid value {value:?} for attribute {name:?}: {e} (hint: an integer such as 42 or -5, no decimals)")
+    })?;
+    Ok((key, name, value))
 }
 
 /// One field at the start of `s` and what follows it (empty, or starting with the `,`).
@@ -306,5 +455,47 @@ mod tests {
         assert!(split("alice,a,b").is_err());
         assert!(split("alice,\"open").is_err());
         assert!(split("alice,\"x\"y").is_err());
+    }
+
+    #[test]
+    fn attr_fields() {
+        let attr = |line: &str| {
+            let mut bufs = [String::new(), String::new(), String::new()];
+            split_attr(line, &mut bufs).map(|(k, n, v)| (k.to_owned(), n.to_owned(), v))
+        };
+        assert_eq!(attr("alice,age,34").unwrap(), ("alice".into(), "age".into(), 34));
+        assert_eq!(attr("\"a,b\",\"net, worth\",-5").unwrap(), ("a,b".into(), "net, worth".into(), -5));
+        assert_eq!(attr("alice,age, \"-7\" ").unwrap(), ("alice".into(), "age".into(), -7));
+        assert_eq!(attr("alice,age, 8").unwrap(), ("alice".into(), "age".into(), 8));
+        for bad in
+            ["alice", "alice,age", ",age,1", "alice,,1", "alice,age,", "alice,age,1.5", "alice,age,x", "alice,age,1,2"]
+        {
+            assert!(attr(bad).is_err(), "{bad}");
+        }
+        assert!(attr("a,b,99999999999999999999").unwrap_err().contains("invalid value"));
+    }
+
+    #[test]
+    fn args() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let parsed = |v: &[&str]| {
+            let args = a(v);
+            parse_args(&args).map(|o| o.map(|x| (x.pairs.to_owned(), x.attrs.map(str::to_owned), x.queries.to_vec())))
+        };
+        let want = |p: &str, at: Option<&str>, q: &[&str]| Ok(Some((p.to_owned(), at.map(str::to_owned), a(q))));
+        assert_eq!(parsed(&["p.csv", "vip"]), want("p.csv", None, &["vip"]));
+        assert_eq!(parsed(&["p.csv", "--attrs", "a.csv", "age >= 30"]), want("p.csv", Some("a.csv"), &["age >= 30"]));
+        assert_eq!(parsed(&["--attrs=a.csv", "p.csv"]), want("p.csv", Some("a.csv"), &[]));
+        assert_eq!(
+            parsed(&["p.csv", "vip", "--attrs"]),
+            want("p.csv", None, &["vip", "--attrs"]),
+            "after a query: a query"
+        );
+        assert_eq!(parsed(&["--help"]), Ok(None));
+        assert_eq!(parsed(&["p.csv", "--help"]), want("p.csv", None, &["--help"]), "after the pairs file: a query");
+        assert!(parsed(&[]).is_err());
+        assert!(parsed(&["p.csv", "--attrs"]).is_err());
+        assert!(parsed(&["--attrs", "a.csv"]).is_err());
+        assert!(parsed(&["p.csv", "--attrs", "a", "--attrs", "b"]).is_err());
     }
 }
