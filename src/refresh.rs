@@ -1,7 +1,7 @@
 //! `refresh(as_of)`: purchase history -> RFM scores, segments and lifecycle stages, stored as
 //! tags and attributes, with a report of what moved.
 //!
-//! A refresh is planned first ([`Models::plan`], no mutation, so an error changes nothing)
+//! A refresh is planned first (no mutation, so an error changes nothing)
 //! and then applied by the engine. It is incremental where it pays:
 //!
 //! - Per-customer summaries (first, last and comeback purchase, count, money total) of the

@@ -109,16 +109,28 @@ impl fmt::Display for Day {
 impl FromStr for Day {
     type Err = Error;
 
-    /// `YYYY-MM-DD`, or an RFC 3339 timestamp (its UTC calendar day).
+    /// Exactly `YYYY-MM-DD` (four-digit year, two-digit month and day), or an RFC 3339
+    /// timestamp `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` (its UTC calendar day). Nothing is
+    /// trimmed: a stray space or a one-digit month is an error, never a silent guess.
     fn from_str(s: &str) -> Result<Day> {
-        let t = s.trim();
-        if t.len() <= 10 {
-            return NaiveDate::parse_from_str(t, "%Y-%m-%d").map(Day::from).map_err(|e| Error::InvalidDate {
+        let b = s.as_bytes();
+        let shaped = b.len() >= 10
+            && b[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+        if !shaped || (b.len() > 10 && !matches!(b[10], b'T' | b't')) {
+            return Err(Error::InvalidDate {
                 input: s.to_owned(),
-                reason: format!("{e} (hint: write YYYY-MM-DD, e.g. 2024-02-29, or an RFC 3339 timestamp)"),
+                reason: "not YYYY-MM-DD or an RFC 3339 timestamp (hint: e.g. 2024-02-29 or 2024-02-29T13:45:00Z; \
+                         four-digit year, two-digit month and day, no spaces)"
+                    .into(),
             });
         }
-        DateTime::parse_from_rfc3339(t).map(|d| Day::from_utc(d.with_timezone(&Utc))).map_err(|e| Error::InvalidDate {
+        if b.len() == 10 {
+            return NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Day::from).map_err(|e| Error::InvalidDate {
+                input: s.to_owned(),
+                reason: format!("{e} (hint: check the month length and leap years)"),
+            });
+        }
+        DateTime::parse_from_rfc3339(s).map(|d| Day::from_utc(d.with_timezone(&Utc))).map_err(|e| Error::InvalidDate {
             input: s.to_owned(),
             reason: format!(
                 "{e} (hint: an RFC 3339 timestamp looks like 2024-02-29T13:45:00Z or 2024-02-29T08:45:00-05:00)"
@@ -153,7 +165,23 @@ mod tests {
 
     #[test]
     fn bad_dates_say_why() {
-        for s in ["2024-02-30", "2023-02-29", "2024-13-01", "", "yesterday", "2024-03-01T25:00:00Z", "2024/03/01"] {
+        for s in [
+            "2024-02-30",
+            "2023-02-29",
+            "2024-13-01",
+            "",
+            "yesterday",
+            "2024-03-01T25:00:00Z",
+            "2024/03/01",
+            "202-01-05",
+            "2024-1-5",
+            " 2024-01-05",
+            "2024-01-05 ",
+            "2024-01-05 10:00:00Z",
+            "2024-01-05T10:00:00",
+            "+2024-01-05",
+            "２０２４-01-05",
+        ] {
             let e = s.parse::<Day>().unwrap_err();
             assert!(matches!(e, Error::InvalidDate { .. }), "{s}: {e}");
             assert!(e.to_string().contains("hint"), "{e}");
