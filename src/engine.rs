@@ -1087,7 +1087,7 @@ impl Engine {
     ///
     /// Returns a [`RefreshReport`]: counts per stage and per segment and the stage
     /// transitions since the previous refresh, each with its audience. Incremental where it
-    /// pays: with the as-of day the same or later and the lifecycle windows unchanged, only
+    /// pays: with the as-of day the same or later and the churn window unchanged, only
     /// customers with new purchases (or purchases dated after the previous as-of day) have
     /// their history read again, and only customers whose scores or stage changed are moved
     /// between tags. See the [`refresh`](crate::refresh) module docs.

@@ -245,11 +245,13 @@ pub enum Error {
         reason: String,
     },
 
-    /// Recording these purchases would let a customer's running money total leave the `i64`
-    /// range of minor units (the sum of the amounts' absolute values is bounded by
-    /// `i64::MAX`, so every total the models compute is exact).
+    /// A refresh found a customer whose money total (the sum of its amounts on or before the
+    /// as-of day, refunds included) leaves the `i64` range of minor units. Nothing changes;
+    /// every amount is within [`Money::MAX_MINOR`](crate::Money::MAX_MINOR), so this takes
+    /// more than 9,000 purchases of the largest amount.
     #[error(
-        "customer {customer}: the absolute amounts of its purchases would add up to more than i64::MAX minor units          (hint: amounts are minor units (cents); check for a unit or parsing mistake)"
+        "customer {customer}: its money total leaves the i64 range of minor units \
+         (hint: amounts are minor units (cents); check for a unit or parsing mistake, or remove the customer)"
     )]
     MonetaryOverflow {
         /// The customer.

@@ -101,7 +101,8 @@ pub struct RefreshReport {
     /// stage did not change are not listed.
     pub transitions: Vec<StageTransition>,
     /// Whether only changed customers' history was read (else every customer's was: the
-    /// first refresh, an earlier as-of day than before, or new lifecycle windows).
+    /// first refresh, an earlier as-of day than before, or a new churn window, which
+    /// decides what a comeback is).
     pub incremental: bool,
     /// Customers whose purchase history was read.
     pub recomputed: u64,
@@ -284,7 +285,12 @@ impl Models {
                 }
             });
         } else {
-            history.for_each(|id, days, amounts| fresh.push((id, Summary::of(days, amounts, d, churn_i32))));
+            history.for_each(|id, days, amounts| {
+                // A removed customer's emptied range lingers until the next compaction.
+                if !days.is_empty() {
+                    fresh.push((id, Summary::of(days, amounts, d, churn_i32)));
+                }
+            });
         }
         let recomputed = fresh.len() as u64;
 
