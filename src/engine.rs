@@ -1139,6 +1139,8 @@ impl Engine {
         }
         for (g, group_ids) in plan.groups.iter_mut().zip(&ids) {
             if g.reset {
+                // A new segment map: every segment tag starts empty. Segments the map no
+                // longer has stay as empty tags, so stored queries naming them still resolve.
                 let members: Vec<TagId> = self.pool.group(g.group).map(|gr| gr.members.clone()).unwrap_or_default();
                 for m in members {
                     self.store.clear(m);
