@@ -1,8 +1,10 @@
 //! Edge cases, by hand: the empty engine, one customer, ties, the ends of `u32`, Unicode and
 //! quoted names, trimming, invalid names, removal and key reuse, a 100,000-term query, a query
-//! nested 10,000 deep, paging and `explain`.
+//! nested 10,000 deep, paging and `explain`; numeric attributes: unknown names, a tag and an
+//! attribute of one name, the ends of `u32` and `i64`, missing values, and 100,000 customers
+//! checked against a scan.
 
-use audience::{Audience, CustomerId, Engine, Error, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Page, Query};
+use audience::{Audience, CmpOp, CustomerId, Engine, Error, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Page, Query};
 
 type Result<T = ()> = std::result::Result<T, Error>;
 
@@ -21,8 +23,9 @@ fn fingerprint(e: &Engine) -> String {
         out += &format!("{t:?}\n");
     }
     for c in e.customers().iter() {
-        out += &format!("{c} {:?} {:?}\n", e.key_of(c), e.tags_of(c));
+        out += &format!("{c} {:?} {:?} {:?}\n", e.key_of(c), e.tags_of(c), e.attrs_of(c));
     }
+    out += &format!("{:?}\n", e.attributes().collect::<Vec<_>>());
     out
 }
 
@@ -734,4 +737,427 @@ proptest::proptest! {
         proptest::prop_assert_eq!(out[0], 42);
         proptest::prop_assert_eq!(&out[1..], &bits.iter().collect::<Vec<_>>()[..]);
     }
+}
+
+// ------------------------------------------------------------------ attributes
+
+/// The parts of an `UnknownAttribute` error: name, span, query text, suggestions.
+type UnknownAttr = (String, Option<(usize, usize)>, Option<String>, Vec<String>);
+
+/// The parts of the `UnknownAttribute` error of `r`.
+fn unknown_attr<T: std::fmt::Debug>(r: Result<T>) -> UnknownAttr {
+    match r {
+        Err(Error::UnknownAttribute { name, span, query, suggestions }) => {
+            (name, span.map(|s| (s.start, s.end)), query, suggestions)
+        }
+        other => panic!("expected UnknownAttribute, got {other:?}"),
+    }
+}
+
+/// `v op lit`, written out (not `CmpOp::holds`, so the scans below do not borrow the engine's).
+fn holds(op: CmpOp, v: i64, lit: i64) -> bool {
+    match op {
+        CmpOp::Eq => v == lit,
+        CmpOp::Ne => v != lit,
+        CmpOp::Lt => v < lit,
+        CmpOp::Le => v <= lit,
+        CmpOp::Gt => v > lit,
+        CmpOp::Ge => v >= lit,
+    }
+}
+
+/// The live customers whose value of `name` satisfies `op lit`, by a scan of `Engine::attr`.
+fn scan(e: &Engine, name: &str, op: CmpOp, lit: i64) -> Vec<u32> {
+    e.customers()
+        .iter()
+        .filter(|&c| e.attr(c, name).unwrap().is_some_and(|v| holds(op, v, lit)))
+        .map(u32::from)
+        .collect()
+}
+
+#[test]
+fn attributes_in_an_empty_engine() -> Result {
+    let mut e = Engine::new();
+    assert_eq!(e.attributes().count(), 0);
+    assert_eq!(e.stats().attributes, 0);
+    let (name, span, query, suggestions) = unknown_attr(e.count("age >= 3"));
+    assert_eq!((name.as_str(), span, query.as_deref()), ("age", Some((0, 3)), Some("age >= 3")));
+    assert!(suggestions.is_empty(), "{suggestions:?}");
+    let (_, span, query, _) = unknown_attr(e.select(&Query::compare("age", CmpOp::Ge, 3)));
+    assert_eq!((span, query), (None, None), "a built query has no text to point into");
+    assert!(matches!(e.count("NOT age >= 3"), Err(Error::UnknownAttribute { .. })));
+    assert!(matches!(e.explain("* AND age = 0"), Err(Error::UnknownAttribute { .. })));
+
+    // Nothing to act on, and a failed call creates no attribute.
+    let nobody = CustomerId(0);
+    let unknown = Err(Error::UnknownCustomer { id: nobody });
+    assert_eq!(e.set_attr(nobody, "age", 1), unknown.clone().map(|()| None));
+    assert_eq!(e.set_attrs([(nobody, "age", 1)]), unknown.clone().map(|()| 0));
+    assert_eq!(e.unset_attr(nobody, "age"), unknown.clone().map(|()| None));
+    assert_eq!(e.attr(nobody, "age"), unknown.clone().map(|()| None));
+    assert_eq!(e.attrs_of(nobody), unknown.clone().map(|()| Vec::new()));
+    assert_eq!(e.set_attrs(Vec::<(CustomerId, &str, i64)>::new()), Ok(0));
+    assert_eq!(e.attributes().count(), 0, "a failed or empty call created an attribute");
+
+    // Declared, it is known and matches nobody (there is nobody).
+    e.define_attr("age")?;
+    assert_eq!(e.attributes().collect::<Vec<_>>(), [("age", 0)]);
+    for text in ["age >= 3", "NOT age >= 3", "age != 3", "age >= 3 OR NOT age >= 3", "* AND NOT age < 0"] {
+        assert_eq!(e.count(text)?, 0, "{text}");
+        assert!(e.query(text)?.is_empty(), "{text}");
+        assert_eq!(e.explain(text)?.count(), 0, "{text}");
+    }
+    Ok(())
+}
+
+#[test]
+fn unknown_attributes_suggest_known_ones() -> Result {
+    let mut e = Engine::new();
+    let c = e.customer("c")?;
+    e.set_attr(c, "age", 30)?;
+    e.set_attr(c, "balance", -5)?;
+    e.tag(c, "agee")?; // a tag of that name does not make the attribute known
+
+    let (name, span, query, suggestions) = unknown_attr(e.count("agee >= 3"));
+    assert_eq!((name.as_str(), span, query.as_deref()), ("agee", Some((0, 4)), Some("agee >= 3")));
+    assert_eq!(suggestions, ["age"]);
+    assert_eq!(
+        e.count("agee >= 3").unwrap_err().to_string(),
+        "unknown attribute \"agee\" at 0..4 (did you mean \"age\"?)\n  agee >= 3\n  ^^^^"
+    );
+    // The first unknown name is reported, wherever it stands.
+    let (name, span, _, suggestions) = unknown_attr(e.count("agee AND (age > 1 OR balanse<0)"));
+    assert_eq!((name.as_str(), span, suggestions), ("balanse", Some((21, 28)), vec!["balance".to_owned()]));
+    // The builder, reads and unset say the same, without a span.
+    assert_eq!(unknown_attr(e.count(&Query::compare("agee", CmpOp::Lt, 0))).3, ["age"]);
+    assert_eq!(unknown_attr(e.attr(c, "agee")).3, ["age"]);
+    assert_eq!(unknown_attr(e.unset_attr(c, " balanse ")).0, "balanse", "the name is normalized");
+    assert_eq!(unknown_attr(e.count("zzzzzz = 1")).3, Vec::<String>::new());
+    // Attributes are no tags: `age` alone is an unknown tag.
+    assert!(matches!(e.count("age"), Err(Error::UnknownTag { name, .. }) if name == "age"));
+
+    // Ties: at most three suggestions, closest first, the same every time.
+    for n in ["scorea", "scoreb", "scorec", "scored", "unrelated"] {
+        e.define_attr(n)?;
+    }
+    let first = unknown_attr(e.count("score > 1")).3;
+    assert_eq!(first.len(), 3, "{first:?}");
+    assert!(first.iter().all(|s| s.starts_with("score") && s.len() == 6), "{first:?}");
+    assert_eq!(unknown_attr(e.count("score > 1")).3, first);
+    e.define_attr("zbcdef")?; // distance 1 from "abcdef"
+    e.define_attr("abxyef")?; // distance 2
+    assert_eq!(unknown_attr(e.count("abcdef > 1")).3, ["zbcdef", "abxyef"]);
+    Ok(())
+}
+
+#[test]
+fn a_tag_and_an_attribute_may_share_a_name() -> Result {
+    let mut e = Engine::new();
+    let [a, b, c, d] = ["a", "b", "c", "d"].map(|k| e.customer(k).unwrap());
+    e.tag(a, "vip")?;
+    e.tag(b, "vip")?;
+    e.set_attr(a, "vip", 2)?;
+    e.set_attr(c, "vip", 5)?;
+    e.set_attr(d, "vip", 0)?;
+    for (text, want) in [
+        ("vip", vec![a, b]),
+        ("vip > 0", vec![a, c]),
+        ("vip AND vip > 0", vec![a]),
+        ("vip>0 AND vip", vec![a]),
+        ("vip OR vip > 0", vec![a, b, c]),
+        ("vip > 0 AND NOT vip", vec![c]),
+        ("vip AND NOT vip > 0", vec![b]),
+        ("NOT vip > 0", vec![b, d]),
+        ("NOT vip", vec![c, d]),
+        ("vip = 0", vec![d]),
+        ("\"vip\" >= 0 AND \"vip\"", vec![a]),
+    ] {
+        let want: Vec<u32> = want.iter().map(|c| c.get()).collect();
+        assert_eq!(query_ids(&e, text), want, "{text}");
+        assert_eq!(e.count(text)?, want.len() as u64, "{text}");
+    }
+    assert_eq!(e.tags_of(d)?, Vec::<&str>::new());
+    assert_eq!(e.attrs_of(a)?, [("vip", 2)]);
+    assert_eq!(e.tags_of(a)?, ["vip"]);
+    // Deleting the tag leaves the attribute; removing the values leaves the tag.
+    e.delete_tag("vip")?;
+    assert!(matches!(e.count("vip"), Err(Error::UnknownTag { .. })));
+    assert_eq!(query_ids(&e, "vip > 0"), [a.get(), c.get()]);
+    e.tag(b, "vip")?;
+    for id in [a, c, d] {
+        e.unset_attr(id, "vip")?;
+    }
+    assert_eq!(e.count("vip >= -9223372036854775808")?, 0);
+    assert_eq!(query_ids(&e, "vip"), [b.get()]);
+    Ok(())
+}
+
+#[test]
+fn the_largest_customer_id_has_attributes_like_any_other() -> Result {
+    let mut e = Engine::new();
+    let low = e.customer_id(0u32)?;
+    let top = e.customer_id(u32::MAX)?;
+    assert_eq!(e.set_attr(top, "age", 40), Ok(None));
+    assert_eq!(e.set_attr(top, "age", 41), Ok(Some(40)));
+    e.set_attr(low, "age", 20)?;
+    assert_eq!(query_ids(&e, "age > 30"), [u32::MAX]);
+    assert_eq!(query_ids(&e, "age >= 20"), [0, u32::MAX]);
+    assert_eq!(query_ids(&e, "NOT age > 30"), [0]);
+    assert_eq!(e.set_attrs([(top, "score", i64::MIN), (low, "score", i64::MAX)])?, 2);
+    assert_eq!(query_ids(&e, "score < 0"), [u32::MAX]);
+    assert_eq!(query_ids(&e, "score = -9223372036854775808"), [u32::MAX]);
+    assert_eq!(query_ids(&e, "score = 9223372036854775807"), [0]);
+    assert_eq!(e.attr(top, "score")?, Some(i64::MIN));
+    assert_eq!(e.attrs_of(top)?, [("age", 41), ("score", i64::MIN)]);
+
+    // Removal drops its values; registered anew, it has none.
+    e.remove_customer(top)?;
+    assert_eq!(query_ids(&e, "age >= 0"), [0]);
+    assert_eq!(e.attributes().collect::<Vec<_>>(), [("age", 1), ("score", 1)]);
+    assert_eq!(e.customer_id(u32::MAX)?, top);
+    assert_eq!(e.attr(top, "age")?, None);
+    assert_eq!(e.attrs_of(top)?, []);
+    assert_eq!(query_ids(&e, "NOT age >= 0"), [u32::MAX]);
+    assert_eq!(query_ids(&e, "score < 0"), Vec::<u32>::new());
+    Ok(())
+}
+
+/// Values at the ends of `i64`, set in an order that moves the index's base down twice and
+/// widens it to 64 bits; every operator with every value and its neighbours as the literal.
+#[test]
+fn i64_extremes_as_values_and_literals() -> Result {
+    let values = [0, 1, -1, i64::MAX - 1, -(1 << 62), i64::MAX, i64::MIN + 1, 1 << 62, i64::MIN];
+    let mut literals: Vec<i64> = values.iter().flat_map(|&v| [v.saturating_sub(1), v, v.saturating_add(1)]).collect();
+    literals.sort_unstable();
+    literals.dedup();
+    let check = |e: &Engine| -> Result {
+        let live = e.customer_count();
+        for op in CmpOp::ALL {
+            for &lit in &literals {
+                let want = scan(e, "x", op, lit);
+                for text in [format!("x {op} {lit}"), format!("x{op}{lit}")] {
+                    assert_eq!(query_ids(e, &text), want, "{text}");
+                    assert_eq!(e.count(&text)?, want.len() as u64, "{text}");
+                    assert_eq!(e.count(&format!("NOT {text}"))?, live - want.len() as u64, "NOT {text}");
+                }
+                assert_eq!(ids(&e.select(&Query::compare("x", op, lit))?), want);
+            }
+        }
+        Ok(())
+    };
+    let mut e = Engine::new();
+    let ids_: Vec<CustomerId> = (0..=values.len() as u32).map(|i| e.customer_id(i).unwrap()).collect();
+    // The last customer never has a value.
+    for (i, &v) in values.iter().enumerate() {
+        assert_eq!(e.set_attr(ids_[i], "x", v), Ok(None));
+        check(&e)?;
+    }
+    for (i, &v) in values.iter().enumerate() {
+        assert_eq!(e.attr(ids_[i], "x")?, Some(v));
+    }
+    assert_eq!(e.attr(ids_[values.len()], "x")?, None);
+    assert_eq!(e.count("x >= -9223372036854775808")?, values.len() as u64);
+    assert_eq!(e.count("x <= 9223372036854775807")?, values.len() as u64);
+    assert_eq!(e.count("x < -9223372036854775808 OR x > 9223372036854775807")?, 0);
+    assert_eq!(e.count("x != 0")?, values.len() as u64 - 1);
+
+    // The same values in one bulk load (with repeats), and moved around afterwards.
+    let mut bulk = Engine::new();
+    for id in &ids_ {
+        bulk.customer_id(*id)?;
+    }
+    let triples = ids_.iter().zip(values).map(|(&c, v)| (c, "x", v));
+    let repeats = ids_.iter().zip(values).map(|(&c, v)| (c, "x", v.wrapping_neg()));
+    assert_eq!(bulk.set_attrs(repeats.chain(triples))?, 2 * values.len() as u64);
+    check(&bulk)?;
+    for (i, &v) in values.iter().enumerate() {
+        assert_eq!(bulk.attr(ids_[i], "x")?, Some(v), "the last value given wins");
+    }
+    for (i, &v) in values.iter().rev().enumerate() {
+        bulk.set_attr(ids_[i], "x", v)?;
+        e.set_attr(ids_[i], "x", v)?;
+    }
+    check(&bulk)?;
+    check(&e)?;
+    Ok(())
+}
+
+#[test]
+fn a_customer_without_a_value_matches_no_comparison() -> Result {
+    let mut e = Engine::new();
+    let [ann, bob, cat] = ["ann", "bob", "cat"].map(|k| e.customer(k).unwrap());
+    e.set_attr(ann, "age", 34)?;
+    e.set_attr(bob, "age", 30)?;
+    e.tag(cat, "vip")?;
+    e.tag(ann, "vip")?;
+    let who = |e: &Engine, text: &str| -> Vec<CustomerId> { e.query(text).unwrap().iter().collect() };
+    assert_eq!(who(&e, "age >= 30"), [ann, bob]);
+    assert_eq!(who(&e, "NOT age >= 30"), [cat], "no value: not >= 30");
+    assert_eq!(who(&e, "age != 30"), [ann], "no value: not != 30 either");
+    assert_eq!(who(&e, "NOT age != 30"), [bob, cat]);
+    assert_eq!(who(&e, "age = 30"), [bob]);
+    assert_eq!(who(&e, "NOT age = 30"), [ann, cat]);
+    assert_eq!(who(&e, "age < 30 OR age >= 30"), [ann, bob], "the customers with a value");
+    assert_eq!(who(&e, "NOT (age < 30 OR age >= 30)"), [cat], "the customers without one");
+    assert_eq!(who(&e, "vip AND NOT age >= 30"), [cat]);
+    assert_eq!(who(&e, "vip AND age != 30"), [ann]);
+    assert_eq!(who(&e, "NOT vip OR age < 31"), [bob]);
+    assert_eq!(e.count("NOT age >= 30")?, 1);
+    assert_eq!(e.count("vip AND NOT age >= 30")?, 1);
+    // Unset: bob has no value now.
+    assert_eq!(e.unset_attr(bob, "age"), Ok(Some(30)));
+    assert_eq!(e.unset_attr(bob, "age"), Ok(None));
+    assert_eq!(who(&e, "NOT age >= 30"), [bob, cat]);
+    assert_eq!(who(&e, "age != 30"), [ann]);
+    // Removed: in no comparison, and not counted by NOT.
+    e.remove_customer(ann)?;
+    assert_eq!(e.count("age >= 0 OR age < 0")?, 0);
+    assert_eq!(who(&e, "NOT age >= 30"), [bob, cat]);
+    assert_eq!(e.attributes().collect::<Vec<_>>(), [("age", 0)], "the attribute stays known");
+    Ok(())
+}
+
+#[test]
+fn a_defined_attribute_nobody_has_matches_nobody() -> Result {
+    let mut e = Engine::new();
+    let who: Vec<CustomerId> = ["a", "b", "c"].iter().map(|k| e.customer(k).unwrap()).collect();
+    e.set_attr(who[0], "other", 1)?;
+    e.define_attr("age")?;
+    e.define_attr(" age ")?; // the same name: a no-op
+    assert_eq!(e.attributes().collect::<Vec<_>>(), [("other", 1), ("age", 0)]);
+    for op in CmpOp::ALL {
+        for lit in [i64::MIN, -1, 0, 1, i64::MAX] {
+            let q = Query::compare("age", op, lit);
+            assert_eq!(e.count(&q)?, 0, "{q}");
+            assert!(e.select(&q)?.is_empty(), "{q}");
+            assert_eq!(e.count(&q.clone().not())?, 3, "NOT {q}");
+            assert_eq!(e.count(&format!("NOT {q}"))?, 3, "NOT {q}");
+            assert_eq!(e.count(&q.clone().or(Query::everyone()))?, 3, "{q} OR *");
+            assert_eq!(e.count(&Query::everyone().and_not(q.clone()))?, 3, "* AND NOT {q}");
+        }
+    }
+    assert_eq!(e.count("age != 5")?, 0);
+    assert_eq!(e.count("age >= 0 OR NOT age >= 0")?, 3);
+    assert_eq!(e.attr(who[0], "age")?, None);
+    assert_eq!(e.attrs_of(who[0])?, [("other", 1)]);
+    assert_eq!(e.unset_attr(who[0], "age"), Ok(None));
+
+    // Names `refresh` derives, and invalid names, are refused and create nothing.
+    let before = fingerprint(&e);
+    for derived in ["recency_days", " frequency", "monetary"] {
+        assert!(matches!(e.define_attr(derived), Err(Error::DerivedName { .. })), "{derived:?}");
+        assert!(matches!(e.set_attr(who[0], derived, 1), Err(Error::DerivedName { .. })), "{derived:?}");
+        assert!(matches!(e.set_attrs([(who[0], "new", 1), (who[1], derived, 1)]), Err(Error::DerivedName { .. })));
+    }
+    for bad in ["", "   ", "a//b", "bell\u{7}", "a\nb"] {
+        let invalid = |r: Result<()>| matches!(r, Err(Error::InvalidAttributeName { .. }));
+        assert!(invalid(e.define_attr(bad)), "{bad:?}");
+        assert!(invalid(e.set_attr(who[0], bad, 1).map(drop)), "{bad:?}");
+        assert!(invalid(e.set_attrs([(who[0], "new", 1), (who[1], bad, 1)]).map(drop)), "{bad:?}");
+        assert!(invalid(e.unset_attr(who[0], bad).map(drop)), "{bad:?}");
+        assert!(invalid(e.attr(who[0], bad).map(drop)), "{bad:?}");
+        assert!(invalid(e.count(&Query::compare(bad, CmpOp::Eq, 1)).map(drop)), "{bad:?}");
+    }
+    assert!(matches!(
+        e.set_attrs([(who[0], "new", 1), (CustomerId(99), "new", 1)]),
+        Err(Error::UnknownCustomer { .. })
+    ));
+    assert_eq!(fingerprint(&e), before, "a refused call changed the engine");
+    // Not refreshed yet: the derived attributes are unknown to queries.
+    assert!(matches!(e.count("recency_days >= 0"), Err(Error::UnknownAttribute { .. })));
+    Ok(())
+}
+
+/// A small xorshift generator: the same customers on every run, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+#[test]
+fn a_100_000_customer_scan_agrees_with_every_comparison() -> Result {
+    const N: u32 = 100_000;
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut e = Engine::new();
+    for i in 0..N {
+        e.customer_id(i)?;
+    }
+    e.tag_pairs((0..N).step_by(2).map(|i| (CustomerId(i), "even")))?;
+    // One customer in ten has no value; the rest: small, large, the ends of i64, anything.
+    let mut values: Vec<Option<i64>> = (0..N)
+        .map(|_| match rng.below(20) {
+            0 | 1 => None,
+            2..=11 => Some(rng.below(2001) as i64 - 1000),
+            12..=14 => Some((rng.below(1 << 41) as i64) - (1 << 40)),
+            15 => Some([i64::MIN, i64::MIN + 1, i64::MAX - 1, i64::MAX][rng.below(4) as usize]),
+            _ => Some(rng.next() as i64),
+        })
+        .collect();
+    // One customer in twenty through a bulk load (with a wrong value first for some, which the
+    // last value replaces), the rest one by one. (A bulk load of all 90,000 values takes
+    // seconds in a debug build: roaring's `from_sorted_iter` is slow unoptimized.)
+    let triples: Vec<(CustomerId, &str, i64)> =
+        values.iter().enumerate().filter_map(|(i, v)| Some((CustomerId(i as u32), "x", (*v)?))).collect();
+    let (bulk, single): (Vec<_>, Vec<_>) = triples.iter().partition(|(c, ..)| c.get() % 20 == 3);
+    let wrong = bulk.iter().step_by(3).map(|&(c, n, v)| (c, n, v.wrapping_add(1)));
+    assert_eq!(e.set_attrs(wrong.chain(bulk.iter().copied()))?, bulk.len() as u64 + bulk.len().div_ceil(3) as u64);
+    for (c, n, v) in single {
+        assert_eq!(e.set_attr(c, n, v)?, None);
+    }
+    // A few single writes after the loads, beyond their range (the base moves again).
+    for (i, v) in [(7, i64::MIN), (8, i64::MAX), (9, -5), (10, i64::MIN + 7)] {
+        e.set_attr(CustomerId(i), "x", v)?;
+        values[i as usize] = Some(v);
+    }
+    let with_value = values.iter().filter(|v| v.is_some()).count() as u64;
+    assert_eq!(e.attributes().collect::<Vec<_>>(), [("x", with_value)]);
+
+    let mut literals = vec![i64::MIN, i64::MIN + 1, -1001, -1000, 0, 1000, 1 << 40, i64::MAX - 1, i64::MAX];
+    for _ in 0..3 {
+        let v = values[rng.below(u64::from(N)) as usize].unwrap_or(0);
+        literals.extend([v.saturating_sub(1), v, v.saturating_add(1)]);
+    }
+    literals.push(rng.next() as i64);
+    let scan = |values: &[Option<i64>], op: CmpOp, lit: i64| -> Vec<u32> {
+        (0..N).filter(|&i| values[i as usize].is_some_and(|v| holds(op, v, lit))).collect()
+    };
+    let evens = u64::from(N / 2); // only odd customers are removed below
+    let check = |e: &Engine, values: &[Option<i64>], live: u64| -> Result {
+        for op in CmpOp::ALL {
+            for &lit in &literals {
+                let want = scan(values, op, lit);
+                let text = format!("x {op} {lit}");
+                assert_eq!(e.count(&text)?, want.len() as u64, "{text}");
+                assert_eq!(query_ids(e, &text), want, "{text}");
+                assert_eq!(e.count(&format!("NOT {text}"))?, live - want.len() as u64, "NOT {text}");
+                let even = want.iter().filter(|&&i| i % 2 == 0).count() as u64;
+                assert_eq!(e.count(&format!("even AND {text}"))?, even, "even AND {text}");
+                assert_eq!(e.count(&format!("even AND NOT {text}"))?, evens - even, "even AND NOT {text}");
+            }
+        }
+        Ok(())
+    };
+    check(&e, &values, u64::from(N))?;
+    // Remove every hundredth customer that is odd: their values go too.
+    let mut live = u64::from(N);
+    for i in (1..N).step_by(200) {
+        e.remove_customer(CustomerId(i))?;
+        values[i as usize] = None;
+        live -= 1;
+    }
+    check(&e, &values, live)?;
+    let plan = e.explain("even AND x >= 0 AND NOT x > 1000")?;
+    let want = scan(&values, CmpOp::Ge, 0).into_iter().filter(|&i| i % 2 == 0 && values[i as usize] <= Some(1000));
+    assert_eq!(plan.count(), want.count() as u64);
+    Ok(())
 }
