@@ -267,6 +267,9 @@ impl Engine {
 
     /// The id of tag `name`, creating it if needed (kind: its exclusive group's, else its
     /// nearest ancestor's, else `Custom`).
+    ///
+    /// Errors: [`Error::InvalidTagName`]; [`Error::DerivedName`] for a name in a group
+    /// [`Engine::refresh`] owns (read those with [`Engine::tag_id`]).
     pub fn ensure_tag(&mut self, name: &str) -> Result<TagId> {
         let norm = normalize_tag(name)?;
         check_writable(&norm)?;
@@ -490,7 +493,8 @@ impl Engine {
     /// other value of that group is removed in the same call. Returns whether the customer did
     /// not carry the tag before.
     ///
-    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`].
+    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`]; [`Error::DerivedName`]
+    /// for a tag of the groups [`Engine::refresh`] owns (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
     pub fn tag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
         self.customers.check_live(id)?;
         let tag = self.ensure_tag(name)?;

@@ -818,7 +818,7 @@ fn literals_must_be_integers() {
         ("age >= AND vip", "AND"),
         ("age >= (3)", "("),
         ("(age >=)", ")"),
-        ("age >= \"3\"", "\""),
+        ("age >= \"3\"", "\"3\""),
         ("age >= 3=", "3="),
         ("age >= 3<4", "3<4"),
         ("a=b", "b"),
@@ -908,11 +908,10 @@ fn an_operator_needs_a_name_on_its_left() {
     assert_eq!(parse("\"and\" >= 3"), cmp("and", CmpOp::Ge, 3));
 }
 
-/// Found while writing these tests: the whole text is split into tokens before the grammar
-/// is checked, so an operator at the start followed by something that is not an integer
-/// (`<a`, a tag name that used to be written unquoted) is reported as a bad literal after
-/// the operator, not as an operator with no name on its left (which `< 5` and `>= 3` get).
-/// The first problem in the text is the operator.
+/// Errors are reported in the order of the text: an operator with no name on its left comes
+/// before a bad literal after it (`<a`, a tag name that used to be written unquoted), as
+/// `< 5` and `>= 3` get. (Found while writing these tests: the lexer used to report the
+/// literal first.)
 #[test]
 fn an_operator_without_a_name_is_reported_at_the_operator_even_before_a_bad_literal() {
     for (text, op) in [("<a", "<"), ("=b", "="), ("vip AND >= x", ">="), ("!= \"x\"", "!=")] {
@@ -1303,10 +1302,10 @@ fn parse_error_renders_exactly() {
     let err = engine.query("age >= 3.5").unwrap_err();
     assert_eq!(
         err.to_string(),
-        format!(
-            "query parse error at 7..10: expected an integer after the comparison operator, found \"3.5\"\n  \
-             age >= 3.5\n         ^^^\n{literal_hint}"
-        )
+        "query parse error at 7..10: expected an integer after the comparison operator, found \"3.5\"\n  \
+         age >= 3.5\n         ^^^\n\
+         hint: attribute predicates compare with whole numbers, e.g. age >= 30 (money in minor units: \
+         monetary >= 10000); a tag name containing = ! < > is written double-quoted, e.g. \"a=b\""
     );
     let err = engine.query("age<9223372036854775808").unwrap_err();
     assert_eq!(

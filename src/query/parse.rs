@@ -22,6 +22,9 @@ enum Tok {
     Op(CmpOp),
     /// An integer literal (only right after an operator).
     Int(i64),
+    /// Something after an operator that is not an integer literal: the error message and
+    /// hint, reported by the parser when it gets there (so an earlier error comes first).
+    BadLiteral(String, &'static str),
 }
 
 /// Characters that end a bare name.
@@ -40,6 +43,9 @@ struct Lexer<'a> {
     /// The previous token was a comparison operator: an integer literal comes next.
     after_op: bool,
 }
+
+const NOT_A_NUMBER_HINT: &str = "attribute predicates compare with whole numbers, e.g. age >= 30 (money in minor \
+     units: monetary >= 10000); a tag name containing = ! < > is written double-quoted, e.g. \"a=b\"";
 
 const LITERAL_HINT: &str = "attribute predicates compare with whole numbers (i64, from -9223372036854775808 \
      to 9223372036854775807), e.g. age >= 30; money is in minor units: monetary >= 10000";
@@ -122,7 +128,11 @@ impl<'a> Lexer<'a> {
 
     /// The integer literal after an operator: `[+-]digits`, an `i64`.
     fn literal(&mut self, trimmed: &str, start: usize) -> Result<(Tok, Span)> {
-        let len = trimmed.find(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"')).unwrap_or(trimmed.len());
+        let len = match trimmed.strip_prefix('"') {
+            // A quoted "literal" is reported whole, not as an unterminated name after it.
+            Some(rest) => rest.find('"').map_or(trimmed.len(), |i| i + 2),
+            None => trimmed.find(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"')).unwrap_or(trimmed.len()),
+        };
         let word = &trimmed[..len];
         let span = Span::new(start, start + len);
         let digits = word.strip_prefix(['-', '+']).unwrap_or(word);
@@ -132,16 +142,16 @@ impl<'a> Lexer<'a> {
             } else {
                 format!("{word:?}")
             };
-            return Err(self.err(
-                if word.is_empty() { Span::new(start, start + 1) } else { span },
-                format!("expected an integer after the comparison operator, found {what}"),
-                Some(LITERAL_HINT),
-            ));
+            let end =
+                if word.is_empty() { start + trimmed.chars().next().map_or(0, char::len_utf8) } else { start + len };
+            self.pos = end;
+            let message = format!("expected an integer after the comparison operator, found {what}");
+            return Ok((Tok::BadLiteral(message, NOT_A_NUMBER_HINT), Span::new(start, end)));
         }
         self.pos += len;
         match word.parse::<i64>() {
             Ok(v) => Ok((Tok::Int(v), span)),
-            Err(_) => Err(self.err(span, format!("integer {word} is out of range"), Some(LITERAL_HINT))),
+            Err(_) => Ok((Tok::BadLiteral(format!("integer {word} is out of range"), LITERAL_HINT), span)),
         }
     }
 
@@ -349,6 +359,7 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok((Expr::Compare(Box::new(Comparison::new(name, Some(span), op, v))), 0))
             }
+            Some((Tok::BadLiteral(message, hint), at)) => Err(self.err(*at, message.clone(), Some(hint))),
             _ => Err(self.err(
                 Span::new(op_span.end, op_span.end),
                 format!("expected an integer after {op}, found the end of the query"),
