@@ -1120,6 +1120,11 @@ impl Engine {
     /// (nothing changes then).
     pub fn refresh(&mut self, as_of: impl Into<Day>) -> Result<RefreshReport> {
         let as_of = as_of.into();
+        let quiet = !self.history.has_pending();
+        if let Some(scored) = self.models.unchanged(as_of, self.customers.live()).filter(|_| quiet) {
+            // Same day, same models, nothing new: the derived data is current.
+            return Ok(self.report(as_of, scored, Vec::new(), true, 0));
+        }
         let touched = self.history.flush();
         self.models.note_touched(&touched);
         let mut plan = self.models.plan(&self.history, self.customers.live(), as_of)?;
@@ -1180,28 +1185,35 @@ impl Engine {
                 attr.view = View::DaysSince(i64::from(as_of.days_since_epoch()));
             }
         }
-        let report = RefreshReport {
-            as_of,
-            customers: self.customer_count(),
-            scored: plan.scored,
-            stages: Stage::ALL.iter().map(|&s| (s, self.store.get(stage_ids[s.index()]).len())).collect(),
-            segments: self
-                .models
-                .rfm
-                .segments()
-                .names()
-                .zip(&ids[3])
-                .map(|(name, &t)| (name.to_owned(), self.store.get(t).len()))
-                .collect(),
-            transitions: std::mem::take(&mut plan.transitions)
-                .into_iter()
-                .map(|(from, to, bits)| StageTransition { from, to, count: bits.len(), audience: Audience::from(bits) })
-                .collect(),
-            incremental: plan.incremental,
-            recomputed: plan.recomputed,
-        };
+        let transitions = std::mem::take(&mut plan.transitions)
+            .into_iter()
+            .map(|(from, to, bits)| StageTransition { from, to, count: bits.len(), audience: Audience::from(bits) })
+            .collect();
+        let report = self.report(as_of, plan.scored, transitions, plan.incremental, plan.recomputed);
         self.models.commit(plan.take_next());
         Ok(report)
+    }
+
+    /// A refresh report read off the derived tags (which exist after any refresh).
+    fn report(
+        &self,
+        as_of: Day,
+        scored: u64,
+        transitions: Vec<StageTransition>,
+        incremental: bool,
+        recomputed: u64,
+    ) -> RefreshReport {
+        let size = |name: String| self.pool.lookup(&name).map_or(0, |t| self.store.get(t).len());
+        RefreshReport {
+            as_of,
+            customers: self.customer_count(),
+            scored,
+            stages: Stage::ALL.iter().map(|&s| (s, size(format!("stage:{s}")))).collect(),
+            segments: self.models.rfm.segments().names().map(|n| (n.to_owned(), size(format!("rfm:{n}")))).collect(),
+            transitions,
+            incremental,
+            recomputed,
+        }
     }
 
     /// The as-of day of the last refresh.

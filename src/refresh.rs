@@ -21,7 +21,7 @@ use crate::audience::Audience;
 use crate::error::{Error, Result};
 use crate::history::{Day, History, Summary};
 use crate::lifecycle::{Lifecycle, Stage};
-use crate::rfm::{RfmModel, SegmentMap};
+use crate::rfm::RfmModel;
 use crate::tags::TagKind;
 
 /// The tag groups `refresh` owns: `r`, `f`, `m` (scores), `rfm` (segments), `stage`.
@@ -129,8 +129,9 @@ impl RefreshReport {
 #[derive(Clone, Debug)]
 struct Snapshot {
     as_of: i32,
-    churn_days: u32,
-    segments: SegmentMap,
+    rfm: RfmModel,
+    lifecycle: Lifecycle,
+    scored: u64,
     /// Customers with purchase records, ascending, and their summaries and codes.
     ids: Vec<u32>,
     sums: Vec<Summary>,
@@ -188,7 +189,7 @@ pub(crate) struct Plan {
     pub(crate) scored: u64,
     pub(crate) incremental: bool,
     pub(crate) recomputed: u64,
-    next: Snapshot,
+    next: Option<Snapshot>,
 }
 
 /// A row of the merge of the old snapshot with the fresh summaries.
@@ -206,6 +207,20 @@ impl Models {
     /// Notes customers with new purchase records (ascending).
     pub(crate) fn note_touched(&mut self, customers: &[u32]) {
         self.touched |= RoaringBitmap::from_sorted_iter(customers.iter().copied()).expect("ascending");
+    }
+
+    /// Whether a refresh as of `as_of` would change nothing: same day, same models, same
+    /// live customers, no purchase recorded and no customer removed since the last one.
+    /// Then the last refresh's customers with RFM scores.
+    pub(crate) fn unchanged(&self, as_of: Day, live: &RoaringBitmap) -> Option<u64> {
+        let s = self.last.as_ref()?;
+        let same = s.as_of == as_of.days_since_epoch()
+            && self.touched.is_empty()
+            && self.removed.is_empty()
+            && s.rfm == self.rfm
+            && s.lifecycle == self.lifecycle
+            && s.live == *live;
+        same.then_some(s.scored)
     }
 
     pub(crate) fn last_as_of(&self) -> Option<Day> {
@@ -245,11 +260,11 @@ impl Models {
         Some(RfmScores {
             recency_days: i64::from(s.as_of) - i64::from(sum.last),
             frequency: sum.count,
-            monetary: sum.monetary as i64, // checked to fit when the refresh was planned
+            monetary: sum.monetary, // checked to fit when the refresh was planned
             r: code.r,
             f: code.f,
             m: code.m,
-            segment: s.segments.name(code.seg),
+            segment: s.rfm.segments().name(code.seg),
         })
     }
 
@@ -258,11 +273,12 @@ impl Models {
         let d = as_of.days_since_epoch();
         let churn = self.lifecycle.churn_days();
         let churn_i32 = churn as i32; // bounded by MAX_WINDOW
-        let incremental = self.last.as_ref().is_some_and(|s| d >= s.as_of && s.churn_days == churn);
+        let incremental = self.last.as_ref().is_some_and(|s| d >= s.as_of && s.lifecycle.churn_days() == churn);
         let empty = Snapshot {
             as_of: d,
-            churn_days: churn,
-            segments: self.rfm.segments().clone(),
+            rfm: self.rfm.clone(),
+            lifecycle: self.lifecycle,
+            scored: 0,
             ids: Vec::new(),
             sums: Vec::new(),
             codes: Vec::new(),
@@ -327,22 +343,24 @@ impl Models {
         let mut frequency = Vec::new();
         let mut monetary = Vec::new();
         for row in rows.iter().filter(|r| r.sum.scored()) {
-            let m = i64::try_from(row.sum.monetary).map_err(|_| Error::MonetaryOverflow { customer: row.id.into() })?;
+            if row.sum.overflow {
+                return Err(Error::MonetaryOverflow { customer: row.id.into() });
+            }
             last_days.push(i64::from(row.sum.last));
             frequency.push(i64::from(row.sum.count));
-            monetary.push(m);
+            monetary.push(row.sum.monetary);
         }
         let scored = last_days.len() as u64;
         let cuts = self.rfm.cuts(d, &mut last_days, &mut frequency, &mut monetary);
         let map = self.rfm.segments();
-        let reset_segments = old.segments != *map;
+        let reset_segments = old.rfm.segments() != map;
         let code_of = |s: &Summary| -> Code {
             let stage = self.lifecycle.stage(s, d).index() as u8;
             if !s.scored() {
                 return Code { stage, ..Code::default() };
             }
             let (r, f, m) =
-                (cuts[0].score(i64::from(s.last)), cuts[1].score(i64::from(s.count)), cuts[2].score(s.monetary as i64));
+                (cuts[0].score(i64::from(s.last)), cuts[1].score(i64::from(s.count)), cuts[2].score(s.monetary));
             Code { r, f, m, seg: map.index(r, f).expect("scores are 1-5"), stage }
         };
 
@@ -415,10 +433,9 @@ impl Models {
                 moves[from.map_or(0, |f| f.index() + 1) * 6 + to.index()].push(id);
             }
             // metric attributes
-            let old_vals =
-                old_sum.filter(Summary::scored).map(|s| [i64::from(s.last), i64::from(s.count), s.monetary as i64]);
+            let old_vals = old_sum.filter(Summary::scored).map(|s| [i64::from(s.last), i64::from(s.count), s.monetary]);
             let new_vals =
-                row.sum.scored().then(|| [i64::from(row.sum.last), i64::from(row.sum.count), row.sum.monetary as i64]);
+                row.sum.scored().then(|| [i64::from(row.sum.last), i64::from(row.sum.count), row.sum.monetary]);
             for (k, attr) in attrs.iter_mut().enumerate() {
                 match (old_vals.map(|v| v[k]), new_vals.map(|v| v[k])) {
                     (o, Some(n)) if o != Some(n) => attr.set.push((id, n)),
@@ -450,14 +467,15 @@ impl Models {
 
         let next = Snapshot {
             as_of: d,
-            churn_days: churn,
-            segments: map.clone(),
+            rfm: self.rfm.clone(),
+            lifecycle: self.lifecycle,
+            scored,
             ids: rows.iter().map(|r| r.id).collect(),
             sums: rows.iter().map(|r| r.sum).collect(),
             codes,
             live: live.clone(),
         };
-        Ok(Plan { groups, attrs, transitions, scored, incremental, recomputed, next })
+        Ok(Plan { groups, attrs, transitions, scored, incremental, recomputed, next: Some(next) })
     }
 
     /// Keeps the state of an applied plan.
@@ -474,17 +492,6 @@ pub(crate) struct PlanNext(Snapshot);
 impl Plan {
     /// Splits off the state to commit once the plan is applied.
     pub(crate) fn take_next(&mut self) -> PlanNext {
-        PlanNext(std::mem::replace(
-            &mut self.next,
-            Snapshot {
-                as_of: 0,
-                churn_days: 0,
-                segments: SegmentMap::default(),
-                ids: Vec::new(),
-                sums: Vec::new(),
-                codes: Vec::new(),
-                live: RoaringBitmap::new(),
-            },
-        ))
+        PlanNext(self.next.take().expect("taken once"))
     }
 }

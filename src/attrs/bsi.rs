@@ -115,11 +115,21 @@ impl Bsi {
         self.lower_base(min);
         let max = values.iter().map(|&(_, v)| offset(v, self.base)).max().unwrap_or(0);
         self.ensure_width(max);
-        let base = self.base;
-        for (i, s) in self.slices.iter_mut().enumerate() {
-            *s -= &touched;
-            let bits = values.iter().filter(|&&(_, v)| offset(v, base) >> i & 1 == 1).map(|&(c, _)| c);
-            *s |= RoaringBitmap::from_sorted_iter(bits).expect("ascending customers");
+        // One pass over the values files each customer under its offset's set bits.
+        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); self.slices.len()];
+        for &(c, v) in values {
+            let mut off = offset(v, self.base);
+            while off != 0 {
+                lists[off.trailing_zeros() as usize].push(c);
+                off &= off - 1;
+            }
+        }
+        let fresh = self.exists.is_empty();
+        for (s, list) in self.slices.iter_mut().zip(lists) {
+            if !fresh {
+                *s -= &touched;
+            }
+            *s |= RoaringBitmap::from_sorted_iter(list).expect("ascending customers");
         }
         self.exists |= touched;
     }

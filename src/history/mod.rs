@@ -56,9 +56,11 @@ pub(crate) struct Summary {
     /// The most recent purchase that came more than the churn window after the purchase
     /// before it, or [`NO_DAY`].
     pub(crate) comeback: i32,
-    /// Sum of every amount on or before the day, refunds included (exact: at most
-    /// `records * Money::MAX_MINOR` in absolute value).
-    pub(crate) monetary: i128,
+    /// Sum of every amount on or before the day, refunds included (0 when it leaves the
+    /// `i64` range; `overflow` says so).
+    pub(crate) monetary: i64,
+    /// The sum does not fit an `i64` (it is summed exactly in 128 bits first).
+    pub(crate) overflow: bool,
     /// Whether the customer has records after the day (the summary changes when the day
     /// moves forward past them).
     pub(crate) later: bool,
@@ -69,8 +71,9 @@ impl Summary {
     pub(crate) fn of(days: &[i32], amounts: &[i64], as_of: i32, churn_days: i32) -> Summary {
         let k = days.partition_point(|&d| d <= as_of);
         let mut s = Summary { comeback: NO_DAY, later: k < days.len(), ..Summary::default() };
+        let mut total = 0i128;
         for (&day, &amount) in days[..k].iter().zip(&amounts[..k]) {
-            s.monetary += i128::from(amount);
+            total += i128::from(amount);
             if amount < 0 {
                 continue;
             }
@@ -81,6 +84,10 @@ impl Summary {
             }
             s.last = day;
             s.count += 1;
+        }
+        match i64::try_from(total) {
+            Ok(m) => s.monetary = m,
+            Err(_) => s.overflow = true,
         }
         s
     }
