@@ -26,8 +26,10 @@
 //!
 //! # Output
 //!
-//! CSV on stdout, one row per customer key of the file (of its valid lines), in order of
-//! first appearance:
+//! CSV on stdout, one row per customer key seen in the file, in order of first appearance
+//! (with `--skip-bad-lines`, a skipped line that still has its three fields and a key counts
+//! as seeing the key: only its purchase is bad, so the customer gets a row, a prospect unless
+//! a good line has a purchase of it):
 //!
 //! ```text
 //! customer_id,recency_days,frequency,monetary,r,f,m,rfm_segment,stage
@@ -217,14 +219,7 @@ fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<Loaded,
         match parse_line(bytes, &mut last_date) {
             Ok((key, day, amount)) => {
                 let id = engine.customer(key).map_err(|e| format!("{path}:{lineno}: {e}"))?;
-                let i = id.0 as usize;
-                if i >= seen.len() {
-                    seen.resize(i + 1, false);
-                }
-                if !seen[i] {
-                    seen[i] = true;
-                    loaded.order.push(id);
-                }
+                note_seen(id, &mut seen, &mut loaded.order);
                 purchases.push((id, day, amount));
             }
             Err(msg) => {
@@ -233,6 +228,13 @@ fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<Loaded,
                     return Err(format!(
                         "{msg}\nrfm: stopped at the first bad line (hint: fix it, or pass --skip-bad-lines to leave bad lines out)"
                     ));
+                }
+                // The customer was seen even if its purchase is bad: a line with its three
+                // fields and a key still gives the key a row (a prospect, unless a good line
+                // has a purchase of it).
+                if let Some(key) = key_of_bad_line(bytes) {
+                    let id = engine.customer(key).map_err(|e| format!("{path}:{lineno}: {e}"))?;
+                    note_seen(id, &mut seen, &mut loaded.order);
                 }
                 loaded.bad += 1;
                 if loaded.bad_shown.len() < SHOW_BAD {
@@ -246,6 +248,28 @@ fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<Loaded,
     }
     loaded.purchases = engine.record_purchases(purchases).map_err(|e| format!("{path}: recording purchases: {e}"))?;
     Ok(loaded)
+}
+
+/// Adds `id` to `order` the first time it is seen.
+fn note_seen(id: CustomerId, seen: &mut Vec<bool>, order: &mut Vec<CustomerId>) {
+    let i = id.0 as usize;
+    if i >= seen.len() {
+        seen.resize(i + 1, false);
+    }
+    if !seen[i] {
+        seen[i] = true;
+        order.push(id);
+    }
+}
+
+/// The key of a bad line that still has three fields and a non-empty key.
+fn key_of_bad_line(bytes: &[u8]) -> Option<&str> {
+    let line = std::str::from_utf8(bytes).ok()?;
+    let mut fields = line.split(',');
+    match (fields.next(), fields.next(), fields.next(), fields.next()) {
+        (Some(key), Some(_), Some(_), None) if !key.is_empty() => Some(key),
+        _ => None,
+    }
 }
 
 /// One data line: (customer key, day, amount), or what is wrong with it.

@@ -131,7 +131,7 @@ pub use engine::{AsQuery, Engine, Stats};
 pub use error::{Error, Result};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
-pub use lifecycle::{Lifecycle, Stage};
+pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
 pub use query::{CmpOp, Comparison, Explain, ExplainNode, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Query};
 pub use refresh::{RefreshReport, RfmScores, StageTransition};
 pub use rfm::{RfmModel, SegmentMap};

@@ -73,7 +73,7 @@ impl FromStr for Stage {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<Stage> {
-        Stage::ALL.into_iter().find(|st| st.as_str() == s.trim()).ok_or_else(|| Error::InvalidModel {
+        Stage::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| Error::InvalidModel {
             reason: format!(
                 "unknown lifecycle stage {s:?} (hint: one of prospect, new, reactivated, active, at_risk, churned)"
             ),
@@ -121,6 +121,11 @@ impl Lifecycle {
         Ok(Lifecycle { new_days, active_days, churn_days })
     }
 
+    /// A builder starting from the default windows.
+    pub fn builder() -> LifecycleBuilder {
+        LifecycleBuilder { windows: Lifecycle::default() }
+    }
+
     /// The `new` window (default 30).
     pub fn new_days(&self) -> u32 {
         self.new_days
@@ -153,6 +158,47 @@ impl Lifecycle {
         } else {
             Stage::Churned
         }
+    }
+}
+
+/// Builds a [`Lifecycle`] with the windows named, so they cannot be swapped by position.
+///
+/// ```
+/// use audience::Lifecycle;
+/// let quick = Lifecycle::builder().new_days(14).active_days(45).churn_days(90).build()?;
+/// assert_eq!(quick, Lifecycle::new(14, 45, 90)?);
+/// assert_eq!(Lifecycle::builder().churn_days(365).build()?.active_days(), 90); // defaults kept
+/// assert!(Lifecycle::builder().churn_days(60).build().is_err()); // the active window (90) exceeds it
+/// # Ok::<(), audience::Error>(())
+/// ```
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct LifecycleBuilder {
+    windows: Lifecycle,
+}
+
+impl LifecycleBuilder {
+    /// The `new` window (default 30 days).
+    pub fn new_days(&mut self, days: u32) -> &mut Self {
+        self.windows.new_days = days;
+        self
+    }
+
+    /// The `active` window (default 90 days).
+    pub fn active_days(&mut self, days: u32) -> &mut Self {
+        self.windows.active_days = days;
+        self
+    }
+
+    /// The `churn` window (default 180 days).
+    pub fn churn_days(&mut self, days: u32) -> &mut Self {
+        self.windows.churn_days = days;
+        self
+    }
+
+    /// The windows, validated as by [`Lifecycle::new`].
+    pub fn build(&self) -> Result<Lifecycle> {
+        let w = self.windows;
+        Lifecycle::new(w.new_days, w.active_days, w.churn_days)
     }
 }
 

@@ -204,6 +204,10 @@ impl Models {
         self.removed.insert(customer);
     }
 
+    pub(crate) fn note_removed_all(&mut self, customers: &RoaringBitmap) {
+        self.removed |= customers;
+    }
+
     /// Notes customers with new purchase records (ascending).
     pub(crate) fn note_touched(&mut self, customers: &[u32]) {
         self.touched |= RoaringBitmap::from_sorted_iter(customers.iter().copied()).expect("ascending");

@@ -211,7 +211,10 @@ impl SegmentMap {
         for (name, rs, fs) in rules {
             let raw = name.as_ref();
             let name = raw.trim();
-            if name.is_empty() || name.contains(['/', ':']) || name.chars().any(char::is_control) {
+            // The tag rfm:<name> must be a valid, queryable group value, spelled as given.
+            let as_tag = format!("rfm:{name}");
+            let valid = crate::tags::normalize_tag(&as_tag).is_ok_and(|n| *n == as_tag);
+            if !valid || name.is_empty() || name.contains(['/', ':']) {
                 return Err(Error::InvalidModel {
                     reason: format!(
                         "segment name {raw:?} must be a plain non-empty tag value without '/' or ':' (it becomes the tag rfm:<name>)"
@@ -357,6 +360,9 @@ mod tests {
         let e = SegmentMap::new([("a", 1..=5, 1..=4)]).unwrap_err();
         assert!(e.to_string().contains("R1 F5 has no segment"), "{e}");
         assert!(SegmentMap::new([("a:b", 1..=5, 1..=5)]).is_err());
+        assert!(SegmentMap::new([("a\u{2028}b", 1..=5, 1..=5)]).is_err());
+        assert!(SegmentMap::new([("a\tb", 1..=5, 1..=5)]).is_err());
+        assert!(SegmentMap::new([("高价值", 1..=5, 1..=5)]).is_ok());
         assert!(SegmentMap::new([("a", 0..=5, 1..=5)]).is_err());
         let m = Money::ZERO;
         assert!(RfmModel::thresholds([90, 30, 180, 365], [1, 2, 3, 4], [m; 4]).is_err());

@@ -94,6 +94,13 @@ impl Attrs {
         self.map.len()
     }
 
+    /// Drops every value of the customers in `customers`.
+    pub(crate) fn remove_customers(&mut self, customers: &RoaringBitmap) {
+        for a in self.map.values_mut() {
+            a.bsi.remove_many(customers);
+        }
+    }
+
     /// Drops every value of `customer`.
     pub(crate) fn remove_customer(&mut self, customer: u32) {
         for a in self.map.values_mut() {

@@ -24,8 +24,28 @@ use crate::error::{Error, Result};
 /// # Ok::<(), audience::Error>(())
 /// ```
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "i32", into = "i32")]
 pub struct Day(i32);
+
+impl TryFrom<i32> for Day {
+    type Error = Error;
+
+    /// Days since 1970-01-01; see [`Day::from_days_since_epoch`].
+    ///
+    /// Errors: [`Error::InvalidDate`] outside the dates [`NaiveDate`] can represent.
+    fn try_from(days: i32) -> Result<Day> {
+        Day::from_days_since_epoch(days).ok_or_else(|| Error::InvalidDate {
+            input: days.to_string(),
+            reason: "days since 1970-01-01 outside the representable dates (about ±262,000 years)".into(),
+        })
+    }
+}
+
+impl From<Day> for i32 {
+    fn from(d: Day) -> i32 {
+        d.0
+    }
+}
 
 /// Days from 0001-01-01 (chrono's day 1 of the common era) to 1970-01-01.
 const UNIX_EPOCH_FROM_CE: i32 = 719_163;
@@ -125,9 +145,9 @@ impl FromStr for Day {
             });
         }
         if b.len() == 10 {
-            return NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Day::from).map_err(|e| Error::InvalidDate {
+            return NaiveDate::parse_from_str(s, "%Y-%m-%d").map(Day::from).map_err(|_| Error::InvalidDate {
                 input: s.to_owned(),
-                reason: format!("{e} (hint: check the month length and leap years)"),
+                reason: "no such calendar date (hint: check the month length and leap years)".into(),
             });
         }
         DateTime::parse_from_rfc3339(s).map(|d| Day::from_utc(d.with_timezone(&Utc))).map_err(|e| Error::InvalidDate {
@@ -154,6 +174,8 @@ mod tests {
         }
         assert_eq!(Day::from_days_since_epoch(i32::MAX), None);
         assert_eq!(Day::from_days_since_epoch(i32::MIN), None);
+        assert!(Day::try_from(i32::MAX).is_err());
+        assert_eq!(Day::try_from(0).unwrap(), Day::UNIX_EPOCH);
     }
 
     #[test]

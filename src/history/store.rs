@@ -13,7 +13,6 @@
 //! Removing a customer empties its base range in place (the bytes are reclaimed at the next
 //! compaction) and filters the two small tiers.
 
-#[cfg(test)]
 use roaring::RoaringBitmap;
 
 /// One purchase record in the small tiers.
@@ -99,6 +98,24 @@ impl History {
             removed += u64::from(self.lens[row]);
             self.garbage += u64::from(self.lens[row]);
             self.lens[row] = 0;
+        }
+        self.records -= removed;
+        removed
+    }
+
+    /// Drops every record of the customers in `customers` (one pass over the small tiers);
+    /// returns how many there were.
+    pub(crate) fn remove_customers(&mut self, customers: &RoaringBitmap) -> u64 {
+        let before = self.pending.len() + self.recent.len();
+        self.pending.retain(|r| !customers.contains(r.customer));
+        self.recent.retain(|r| !customers.contains(r.customer));
+        let mut removed = (before - self.pending.len() - self.recent.len()) as u64;
+        for c in customers {
+            if let Ok(row) = self.ids.binary_search(&c) {
+                removed += u64::from(self.lens[row]);
+                self.garbage += u64::from(self.lens[row]);
+                self.lens[row] = 0;
+            }
         }
         self.records -= removed;
         removed

@@ -43,6 +43,15 @@ impl Store {
         }
     }
 
+    /// Removes every customer of `customers` from every tag.
+    pub(crate) fn remove_all_everywhere(&mut self, customers: &RoaringBitmap) {
+        for b in &mut self.bitmaps {
+            if !b.is_disjoint(customers) {
+                *b -= customers;
+            }
+        }
+    }
+
     /// Adds sorted, deduplicated `ids` to tag `id`'s bitmap. Building from a sorted run is
     /// linear; merging into an existing bitmap is one union.
     pub(crate) fn add_sorted(&mut self, id: TagId, ids: &[u32]) {
