@@ -189,7 +189,11 @@ pub(crate) fn quantile_cuts(values: &mut [i64]) -> Cuts {
 /// assert!(SegmentMap::new([("best", 4..=5, 4..=5)]).is_err()); // cells left without a segment
 /// # Ok::<(), audience::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// The map serializes (serde) as its grid: five rows R1..R5 of five names F1..F5, so it
+/// can live in a configuration file; deserializing validates it like [`SegmentMap::from_grid`].
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "[[String; 5]; 5]", into = "[[String; 5]; 5]")]
 pub struct SegmentMap {
     names: Vec<Box<str>>,
     /// `grid[r - 1][f - 1]` indexes `names`.
@@ -260,6 +264,37 @@ impl SegmentMap {
         Ok(SegmentMap { names, grid })
     }
 
+    /// A map from its grid: `grid[r - 1][f - 1]` names the segment of R`r` F`f`. The names
+    /// are listed (and reported) in grid order, R1 F1 first.
+    ///
+    /// ```
+    /// use audience::SegmentMap;
+    /// let mut grid = [["other"; 5]; 5];
+    /// grid[4][4] = "best";
+    /// let map = SegmentMap::from_grid(grid)?;
+    /// assert_eq!((map.segment(5, 5), map.segment(5, 4)), (Some("best"), Some("other")));
+    /// let standard = SegmentMap::default();
+    /// assert_eq!(SegmentMap::from_grid(standard.grid())?.grid(), standard.grid());
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::InvalidModel`] for an invalid name (as in [`SegmentMap::new`]).
+    pub fn from_grid<S: AsRef<str>>(grid: [[S; 5]; 5]) -> Result<SegmentMap> {
+        let mut rules = Vec::with_capacity(25);
+        for (r, row) in grid.iter().enumerate() {
+            for (f, name) in row.iter().enumerate() {
+                let (r, f) = (r as u8 + 1, f as u8 + 1);
+                rules.push((name.as_ref(), r..=r, f..=f));
+            }
+        }
+        SegmentMap::new(rules)
+    }
+
+    /// The grid: `grid()[r - 1][f - 1]` is the segment of R`r` F`f`.
+    pub fn grid(&self) -> [[&str; 5]; 5] {
+        self.grid.map(|row| row.map(|i| self.name(i)))
+    }
+
     /// The segment of scores `r`, `f` (each 1-5), or `None` outside that range.
     pub fn segment(&self, r: u8, f: u8) -> Option<&str> {
         self.index(r, f).map(|i| &*self.names[usize::from(i)])
@@ -277,6 +312,20 @@ impl SegmentMap {
     /// The segment names, in order of first appearance in the rules.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
         self.names.iter().map(|n| &**n)
+    }
+}
+
+impl TryFrom<[[String; 5]; 5]> for SegmentMap {
+    type Error = Error;
+
+    fn try_from(grid: [[String; 5]; 5]) -> Result<SegmentMap> {
+        SegmentMap::from_grid(grid)
+    }
+}
+
+impl From<SegmentMap> for [[String; 5]; 5] {
+    fn from(map: SegmentMap) -> [[String; 5]; 5] {
+        map.grid().map(|row| row.map(str::to_owned))
     }
 }
 
