@@ -126,6 +126,10 @@ impl History {
     /// records, ascending.
     pub(crate) fn flush(&mut self) -> Vec<u32> {
         let mut pending = std::mem::take(&mut self.pending);
+        if self.days.is_empty() && self.recent.is_empty() && is_dense(&pending) {
+            // The first load: scatter straight into the columns (no sorted copy in between).
+            return self.build_base(pending);
+        }
         sort_records(&mut pending);
         let mut touched: Vec<u32> = pending.iter().map(|r| r.customer).collect();
         touched.dedup();
@@ -138,6 +142,52 @@ impl History {
             self.compact();
         }
         touched
+    }
+
+    /// Builds the (empty) base from `recs` with one counting pass and one scatter into the
+    /// columns, then sorts each customer's run by day where it is not sorted yet (stable:
+    /// arrival order within a day). Returns the customers, ascending.
+    fn build_base(&mut self, recs: Vec<Rec>) -> Vec<u32> {
+        let max = recs.iter().map(|r| r.customer).max().map_or(0, |m| m as usize);
+        let mut next = vec![0u64; max + 2];
+        for r in &recs {
+            next[r.customer as usize + 1] += 1;
+        }
+        let (mut ids, mut starts, mut lens) = (Vec::new(), Vec::new(), Vec::new());
+        for c in 0..=max {
+            let len = next[c + 1];
+            if len > 0 {
+                ids.push(c as u32);
+                starts.push(next[c]);
+                lens.push(len as u32);
+            }
+            next[c + 1] += next[c];
+        }
+        let mut days = vec![0i32; recs.len()];
+        let mut amounts = vec![0i64; recs.len()];
+        for r in &recs {
+            let slot = &mut next[r.customer as usize];
+            days[*slot as usize] = r.day;
+            amounts[*slot as usize] = r.amount;
+            *slot += 1;
+        }
+        drop(recs);
+        let mut scratch: Vec<(i32, i64)> = Vec::new();
+        for (&s, &l) in starts.iter().zip(&lens) {
+            let run = s as usize..s as usize + l as usize;
+            if !days[run.clone()].is_sorted() {
+                scratch.clear();
+                scratch.extend(days[run.clone()].iter().copied().zip(amounts[run.clone()].iter().copied()));
+                scratch.sort_by_key(|&(d, _)| d);
+                for (i, (d, a)) in run.zip(scratch.iter().copied()) {
+                    days[i] = d;
+                    amounts[i] = a;
+                }
+            }
+        }
+        (self.ids, self.starts, self.lens, self.days, self.amounts) = (ids.clone(), starts, lens, days, amounts);
+        self.garbage = 0;
+        ids
     }
 
     /// Merges the recent tier into the base and drops removed customers' bytes.
@@ -279,6 +329,12 @@ fn merge_customer(
     am.extend(scratch.iter().map(|&(_, a)| a));
 }
 
+/// Whether a counting sort by customer pays: enough records, customer ids not too sparse.
+fn is_dense(recs: &[Rec]) -> bool {
+    let max = recs.iter().map(|r| r.customer).max().unwrap_or(0) as usize;
+    recs.len() >= 1 << 16 && max <= recs.len().saturating_mul(4)
+}
+
 /// Sorts records by (customer, day), keeping arrival order within a day. Dense customer ids
 /// take a counting sort by customer (two linear passes); sparse ones a comparison sort.
 fn sort_records(recs: &mut Vec<Rec>) {
@@ -286,7 +342,7 @@ fn sort_records(recs: &mut Vec<Rec>) {
         return;
     }
     let max = recs.iter().map(|r| r.customer).max().unwrap_or(0) as usize;
-    if recs.len() < 1 << 16 || max > recs.len().saturating_mul(4) {
+    if !is_dense(recs) {
         recs.sort_by_key(Rec::key);
         return;
     }
@@ -369,6 +425,36 @@ mod tests {
         h.compact();
         assert_eq!(all(&h), vec![want[0].clone(), want[2].clone()]);
         assert_eq!(h.customers().iter().collect::<Vec<_>>(), [1, 3]);
+    }
+
+    #[test]
+    fn the_first_load_scatters_into_the_columns_like_the_general_path() {
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let recs: Vec<Rec> = (0..70_000)
+            .map(|i| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                rec((x % 9_000) as u32 * 2, (x >> 40) as i32 % 30, i)
+            })
+            .collect();
+        assert!(is_dense(&recs));
+        let mut direct = History::default();
+        let mut general = History::default();
+        for &r in &recs {
+            direct.push(r);
+            general.push(r);
+        }
+        general.recent = {
+            let mut p = std::mem::take(&mut general.pending);
+            sort_records(&mut p);
+            p
+        };
+        general.compact();
+        let touched = direct.flush();
+        assert_eq!(touched, general.ids);
+        assert_eq!(all(&direct), all(&general));
+        assert_eq!((direct.len(), direct.ids.len()), (general.len(), general.ids.len()));
     }
 
     #[test]
