@@ -192,12 +192,8 @@ pub(crate) struct Plan {
     next: Option<Snapshot>,
 }
 
-/// A row of the merge of the old snapshot with the fresh summaries.
-struct Row {
-    id: u32,
-    sum: Summary,
-    prev: Option<(Summary, Code)>,
-}
+/// No previous row (`prev` of a new customer, or one removed since).
+const NO_ROW: u32 = u32::MAX;
 
 impl Models {
     pub(crate) fn note_removed(&mut self, customer: u32) {
@@ -291,7 +287,7 @@ impl Models {
         let old = self.last.as_ref().unwrap_or(&empty);
 
         // 1. Fresh summaries: everyone, or the customers whose summary may have changed.
-        let mut fresh: Vec<(u32, Summary)> = Vec::new();
+        let mut fresh: Vec<(u32, Summary)> = Vec::with_capacity(if incremental { 0 } else { old.ids.len() });
         if incremental {
             let mut redo = &self.touched | &self.removed;
             if d > old.as_of {
@@ -315,44 +311,48 @@ impl Models {
         let recomputed = fresh.len() as u64;
 
         // 2. Merge with the old rows: carried over (incremental), replaced, added or dropped.
-        let mut rows: Vec<Row> = Vec::with_capacity(old.ids.len() + fresh.len());
+        //    Columns: the new snapshot's ids and summaries, and each row's old row (NO_ROW
+        //    for a customer new since, or removed since).
+        let cap = if incremental { old.ids.len() + fresh.len() } else { fresh.len() };
+        let (mut ids, mut sums, mut prev) = (Vec::with_capacity(cap), Vec::with_capacity(cap), Vec::with_capacity(cap));
         {
             let (mut i, mut j) = (0, 0);
-            let prev = |i: usize| {
-                let id = old.ids[i];
-                if self.removed.contains(id) { None } else { Some((old.sums[i], old.codes[i])) }
-            };
+            let prev_of = |i: usize| if self.removed.contains(old.ids[i]) { NO_ROW } else { i as u32 };
             while i < old.ids.len() || j < fresh.len() {
                 let a = old.ids.get(i).copied().unwrap_or(u32::MAX);
                 let b = fresh.get(j).map_or(u32::MAX, |f| f.0);
-                if i < old.ids.len() && (j == fresh.len() || a < b) {
+                let (id, sum, p) = if i < old.ids.len() && (j == fresh.len() || a < b) {
+                    i += 1;
                     // Not re-read: unchanged when incremental, gone when full.
-                    if incremental && !self.removed.contains(a) {
-                        rows.push(Row { id: a, sum: old.sums[i], prev: prev(i) });
+                    if !incremental || self.removed.contains(a) {
+                        continue;
                     }
-                    i += 1;
+                    (a, old.sums[i - 1], prev_of(i - 1))
                 } else if i < old.ids.len() && a == b {
-                    rows.push(Row { id: b, sum: fresh[j].1, prev: prev(i) });
-                    i += 1;
-                    j += 1;
+                    (i, j) = (i + 1, j + 1);
+                    (b, fresh[j - 1].1, prev_of(i - 1))
                 } else {
-                    rows.push(Row { id: b, sum: fresh[j].1, prev: None });
                     j += 1;
-                }
+                    (b, fresh[j - 1].1, NO_ROW)
+                };
+                ids.push(id);
+                sums.push(sum);
+                prev.push(p);
             }
         }
+        drop(fresh);
 
         // 3. Scores.
         let mut last_days = Vec::new();
         let mut frequency = Vec::new();
         let mut monetary = Vec::new();
-        for row in rows.iter().filter(|r| r.sum.scored()) {
-            if row.sum.overflow {
-                return Err(Error::MonetaryOverflow { customer: row.id.into() });
+        for (id, sum) in ids.iter().zip(&sums).filter(|(_, s)| s.scored()) {
+            if sum.overflow {
+                return Err(Error::MonetaryOverflow { customer: (*id).into() });
             }
-            last_days.push(i64::from(row.sum.last));
-            frequency.push(i64::from(row.sum.count));
-            monetary.push(row.sum.monetary);
+            last_days.push(i64::from(sum.last));
+            frequency.push(i64::from(sum.count));
+            monetary.push(sum.monetary);
         }
         let scored = last_days.len() as u64;
         let cuts = self.rfm.cuts(d, &mut last_days, &mut frequency, &mut monetary);
@@ -384,15 +384,14 @@ impl Models {
             AttrDiff { name: "monetary", ..AttrDiff::default() },
         ];
         let mut moves: Vec<Vec<u32>> = vec![Vec::new(); 7 * 6]; // (from: None or a stage) x to
-        let mut codes = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let new = code_of(&row.sum);
+        let mut codes = Vec::with_capacity(ids.len());
+        for ((&id, sum), &p) in ids.iter().zip(&sums).zip(&prev) {
+            let new = code_of(sum);
             codes.push(new);
-            let (old_code, old_sum) = match row.prev {
-                Some((s, c)) => (Some(c), Some(s)),
-                None => (None, None),
+            let (old_code, old_sum) = match p {
+                NO_ROW => (None, None),
+                p => (Some(old.codes[p as usize]), Some(old.sums[p as usize])),
             };
-            let id = row.id;
             // score and segment tags
             let old_scored = old_code.filter(Code::scored);
             let pairs = [
@@ -438,8 +437,7 @@ impl Models {
             }
             // metric attributes
             let old_vals = old_sum.filter(Summary::scored).map(|s| [i64::from(s.last), i64::from(s.count), s.monetary]);
-            let new_vals =
-                row.sum.scored().then(|| [i64::from(row.sum.last), i64::from(row.sum.count), row.sum.monetary]);
+            let new_vals = sum.scored().then(|| [i64::from(sum.last), i64::from(sum.count), sum.monetary]);
             for (k, attr) in attrs.iter_mut().enumerate() {
                 match (old_vals.map(|v| v[k]), new_vals.map(|v| v[k])) {
                     (o, Some(n)) if o != Some(n) => attr.set.push((id, n)),
@@ -454,13 +452,13 @@ impl Models {
         let mut newcomers = live - &old.live;
         newcomers |= &self.removed & live;
         if !newcomers.is_empty() {
-            newcomers -= RoaringBitmap::from_sorted_iter(rows.iter().map(|r| r.id)).expect("ascending");
+            newcomers -= RoaringBitmap::from_sorted_iter(ids.iter().copied()).expect("ascending");
         }
         let mut transitions = Vec::new();
-        for (k, ids) in moves.into_iter().enumerate() {
+        for (k, moved) in moves.into_iter().enumerate() {
             let (from, to) = (k / 6, Stage::ALL[k % 6]);
             let from = from.checked_sub(1).map(|i| Stage::ALL[i]);
-            let mut bits = RoaringBitmap::from_sorted_iter(ids).expect("rows ascend");
+            let mut bits = RoaringBitmap::from_sorted_iter(moved).expect("rows ascend");
             if from.is_none() && to == Stage::Prospect {
                 bits |= &newcomers;
             }
@@ -474,8 +472,8 @@ impl Models {
             rfm: self.rfm.clone(),
             lifecycle: self.lifecycle,
             scored,
-            ids: rows.iter().map(|r| r.id).collect(),
-            sums: rows.iter().map(|r| r.sum).collect(),
+            ids,
+            sums,
             codes,
             live: live.clone(),
         };
