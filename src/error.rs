@@ -304,32 +304,29 @@ fn is_wide(c: char) -> bool {
 }
 
 fn render_unknown_tag(name: &str, span: Option<Span>, query: Option<&str>, suggestions: &[String]) -> String {
-    let mut out = format!("unknown tag {name:?}");
-    if let Some(span) = span {
-        out += &format!(" at {span}");
-    }
-    match suggestions {
-        [] => out += " (hint: define it with Engine::define_tag, or check the spelling)",
-        [one] => out += &format!(" (did you mean {one:?}?)"),
-        many => {
-            let list: Vec<String> = many.iter().map(|s| format!("{s:?}")).collect();
-            out += &format!(" (did you mean one of {}?)", list.join(", "));
-        }
-    }
-    if let (Some(span), Some(query)) = (span, query) {
-        out.push('\n');
-        out += &caret_lines(query, span);
-    }
-    out
+    render_unknown("tag", "define it with Engine::define_tag, or check the spelling", name, span, query, suggestions)
 }
 
 fn render_unknown_attr(name: &str, span: Option<Span>, query: Option<&str>, suggestions: &[String]) -> String {
-    let mut out = format!("unknown attribute {name:?}");
+    let hint = "no customer has a value for it; set one with Engine::set_attr, or check the spelling";
+    render_unknown("attribute", hint, name, span, query, suggestions)
+}
+
+/// `unknown <what> "name" at a..b (did you mean ...?)` plus the caret lines.
+fn render_unknown(
+    what: &str,
+    hint: &str,
+    name: &str,
+    span: Option<Span>,
+    query: Option<&str>,
+    suggestions: &[String],
+) -> String {
+    let mut out = format!("unknown {what} {name:?}");
     if let Some(span) = span {
         out += &format!(" at {span}");
     }
     match suggestions {
-        [] => out += " (hint: no customer has a value for it; set one with Engine::set_attr, or check the spelling)",
+        [] => out += &format!(" (hint: {hint})"),
         [one] => out += &format!(" (did you mean {one:?}?)"),
         many => {
             let list: Vec<String> = many.iter().map(|s| format!("{s:?}")).collect();
