@@ -71,6 +71,14 @@ impl Directory {
         self.by_key.get_index(slot as usize).map(|(k, _)| &**k)
     }
 
+    /// `n` when the live customers are exactly `0..n` (every id below `n` is live), else 0.
+    pub(crate) fn dense_live(&self) -> u32 {
+        match self.live.max() {
+            Some(max) if self.live.len() == u64::from(max) + 1 => max.saturating_add(1),
+            _ => 0,
+        }
+    }
+
     pub(crate) fn is_live(&self, id: CustomerId) -> bool {
         self.live.contains(id.0)
     }
@@ -116,6 +124,23 @@ impl Directory {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dense_live_is_the_full_prefix_only() {
+        let mut d = Directory::default();
+        assert_eq!(d.dense_live(), 0);
+        for i in 0..5 {
+            d.register_id(CustomerId(i)).unwrap();
+        }
+        assert_eq!(d.dense_live(), 5);
+        d.remove(CustomerId(2)).unwrap();
+        assert_eq!(d.dense_live(), 0, "a hole");
+        let mut d = Directory::default();
+        d.register_id(CustomerId(3)).unwrap();
+        assert_eq!(d.dense_live(), 0, "not starting at 0");
+        d.register_id(CustomerId(u32::MAX)).unwrap();
+        assert_eq!(d.dense_live(), 0);
+    }
 
     #[test]
     fn intern_is_stable_and_dense() {

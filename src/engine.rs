@@ -120,6 +120,8 @@ struct Bulk {
     runs: Vec<Vec<u32>>,
     /// (customer, slot) for exclusive-group values, applied in order.
     ordered: Vec<(u32, usize)>,
+    /// Every customer id below this is live (see `Directory::dense_live`).
+    dense_live: u32,
 }
 
 /// A small multiply-rotate hasher (the FxHash scheme) for the transient per-load name cache:
@@ -632,7 +634,7 @@ impl Engine {
         I: IntoIterator<Item = (CustomerId, S)>,
         S: AsRef<str>,
     {
-        let mut bulk = Bulk::default();
+        let mut bulk = Bulk { dense_live: self.customers.dense_live(), ..Bulk::default() };
         // Raw name -> slot, so each distinct spelling is normalized and looked up once.
         let mut seen: HashMap<Box<str>, Slot, BuildHasherDefault<FastHasher>> = HashMap::default();
         for (customer, name) in pairs {
@@ -658,10 +660,14 @@ impl Engine {
     where
         I: IntoIterator<Item = (CustomerId, TagId)>,
     {
-        let mut bulk = Bulk::default();
+        let mut bulk = Bulk { dense_live: self.customers.dense_live(), ..Bulk::default() };
+        let mut checked = None; // pairs usually come grouped by tag: check each run's tag once
         for (customer, tag) in pairs {
-            self.pool.check(tag)?;
-            self.check_writable_id(tag)?;
+            if checked != Some(tag) {
+                self.pool.check(tag)?;
+                self.check_writable_id(tag)?;
+                checked = Some(tag);
+            }
             self.bulk_push(&mut bulk, customer, Slot::Existing(tag))?;
         }
         self.bulk_apply(bulk)
@@ -683,7 +689,10 @@ impl Engine {
 
     /// Checks one pair and files it: per-tag runs, or (exclusive groups) the ordered list.
     fn bulk_push(&self, bulk: &mut Bulk, customer: CustomerId, slot: Slot) -> Result<()> {
-        self.customers.check_live(customer)?;
+        // Live customers numbered 0..n (the usual bulk load) need no bitmap lookup.
+        if customer.0 >= bulk.dense_live {
+            self.customers.check_live(customer)?;
+        }
         let base = self.pool.slot_count();
         let (key, exclusive) = match slot {
             Slot::Existing(id) => (id.index(), !self.pool.exclusive_members(id).is_empty()),
