@@ -8,7 +8,7 @@
 //! ```
 //!
 //! Loads `DIR/tags.bin` through the public API only: customers `0..n` are registered with
-//! [`Engine::customer_id`], tag `k` is named `t{k}` ([`Engine::ensure_tag`]) and its
+//! [`Engine::customer_id_range`], tag `k` is named `t{k}` ([`Engine::ensure_tag`]) and its
 //! (customer, tag) pairs go through one [`Engine::tag_id_pairs`] call (a sorted run, the
 //! bitmap built from it and run-optimized). Each query line (`id shape: expression`) is parsed once into
 //! a [`Query`] (the harness's syntax is a subset of ours); then [`Engine::count`] is timed with
@@ -192,9 +192,7 @@ fn run() -> Result<(), String> {
 
     let t1 = Instant::now();
     let mut engine = Engine::new();
-    for i in 0..file.customers {
-        engine.customer_id(i).map_err(|e| e.to_string())?;
-    }
+    engine.customer_id_range(0..file.customers).map_err(|e| e.to_string())?;
     let customers_s = t1.elapsed().as_secs_f64();
     let tags: Vec<TagId> = (0..file.n_tags())
         .map(|k| engine.ensure_tag(&format!("t{k}")))

@@ -62,6 +62,22 @@ impl Directory {
         Ok(self.live.insert(id.0))
     }
 
+    /// Makes every id of `ids` live (without keys); returns how many were newly added. An id
+    /// a live keyed customer has is refused, and nothing changes then.
+    pub(crate) fn register_range(&mut self, ids: std::ops::Range<u32>) -> Result<u64> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        if let Some((&id, &slot)) = self.slot_of.iter().filter(|&(id, _)| ids.contains(id)).min_by_key(|&(id, _)| *id) {
+            let key = self.by_key.get_index(slot as usize).map(|(k, _)| k.to_string()).unwrap_or_default();
+            return Err(Error::CustomerIdTaken { id: CustomerId(id), key });
+        }
+        self.next_id = self.next_id.max(u64::from(ids.end));
+        let before = self.live.len();
+        self.live.insert_range(ids);
+        Ok(self.live.len() - before)
+    }
+
     pub(crate) fn id_of(&self, key: &str) -> Option<CustomerId> {
         self.by_key.get(key).copied()
     }

@@ -196,6 +196,26 @@ impl Engine {
         Ok(id)
     }
 
+    /// Registers every dense id of `ids` at once, as [`Engine::customer_id`] does one by one
+    /// (one range insertion into the live set): the way to load customers that are already
+    /// numbered `0..n`. Returns how many ids were new.
+    ///
+    /// ```
+    /// use audience::{CustomerId, Engine};
+    /// let mut engine = Engine::new();
+    /// assert_eq!(engine.customer_id_range(0..1_000)?, 1_000);
+    /// assert!(engine.is_customer(CustomerId(999)));
+    /// assert_eq!(engine.customer("new@example.com")?, CustomerId(1_000));
+    /// assert_eq!(engine.customer_id_range(500..1_000)?, 0); // already live
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::CustomerIdTaken`] when a live keyed customer has one of the ids
+    /// (nothing is registered then).
+    pub fn customer_id_range(&mut self, ids: std::ops::Range<u32>) -> Result<u64> {
+        self.customers.register_range(ids)
+    }
+
     /// The external key of a live customer, if it was registered by key.
     pub fn key_of(&self, id: CustomerId) -> Option<&str> {
         self.customers.key_of(id)
@@ -732,7 +752,8 @@ impl Engine {
             run.dedup();
             let tag = tag_of(key);
             let before = self.store.get(tag).len();
-            self.store.add_sorted(tag, &run);
+            let bits = RoaringBitmap::from_sorted_iter(run).expect("sorted and deduplicated");
+            self.store.add(tag, bits);
             let bits = self.store.get_mut(tag);
             bits.optimize();
             added += bits.len() - before;
@@ -1511,5 +1532,16 @@ mod tests {
         let (r1, r2) = (bulk.refresh(day(320)).unwrap(), one_by_one.refresh(day(320)).unwrap());
         assert_eq!(r1, r2);
         assert_eq!(picture(&bulk), picture(&one_by_one));
+    }
+
+    #[test]
+    fn a_range_of_ids_is_refused_when_a_keyed_customer_has_one() {
+        let mut e = Engine::new();
+        let k = e.customer("k").unwrap(); // id 0
+        assert!(matches!(e.customer_id_range(0..10), Err(Error::CustomerIdTaken { id, .. }) if id == k));
+        assert_eq!(e.customer_count(), 1, "nothing registered");
+        assert_eq!(e.customer_id_range(1..10).unwrap(), 9);
+        assert_eq!(e.customer_id_range(5..5).unwrap(), 0);
+        assert_eq!(e.customer("j").unwrap(), CustomerId(10));
     }
 }

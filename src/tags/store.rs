@@ -52,12 +52,9 @@ impl Store {
         }
     }
 
-    /// Adds sorted, deduplicated `ids` to tag `id`'s bitmap. Building from a sorted run is
-    /// linear; merging into an existing bitmap is one union.
-    pub(crate) fn add_sorted(&mut self, id: TagId, ids: &[u32]) {
-        let Ok(run) = RoaringBitmap::from_sorted_iter(ids.iter().copied()) else {
-            unreachable!("add_sorted takes strictly ascending ids")
-        };
+    /// Adds `run`'s customers to tag `id`'s bitmap: it becomes the bitmap when the tag had
+    /// none, else one union.
+    pub(crate) fn add(&mut self, id: TagId, run: RoaringBitmap) {
         let target = self.get_mut(id);
         if target.is_empty() {
             *target = run;
@@ -87,8 +84,8 @@ mod tests {
     fn runs_merge_into_existing_bitmaps() {
         let mut s = Store::default();
         assert!(s.get(TagId(3)).is_empty(), "an untouched tag reads as empty");
-        s.add_sorted(TagId(3), &[1, 2, 3]);
-        s.add_sorted(TagId(3), &[3, 4]);
+        s.add(TagId(3), [1, 2, 3].into_iter().collect());
+        s.add(TagId(3), [3, 4].into_iter().collect());
         assert_eq!(s.get(TagId(3)).iter().collect::<Vec<_>>(), [1, 2, 3, 4]);
         s.remove_everywhere(2);
         assert_eq!(s.clear(TagId(3)), 3);
