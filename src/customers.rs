@@ -68,8 +68,17 @@ impl Directory {
         if ids.is_empty() {
             return Ok(0);
         }
-        if let Some((&id, &slot)) = self.slot_of.iter().filter(|&(id, _)| ids.contains(id)).min_by_key(|&(id, _)| *id) {
-            let key = self.by_key.get_index(slot as usize).map(|(k, _)| k.to_string()).unwrap_or_default();
+        // A keyed customer is live, so only the live ids of the range can clash: check
+        // whichever is fewer, those or the keyed customers.
+        let clash = if self.slot_of.is_empty() {
+            None
+        } else if self.live.range_cardinality(ids.clone()) < self.slot_of.len() as u64 {
+            self.live.range(ids.clone()).find(|id| self.slot_of.contains_key(id))
+        } else {
+            self.slot_of.keys().copied().filter(|id| ids.contains(id)).min()
+        };
+        if let Some(id) = clash {
+            let key = self.key_of(CustomerId(id)).unwrap_or_default().to_owned();
             return Err(Error::CustomerIdTaken { id: CustomerId(id), key });
         }
         self.next_id = self.next_id.max(u64::from(ids.end));

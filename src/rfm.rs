@@ -261,11 +261,30 @@ impl SegmentMap {
                 });
             }
         }
+        // One canonical order, whatever the rules' order: by each segment's best cell,
+        // R5 F5 first, then R5 F4 ... R1 F1. So equal maps compare equal and a map read
+        // back from its grid is the same map.
+        let mut order: Vec<u8> = Vec::with_capacity(names.len());
+        for r in (0..5).rev() {
+            for f in (0..5).rev() {
+                let i = grid[r][f];
+                if !order.contains(&i) {
+                    order.push(i);
+                }
+            }
+        }
+        let mut renumber = [0u8; 256];
+        for (new, &old) in order.iter().enumerate() {
+            renumber[usize::from(old)] = new as u8;
+        }
+        let names = order.iter().map(|&i| names[usize::from(i)].clone()).collect();
+        let grid = grid.map(|row| row.map(|i| renumber[usize::from(i)]));
         Ok(SegmentMap { names, grid })
     }
 
-    /// A map from its grid: `grid[r - 1][f - 1]` names the segment of R`r` F`f`. The names
-    /// are listed (and reported) in grid order, R1 F1 first.
+    /// A map from its grid: `grid[r - 1][f - 1]` names the segment of R`r` F`f`. The same
+    /// map as [`SegmentMap::new`] with rules covering the same cells, so
+    /// `SegmentMap::from_grid(map.grid()) == map`.
     ///
     /// ```
     /// use audience::SegmentMap;
@@ -274,7 +293,7 @@ impl SegmentMap {
     /// let map = SegmentMap::from_grid(grid)?;
     /// assert_eq!((map.segment(5, 5), map.segment(5, 4)), (Some("best"), Some("other")));
     /// let standard = SegmentMap::default();
-    /// assert_eq!(SegmentMap::from_grid(standard.grid())?.grid(), standard.grid());
+    /// assert_eq!(SegmentMap::from_grid(standard.grid())?, standard);
     /// # Ok::<(), audience::Error>(())
     /// ```
     ///
@@ -309,7 +328,8 @@ impl SegmentMap {
         &self.names[usize::from(index)]
     }
 
-    /// The segment names, in order of first appearance in the rules.
+    /// The segment names, best first: ordered by each segment's best (R, F) cell, R5 F5,
+    /// R5 F4, ... R1 F1 (the order reports list them in).
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
         self.names.iter().map(|n| &**n)
     }

@@ -5,11 +5,19 @@
 //! bitmap of customers that have a value. Only as many slices as the widest offset needs
 //! exist: ages take 7, day numbers 15, any `i64` at most 64.
 //!
-//! A comparison `value op c` walks the slices from the most significant bit down, keeping the
-//! customers still equal to `c` so far and collecting those already known to be below it
-//! (O'Neil and Quass, "Improved query performance with variant indexes", 1997): one
-//! bitmap operation or two per slice, no per-customer loop. A filter (the rest of an `AND`)
-//! narrows the walk from the start.
+//! A comparison `value op c` is bitmap operations over the slices, no per-customer loop:
+//!
+//! - `=` and `!=` walk from the most significant bit down, keeping the customers still equal
+//!   to `c`, and stop once none is left.
+//! - Ranges on narrow indexes (and any filtered range) walk from the lowest set bit of `c`
+//!   up, with one in-place operation per slice: the customers at least `c` in the low bits
+//!   seen so far are intersected with a slice where `c` has a one and united with it where
+//!   it has a zero. `<` and `<=` are the rest of the universe.
+//! - Ranges on wide unfiltered indexes (money, day numbers) walk from the top bit down
+//!   (O'Neil and Quass, "Improved query performance with variant indexes", 1997), where the
+//!   "equal so far" set usually empties long before the last slice.
+//!
+//! A filter (the rest of an `AND`) narrows the walk from the start.
 //!
 //! A value below the base moves the base down (with slack, so a run of ever lower values
 //! costs amortized O(1) rebases); the offsets are shifted with a ripple-carry adder over
