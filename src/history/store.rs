@@ -126,9 +126,12 @@ impl History {
     /// records, ascending.
     pub(crate) fn flush(&mut self) -> Vec<u32> {
         let mut pending = std::mem::take(&mut self.pending);
-        if self.days.is_empty() && self.recent.is_empty() && is_dense(&pending) {
-            // The first load: scatter straight into the columns (no sorted copy in between).
-            return self.build_base(pending);
+        // The first load: scatter straight into the columns (no sorted copy in between).
+        if self.days.is_empty()
+            && self.recent.is_empty()
+            && let Some(max) = dense_max(&pending)
+        {
+            return self.build_base(pending, max);
         }
         sort_records(&mut pending);
         let mut touched: Vec<u32> = pending.iter().map(|r| r.customer).collect();
@@ -147,8 +150,7 @@ impl History {
     /// Builds the (empty) base from `recs` with one counting pass and one scatter into the
     /// columns, then sorts each customer's run by day where it is not sorted yet (stable:
     /// arrival order within a day). Returns the customers, ascending.
-    fn build_base(&mut self, recs: Vec<Rec>) -> Vec<u32> {
-        let max = recs.iter().map(|r| r.customer).max().map_or(0, |m| m as usize);
+    fn build_base(&mut self, recs: Vec<Rec>, max: usize) -> Vec<u32> {
         let mut next = vec![0u64; max + 2];
         for r in &recs {
             next[r.customer as usize + 1] += 1;
@@ -329,10 +331,11 @@ fn merge_customer(
     am.extend(scratch.iter().map(|&(_, a)| a));
 }
 
-/// Whether a counting sort by customer pays: enough records, customer ids not too sparse.
-fn is_dense(recs: &[Rec]) -> bool {
-    let max = recs.iter().map(|r| r.customer).max().unwrap_or(0) as usize;
-    recs.len() >= 1 << 16 && max <= recs.len().saturating_mul(4)
+/// The largest customer id, when a counting sort by customer pays: enough records, and ids
+/// not too sparse (the counting array is at most four entries per record).
+fn dense_max(recs: &[Rec]) -> Option<usize> {
+    let max = recs.iter().map(|r| r.customer).max()? as usize;
+    (recs.len() >= 1 << 16 && max <= recs.len().saturating_mul(4)).then_some(max)
 }
 
 /// Sorts records by (customer, day), keeping arrival order within a day. Dense customer ids
@@ -341,11 +344,10 @@ fn sort_records(recs: &mut Vec<Rec>) {
     if recs.is_sorted_by_key(Rec::key) {
         return;
     }
-    let max = recs.iter().map(|r| r.customer).max().unwrap_or(0) as usize;
-    if !is_dense(recs) {
+    let Some(max) = dense_max(recs) else {
         recs.sort_by_key(Rec::key);
         return;
-    }
+    };
     let mut start = vec![0usize; max + 2];
     for r in recs.iter() {
         start[r.customer as usize + 1] += 1;
@@ -438,7 +440,7 @@ mod tests {
                 rec((x % 9_000) as u32 * 2, (x >> 40) as i32 % 30, i)
             })
             .collect();
-        assert!(is_dense(&recs));
+        assert!(dense_max(&recs).is_some());
         let mut direct = History::default();
         let mut general = History::default();
         for &r in &recs {
