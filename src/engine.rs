@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-use roaring::RoaringBitmap;
+use roaring::{MultiOps, RoaringBitmap};
 
 use crate::attrs::{Attrs, View, normalize_attr};
 use crate::audience::Audience;
@@ -1215,6 +1215,7 @@ impl Engine {
             }
             ids.push(group_ids);
         }
+        let mut changed: Vec<TagId> = Vec::new(); // tags to run-optimize afterwards
         for (g, group_ids) in plan.groups.iter_mut().zip(&ids) {
             if g.reset {
                 // A new segment map: every segment tag starts empty. Segments the map no
@@ -1225,6 +1226,10 @@ impl Engine {
                 }
             }
             for ((&tag, adds), removes) in group_ids.iter().zip(&mut g.adds).zip(&mut g.removes) {
+                if adds.is_empty() && removes.is_empty() {
+                    continue;
+                }
+                changed.push(tag);
                 let bits = self.store.get_mut(tag);
                 if !removes.is_empty() {
                     *bits -= RoaringBitmap::from_sorted_iter(removes.drain(..)).expect("rows ascend");
@@ -1236,11 +1241,12 @@ impl Engine {
         }
         // Prospects: every live customer without another stage.
         let stage_ids = &ids[4];
-        let staged = stage_ids[1..].iter().map(|&t| self.store.get(t)).fold(RoaringBitmap::new(), |acc, b| acc | b);
+        let staged = stage_ids[1..].iter().map(|&t| self.store.get(t)).union();
         let prospects = self.customers.live() - &staged;
-        let slot = self.store.get_mut(stage_ids[Stage::Prospect.index()]);
-        *slot = prospects;
-        for &t in ids.iter().flatten() {
+        let prospect = stage_ids[Stage::Prospect.index()];
+        *self.store.get_mut(prospect) = prospects;
+        changed.push(prospect);
+        for t in changed {
             self.store.get_mut(t).optimize();
         }
         for diff in &plan.attrs {
@@ -1259,7 +1265,7 @@ impl Engine {
             .map(|(from, to, bits)| StageTransition { from, to, count: bits.len(), audience: Audience::from(bits) })
             .collect();
         let report = self.report(as_of, plan.scored, transitions, plan.incremental, plan.recomputed);
-        self.models.commit(plan.take_next());
+        self.models.commit(plan);
         Ok(report)
     }
 

@@ -189,7 +189,8 @@ pub(crate) struct Plan {
     pub(crate) scored: u64,
     pub(crate) incremental: bool,
     pub(crate) recomputed: u64,
-    next: Option<Snapshot>,
+    /// The state the models keep once the plan is applied.
+    next: Snapshot,
 }
 
 /// No previous row (`prev` of a new customer, or one removed since).
@@ -477,23 +478,13 @@ impl Models {
             codes,
             live: live.clone(),
         };
-        Ok(Plan { groups, attrs, transitions, scored, incremental, recomputed, next: Some(next) })
+        Ok(Plan { groups, attrs, transitions, scored, incremental, recomputed, next })
     }
 
     /// Keeps the state of an applied plan.
-    pub(crate) fn commit(&mut self, plan_next: PlanNext) {
-        self.last = Some(plan_next.0);
+    pub(crate) fn commit(&mut self, plan: Plan) {
+        self.last = Some(plan.next);
         self.removed.clear();
         self.touched.clear();
-    }
-}
-
-/// The snapshot an applied plan leaves behind (opaque to the engine).
-pub(crate) struct PlanNext(Snapshot);
-
-impl Plan {
-    /// Splits off the state to commit once the plan is applied.
-    pub(crate) fn take_next(&mut self) -> PlanNext {
-        PlanNext(self.next.take().expect("taken once"))
     }
 }

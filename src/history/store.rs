@@ -90,17 +90,7 @@ impl History {
 
     /// Drops every record of `customer`; returns how many there were.
     pub(crate) fn remove_customer(&mut self, customer: u32) -> u64 {
-        let before = self.pending.len() + self.recent.len();
-        self.pending.retain(|r| r.customer != customer);
-        self.recent.retain(|r| r.customer != customer);
-        let mut removed = (before - self.pending.len() - self.recent.len()) as u64;
-        if let Ok(row) = self.ids.binary_search(&customer) {
-            removed += u64::from(self.lens[row]);
-            self.garbage += u64::from(self.lens[row]);
-            self.lens[row] = 0;
-        }
-        self.records -= removed;
-        removed
+        self.remove_customers(&RoaringBitmap::from_iter([customer]))
     }
 
     /// Drops every record of the customers in `customers` (one pass over the small tiers);
