@@ -752,10 +752,16 @@ impl Engine {
             run.dedup();
             let tag = tag_of(key);
             let before = self.store.get(tag).len();
-            let bits = RoaringBitmap::from_sorted_iter(run).expect("sorted and deduplicated");
+            // Built at exact container sizes, in the kinds `optimize` would pick; only a
+            // union with an existing bitmap needs optimizing again.
+            let bits = crate::blocks::build::from_sorted(&run);
+            drop(run);
+            let merged = before != 0;
             self.store.add(tag, bits);
             let bits = self.store.get_mut(tag);
-            bits.optimize();
+            if merged {
+                bits.optimize();
+            }
             added += bits.len() - before;
         }
         let exclusive: Vec<(u32, TagId)> = bulk.ordered.into_iter().map(|(c, key)| (c, tag_of(key))).collect();
@@ -780,9 +786,8 @@ impl Engine {
             let runs: Vec<(TagId, RoaringBitmap)> = group
                 .chunk_by(|a, b| a.2 == b.2)
                 .map(|run| {
-                    let bits = RoaringBitmap::from_sorted_iter(run.iter().map(|&(_, c, _)| c))
-                        .expect("customers ascend within a value");
-                    (run[0].2, bits)
+                    let ids: Vec<u32> = run.iter().map(|&(_, c, _)| c).collect();
+                    (run[0].2, crate::blocks::build::from_sorted(&ids))
                 })
                 .collect();
             for (tag, bits) in &runs {
@@ -792,7 +797,7 @@ impl Engine {
                 *self.store.get_mut(member) -= &touched;
             }
             for (tag, bits) in runs {
-                *self.store.get_mut(tag) |= bits;
+                self.store.add(tag, bits);
             }
         }
         added

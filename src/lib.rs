@@ -115,6 +115,7 @@
 
 mod attrs;
 mod audience;
+mod blocks;
 mod customers;
 mod engine;
 mod error;

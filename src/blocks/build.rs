@@ -1,0 +1,217 @@
+//! Bitmaps from sorted ids, every container at its exact size.
+//!
+//! `RoaringBitmap::from_sorted_iter` grows each array container one push at a time, so a
+//! loaded bitmap keeps up to half of every array's allocation spare; `optimize` then picks
+//! run containers where smaller but frees nothing. Across 150,000 array containers (10M
+//! customers, 1,000 tags) that slack is most of the gap between roaring-rs (1.5x the
+//! serialized size) and CRoaring (1.17x). [`from_sorted`] instead writes the portable image
+//! of the bitmap, choosing each block's container kind as `optimize` would, and lets
+//! `roaring` read it back: its reader allocates each container at exactly its length.
+
+use roaring::RoaringBitmap;
+
+/// Cookie of the format without run containers (followed by a `u32` container count).
+const COOKIE_NO_RUNS: u32 = 12346;
+/// Cookie of the format with run containers (container count - 1 in the high 16 bits).
+const COOKIE_RUNS: u32 = 12347;
+/// The run format stores container offsets only from this many containers on.
+const RUN_OFFSETS_FROM: usize = 4;
+/// An array container holds at most this many values; more is a bitset.
+const ARRAY_LIMIT: usize = 4096;
+/// Bytes of a bitset container.
+const BITSET_BYTES: usize = 8192;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Kind {
+    Array,
+    Bitset,
+    Run,
+}
+
+/// One 2^16-id block of the input: `ids[start..end]` share the high 16 bits `key`.
+struct Block {
+    key: u16,
+    start: usize,
+    end: usize,
+    runs: usize,
+    kind: Kind,
+}
+
+impl Block {
+    fn card(&self) -> usize {
+        self.end - self.start
+    }
+
+    fn bytes(&self) -> usize {
+        match self.kind {
+            Kind::Array => 2 * self.card(),
+            Kind::Bitset => BITSET_BYTES,
+            Kind::Run => 2 + 4 * self.runs,
+        }
+    }
+}
+
+/// The bitmap of `ids`, which must be strictly ascending, in the container kinds
+/// `RoaringBitmap::optimize` would choose, each allocated at its exact size.
+pub(crate) fn from_sorted(ids: &[u32]) -> RoaringBitmap {
+    debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids must be strictly ascending");
+    if ids.is_empty() {
+        return RoaringBitmap::new();
+    }
+    let blocks = split(ids);
+    let image = write_image(ids, &blocks);
+    RoaringBitmap::deserialize_unchecked_from(&image[..])
+        .expect("a portable image written by `write_image` is well formed")
+}
+
+/// Splits sorted ids into blocks and picks each block's container kind.
+fn split(ids: &[u32]) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut start = 0;
+    while start < ids.len() {
+        let key = ids[start] >> 16;
+        let end = start + ids[start..].partition_point(|&v| v >> 16 == key);
+        let block = &ids[start..end];
+        let runs = 1 + block.windows(2).filter(|w| w[1] != w[0] + 1).count();
+        let card = block.len();
+        let (plain, plain_bytes) =
+            if card <= ARRAY_LIMIT { (Kind::Array, 2 * card) } else { (Kind::Bitset, BITSET_BYTES) };
+        // `optimize`'s rule: a run container only when strictly smaller.
+        let kind = if 2 + 4 * runs < plain_bytes { Kind::Run } else { plain };
+        blocks.push(Block { key: key as u16, start, end, runs, kind });
+        start = end;
+    }
+    blocks
+}
+
+/// Writes the portable image (header, descriptions, offsets, containers) of `ids`.
+fn write_image(ids: &[u32], blocks: &[Block]) -> Vec<u8> {
+    let n = blocks.len();
+    let has_runs = blocks.iter().any(|b| b.kind == Kind::Run);
+    let header =
+        if has_runs { 4 + n.div_ceil(8) + 4 * n + if n >= RUN_OFFSETS_FROM { 4 * n } else { 0 } } else { 8 + 8 * n };
+    let total = header + blocks.iter().map(Block::bytes).sum::<usize>();
+    let mut out = Vec::with_capacity(total);
+    if has_runs {
+        out.extend_from_slice(&(COOKIE_RUNS | ((n as u32 - 1) << 16)).to_le_bytes());
+        let mut flags = vec![0u8; n.div_ceil(8)];
+        for (i, b) in blocks.iter().enumerate() {
+            if b.kind == Kind::Run {
+                flags[i / 8] |= 1 << (i % 8);
+            }
+        }
+        out.extend_from_slice(&flags);
+    } else {
+        out.extend_from_slice(&COOKIE_NO_RUNS.to_le_bytes());
+        out.extend_from_slice(&(n as u32).to_le_bytes());
+    }
+    for b in blocks {
+        out.extend_from_slice(&b.key.to_le_bytes());
+        out.extend_from_slice(&((b.card() - 1) as u16).to_le_bytes());
+    }
+    if !has_runs || n >= RUN_OFFSETS_FROM {
+        let mut offset = header as u32;
+        for b in blocks {
+            out.extend_from_slice(&offset.to_le_bytes());
+            offset += b.bytes() as u32;
+        }
+    }
+    debug_assert_eq!(out.len(), header);
+    out.resize(total, 0);
+    let mut at = header;
+    for b in blocks {
+        let block = &ids[b.start..b.end];
+        let dst = &mut out[at..at + b.bytes()];
+        match b.kind {
+            Kind::Array => {
+                for (d, &v) in dst.chunks_exact_mut(2).zip(block) {
+                    d.copy_from_slice(&(v as u16).to_le_bytes());
+                }
+            }
+            Kind::Bitset => {
+                // Bit k of the block is bit k % 8 of byte k / 8 (little-endian words).
+                for &v in block {
+                    let low = (v & 0xFFFF) as usize;
+                    dst[low >> 3] |= 1 << (low & 7);
+                }
+            }
+            Kind::Run => {
+                dst[..2].copy_from_slice(&(b.runs as u16).to_le_bytes());
+                let mut pairs = dst[2..].chunks_exact_mut(4);
+                let mut run_start = block[0];
+                for i in 1..=block.len() {
+                    if i == block.len() || block[i] != block[i - 1] + 1 {
+                        let pair = pairs.next().expect("one slot per counted run");
+                        pair[..2].copy_from_slice(&(run_start as u16).to_le_bytes());
+                        pair[2..].copy_from_slice(&((block[i - 1] - run_start) as u16).to_le_bytes());
+                        if i < block.len() {
+                            run_start = block[i];
+                        }
+                    }
+                }
+            }
+        }
+        at += b.bytes();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn reference(ids: &[u32]) -> RoaringBitmap {
+        let mut b = RoaringBitmap::from_sorted_iter(ids.iter().copied()).unwrap();
+        b.optimize();
+        b
+    }
+
+    fn same(ids: &[u32]) {
+        let built = from_sorted(ids);
+        let want = reference(ids);
+        assert_eq!(built, want);
+        let (s, w) = (built.statistics(), want.statistics());
+        assert_eq!(
+            (s.n_array_containers, s.n_bitset_containers, s.n_run_containers),
+            (w.n_array_containers, w.n_bitset_containers, w.n_run_containers),
+            "container kinds differ from optimize's choice"
+        );
+        assert_eq!(built.serialized_size(), want.serialized_size());
+    }
+
+    #[test]
+    fn edge_shapes() {
+        same(&[]);
+        same(&[0]);
+        same(&[u32::MAX]);
+        same(&[0, u32::MAX]);
+        same(&(0..65536).collect::<Vec<_>>()); // one full block: a single run
+        same(&(65535..65537).collect::<Vec<_>>()); // a run across two blocks
+        same(&(0..4096).map(|i| i * 2).collect::<Vec<_>>()); // array at the limit
+        same(&(0..4097).map(|i| i * 2).collect::<Vec<_>>()); // just a bitset
+        same(&(0..20_000).map(|i| i * 3).collect::<Vec<_>>());
+        same(&(u32::MAX - 70_000..=u32::MAX).collect::<Vec<_>>());
+        // Three blocks with runs (no offsets in the run format) and four (offsets).
+        same(&[1, 2, 3, 65536, 65537, 131072, 131073]);
+        same(&[1, 2, 3, 65536, 65537, 131072, 131073, 196608, 196609]);
+    }
+
+    proptest! {
+        #[test]
+        fn matches_from_sorted_iter_and_optimize(
+            mut ids in proptest::collection::vec(
+                prop_oneof![0u32..200_000, 0u32..5_000, u32::MAX - 3_000..=u32::MAX],
+                0..6_000,
+            ),
+            runs in proptest::collection::vec((0u32..400_000, 1u32..9_000), 0..4),
+        ) {
+            for (s, len) in runs {
+                ids.extend(s..s + len);
+            }
+            ids.sort_unstable();
+            ids.dedup();
+            same(&ids);
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Container-level work on roaring bitmaps, through the portable serialized format.
+//!
+//! `roaring` keeps its containers private. The [portable format] is their public, stable
+//! image: a header with each 2^16-id block's key and cardinality, then each container's
+//! bytes (a sorted `u16` array, a 1,024-word bitset, or runs). This module writes and reads
+//! that image:
+//!
+//! - [`build`]: a bitmap from sorted ids, written as the portable image and read back by
+//!   `roaring`, so every container is allocated at its exact size and already in its
+//!   smallest kind (what `optimize` would choose). Bulk loads use it.
+//!
+//! [portable format]: https://github.com/RoaringBitmap/RoaringFormatSpec
+
+pub(crate) mod build;
