@@ -156,6 +156,74 @@ fn write_image(ids: &[u32], blocks: &[Block]) -> Vec<u8> {
     out
 }
 
+/// Writes a bitmap block by block from dense words (array or bitset containers, no runs,
+/// as a bitmap operation's result would have), then lets `roaring` read it.
+pub(crate) struct ImageWriter {
+    level: fearless_simd::Level,
+    /// `(key, cardinality)` per container.
+    blocks: Vec<(u16, usize)>,
+    data: Vec<u8>,
+    /// One array container's values, decoded.
+    values: Box<[u16; ARRAY_LIMIT + super::kernels::DECODE_SLACK]>,
+}
+
+impl ImageWriter {
+    pub(crate) fn new(level: fearless_simd::Level) -> ImageWriter {
+        ImageWriter {
+            level,
+            blocks: Vec::new(),
+            data: Vec::new(),
+            values: Box::new([0; ARRAY_LIMIT + super::kernels::DECODE_SLACK]),
+        }
+    }
+
+    /// Appends block `key` (keys must ascend) holding `card` set bits of `words`.
+    pub(crate) fn push_words(&mut self, key: u16, words: &super::kernels::Words, card: u64) {
+        let card = card as usize;
+        if card == 0 {
+            return;
+        }
+        debug_assert!(self.blocks.last().is_none_or(|&(k, _)| k < key));
+        self.blocks.push((key, card));
+        if card <= ARRAY_LIMIT {
+            let n = super::kernels::decode(self.level, words, &mut self.values[..]);
+            debug_assert_eq!(n, card);
+            self.data.reserve(2 * n);
+            for v in &self.values[..n] {
+                self.data.extend_from_slice(&v.to_le_bytes());
+            }
+        } else {
+            self.data.reserve(BITSET_BYTES);
+            for w in words {
+                self.data.extend_from_slice(&w.to_le_bytes());
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> RoaringBitmap {
+        let n = self.blocks.len();
+        if n == 0 {
+            return RoaringBitmap::new();
+        }
+        let header = 8 + 8 * n;
+        let mut image = Vec::with_capacity(header + self.data.len());
+        image.extend_from_slice(&COOKIE_NO_RUNS.to_le_bytes());
+        image.extend_from_slice(&(n as u32).to_le_bytes());
+        for &(key, card) in &self.blocks {
+            image.extend_from_slice(&key.to_le_bytes());
+            image.extend_from_slice(&((card - 1) as u16).to_le_bytes());
+        }
+        let mut offset = header as u32;
+        for &(_, card) in &self.blocks {
+            image.extend_from_slice(&offset.to_le_bytes());
+            offset += if card <= ARRAY_LIMIT { 2 * card as u32 } else { BITSET_BYTES as u32 };
+        }
+        image.extend_from_slice(&self.data);
+        RoaringBitmap::deserialize_unchecked_from(&image[..])
+            .expect("a portable image written by `ImageWriter` is well formed")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

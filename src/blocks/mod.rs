@@ -8,7 +8,17 @@
 //! - [`build`]: a bitmap from sorted ids, written as the portable image and read back by
 //!   `roaring`, so every container is allocated at its exact size and already in its
 //!   smallest kind (what `optimize` would choose). Bulk loads use it.
+//! - [`view`]: the containers of a bitmap, read from one copy of its image.
+//! - [`kernels`]: word kernels over one block, runtime-dispatched (AVX-512, AVX2, SSE4.2
+//!   with `POPCNT`, or the portable baseline) in safe code.
+//! - [`eval`]: a whole expression evaluated block by block into a dense scratch, the
+//!   planner's route for expressions of three or more operands.
+//!
+//! Id export ([`Audience::write_ids`](crate::Audience::write_ids)) decodes a view too.
 //!
 //! [portable format]: https://github.com/RoaringBitmap/RoaringFormatSpec
 
 pub(crate) mod build;
+pub(crate) mod eval;
+pub(crate) mod kernels;
+pub(crate) mod view;

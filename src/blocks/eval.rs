@@ -1,0 +1,355 @@
+//! Whole-expression evaluation, one 2^16-id block at a time, into a dense scratch.
+//!
+//! A bitmap library evaluates `a AND b AND c` one operator at a time: `a AND b` becomes a
+//! new bitmap (containers allocated, converted between bitset and array as their
+//! cardinality crosses 4,096, counted), which is then intersected with `c`. Here the whole
+//! expression runs per block instead: each operand's container is applied, as it is
+//! (bitset words, array values, runs), to a 1,024-word scratch that stays in L1 cache, and
+//! only the final block is counted (or written out). Nothing is allocated per operator, and
+//! the word kernels are runtime-dispatched ([`super::kernels`]).
+//!
+//! Operands are read through [`View`]s, one copy of each bitmap's portable image; that copy
+//! is the price of reaching containers that `roaring` keeps private, so the planner sends
+//! only expressions with three or more operands or a nested operator here.
+
+use fearless_simd::Level;
+use roaring::RoaringBitmap;
+
+use super::build::ImageWriter;
+use super::kernels::{self, Words};
+use super::view::{Container, View};
+
+/// An expression over operands `0..n`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Op {
+    Leaf(usize),
+    /// Operands in evaluation order (smallest first).
+    And(Vec<Op>),
+    Or(Vec<Op>),
+    /// The base minus each negative.
+    AndNot(Box<Op>, Vec<Op>),
+}
+
+impl Op {
+    /// Scratch blocks the evaluation needs: one per level plus one temporary.
+    fn depth(&self) -> usize {
+        match self {
+            Op::Leaf(_) => 1,
+            Op::And(xs) | Op::Or(xs) => 1 + xs.iter().map(Op::depth).max().unwrap_or(0),
+            Op::AndNot(b, xs) => 1 + xs.iter().map(Op::depth).max().unwrap_or(0).max(b.depth()),
+        }
+    }
+}
+
+/// An expression and views of its operands.
+pub(crate) struct Program {
+    views: Vec<View>,
+    root: Op,
+    keys: Vec<u16>,
+    level: Level,
+}
+
+/// Per-evaluation state: scratch blocks and one cursor per operand.
+struct Run<'p> {
+    p: &'p Program,
+    cursors: Vec<usize>,
+}
+
+impl Program {
+    /// `root` over `operands` (indexed by [`Op::Leaf`]).
+    pub(crate) fn new(operands: &[&RoaringBitmap], root: Op) -> Program {
+        Program::with_level(operands, root, kernels::level())
+    }
+
+    pub(crate) fn with_level(operands: &[&RoaringBitmap], root: Op, level: Level) -> Program {
+        let views: Vec<View> = operands.iter().map(|b| View::new(b)).collect();
+        let mut keys: Vec<u16> = views.iter().flat_map(View::keys).collect();
+        keys.sort_unstable();
+        keys.dedup();
+        Program { views, root, keys, level }
+    }
+
+    fn scratch(&self) -> Vec<Box<Words>> {
+        (0..self.root.depth() + 1).map(|_| Box::new([0u64; 1024])).collect()
+    }
+
+    /// The expression's cardinality.
+    pub(crate) fn count(&self) -> u64 {
+        let mut run = Run { p: self, cursors: vec![0; self.views.len()] };
+        let mut bufs = self.scratch();
+        let mut total = 0;
+        for &key in &self.keys {
+            if run.eval(&self.root, key, &mut bufs) {
+                total += kernels::popcount(self.level, &bufs[0]);
+            }
+        }
+        total
+    }
+
+    /// The expression's result.
+    pub(crate) fn select(&self) -> RoaringBitmap {
+        let mut run = Run { p: self, cursors: vec![0; self.views.len()] };
+        let mut bufs = self.scratch();
+        let mut out = ImageWriter::new(self.level);
+        for &key in &self.keys {
+            if run.eval(&self.root, key, &mut bufs) {
+                let card = kernels::popcount(self.level, &bufs[0]);
+                out.push_words(key, &bufs[0], card);
+            }
+        }
+        out.finish()
+    }
+}
+
+impl<'p> Run<'p> {
+    fn seek(&mut self, i: usize, key: u16) -> Option<Container<'p>> {
+        let p: &'p Program = self.p;
+        p.views[i].seek(&mut self.cursors[i], key)
+    }
+
+    /// Evaluates `op` on block `key` into `bufs[0]` (using the rest as scratch). `false`
+    /// means the block is empty (and `bufs[0]` is then unspecified).
+    fn eval(&mut self, op: &Op, key: u16, bufs: &mut [Box<Words>]) -> bool {
+        let level = self.p.level;
+        let (out, rest) = bufs.split_first_mut().expect("scratch for every level");
+        match op {
+            Op::Leaf(i) => match self.seek(*i, key) {
+                None => false,
+                Some(c) => {
+                    load(level, out, c);
+                    true
+                }
+            },
+            Op::And(xs) => {
+                // A missing leaf empties the block: check them all before any work.
+                if xs.iter().any(|x| matches!(x, Op::Leaf(i) if self.seek(*i, key).is_none())) {
+                    return false;
+                }
+                let Some((first, more)) = xs.split_first() else { return false };
+                if !self.eval(first, key, bufs) {
+                    return false;
+                }
+                let (out, rest) = bufs.split_first_mut().expect("scratch for every level");
+                for x in more {
+                    match x {
+                        Op::Leaf(i) => {
+                            let c = self.seek(*i, key).expect("checked above");
+                            match c {
+                                Container::Bitset(b) => kernels::and_bytes(level, out, b),
+                                Container::Array(b) => {
+                                    // Keep only the array's values that are set so far.
+                                    let tmp = &mut rest[0];
+                                    tmp.fill(0);
+                                    for v in kernels::array_values(b) {
+                                        tmp[v / 64] |= out[v / 64] & (1 << (v % 64));
+                                    }
+                                    std::mem::swap(out, tmp);
+                                }
+                                Container::Run(b) => {
+                                    let tmp = &mut rest[0];
+                                    tmp.fill(0);
+                                    for (lo, hi) in kernels::run_ranges(b) {
+                                        kernels::fill(tmp, lo, hi, true);
+                                    }
+                                    kernels::and(level, out, tmp);
+                                }
+                            }
+                        }
+                        _ => {
+                            if !self.eval(x, key, rest) {
+                                return false;
+                            }
+                            kernels::and(level, out, &rest[0]);
+                        }
+                    }
+                }
+                true
+            }
+            Op::Or(xs) => {
+                let mut any = false;
+                for x in xs {
+                    match x {
+                        Op::Leaf(i) => {
+                            let Some(c) = self.seek(*i, key) else { continue };
+                            if any {
+                                merge(level, out, c);
+                            } else {
+                                load(level, out, c);
+                                any = true;
+                            }
+                        }
+                        _ => {
+                            if self.eval(x, key, rest) {
+                                if any {
+                                    kernels::or(level, out, &rest[0]);
+                                } else {
+                                    std::mem::swap(out, &mut rest[0]);
+                                    any = true;
+                                }
+                            }
+                        }
+                    }
+                }
+                any
+            }
+            Op::AndNot(base, negs) => {
+                if !self.eval(base, key, bufs) {
+                    return false;
+                }
+                let (out, rest) = bufs.split_first_mut().expect("scratch for every level");
+                for x in negs {
+                    match x {
+                        Op::Leaf(i) => match self.seek(*i, key) {
+                            None => {}
+                            Some(Container::Bitset(b)) => kernels::andnot_bytes(level, out, b),
+                            Some(Container::Array(b)) => {
+                                for v in kernels::array_values(b) {
+                                    out[v / 64] &= !(1 << (v % 64));
+                                }
+                            }
+                            Some(Container::Run(b)) => {
+                                for (lo, hi) in kernels::run_ranges(b) {
+                                    kernels::fill(out, lo, hi, false);
+                                }
+                            }
+                        },
+                        _ => {
+                            if self.eval(x, key, rest) {
+                                kernels::andnot(level, out, &rest[0]);
+                            }
+                        }
+                    }
+                }
+                true
+            }
+        }
+    }
+}
+
+/// `out = c`.
+fn load(level: Level, out: &mut Words, c: Container<'_>) {
+    match c {
+        Container::Bitset(b) => kernels::copy_bytes(level, out, b),
+        _ => {
+            out.fill(0);
+            merge(level, out, c);
+        }
+    }
+}
+
+/// `out |= c`.
+fn merge(level: Level, out: &mut Words, c: Container<'_>) {
+    match c {
+        Container::Bitset(b) => kernels::or_bytes(level, out, b),
+        Container::Array(b) => {
+            for v in kernels::array_values(b) {
+                out[v / 64] |= 1 << (v % 64);
+            }
+        }
+        Container::Run(b) => {
+            for (lo, hi) in kernels::run_ranges(b) {
+                kernels::fill(out, lo, hi, true);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::blocks::kernels::levels;
+    use proptest::prelude::*;
+
+    /// The operator-at-a-time reference.
+    fn reference(op: &Op, bits: &[RoaringBitmap]) -> RoaringBitmap {
+        match op {
+            Op::Leaf(i) => bits[*i].clone(),
+            Op::And(xs) => xs.iter().map(|x| reference(x, bits)).reduce(|a, b| a & b).unwrap_or_default(),
+            Op::Or(xs) => xs.iter().map(|x| reference(x, bits)).fold(RoaringBitmap::new(), |a, b| a | b),
+            Op::AndNot(b, xs) => xs.iter().fold(reference(b, bits), |a, x| a - reference(x, bits)),
+        }
+    }
+
+    /// Bitmaps mixing every container kind across a few blocks (one at the top of u32).
+    fn bitmap() -> impl Strategy<Value = RoaringBitmap> {
+        let block = prop_oneof![Just(0u32), Just(1), Just(2), Just(65_535)];
+        let part = (block, 0u8..4, any::<u64>()).prop_map(|(b, kind, seed)| {
+            let base = b << 16;
+            let mut s = seed | 1;
+            let mut next = move || {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                s
+            };
+            let mut r = RoaringBitmap::new();
+            match kind {
+                0 => r.extend((0..(next() % 300)).map(|_| base | (next() as u32 & 0xFFFF))), // array
+                1 => r.extend((0..30_000).map(|_| base | (next() as u32 & 0xFFFF))),         // bitset
+                2 => {
+                    let lo = next() as u32 & 0xFFFF;
+                    let hi = (lo + (next() % 20_000) as u32).min(0xFFFF);
+                    r.insert_range(base | lo..=base | hi); // run
+                }
+                _ => {
+                    r.insert_range(base..=base | 0xFFFF); // full block
+                }
+            }
+            r
+        });
+        proptest::collection::vec(part, 0..4).prop_map(|parts| {
+            let mut r = parts.into_iter().fold(RoaringBitmap::new(), |a, b| a | b);
+            r.optimize();
+            r
+        })
+    }
+
+    fn op(n: usize) -> impl Strategy<Value = Op> {
+        let leaf = (0..n).prop_map(Op::Leaf);
+        leaf.prop_recursive(4, 24, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 2..4).prop_map(Op::And),
+                proptest::collection::vec(inner.clone(), 2..4).prop_map(Op::Or),
+                (inner.clone(), proptest::collection::vec(inner, 1..3)).prop_map(|(b, n)| Op::AndNot(Box::new(b), n)),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn blocks_match_operator_at_a_time(
+            bits in proptest::collection::vec(bitmap(), 4),
+            roots in proptest::collection::vec(op(4), 1..4),
+        ) {
+            let refs: Vec<&RoaringBitmap> = bits.iter().collect();
+            for root in roots {
+                let want = reference(&root, &bits);
+                for level in levels() {
+                    let p = Program::with_level(&refs, root.clone(), level);
+                    prop_assert_eq!(p.count(), want.len(), "{:?} at {:?}", root, level);
+                    prop_assert_eq!(p.select(), want.clone(), "{:?} at {:?}", root, level);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn empty_operands_and_disjoint_blocks() {
+        let a: RoaringBitmap = (0..10u32).collect();
+        let b: RoaringBitmap = (1 << 16..(1 << 16) + 10).collect();
+        let e = RoaringBitmap::new();
+        let refs = [&a, &b, &e];
+        let cases = [
+            (Op::And(vec![Op::Leaf(0), Op::Leaf(1)]), 0),
+            (Op::Or(vec![Op::Leaf(0), Op::Leaf(1), Op::Leaf(2)]), 20),
+            (Op::AndNot(Box::new(Op::Leaf(0)), vec![Op::Leaf(2)]), 10),
+            (Op::And(vec![Op::Leaf(2), Op::Or(vec![Op::Leaf(0), Op::Leaf(1)])]), 0),
+        ];
+        for (root, want) in cases {
+            let p = Program::new(&refs, root);
+            assert_eq!(p.count(), want);
+            assert_eq!(p.select().len(), want);
+        }
+    }
+}
