@@ -111,6 +111,7 @@ impl Bsi {
             }
         }
         self.exists.insert(customer);
+        self.narrow(false); // an overwritten largest value may leave the top slice empty
     }
 
     /// Sets many values: `values` ascending by customer, one value per customer.
@@ -140,6 +141,7 @@ impl Bsi {
             *s |= RoaringBitmap::from_sorted_iter(list).expect("ascending customers");
         }
         self.exists |= touched;
+        self.narrow(false);
     }
 
     /// Removes one customer's value; returns it.
@@ -149,6 +151,7 @@ impl Bsi {
         for s in &mut self.slices {
             s.remove(customer);
         }
+        self.narrow(false);
         Some(old)
     }
 
@@ -161,6 +164,65 @@ impl Bsi {
         for s in &mut self.slices {
             *s -= customers;
         }
+        self.narrow(true);
+    }
+
+    /// Drops the slices no value needs any more, once values were removed or overwritten:
+    /// empty top slices (a check per call), and with `rebase` (batch removals) the gap below
+    /// the smallest offset when every value has the top bit set (the smallest value was
+    /// removed): the base moves up to the smallest value, which makes the index at least one
+    /// slice narrower. Checking that costs one comparison of two cardinalities.
+    fn narrow(&mut self, rebase: bool) {
+        if self.exists.is_empty() {
+            self.slices.clear();
+            self.base = 0;
+            return;
+        }
+        while self.slices.last().is_some_and(RoaringBitmap::is_empty) {
+            self.slices.pop();
+        }
+        if rebase && self.slices.last().is_some_and(|top| top.len() == self.exists.len()) {
+            let min = self.extreme(false);
+            self.sub_from_all(min);
+            self.base = (i128::from(self.base) + i128::from(min)) as i64;
+            while self.slices.last().is_some_and(RoaringBitmap::is_empty) {
+                self.slices.pop();
+            }
+        }
+    }
+
+    /// The largest (`max`) or smallest offset, from the top bit down: keep the customers
+    /// with the bit set (largest) or clear (smallest) whenever there are any.
+    fn extreme(&self, max: bool) -> u64 {
+        let mut cand = self.exists.clone();
+        let mut off = 0;
+        for (i, s) in self.slices.iter().enumerate().rev() {
+            let keep = if max { &cand & s } else { &cand - s };
+            match (keep.is_empty(), max) {
+                (false, true) => {
+                    off |= 1 << i;
+                    cand = keep;
+                }
+                (false, false) => cand = keep,
+                (true, true) => {}
+                (true, false) => off |= 1 << i,
+            }
+        }
+        off
+    }
+
+    /// Subtracts `k` (at most every offset) from every offset (a ripple-borrow subtractor
+    /// on bitmaps).
+    fn sub_from_all(&mut self, k: u64) {
+        let mut borrow = RoaringBitmap::new();
+        for (i, s) in self.slices.iter_mut().enumerate() {
+            let x = &*s ^ &borrow;
+            let (diff, next) =
+                if k >> i & 1 == 1 { (&self.exists - &x, (&self.exists - &*s) | &borrow) } else { (x, &borrow - &*s) };
+            *s = diff;
+            borrow = next;
+        }
+        debug_assert!(borrow.is_empty(), "k is at most every offset");
     }
 
     /// Customers (within `filter`, when given) whose value `v` satisfies `v op c`.
@@ -316,6 +378,45 @@ mod tests {
         }
     }
 
+    /// No empty top slice (so the width is the largest offset's); after a batch removal,
+    /// some value has the top bit clear (no base move would narrow by the top bit).
+    fn narrow_enough(bsi: &Bsi, rebased: bool) {
+        assert!(bsi.slices.last().is_none_or(|s| !s.is_empty()), "an empty top slice");
+        if bsi.exists.is_empty() {
+            assert!(bsi.slices.is_empty());
+        } else if !bsi.slices.is_empty() {
+            assert_eq!(width(bsi.extreme(true)), bsi.slices.len());
+            if rebased {
+                let min = bsi.extreme(false);
+                assert!(width(min) < bsi.slices.len(), "min {min} has the top bit");
+            }
+        }
+    }
+
+    #[test]
+    fn removing_extremes_narrows_the_index() {
+        let mut bsi = Bsi::default();
+        bsi.set_many(&[(1, 30), (2, 40), (3, i64::MAX), (4, i64::MIN)]);
+        assert_eq!(bsi.slices.len(), 64);
+        bsi.remove_many(&[3, 4].into_iter().collect());
+        assert!(bsi.slices.len() <= 4, "{} slices for the values 30 and 40", bsi.slices.len());
+        assert_eq!((bsi.get(1), bsi.get(2)), (Some(30), Some(40)));
+        let mut model = BTreeMap::from([(1, 30), (2, 40)]);
+        for probe in [29, 30, 35, 40, 41] {
+            check(&bsi, &model, probe);
+        }
+        // Overwriting the largest value drops the top slice; removing everyone resets.
+        bsi.set(2, 31);
+        model.insert(2, 31);
+        assert!(bsi.slices.len() <= 1);
+        check(&bsi, &model, 31);
+        bsi.remove(1);
+        bsi.remove(2);
+        assert!(bsi.slices.is_empty());
+        bsi.set(9, -7);
+        assert_eq!(bsi.get(9), Some(-7));
+    }
+
     #[test]
     fn extremes_and_rebases() {
         let mut bsi = Bsi::default();
@@ -346,11 +447,21 @@ mod tests {
             let mut model = BTreeMap::new();
             let mut batch: BTreeMap<u32, i64> = BTreeMap::new();
             for (c, v, remove, batched) in ops {
-                if remove {
+                if remove && batched {
+                    // A batch removal of every customer congruent to c mod 3.
+                    bsi.set_many(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>());
+                    batch.clear();
+                    let gone: RoaringBitmap = (c % 3..40).step_by(3).collect();
+                    let hit = model.keys().any(|k| gone.contains(*k));
+                    bsi.remove_many(&gone);
+                    model.retain(|k, _| !gone.contains(*k));
+                    narrow_enough(&bsi, hit);
+                } else if remove {
                     bsi.set_many(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>());
                     batch.clear();
                     bsi.remove(c);
                     model.remove(&c);
+                    narrow_enough(&bsi, false);
                 } else if batched {
                     batch.insert(c, v);
                     model.insert(c, v);
