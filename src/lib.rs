@@ -89,6 +89,9 @@
 //!  │                            eval.rs (planner: flatten, NOT pushed into differences,
 //!  │                            smallest-first AND, ranges within the AND's result,
 //!  │                            multi-way OR, cardinality-only counts)
+//!  ├─ blocks/                   containers through the portable image: exact-size bulk
+//!  │                            builds, views, runtime-dispatched word kernels, and
+//!  │                            whole-expression evaluation per 2^16-id block
 //!  ├─ history/                  Day, Money, Purchase; the columnar purchase store (per
 //!  │                            customer, sorted by day) and per-customer summaries as of a day
 //!  ├─ rfm.rs, lifecycle.rs      the models: exact PERCENT_RANK quintiles or thresholds,

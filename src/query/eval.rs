@@ -283,8 +283,8 @@ impl<'a> Planner<'a> {
     /// The customers matching `q`.
     pub(crate) fn select(&self, q: &Query) -> Result<RoaringBitmap> {
         let (n, complemented) = self.plan(q)?;
-        let r = match self.block_program(&n) {
-            Some(p) => Cow::Owned(p.select()),
+        let r = match self.block_plan(&n) {
+            Some((leaves, op)) => Cow::Owned(Program::new(&leaves, op).select()),
             None => self.eval(&n),
         };
         Ok(if complemented { self.live - &*r } else { r.into_owned() })
@@ -293,19 +293,30 @@ impl<'a> Planner<'a> {
     /// How many customers match `q`, without materializing the result where the plan allows.
     pub(crate) fn count(&self, q: &Query) -> Result<u64> {
         let (n, complemented) = self.plan(q)?;
-        let c = match self.block_program(&n) {
-            Some(p) => p.count(),
+        let c = match self.block_plan(&n) {
+            Some((leaves, op)) => Program::new(&leaves, op).count(),
             None => self.count_node(&n),
         };
         Ok(if complemented { self.live.len().saturating_sub(c) } else { c })
     }
 
-    /// `n` as a per-block program ([`crate::blocks::eval`]), when it is a tag expression
-    /// that pays for the copy of its operands: see [`worth_blocks`].
-    fn block_program(&self, n: &Node<'a>) -> Option<Program> {
+    /// `n` as a per-block program's operands and expression ([`crate::blocks::eval`]), when
+    /// it is a tag expression that pays for the copy of its operands: see [`worth_blocks`].
+    fn block_plan(&self, n: &Node<'a>) -> Option<(Vec<&'a RoaringBitmap>, Op)> {
+        // Most queries have one or two operands: decide that before building anything.
+        fn operands(n: &Node<'_>) -> usize {
+            match n {
+                Node::Leaf { .. } | Node::Range { .. } | Node::All | Node::Empty => 1,
+                Node::And(xs) | Node::Or(xs) => xs.iter().map(operands).sum(),
+                Node::AndNot(b, xs) => operands(b) + xs.iter().map(operands).sum::<usize>(),
+            }
+        }
+        if operands(n) < 3 {
+            return None;
+        }
         let mut leaves = Leaves::default();
         let op = self.block_op(n, &mut leaves)?;
-        worth_blocks(&op, &leaves.bits).then(|| Program::new(&leaves.bits, op))
+        worth_blocks(&op, &leaves.bits).then_some((leaves.bits, op))
     }
 
     fn block_op(&self, n: &Node<'a>, leaves: &mut Leaves<'a>) -> Option<Op> {
@@ -343,7 +354,8 @@ impl<'a> Planner<'a> {
                 children: vec![root],
             };
         }
-        Ok(Explain { query: q.to_string(), live: self.live.len(), root })
+        let per_block = self.block_plan(&n).is_some();
+        Ok(Explain { query: q.to_string(), live: self.live.len(), root, per_block })
     }
 
     fn explain_node(&self, n: &Node<'a>) -> ExplainNode {
@@ -490,6 +502,11 @@ pub struct Explain {
     pub live: u64,
     /// The plan's root; its cardinality is the query's count.
     pub root: ExplainNode,
+    /// Whether `count` and `select` evaluate this plan block by block (the whole expression
+    /// per 2^16-id block, for tag expressions of three or more operands) rather than one
+    /// bitmap operation at a time; see the [`query`](crate::query) module's "Evaluation".
+    /// The tree and its cardinalities are the same either way.
+    pub per_block: bool,
 }
 
 /// One node of an [`Explain`] tree.
@@ -546,6 +563,22 @@ mod tests {
         tag(&mut e, "p/x", 1..2);
         e.ensure_tag("empty").unwrap();
         e
+    }
+
+    #[test]
+    fn explain_says_which_queries_run_per_block() {
+        let e = engine();
+        for (text, per_block) in [
+            ("a", false),
+            ("a AND b", false),
+            ("a AND b AND NOT c", true),
+            ("a OR b OR c", true),
+            ("NOT (a OR b OR c)", true),
+        ] {
+            let plan = e.explain(text).unwrap();
+            assert_eq!(plan.per_block, per_block, "{text}");
+            assert_eq!(plan.count(), e.count(text).unwrap(), "{text}");
+        }
     }
 
     /// The plan's shape as text, and whether it is complemented.

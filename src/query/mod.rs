@@ -48,6 +48,15 @@
 //! intersects the smallest operand first and stops at the first empty result, an n-way `OR`
 //! is one multi-way union, and a count takes its last step with a cardinality-only call
 //! (`intersection_len`, `union_len`, `difference_len`).
+//!
+//! A tag expression with three or more operands is then evaluated block by block instead:
+//! per 2^16-id block, the whole expression runs over its operands' containers into a dense
+//! scratch of 1,024 words, with word kernels dispatched at run time to the best instruction
+//! set of the CPU (AVX-512, AVX2, SSE4.2 with `POPCNT`, or the portable baseline), and only
+//! the final block is counted or written out. No intermediate bitmap is built. Expressions
+//! with one or two operands, with attribute comparisons, or whose `AND` confines the result
+//! to a narrow id range keep the operator-at-a-time plan ([`Explain::per_block`] says which
+//! one a query gets).
 
 mod ast;
 mod eval;

@@ -5,6 +5,10 @@
     python3 bench_duckdb.py gen --customers 1000000 --purchases 10000000 --seed 7 \
         --start 2022-01-01 --end 2024-12-31 > tx10M.csv
 
+    # 100M rows: a plain file written by DuckDB, loaded by DuckDB's CSV reader (untimed)
+    python3 bench_duckdb.py genbig --customers 10000000 --purchases 100000000 --out tx100M.csv
+    python3 bench_duckdb.py bench tx100M.csv --as-of 2024-06-30 --native-load --reps 3
+
     # interleaved runs: engine process, DuckDB threads=default, DuckDB threads=1, ...
     python3 bench_duckdb.py bench tx10M.csv --as-of 2024-06-30 \
         --rfm target/release/examples/rfm --reps 3 [--check-dir DIR]
@@ -254,6 +258,52 @@ def load_duckdb(path):
     return con, keys
 
 
+def genbig(a):
+    """A plain transactions CSV of any size, written by DuckDB itself (seconds, not hours):
+    keys `c<n>`, dates `YYYY-MM-DD`, amounts from the price list with two decimals, ~5%
+    refunds. Customers are drawn with a mild skew (`n * u^1.3`)."""
+    import duckdb
+
+    span = (a.end - a.start).days + 1
+    prices = "[" + ", ".join(f"{p / 100:.2f}" for p in (999, 1999, 2500, 4950, 10000, 1250, 500, 7500)) + "]"
+    con = duckdb.connect()
+    con.execute(f"""
+        COPY (
+            SELECT 'c' || CAST(floor({a.customers} * pow(random(), 1.3)) AS BIGINT) AS customer_id,
+                   strftime(DATE '{a.start.isoformat()}' + CAST(floor(random() * {span}) AS INTEGER), '%Y-%m-%d')
+                       AS date,
+                   CASE WHEN random() < 0.05 THEN '-' ELSE '' END
+                       || printf('%.2f', list_extract({prices}, 1 + CAST(floor(random() * 8) AS INTEGER)))
+                       AS amount
+            FROM range({a.purchases})
+        ) TO '{a.out}' (HEADER, DELIMITER ',', QUOTE '')
+    """)
+
+
+def load_duckdb_native(path, want_keys):
+    """For plain files (`genbig`): DuckDB's own CSV reader, keys numbered in first-appearance
+    order like the engine's, untimed."""
+    import duckdb
+
+    t = time.perf_counter()
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE raw AS SELECT row_number() OVER () AS rn, * FROM read_csv(?, header = true, "
+        "auto_detect = false, delim = ',', columns = {'customer_id': 'VARCHAR', 'date': 'DATE', "
+        "'amount': 'DECIMAL(18,2)'})",
+        [path],
+    )
+    con.execute("CREATE TABLE keys AS SELECT customer_id, row_number() OVER (ORDER BY MIN(rn)) - 1 AS id "
+                "FROM raw GROUP BY customer_id")
+    con.execute("CREATE TABLE tx AS SELECT k.id AS cust, r.date AS day, CAST(r.amount * 100 AS BIGINT) AS cents "
+                "FROM raw r JOIN keys k USING (customer_id)")
+    con.execute("DROP TABLE raw")
+    keys = [r[0] for r in con.execute("SELECT customer_id FROM keys ORDER BY id").fetchall()] if want_keys else []
+    n = con.execute("SELECT COUNT(*) FROM tx").fetchone()[0]
+    print(f"# loaded {n} rows natively into DuckDB in {time.perf_counter() - t:.1f} s (untimed)", file=sys.stderr)
+    return con, keys
+
+
 def time_duckdb(con, sql, threads):
     con.execute(f"SET threads = {threads}")
     con.execute("DROP TABLE IF EXISTS res")
@@ -305,7 +355,8 @@ def bench(a):
     import rfm_reference as ref
 
     as_of = dt.date.fromisoformat(a.as_of)
-    con, keys = load_duckdb(a.transactions)
+    con, keys = load_duckdb_native(a.transactions, bool(a.check_dir)) if a.native_load \
+        else load_duckdb(a.transactions)
     default_threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
     queries = {"pr": with_day(PR_SQL, as_of), "ref": with_day(ref.REPORT_SQL, as_of)}
     print(f"# duckdb {duckdb.__version__}, default threads {default_threads}, "
@@ -365,17 +416,27 @@ def main():
     g.add_argument("--seed", type=int, default=1)
     g.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2022, 1, 1))
     g.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2024, 12, 31))
+    gb = sub.add_parser("genbig", help="a plain CSV of any size, written by DuckDB (for 100M rows)")
+    gb.add_argument("--customers", type=int, required=True)
+    gb.add_argument("--purchases", type=int, required=True)
+    gb.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2022, 1, 1))
+    gb.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2024, 12, 31))
+    gb.add_argument("--out", required=True)
     b = sub.add_parser("bench")
     b.add_argument("transactions")
     b.add_argument("--as-of", required=True)
     b.add_argument("--rfm", default="target/release/examples/rfm")
     b.add_argument("--reps", type=int, default=3)
     b.add_argument("--check-dir")
+    b.add_argument("--native-load", action="store_true",
+                   help="load with DuckDB's CSV reader (plain files from genbig); default: the reference parser")
     a = ap.parse_args()
     if a.cmd == "gen":
         if a.customers < 1 or a.purchases < 1 or a.start > a.end:
             ap.error("need --customers >= 1, --purchases >= 1, --start <= --end")
         gen(a)
+    elif a.cmd == "genbig":
+        genbig(a)
     else:
         bench(a)
 
