@@ -126,7 +126,8 @@ impl Audience {
     pub fn write_ids(&self, out: &mut Vec<u32>) {
         let level = kernels::level();
         let view = View::new(&self.bits);
-        out.reserve(usize::try_from(self.bits.len()).unwrap_or(0));
+        // The bitset decoder writes up to DECODE_SLACK ids past the end before truncating.
+        out.reserve(usize::try_from(self.bits.len()).unwrap_or(0) + kernels::DECODE_SLACK);
         for i in 0..view.len() {
             let high = u32::from(view.key(i)) << 16;
             match view.container(i) {
@@ -299,6 +300,20 @@ mod tests {
         assert_eq!(&out[..2], [7, 7]);
         assert_eq!(out[2..], bits.iter().collect::<Vec<_>>()[..]);
         assert_eq!(a.to_ids().len() as u64, a.len());
+    }
+
+    #[test]
+    fn write_ids_in_the_top_block_and_without_regrowing() {
+        // A bitset container in block 65535 (ids up to u32::MAX).
+        let mut bits: RoaringBitmap = (0xFFFF_0000u32..0xFFFF_0000 + 5_000).collect();
+        bits.insert(u32::MAX);
+        let a = Audience::from(bits.clone());
+        assert_eq!(a.to_ids(), bits.iter().collect::<Vec<_>>());
+        // A result ending in a bitset: one reservation covers the decoder's slack.
+        let dense: RoaringBitmap = (0..1_000_000u32).filter(|x| x % 3 != 0).collect();
+        let mut out = Vec::new();
+        Audience::from(dense).write_ids(&mut out);
+        assert!(out.capacity() < out.len() + 64, "len {} capacity {}", out.len(), out.capacity());
     }
 
     #[test]

@@ -193,9 +193,10 @@ impl ImageWriter {
                 self.data.extend_from_slice(&v.to_le_bytes());
             }
         } else {
-            self.data.reserve(BITSET_BYTES);
-            for w in words {
-                self.data.extend_from_slice(&w.to_le_bytes());
+            let at = self.data.len();
+            self.data.resize(at + BITSET_BYTES, 0);
+            for (d, w) in self.data[at..].chunks_exact_mut(8).zip(words) {
+                d.copy_from_slice(&w.to_le_bytes());
             }
         }
     }

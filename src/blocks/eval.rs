@@ -10,7 +10,12 @@
 //!
 //! Operands are read through [`View`]s, one copy of each bitmap's portable image; that copy
 //! is the price of reaching containers that `roaring` keeps private, so the planner sends
-//! only expressions with three or more operands or a nested operator here.
+//! only expressions where it pays (three or more operands, no small or narrow operand
+//! confining an `AND`: `worth_blocks` in `query/eval.rs`).
+//!
+//! Results are written as array and bitset containers (as `roaring`'s own operations
+//! produce them); a result with long runs can be shrunk with `Engine::optimize`-style
+//! `RoaringBitmap::optimize` by whoever keeps it.
 
 use fearless_simd::Level;
 use roaring::RoaringBitmap;
@@ -31,7 +36,8 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    /// Scratch blocks the evaluation needs: one per level plus one temporary.
+    /// Scratch blocks the evaluation needs: one per level, the deepest operator's counting
+    /// its temporary (a leaf needs one block; an operator of leaves two).
     fn depth(&self) -> usize {
         match self {
             Op::Leaf(_) => 1,
@@ -70,7 +76,7 @@ impl Program {
     }
 
     fn scratch(&self) -> Vec<Box<Words>> {
-        (0..self.root.depth() + 1).map(|_| Box::new([0u64; 1024])).collect()
+        (0..self.root.depth()).map(|_| Box::new([0u64; 1024])).collect()
     }
 
     /// The expression's cardinality.

@@ -154,15 +154,17 @@ fn decode_bytes_k<S: Simd>(_: S, b: &[u8], high: u32, out: &mut [u32]) -> usize 
     for (i, c) in b.chunks_exact(8).enumerate() {
         let mut x = word(c);
         let n = x.count_ones() as usize;
-        let base = high | (i as u32 * 64);
+        // The low 16 bits are summed before the block's high bits are ORed in: past a word's
+        // last bit, `trailing_zeros` is 64, and `0xFFFF_FFC0 + 64` would overflow.
+        let base = i as u32 * 64;
         for d in &mut out[pos..pos + 4] {
-            *d = base + x.trailing_zeros();
+            *d = high | (base + x.trailing_zeros());
             x &= x.wrapping_sub(1);
         }
         let mut at = pos + 4;
         while at < pos + n {
             for d in &mut out[at..at + 4] {
-                *d = base + x.trailing_zeros();
+                *d = high | (base + x.trailing_zeros());
                 x &= x.wrapping_sub(1);
             }
             at += 4;
@@ -304,12 +306,16 @@ mod tests {
             }
         }
         for level in levels() {
-            let w = words(99, 6);
-            let mut want = Vec::new();
-            for_each_bit(&w, |b| want.push(7 << 16 | u32::from(b)));
-            let mut out = vec![0u32; want.len() + DECODE_SLACK];
-            let n = decode_bytes(level, &bytes(&w), 7 << 16, &mut out);
-            assert_eq!(&out[..n], &want[..], "{level:?}");
+            // Block 65535 too: its last word's ids end at u32::MAX.
+            for (high, density) in [(7u32 << 16, 6), (0xFFFF_0000, 1), (0xFFFF_0000, 0), (0xFFFF_0000, 40)] {
+                let mut w = words(99, density);
+                w[1023] |= 1 << 63;
+                let mut want = Vec::new();
+                for_each_bit(&w, |b| want.push(high | u32::from(b)));
+                let mut out = vec![0u32; want.len() + DECODE_SLACK];
+                let n = decode_bytes(level, &bytes(&w), high, &mut out);
+                assert_eq!(&out[..n], &want[..], "{level:?}");
+            }
         }
         let mut full = Box::new([!0u64; 1024]);
         full[1023] = 1 << 63;

@@ -6,7 +6,7 @@
         --start 2022-01-01 --end 2024-12-31 > tx10M.csv
 
     # 100M rows: a plain file written by DuckDB, loaded by DuckDB's CSV reader (untimed)
-    python3 bench_duckdb.py genbig --customers 10000000 --purchases 100000000 --out tx100M.csv
+    python3 bench_duckdb.py genbig --customers 10000000 --purchases 100000000 --seed 7 --out tx100M.csv
     python3 bench_duckdb.py bench tx100M.csv --as-of 2024-06-30 --native-load --reps 3
 
     # interleaved runs: engine process, DuckDB threads=default, DuckDB threads=1, ...
@@ -261,12 +261,16 @@ def load_duckdb(path):
 def genbig(a):
     """A plain transactions CSV of any size, written by DuckDB itself (seconds, not hours):
     keys `c<n>`, dates `YYYY-MM-DD`, amounts from the price list with two decimals, ~5%
-    refunds. Customers are drawn with a mild skew (`n * u^1.3`)."""
+    refunds. Customers are drawn with a mild skew (`n * u^1.3`). One thread and `setseed`,
+    so the same --seed writes the same file."""
     import duckdb
 
     span = (a.end - a.start).days + 1
     prices = "[" + ", ".join(f"{p / 100:.2f}" for p in (999, 1999, 2500, 4950, 10000, 1250, 500, 7500)) + "]"
     con = duckdb.connect()
+    con.execute("SET threads = 1")
+    con.execute("SET preserve_insertion_order = true")
+    con.execute("SELECT setseed(?)", [(a.seed % 1000) / 1000])
     con.execute(f"""
         COPY (
             SELECT 'c' || CAST(floor({a.customers} * pow(random(), 1.3)) AS BIGINT) AS customer_id,
@@ -421,6 +425,7 @@ def main():
     gb.add_argument("--purchases", type=int, required=True)
     gb.add_argument("--start", type=dt.date.fromisoformat, default=dt.date(2022, 1, 1))
     gb.add_argument("--end", type=dt.date.fromisoformat, default=dt.date(2024, 12, 31))
+    gb.add_argument("--seed", type=int, default=7)
     gb.add_argument("--out", required=True)
     b = sub.add_parser("bench")
     b.add_argument("transactions")
