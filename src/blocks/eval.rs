@@ -47,76 +47,136 @@ impl Op {
     }
 }
 
-/// An expression and views of its operands.
-pub(crate) struct Program {
-    views: Vec<View>,
+/// An expression and its operands: the largest one is streamed block by block as `roaring`
+/// writes its image ([`super::stream`]), the others are read through [`View`]s (one copy
+/// each).
+pub(crate) struct Program<'a> {
+    views: Vec<Option<View>>,
+    /// The operand read as a stream (its view is `None`).
+    streamed: Option<(usize, &'a RoaringBitmap)>,
     root: Op,
+    /// Keys of the copied operands, ascending.
     keys: Vec<u16>,
     level: Level,
 }
 
-/// Per-evaluation state: scratch blocks and one cursor per operand.
-struct Run<'p> {
-    p: &'p Program,
-    cursors: Vec<usize>,
+/// The state of one block's evaluation.
+struct Run<'r> {
+    views: &'r [Option<View>],
+    cursors: &'r mut [usize],
+    /// The streamed operand's index (`usize::MAX` when none is).
+    streamed: usize,
+    /// The streamed operand's container of this block, if it has one.
+    current: Option<Container<'r>>,
+    level: Level,
 }
 
-impl Program {
+impl<'a> Program<'a> {
     /// `root` over `operands` (indexed by [`Op::Leaf`]).
-    pub(crate) fn new(operands: &[&RoaringBitmap], root: Op) -> Program {
-        Program::with_level(operands, root, kernels::level())
+    pub(crate) fn new(operands: &[&'a RoaringBitmap], root: Op) -> Program<'a> {
+        Program::with_level(operands, root, kernels::level(), true)
     }
 
-    pub(crate) fn with_level(operands: &[&RoaringBitmap], root: Op, level: Level) -> Program {
-        let views: Vec<View> = operands.iter().map(|b| View::new(b)).collect();
-        let mut keys: Vec<u16> = views.iter().flat_map(View::keys).collect();
+    /// As [`Program::new`], at an instruction-set level, streaming the largest operand or not.
+    pub(crate) fn with_level(operands: &[&'a RoaringBitmap], root: Op, level: Level, stream: bool) -> Program<'a> {
+        let largest = operands.iter().enumerate().max_by_key(|(_, b)| b.serialized_size()).map(|(i, _)| i);
+        let streamed = largest.filter(|_| stream).map(|i| (i, operands[i]));
+        let views: Vec<Option<View>> = operands
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (streamed.map(|(s, _)| s) != Some(i)).then(|| View::new(b)))
+            .collect();
+        let mut keys: Vec<u16> = views.iter().flatten().flat_map(View::keys).collect();
         keys.sort_unstable();
         keys.dedup();
-        Program { views, root, keys, level }
+        Program { views, streamed, root, keys, level }
     }
 
     fn scratch(&self) -> Vec<Box<Words>> {
         (0..self.root.depth()).map(|_| Box::new([0u64; 1024])).collect()
     }
 
-    /// The expression's cardinality.
-    pub(crate) fn count(&self) -> u64 {
-        let mut run = Run { p: self, cursors: vec![0; self.views.len()] };
+    /// Evaluates block `key` into `bufs[0]`; `false` when it is empty.
+    fn block<'r>(
+        &'r self,
+        key: u16,
+        current: Option<Container<'r>>,
+        cursors: &'r mut [usize],
+        bufs: &mut [Box<Words>],
+    ) -> bool {
+        let streamed = self.streamed.map_or(usize::MAX, |(i, _)| i);
+        let mut run = Run { views: &self.views, cursors, streamed, current, level: self.level };
+        run.eval(&self.root, key, bufs)
+    }
+
+    /// Calls `on_block(key, words)` for every non-empty block of the result, ascending.
+    fn drive(&self, mut on_block: impl FnMut(u16, &Words)) {
+        let mut cursors = vec![0; self.views.len()];
         let mut bufs = self.scratch();
-        let mut total = 0;
-        for &key in &self.keys {
-            if run.eval(&self.root, key, &mut bufs) {
-                total += kernels::popcount(self.level, &bufs[0]);
+        let Some((_, bits)) = self.streamed else {
+            for &key in &self.keys {
+                if self.block(key, None, &mut cursors, &mut bufs) {
+                    on_block(key, &bufs[0]);
+                }
+            }
+            return;
+        };
+        // The streamed operand's containers arrive in key order: blocks only the copied
+        // operands have are evaluated in between.
+        let mut next = 0;
+        super::stream::for_each_container(bits, |key, c| {
+            while next < self.keys.len() && self.keys[next] < key {
+                let k = self.keys[next];
+                next += 1;
+                if self.block(k, None, &mut cursors, &mut bufs) {
+                    on_block(k, &bufs[0]);
+                }
+            }
+            if next < self.keys.len() && self.keys[next] == key {
+                next += 1;
+            }
+            if self.block(key, Some(c), &mut cursors, &mut bufs) {
+                on_block(key, &bufs[0]);
+            }
+        });
+        for &k in &self.keys[next..] {
+            if self.block(k, None, &mut cursors, &mut bufs) {
+                on_block(k, &bufs[0]);
             }
         }
+    }
+
+    /// The expression's cardinality.
+    pub(crate) fn count(&self) -> u64 {
+        let mut total = 0;
+        self.drive(|_, w| total += kernels::popcount(self.level, w));
         total
     }
 
     /// The expression's result.
     pub(crate) fn select(&self) -> RoaringBitmap {
-        let mut run = Run { p: self, cursors: vec![0; self.views.len()] };
-        let mut bufs = self.scratch();
         let mut out = ImageWriter::new(self.level);
-        for &key in &self.keys {
-            if run.eval(&self.root, key, &mut bufs) {
-                let card = kernels::popcount(self.level, &bufs[0]);
-                out.push_words(key, &bufs[0], card);
-            }
-        }
+        self.drive(|key, w| {
+            let card = kernels::popcount(self.level, w);
+            out.push_words(key, w, card);
+        });
         out.finish()
     }
 }
 
-impl<'p> Run<'p> {
-    fn seek(&mut self, i: usize, key: u16) -> Option<Container<'p>> {
-        let p: &'p Program = self.p;
-        p.views[i].seek(&mut self.cursors[i], key)
+impl<'r> Run<'r> {
+    fn seek(&mut self, i: usize, key: u16) -> Option<Container<'r>> {
+        if i == self.streamed {
+            return self.current;
+        }
+        let views: &'r [Option<View>] = self.views;
+        views[i].as_ref().expect("every operand but the streamed one has a view").seek(&mut self.cursors[i], key)
     }
 
     /// Evaluates `op` on block `key` into `bufs[0]` (using the rest as scratch). `false`
     /// means the block is empty (and `bufs[0]` is then unspecified).
     fn eval(&mut self, op: &Op, key: u16, bufs: &mut [Box<Words>]) -> bool {
-        let level = self.p.level;
+        let level = self.level;
         let (out, rest) = bufs.split_first_mut().expect("scratch for every level");
         match op {
             Op::Leaf(i) => match self.seek(*i, key) {
@@ -232,6 +292,38 @@ impl<'p> Run<'p> {
     }
 }
 
+/// `|a AND b|` for two operands, without materializing it: the smaller operand (by image
+/// size) is copied through a [`View`], the larger one streamed ([`super::stream`]), and each
+/// pair of containers counted in one pass (two bitsets with one dispatched `AND` +
+/// `POPCNT` kernel). `a AND NOT b` and `a OR b` counts follow from it.
+pub(crate) fn and_len(a: &RoaringBitmap, b: &RoaringBitmap) -> u64 {
+    let (small, large) = if a.serialized_size() <= b.serialized_size() { (a, b) } else { (b, a) };
+    let level = kernels::level();
+    let view = View::new(small);
+    let mut cursor = 0;
+    let mut scratch = Box::new([0u64; 1024]);
+    let mut total = 0;
+    super::stream::for_each_container(large, |key, c| {
+        let Some(s) = view.seek(&mut cursor, key) else { return };
+        total += match (s, c) {
+            (Container::Bitset(x), Container::Bitset(y)) => kernels::and_count_bytes(level, x, y),
+            (s, c) => {
+                load(level, &mut scratch, s);
+                match c {
+                    Container::Bitset(y) => kernels::and_count_words(level, &scratch, y),
+                    Container::Array(y) => {
+                        kernels::array_values(y).map(|v| scratch[v / 64] >> (v % 64) & 1).sum::<u64>()
+                    }
+                    Container::Run(y) => {
+                        kernels::run_ranges(y).map(|(lo, hi)| kernels::count_range(&scratch, lo, hi)).sum()
+                    }
+                }
+            }
+        };
+    });
+    total
+}
+
 /// `out = c`.
 fn load(level: Level, out: &mut Words, c: Container<'_>) {
     match c {
@@ -332,11 +424,23 @@ mod tests {
             for root in roots {
                 let want = reference(&root, &bits);
                 for level in levels() {
-                    let p = Program::with_level(&refs, root.clone(), level);
-                    prop_assert_eq!(p.count(), want.len(), "{:?} at {:?}", root, level);
-                    prop_assert_eq!(p.select(), want.clone(), "{:?} at {:?}", root, level);
+                    for stream in [true, false] {
+                        let p = Program::with_level(&refs, root.clone(), level, stream);
+                        prop_assert_eq!(p.count(), want.len(), "{:?} at {:?}, stream {}", root, level, stream);
+                        prop_assert_eq!(p.select(), want.clone(), "{:?} at {:?}, stream {}", root, level, stream);
+                    }
                 }
             }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn and_len_matches_roaring(a in bitmap(), b in bitmap()) {
+            prop_assert_eq!(and_len(&a, &b), a.intersection_len(&b));
+            prop_assert_eq!(and_len(&b, &a), a.intersection_len(&b));
+            prop_assert_eq!(and_len(&a, &a), a.len());
         }
     }
 

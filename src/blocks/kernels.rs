@@ -77,6 +77,38 @@ fn andnot_bytes_k<S: Simd>(_: S, out: &mut Words, b: &[u8]) {
     out.iter_mut().zip(b.chunks_exact(8)).for_each(|(o, c)| *o &= !word(c));
 }
 
+#[inline(always)]
+fn and_count_bytes_k<S: Simd>(_: S, a: &[u8], b: &[u8]) -> u64 {
+    a.chunks_exact(8).zip(b.chunks_exact(8)).map(|(x, y)| u64::from((word(x) & word(y)).count_ones())).sum()
+}
+
+#[inline(always)]
+fn and_count_words_k<S: Simd>(_: S, w: &Words, b: &[u8]) -> u64 {
+    w.iter().zip(b.chunks_exact(8)).map(|(x, y)| u64::from((x & word(y)).count_ones())).sum()
+}
+
+/// `|a AND b|` of two bitset containers' bytes, in one pass.
+pub(crate) fn and_count_bytes(level: Level, a: &[u8], b: &[u8]) -> u64 {
+    dispatch!(level, simd => and_count_bytes_k(simd, a, b))
+}
+
+/// `|w AND b|`, `b` a bitset container's bytes.
+pub(crate) fn and_count_words(level: Level, w: &Words, b: &[u8]) -> u64 {
+    dispatch!(level, simd => and_count_words_k(simd, w, b))
+}
+
+/// Set bits of `w` in `lo..=hi`.
+pub(crate) fn count_range(w: &Words, lo: usize, hi: usize) -> u64 {
+    let (wl, wh) = (lo / 64, hi / 64);
+    let first = !0u64 << (lo % 64);
+    let last = !0u64 >> (63 - hi % 64);
+    if wl == wh {
+        return u64::from((w[wl] & first & last).count_ones());
+    }
+    let inner: u64 = w[wl + 1..wh].iter().map(|x| u64::from(x.count_ones())).sum();
+    u64::from((w[wl] & first).count_ones()) + inner + u64::from((w[wh] & last).count_ones())
+}
+
 /// Set bits of `w`.
 pub(crate) fn popcount(level: Level, w: &Words) -> u64 {
     dispatch!(level, simd => popcount_k(simd, w))
@@ -274,6 +306,9 @@ mod tests {
                 let mut out = Box::new([0u64; 1024]);
                 copy_bytes(level, &mut out, &bytes(&b));
                 prop_assert_eq!(&out[..], &b[..]);
+                let want: u64 = a.iter().zip(b.iter()).map(|(x, y)| u64::from((x & y).count_ones())).sum();
+                prop_assert_eq!(and_count_bytes(level, &bytes(&a), &bytes(&b)), want);
+                prop_assert_eq!(and_count_words(level, &a, &bytes(&b)), want);
             }
         }
 
@@ -284,6 +319,10 @@ mod tests {
             fill(&mut w, lo, hi, set);
             let mut ones = Vec::new();
             for_each_bit(&w, |b| ones.push(usize::from(b)));
+            let probe = words(lo as u64 + 1, 17);
+            let mut inside = 0;
+            for_each_bit(&probe, |b| inside += u64::from((lo..=hi).contains(&usize::from(b))));
+            prop_assert_eq!(count_range(&probe, lo, hi), inside);
             if set {
                 prop_assert_eq!(ones, (lo..=hi).collect::<Vec<_>>());
             } else {

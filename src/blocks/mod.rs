@@ -9,6 +9,7 @@
 //!   `roaring`, so every container is allocated at its exact size and already in its
 //!   smallest kind (what `optimize` would choose). Bulk loads use it.
 //! - [`view`]: the containers of a bitmap, read from one copy of its image.
+//! - [`stream`]: the containers of a bitmap as `roaring` writes its image, without a copy.
 //! - [`kernels`]: word kernels over one block, runtime-dispatched (AVX-512, AVX2, SSE4.2
 //!   with `POPCNT`, or the portable baseline) in safe code.
 //! - [`eval`]: a whole expression evaluated block by block into a dense scratch, the
@@ -21,4 +22,5 @@
 pub(crate) mod build;
 pub(crate) mod eval;
 pub(crate) mod kernels;
+pub(crate) mod stream;
 pub(crate) mod view;

@@ -21,7 +21,7 @@ use roaring::{MultiOps, RoaringBitmap};
 use super::ast::{CmpOp, Comparison, Expr, Query, TagRef};
 use super::{MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
 use crate::attrs::{Attribute, Attrs, normalize_attr};
-use crate::blocks::eval::{Op, Program};
+use crate::blocks::eval::{Op, Program, and_len};
 use crate::error::{Error, Result};
 use crate::tags::{Pool, Store, normalize_tag};
 
@@ -248,6 +248,35 @@ impl<'a> Planner<'a> {
 
     /// `|n|`, with the last step cardinality-only.
     fn count_node(&self, n: &Node<'a>) -> u64 {
+        // Two dense tags: one dispatched AND + POPCNT pass over their bitsets
+        // (`blocks::eval::and_len`) instead of `roaring`'s portable popcount.
+        match n {
+            Node::And(xs) => {
+                if let [Node::Leaf { bits: a, .. }, Node::Leaf { bits: b, .. }] = xs.as_slice()
+                    && dense(a)
+                    && dense(b)
+                {
+                    return and_len(a, b);
+                }
+            }
+            Node::Or(xs) => {
+                if let [Node::Leaf { bits: a, .. }, Node::Leaf { bits: b, .. }] = xs.as_slice()
+                    && dense(a)
+                    && dense(b)
+                {
+                    return a.len() + b.len() - and_len(a, b);
+                }
+            }
+            Node::AndNot(base, negs) => {
+                if let (Node::Leaf { bits: a, .. }, [Node::Leaf { bits: b, .. }]) = (&**base, negs.as_slice())
+                    && dense(a)
+                    && dense(b)
+                {
+                    return a.len() - and_len(a, b);
+                }
+            }
+            _ => {}
+        }
         match n {
             Node::Leaf { bits, .. } => bits.len(),
             Node::Range { .. } => self.eval(n).len(),
@@ -388,6 +417,15 @@ impl<'a> Planner<'a> {
             }
         };
         ExplainNode { label, cardinality: self.eval(n).len(), children }
+    }
+}
+
+/// Whether `b` has, on average, more than 4,096 ids per 2^16-id block it spans (so mostly
+/// bitset containers, where a dispatched `POPCNT` pays for copying the operand).
+fn dense(b: &RoaringBitmap) -> bool {
+    match (b.min(), b.max()) {
+        (Some(lo), Some(hi)) => b.len() > 4096 * (u64::from(hi >> 16) - u64::from(lo >> 16) + 1),
+        _ => false,
     }
 }
 
@@ -595,6 +633,30 @@ mod tests {
         ] {
             let plan = e.explain(text).unwrap();
             assert_eq!((plan.per_block, plan.count(), e.count(text).unwrap()), (per_block, count, count), "{text}");
+        }
+    }
+
+    #[test]
+    fn dense_pairs_count_like_roaring() {
+        let mut e = Engine::new();
+        e.customer_id_range(0..300_000).unwrap();
+        let (a, b) = (e.ensure_tag("a").unwrap(), e.ensure_tag("b").unwrap());
+        let even: RoaringBitmap = (0..300_000).step_by(2).collect();
+        let mut third: RoaringBitmap = (0..300_000).step_by(3).collect();
+        third.insert_range(100_000..170_000); // a run and a full block among the bitsets
+        let pairs = even.iter().map(|c| (CustomerId(c), a)).chain(third.iter().map(|c| (CustomerId(c), b)));
+        e.tag_id_pairs(pairs.collect::<Vec<_>>()).unwrap();
+        let live = 300_000u64;
+        for (text, want) in [
+            ("a AND b", even.intersection_len(&third)),
+            ("a AND NOT b", even.difference_len(&third)),
+            ("b AND NOT a", third.difference_len(&even)),
+            ("a OR b", even.union_len(&third)),
+            ("NOT a OR b", live - even.difference_len(&third)),
+            ("NOT (a AND b)", live - even.intersection_len(&third)),
+        ] {
+            assert_eq!(e.count(text).unwrap(), want, "{text}");
+            assert_eq!(e.query(text).unwrap().len(), want, "{text}");
         }
     }
 

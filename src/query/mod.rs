@@ -56,7 +56,10 @@
 //! the final block is counted or written out. No intermediate bitmap is built. Expressions
 //! with one or two operands, with attribute comparisons, or whose `AND` confines the result
 //! to a narrow id range keep the operator-at-a-time plan ([`Explain::per_block`] says which
-//! one a query gets).
+//! one a query gets). The largest operand is read as `roaring` streams its image, the
+//! others through one copy each. Counts of two dense tags (`a AND b`, `a AND NOT b`,
+//! `a OR b`, more than 4,096 ids per block on average) take one dispatched `AND` +
+//! `POPCNT` pass the same way.
 
 mod ast;
 mod eval;
