@@ -420,9 +420,20 @@ impl<'a> Planner<'a> {
     }
 }
 
+/// Whether `roaring`'s own bitset counts were compiled without a `POPCNT` instruction: an
+/// x86 target without the feature (the default `x86-64` target). Builds with
+/// `-C target-cpu=x86-64-v2` or above, and other architectures, count with the CPU's
+/// instruction inside `roaring`, and two-tag counts stay there.
+const ROARING_WITHOUT_POPCNT: bool =
+    cfg!(all(any(target_arch = "x86", target_arch = "x86_64"), not(target_feature = "popcnt")));
+
 /// Whether `b` has, on average, more than 4,096 ids per 2^16-id block it spans (so mostly
-/// bitset containers, where a dispatched `POPCNT` pays for copying the operand).
+/// bitset containers, where a dispatched `POPCNT` pays for copying the operand) and
+/// `roaring` would count it without `POPCNT`.
 fn dense(b: &RoaringBitmap) -> bool {
+    if !ROARING_WITHOUT_POPCNT {
+        return false;
+    }
     match (b.min(), b.max()) {
         (Some(lo), Some(hi)) => b.len() > 4096 * (u64::from(hi >> 16) - u64::from(lo >> 16) + 1),
         _ => false,
