@@ -8,14 +8,15 @@
 //! only the final block is counted (or written out). Nothing is allocated per operator, and
 //! the word kernels are runtime-dispatched ([`super::kernels`]).
 //!
-//! Operands are read through [`View`]s, one copy of each bitmap's portable image; that copy
-//! is the price of reaching containers that `roaring` keeps private, so the planner sends
-//! only expressions where it pays (three or more operands, no small or narrow operand
-//! confining an `AND`: `worth_blocks` in `query/eval.rs`).
+//! The largest operand is read as `roaring` writes its portable image ([`super::stream`]),
+//! in place; the others through [`View`]s, one copy of each image. Those copies are the
+//! price of reaching containers that `roaring` keeps private, so the planner sends only
+//! expressions where it pays (three or more operands, no small or narrow operand confining
+//! an `AND`: `worth_blocks` in `query/eval.rs`).
 //!
 //! Results are written as array and bitset containers (as `roaring`'s own operations
-//! produce them); a result with long runs can be shrunk with `Engine::optimize`-style
-//! `RoaringBitmap::optimize` by whoever keeps it.
+//! produce them); whoever keeps a result with long runs can shrink it with
+//! `RoaringBitmap::optimize`.
 
 use fearless_simd::Level;
 use roaring::RoaringBitmap;
