@@ -152,24 +152,25 @@ pub(crate) fn andnot_bytes(level: Level, out: &mut Words, b: &[u8]) {
 /// Slack past the set bits that [`decode`] may write (it writes in unconditional groups).
 pub(crate) const DECODE_SLACK: usize = 8;
 
+/// Lemire's bitset decoding: every word writes its first four positions unconditionally
+/// (garbage past the word's count is overwritten by the next word), so a sparse block costs
+/// no unpredictable branch per word; only words with more than four bits loop. `make`
+/// turns a position in the block (`0..65_536`, or up to 65,536 for the garbage past a
+/// word's last bit) into the value written.
 #[inline(always)]
-fn decode_k<S: Simd>(_: S, w: &Words, out: &mut [u16]) -> usize {
-    // Lemire's bitset decoding: every word writes its first four positions unconditionally
-    // (garbage past the word's count is overwritten by the next word), so a sparse block
-    // costs no unpredictable branch per word; only words with more than four bits loop.
+fn decode_words<T>(words: impl Iterator<Item = u64>, out: &mut [T], make: impl Fn(u32) -> T) -> usize {
     let mut pos = 0;
-    for (i, &x) in w.iter().enumerate() {
-        let mut x = x;
+    for (i, mut x) in words.enumerate() {
         let n = x.count_ones() as usize;
         let base = i as u32 * 64;
         for d in &mut out[pos..pos + 4] {
-            *d = (base + x.trailing_zeros()) as u16;
+            *d = make(base + x.trailing_zeros());
             x &= x.wrapping_sub(1);
         }
         let mut at = pos + 4;
         while at < pos + n {
             for d in &mut out[at..at + 4] {
-                *d = (base + x.trailing_zeros()) as u16;
+                *d = make(base + x.trailing_zeros());
                 x &= x.wrapping_sub(1);
             }
             at += 4;
@@ -180,30 +181,15 @@ fn decode_k<S: Simd>(_: S, w: &Words, out: &mut [u16]) -> usize {
 }
 
 #[inline(always)]
+fn decode_k<S: Simd>(_: S, w: &Words, out: &mut [u16]) -> usize {
+    decode_words(w.iter().copied(), out, |k| k as u16)
+}
+
+#[inline(always)]
 fn decode_bytes_k<S: Simd>(_: S, b: &[u8], high: u32, out: &mut [u32]) -> usize {
-    // As `decode_k`, from a bitset container's bytes, with the block's high bits added.
-    let mut pos = 0;
-    for (i, c) in b.chunks_exact(8).enumerate() {
-        let mut x = word(c);
-        let n = x.count_ones() as usize;
-        // The low 16 bits are summed before the block's high bits are ORed in: past a word's
-        // last bit, `trailing_zeros` is 64, and `0xFFFF_FFC0 + 64` would overflow.
-        let base = i as u32 * 64;
-        for d in &mut out[pos..pos + 4] {
-            *d = high | (base + x.trailing_zeros());
-            x &= x.wrapping_sub(1);
-        }
-        let mut at = pos + 4;
-        while at < pos + n {
-            for d in &mut out[at..at + 4] {
-                *d = high | (base + x.trailing_zeros());
-                x &= x.wrapping_sub(1);
-            }
-            at += 4;
-        }
-        pos += n;
-    }
-    pos
+    // The position is complete before the block's high bits are ORed in (adding them to a
+    // word's base first would overflow in block 65535).
+    decode_words(b.chunks_exact(8).map(word), out, |k| high | k)
 }
 
 /// Writes `high | k` for every set bit `k` of a bitset container's bytes, ascending, to the

@@ -186,28 +186,7 @@ mod tests {
 
     #[test]
     fn streams_what_a_view_reads() {
-        let mut cases: Vec<RoaringBitmap> = vec![
-            RoaringBitmap::new(),
-            [7u32].into_iter().collect(),
-            (0..70_000u32).map(|i| i * 3).collect(),
-            [1u32, 5, u32::MAX].into_iter().collect(),
-        ];
-        let mut runs: RoaringBitmap = (100..60_000u32).collect();
-        runs.insert_range(1 << 20..(1 << 20) + 65_536);
-        runs.extend((2 << 20..(2 << 20) + 9_000).step_by(2));
-        runs.insert(u32::MAX);
-        runs.optimize();
-        cases.push(runs);
-        let mut few: RoaringBitmap = (10..5_000u32).collect();
-        few.insert(70_000);
-        few.optimize();
-        cases.push(few);
-        let mut many_runs = RoaringBitmap::new();
-        for k in 0..300u32 {
-            many_runs.insert_range(k << 16..(k << 16) + 3 + k);
-        }
-        many_runs.optimize();
-        cases.push(many_runs);
+        let cases = crate::blocks::view::tests::sample_bitmaps();
         for b in cases {
             let v = View::new(&b);
             let want: Vec<(u16, (u8, Vec<u8>))> =

@@ -138,7 +138,7 @@ fn parse(b: &[u8]) -> Vec<Entry> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Decodes every container back to ids.
@@ -165,8 +165,9 @@ mod tests {
         out
     }
 
-    #[test]
-    fn views_decode_every_kind_and_both_formats() {
+    /// Bitmaps with every container kind, both image formats (with and without run
+    /// containers, with fewer than four containers and so no offsets), key 65535.
+    pub(crate) fn sample_bitmaps() -> Vec<RoaringBitmap> {
         let mut cases: Vec<RoaringBitmap> = vec![
             RoaringBitmap::new(),
             [7u32].into_iter().collect(),
@@ -175,15 +176,26 @@ mod tests {
         ];
         let mut runs: RoaringBitmap = (100..60_000u32).collect();
         runs.insert_range(1 << 20..(1 << 20) + 65_536);
+        runs.extend((2 << 20..(2 << 20) + 9_000).step_by(2));
         runs.insert(u32::MAX);
         runs.optimize();
-        cases.push(runs.clone());
-        // Fewer than four containers with a run: the format without offsets.
+        cases.push(runs);
         let mut few: RoaringBitmap = (10..5_000u32).collect();
         few.insert(70_000);
         few.optimize();
         cases.push(few);
-        for b in cases {
+        let mut many_runs = RoaringBitmap::new();
+        for k in 0..300u32 {
+            many_runs.insert_range(k << 16..(k << 16) + 3 + k);
+        }
+        many_runs.optimize();
+        cases.push(many_runs);
+        cases
+    }
+
+    #[test]
+    fn views_decode_every_kind_and_both_formats() {
+        for b in sample_bitmaps() {
             let v = View::new(&b);
             assert_eq!(decode(&v), b.iter().collect::<Vec<_>>());
             let mut cursor = 0;
