@@ -11,8 +11,8 @@
 //! The largest operand is read as `roaring` writes its portable image ([`super::stream`]),
 //! in place; the others through [`View`]s, one copy of each image. Those copies are the
 //! price of reaching containers that `roaring` keeps private, so the planner sends only
-//! expressions where it pays (three or more operands, no small or narrow operand confining
-//! an `AND`: `worth_blocks` in `query/eval.rs`).
+//! expressions where it pays (three or more operands, and not a flat `AND` of tags with a
+//! sparse one: `worth_blocks` in `query/eval.rs`).
 //!
 //! Results are written as array and bitset containers (as `roaring`'s own operations
 //! produce them); whoever keeps a result with long runs can shrink it with

@@ -54,9 +54,10 @@
 //! scratch of 1,024 words, with word kernels dispatched at run time to the best instruction
 //! set of the CPU (AVX-512, AVX2, SSE4.2 with `POPCNT`, or the portable baseline), and only
 //! the final block is counted or written out. No intermediate bitmap is built. Expressions
-//! with one or two operands, with attribute comparisons, or whose `AND` confines the result
-//! to a narrow id range keep the operator-at-a-time plan ([`Explain::per_block`] says which
-//! one a query gets). The largest operand is read as `roaring` streams its image, the
+//! with one or two operands, with attribute comparisons, or that are a flat `AND` of tags
+//! one of which is sparse (under 4,096 ids per block, so intersecting it first touches
+//! little) keep the operator-at-a-time plan ([`Explain::per_block`] says which one a query
+//! gets). The largest operand is read as `roaring` streams its image, the
 //! others through one copy each. Counts of two dense tags (`a AND b`, `a AND NOT b`,
 //! `a OR b`, more than 4,096 ids per block on average) take one dispatched `AND` +
 //! `POPCNT` pass the same way in a default x86-64 build, where `roaring`'s own kernels
