@@ -248,34 +248,8 @@ impl<'a> Planner<'a> {
 
     /// `|n|`, with the last step cardinality-only.
     fn count_node(&self, n: &Node<'a>) -> u64 {
-        // Two dense tags: one dispatched AND + POPCNT pass over their bitsets
-        // (`blocks::eval::and_len`) instead of `roaring`'s portable popcount.
-        match n {
-            Node::And(xs) => {
-                if let [Node::Leaf { bits: a, .. }, Node::Leaf { bits: b, .. }] = xs.as_slice()
-                    && dense(a)
-                    && dense(b)
-                {
-                    return and_len(a, b);
-                }
-            }
-            Node::Or(xs) => {
-                if let [Node::Leaf { bits: a, .. }, Node::Leaf { bits: b, .. }] = xs.as_slice()
-                    && dense(a)
-                    && dense(b)
-                {
-                    return a.len() + b.len() - and_len(a, b);
-                }
-            }
-            Node::AndNot(base, negs) => {
-                if let (Node::Leaf { bits: a, .. }, [Node::Leaf { bits: b, .. }]) = (&**base, negs.as_slice())
-                    && dense(a)
-                    && dense(b)
-                {
-                    return a.len() - and_len(a, b);
-                }
-            }
-            _ => {}
+        if let Some(c) = dense_pair_count(n) {
+            return c;
         }
         match n {
             Node::Leaf { bits, .. } => bits.len(),
@@ -417,6 +391,33 @@ impl<'a> Planner<'a> {
             }
         };
         ExplainNode { label, cardinality: self.eval(n).len(), children }
+    }
+}
+
+/// `|n|` when `n` is `a AND b`, `a OR b` or `a AND NOT b` of two dense tags: one dispatched
+/// `AND` + `POPCNT` pass over their bitsets (`blocks::eval::and_len`) instead of `roaring`'s
+/// portable popcount. `None` for any other node.
+fn dense_pair_count<'a>(n: &Node<'a>) -> Option<u64> {
+    let two = |x: &Node<'a>, y: &Node<'a>| -> Option<(&'a RoaringBitmap, &'a RoaringBitmap)> {
+        match (x, y) {
+            (Node::Leaf { bits: a, .. }, Node::Leaf { bits: b, .. }) if dense(a) && dense(b) => Some((*a, *b)),
+            _ => None,
+        }
+    };
+    match n {
+        Node::And(xs) => match xs.as_slice() {
+            [x, y] => two(x, y).map(|(a, b)| and_len(a, b)),
+            _ => None,
+        },
+        Node::Or(xs) => match xs.as_slice() {
+            [x, y] => two(x, y).map(|(a, b)| a.len() + b.len() - and_len(a, b)),
+            _ => None,
+        },
+        Node::AndNot(base, negs) => match negs.as_slice() {
+            [y] => two(base, y).map(|(a, b)| a.len() - and_len(a, b)),
+            _ => None,
+        },
+        _ => None,
     }
 }
 
