@@ -99,6 +99,13 @@ pub struct Stats {
     pub assignments: u64,
     /// Bytes of all tag bitmaps in roaring's portable serialized format.
     pub bitmap_bytes: usize,
+    /// Approximate heap bytes of the tag pool without the bitmaps: each tag's slot (kind,
+    /// hierarchy links, exclusive group), its name (stored once), and the name and "did you
+    /// mean" indexes. With `bitmap_bytes`, what tags cost: see [`Stats::bytes_per_tag`].
+    pub pool_bytes: usize,
+    /// Bytes of the cached subtree unions (one per tag with children, so a query on a parent
+    /// reads one bitmap), serialized, plus their table.
+    pub subtree_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,
     /// Attributes (names that resolve in queries).
@@ -109,6 +116,28 @@ pub struct Stats {
     pub purchases: u64,
     /// Heap bytes of the purchase history columns.
     pub history_bytes: usize,
+}
+
+impl Stats {
+    /// What one tag costs on average: its share of the pool (`pool_bytes`), the tag bitmaps
+    /// (`bitmap_bytes`) and the subtree unions (`subtree_bytes`); 0 without tags.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "interest/sports/running")?;
+    /// let stats = engine.stats();
+    /// assert_eq!(stats.tags, 3);
+    /// assert!(stats.bytes_per_tag() > 0.0 && stats.bytes_per_tag() < 1_000.0);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn bytes_per_tag(&self) -> f64 {
+        if self.tags == 0 {
+            return 0.0;
+        }
+        (self.pool_bytes + self.bitmap_bytes + self.subtree_bytes) as f64 / self.tags as f64
+    }
 }
 
 /// A bulk load in the making: nothing in the engine changes until it is applied.
@@ -311,7 +340,7 @@ impl Engine {
                 self.pool.set_kind(id, kind)?;
                 Ok(id)
             }
-            None => self.pool.create(&norm, kind),
+            None => self.create_tag(&norm, kind),
         }
     }
 
@@ -334,7 +363,7 @@ impl Engine {
             Some(id) => Ok(id),
             None => {
                 let kind = self.pool.implicit_kind(&norm);
-                self.pool.create(&norm, kind)
+                self.create_tag(&norm, kind)
             }
         }
     }
@@ -415,8 +444,9 @@ impl Engine {
     pub fn delete_tag(&mut self, name: &str) -> Result<u64> {
         let id = self.lookup(name)?;
         self.check_writable_id(id)?;
+        let parent = self.pool.check(id)?.parent();
         self.pool.delete(id)?;
-        Ok(self.store.clear(id))
+        Ok(self.store.deleted(&self.pool, id, parent))
     }
 
     /// Renames tag `old` to `new`, keeping its id and customers. Descendants move with it
@@ -471,7 +501,14 @@ impl Engine {
                 });
             }
         }
-        self.pool.apply_rename(plan)
+        let old_parent = self.pool.check(id)?.parent();
+        let before = self.pool.slot_count();
+        self.pool.apply_rename(plan)?;
+        for created in before..self.pool.slot_count() {
+            self.store.created(&self.pool, TagId(created as u32));
+        }
+        self.store.moved(&self.pool, id, old_parent);
+        Ok(())
     }
 
     /// The id of tag `name`, if it is in the pool.
@@ -561,10 +598,10 @@ impl Engine {
     fn assign(&mut self, customer: u32, tag: TagId) -> bool {
         for &other in self.pool.exclusive_members(tag) {
             if other != tag {
-                self.store.get_mut(other).remove(customer);
+                self.store.remove(&self.pool, other, customer);
             }
         }
-        self.store.get_mut(tag).insert(customer)
+        self.store.insert(&self.pool, tag, customer)
     }
 
     /// Removes tag `name` from customer `id` (the tag itself; descendants are untouched).
@@ -575,7 +612,7 @@ impl Engine {
         self.customers.check_live(id)?;
         let tag = self.lookup(name)?;
         self.check_writable_id(tag)?;
-        Ok(self.store.get_mut(tag).remove(id.0))
+        Ok(self.store.remove(&self.pool, tag, id.0))
     }
 
     /// Tags every live customer of `audience` with `name` at once (a campaign tag on a query
@@ -604,13 +641,10 @@ impl Engine {
         };
         for &other in self.pool.exclusive_members(tag) {
             if other != tag {
-                *self.store.get_mut(other) -= &*add;
+                self.store.remove_many(&self.pool, other, &add);
             }
         }
-        let target = self.store.get_mut(tag);
-        let before = target.len();
-        *target |= &*add;
-        Ok(target.len() - before)
+        Ok(self.store.add(&self.pool, tag, add.into_owned()))
     }
 
     /// Removes tag `name` from every customer of `audience`; returns how many carried it.
@@ -619,10 +653,7 @@ impl Engine {
     pub fn untag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
         let tag = self.lookup(name)?;
         self.check_writable_id(tag)?;
-        let target = self.store.get_mut(tag);
-        let before = target.len();
-        *target -= audience.bitmap();
-        Ok(before - target.len())
+        Ok(self.store.remove_many(&self.pool, tag, audience.bitmap()))
     }
 
     /// Bulk assignment of (customer, tag name) pairs: the fast path for loading. Pairs are
@@ -732,12 +763,13 @@ impl Engine {
     fn bulk_apply(&mut self, bulk: Bulk) -> Result<u64> {
         let base = self.pool.slot_count();
         // Everything is valid: create the new tags, then build.
+        self.pool.reserve(bulk.new_names.len());
         let mut ids: Vec<TagId> = Vec::with_capacity(bulk.new_names.len());
         for name in bulk.new_names.keys() {
             let kind = self.pool.implicit_kind(name);
             ids.push(match self.pool.lookup(name) {
                 Some(id) => id, // created meanwhile as an ancestor of another new name
-                None => self.pool.create(name, kind)?,
+                None => self.create_tag(name, kind)?,
             });
         }
         let tag_of = |key: usize| if key < base { TagId(key as u32) } else { ids[key - base] };
@@ -751,18 +783,15 @@ impl Engine {
             }
             run.dedup();
             let tag = tag_of(key);
-            let before = self.store.get(tag).len();
             // Built at exact container sizes, in the kinds `optimize` would pick; only a
             // union with an existing bitmap needs optimizing again.
             let bits = crate::blocks::build::from_sorted(&run);
             drop(run);
-            let merged = before != 0;
-            self.store.add(tag, bits);
-            let bits = self.store.get_mut(tag);
+            let merged = !self.store.get(tag).is_empty();
+            added += self.store.add(&self.pool, tag, bits);
             if merged {
-                bits.optimize();
+                self.store.optimize_tag(tag);
             }
-            added += bits.len() - before;
         }
         let exclusive: Vec<(u32, TagId)> = bulk.ordered.into_iter().map(|(c, key)| (c, tag_of(key))).collect();
         added += self.bulk_exclusive(exclusive);
@@ -773,7 +802,8 @@ impl Engine {
     /// customer the last value given wins, and the winners' other values of the group are
     /// removed in one difference per member tag. Returns how many assignments were new.
     fn bulk_exclusive(&mut self, pairs: Vec<(u32, TagId)>) -> u64 {
-        let group_of = |t: TagId| self.pool.def(t).and_then(|d| d.group).expect("exclusive values have a group");
+        let group_of = |t: TagId| self.pool.def(t).and_then(|d| d.group()).expect("exclusive values have a group");
+        let group_of = |t: TagId| group_of(t) as usize;
         let mut wins: Vec<(usize, u32, TagId)> = pairs.into_iter().rev().map(|(c, t)| (group_of(t), c, t)).collect();
         // A stable sort of the reversed list puts the last value given first in each run.
         wins.sort_by_key(|&(g, c, _)| (g, c));
@@ -794,10 +824,10 @@ impl Engine {
                 added += bits.len() - bits.intersection_len(self.store.get(*tag));
             }
             for &member in self.pool.exclusive_members(runs[0].0) {
-                *self.store.get_mut(member) -= &touched;
+                self.store.remove_many(&self.pool, member, &touched);
             }
             for (tag, bits) in runs {
-                self.store.add(tag, bits);
+                self.store.add(&self.pool, tag, bits);
             }
         }
         added
@@ -874,6 +904,8 @@ impl Engine {
             tags: self.pool.len(),
             assignments: self.pool.iter().map(|(id, _)| self.store.get(id).len()).sum(),
             bitmap_bytes: self.store.serialized_bytes(),
+            pool_bytes: self.pool.heap_bytes(),
+            subtree_bytes: self.store.subtree_bytes(),
             directory_bytes: self.customers.heap_bytes(),
             attributes: self.attrs.len(),
             attribute_bytes: self.attrs.serialized_bytes(),
@@ -1201,7 +1233,12 @@ impl Engine {
         }
         let touched = self.history.flush();
         self.models.note_touched(&touched);
-        let mut plan = self.models.plan(&self.history, self.customers.live(), as_of)?;
+        let mut plan = self.models.plan(&self.history, self.customers.live(), as_of).map_err(|e| match e {
+            Error::MonetaryOverflow { customer, .. } => {
+                Error::MonetaryOverflow { customer, key: self.customers.key_of(customer).map(str::to_owned) }
+            }
+            e => e,
+        })?;
         // Make sure every derived group and value tag exists (so queries on an empty stage
         // resolve), then move customers between them.
         let mut ids: Vec<Vec<TagId>> = Vec::with_capacity(plan.groups.len());
@@ -1215,7 +1252,7 @@ impl Engine {
                 let name = format!("{}:{v}", g.group);
                 group_ids.push(match self.pool.lookup(&name) {
                     Some(id) => id,
-                    None => self.pool.create(&name, g.kind)?,
+                    None => self.create_tag(&name, g.kind)?,
                 });
             }
             ids.push(group_ids);
@@ -1227,7 +1264,7 @@ impl Engine {
                 // longer has stay as empty tags, so stored queries naming them still resolve.
                 let members: Vec<TagId> = self.pool.group(g.group).map(|gr| gr.members.clone()).unwrap_or_default();
                 for m in members {
-                    self.store.clear(m);
+                    self.store.replace(&self.pool, m, RoaringBitmap::new());
                 }
             }
             for ((&tag, adds), removes) in group_ids.iter().zip(&mut g.adds).zip(&mut g.removes) {
@@ -1235,12 +1272,13 @@ impl Engine {
                     continue;
                 }
                 changed.push(tag);
-                let bits = self.store.get_mut(tag);
                 if !removes.is_empty() {
-                    *bits -= RoaringBitmap::from_sorted_iter(removes.drain(..)).expect("rows ascend");
+                    let bits = RoaringBitmap::from_sorted_iter(removes.drain(..)).expect("rows ascend");
+                    self.store.remove_many(&self.pool, tag, &bits);
                 }
                 if !adds.is_empty() {
-                    *bits |= RoaringBitmap::from_sorted_iter(adds.drain(..)).expect("rows ascend");
+                    let bits = RoaringBitmap::from_sorted_iter(adds.drain(..)).expect("rows ascend");
+                    self.store.add(&self.pool, tag, bits);
                 }
             }
         }
@@ -1249,10 +1287,10 @@ impl Engine {
         let staged = stage_ids[1..].iter().map(|&t| self.store.get(t)).union();
         let prospects = self.customers.live() - &staged;
         let prospect = stage_ids[Stage::Prospect.index()];
-        *self.store.get_mut(prospect) = prospects;
+        self.store.replace(&self.pool, prospect, prospects);
         changed.push(prospect);
         for t in changed {
-            self.store.get_mut(t).optimize();
+            self.store.optimize_tag(t);
         }
         for diff in &plan.attrs {
             let attr = self.attrs.entry(diff.name);
@@ -1327,7 +1365,7 @@ impl Engine {
 
     /// Refuses tags of the groups `refresh` derives.
     fn check_writable_id(&self, id: TagId) -> Result<()> {
-        match self.pool.def(id).and_then(|d| d.group).and_then(|g| self.pool.group_name(g)) {
+        match self.pool.def(id).and_then(|d| d.group()).and_then(|g| self.pool.group_name(g)) {
             Some(g) if DERIVED_GROUPS.contains(&g) => {
                 Err(Error::DerivedName { name: self.name(id).to_owned(), owner: OWNER })
             }
@@ -1347,7 +1385,14 @@ impl Engine {
     }
 
     fn name(&self, id: TagId) -> &str {
-        self.pool.def(id).map_or("", |d| &d.name)
+        self.pool.name(id)
+    }
+
+    /// Creates tag `name` (normalized, new) and its missing ancestors.
+    fn create_tag(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
+        let id = self.pool.create(name, kind)?;
+        self.store.created(&self.pool, id);
+        Ok(id)
     }
 
     fn info(&self, id: TagId) -> TagInfo<'_> {
@@ -1357,9 +1402,10 @@ impl Engine {
             name: &d.name,
             kind: d.kind,
             len: self.store.get(id).len(),
-            group: d.group.and_then(|g| self.pool.group_name(g)),
-            parent: d.parent.map(|p| self.name(p)),
-            children: d.children.len(),
+            group: d.group().and_then(|g| self.pool.group_name(g)),
+            parent: d.parent().map(|p| self.name(p)),
+            children: self.pool.children(id).len(),
+            subtree_len: self.store.members(&self.pool, id).len(),
         }
     }
 }

@@ -17,7 +17,9 @@
 //! # Ok::<(), audience::Error>(())
 //! ```
 
-use crate::id::{CustomerId, TagId};
+use std::fmt;
+
+use crate::id::{CustomerId, DERIVED_ATTRS, DERIVED_GROUPS, DERIVED_OWNER, TagId};
 use crate::query::Span;
 use crate::tags::TagKind;
 
@@ -28,12 +30,31 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 ///
 /// This enum is `#[non_exhaustive]`: new variants may be added in minor releases, so a `match`
 /// on it needs a wildcard arm.
+///
+/// # Long input
+///
+/// An error never repeats an unbounded input. A rejected input longer than
+/// [`MAX_TAG_NAME_LEN`](crate::MAX_TAG_NAME_LEN) bytes (a 10 MB tag name, say) is kept in the
+/// payload as an excerpt: its first bytes, `…`, its last bytes, and the reason says its
+/// length. Messages quote any stored text the same way, and show a long query only as a
+/// window around the problem, with the byte offset and the query's length:
+///
+/// ```
+/// use audience::Engine;
+/// let mut engine = Engine::new();
+/// let c = engine.customer("c")?;
+/// let err = engine.tag(c, &"x".repeat(10_000_000)).unwrap_err();
+/// assert!(err.to_string().len() < 1_000);
+/// assert!(err.to_string().contains("10000000 bytes"));
+/// # Ok::<(), audience::Error>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A customer key was rejected (for example, it is empty).
     #[error(
-        "invalid customer key {key:?}: {reason} (hint: use the customer's stable external id, e.g. an e-mail or account number)"
+        "invalid customer key {}: {reason} (hint: use the customer's stable external id, e.g. an e-mail or account number)",
+        Quote(key)
     )]
     InvalidCustomerKey {
         /// The key as given.
@@ -63,8 +84,9 @@ pub enum Error {
     /// [`Engine::customer_id`](crate::Engine::customer_id) named an id that a keyed customer
     /// already has: mixing the two id spaces would silently merge two customers.
     #[error(
-        "customer id {id} already belongs to the customer with key {key:?} \
-         (hint: register dense ids before interning keys, or look the customer up with Engine::id_of)"
+        "customer id {id} already belongs to the customer with key {} \
+         (hint: register dense ids before interning keys, or look the customer up with Engine::id_of)",
+        Quote(key)
     )]
     CustomerIdTaken {
         /// The id as given.
@@ -74,9 +96,9 @@ pub enum Error {
     },
 
     /// Text that is not a [`TagKind`] name.
-    #[error("unknown tag kind {name:?} (hint: one of attribute, behavior, interest, lifecycle, value, custom)")]
+    #[error("unknown tag kind {} (hint: one of attribute, behavior, interest, lifecycle, value, custom)", Quote(name))]
     UnknownTagKind {
-        /// The text as given.
+        /// The text as given ([cut to an excerpt](Error#long-input) when long).
         name: String,
     },
 
@@ -84,17 +106,25 @@ pub enum Error {
     #[error("tag ids exhausted: 2^32 tags were created in this engine (hint: rebuild the engine from its live tags)")]
     TagIdsExhausted,
 
-    /// A tag (or exclusive group) name was rejected.
-    #[error("invalid tag name {name:?}: {reason}")]
+    /// A tag (or exclusive group) name was rejected: empty, an empty `/` level, a control,
+    /// zero-width or text-direction character, longer than
+    /// [`MAX_TAG_NAME_LEN`](crate::MAX_TAG_NAME_LEN) bytes or deeper than
+    /// [`MAX_TAG_DEPTH`](crate::MAX_TAG_DEPTH) levels, or not a valid exclusive-group value.
+    #[error("invalid tag name {}: {reason}", Quote(name))]
     InvalidTagName {
-        /// The name as given.
+        /// The name as given ([cut to an excerpt](Error#long-input) when long: `reason` says
+        /// its length).
         name: String,
         /// Why it was rejected, with a hint.
         reason: String,
     },
 
-    /// A tag name that is not in the tag pool. `suggestions` holds the closest known names
-    /// (by edit distance, closest first, at most three).
+    /// A tag name that is not in the tag pool. `suggestions` holds the closest known names,
+    /// closest first, at most three: names equal but for letter case, then names a few edits
+    /// away (insert, delete, substitute or swap a character; see
+    /// [`Engine::tag_id`](crate::Engine::tag_id) for how far is searched). A name of a group
+    /// [`Engine::refresh`](crate::Engine::refresh) derives (`stage:active` before the first
+    /// refresh) says that the refresh creates it.
     #[error("{}", render_unknown_tag(name, *span, query.as_deref(), suggestions))]
     UnknownTag {
         /// The unknown name.
@@ -109,7 +139,9 @@ pub enum Error {
 
     /// A name that is not a declared exclusive group.
     #[error(
-        "unknown exclusive group {name:?} (declared groups: {known:?}; hint: declare it with Engine::define_exclusive_group)"
+        "unknown exclusive group {} (declared groups: {}; hint: declare it with Engine::define_exclusive_group)",
+        Quote(name),
+        QuoteList(known)
     )]
     UnknownGroup {
         /// The name as given.
@@ -125,7 +157,8 @@ pub enum Error {
         id: TagId,
     },
 
-    /// The query text does not follow the grammar.
+    /// The query text does not follow the grammar. The message shows at most a window of a
+    /// long query around the problem.
     #[error("{}", render_parse(query, *span, message, hint.as_deref()))]
     Parse {
         /// The query text.
@@ -138,14 +171,19 @@ pub enum Error {
         hint: Option<String>,
     },
 
-    /// A query is nested deeper than [`MAX_QUERY_DEPTH`](crate::MAX_QUERY_DEPTH), or has more
-    /// terms than [`MAX_QUERY_TERMS`](crate::MAX_QUERY_TERMS).
+    /// A query's text is longer than [`MAX_QUERY_LEN`](crate::MAX_QUERY_LEN) bytes, or it has
+    /// more terms than [`MAX_QUERY_TERMS`](crate::MAX_QUERY_TERMS) (both checked while
+    /// parsing, before the tree is built), or a built [`Query`](crate::Query) is nested
+    /// deeper than [`MAX_QUERY_DEPTH`](crate::MAX_QUERY_DEPTH) or has too many terms
+    /// (checked when evaluated).
     #[error(
-        "query too large: {what} is {found}, the limit is {limit} \
-         (hint: flatten nested groups, or split the query and combine the audiences)"
+        "query too large: {what} is {}{found}, the limit is {limit} \
+         (hint: flatten nested groups, or split the query and combine the audiences; \
+         a long list of tags is better kept as one tag, e.g. with Engine::tag_all)",
+        if *what == "number of terms" { "at least " } else { "" }
     )]
     QueryTooLarge {
-        /// Which limit: `"nesting depth"` or `"number of terms"`.
+        /// Which limit: `"text length in bytes"`, `"nesting depth"` or `"number of terms"`.
         what: &'static str,
         /// What the query has (at least).
         found: usize,
@@ -155,8 +193,9 @@ pub enum Error {
 
     /// `define_tag` named an existing tag that already has another (non-`Custom`) kind.
     #[error(
-        "tag {name:?} already exists with kind {existing:?}, not {requested:?} \
-         (hint: change it explicitly with Engine::set_tag_kind)"
+        "tag {} already exists with kind {existing:?}, not {requested:?} \
+         (hint: change it explicitly with Engine::set_tag_kind)",
+        Quote(name)
     )]
     TagKindConflict {
         /// The tag.
@@ -168,7 +207,7 @@ pub enum Error {
     },
 
     /// A rename would give a tag a name that another tag already has.
-    #[error("tag {name:?} already exists (hint: pick another name, or delete that tag first)")]
+    #[error("tag {} already exists (hint: pick another name, or delete that tag first)", Quote(name))]
     TagExists {
         /// The name in use.
         name: String,
@@ -176,8 +215,8 @@ pub enum Error {
 
     /// A tag with child tags cannot be deleted on its own.
     #[error(
-        "tag {name:?} has {} child tag(s), e.g. {:?} (hint: delete the children first, deepest first)",
-        children.len(), children.first().map(String::as_str).unwrap_or("")
+        "tag {} has {} child tag(s), e.g. {} (hint: delete the children first, deepest first)",
+        Quote(name), children.len(), Quote(children.first().map(String::as_str).unwrap_or(""))
     )]
     TagHasChildren {
         /// The tag.
@@ -189,8 +228,11 @@ pub enum Error {
     /// Declaring an exclusive group (or renaming a tag into one) would leave a customer with
     /// two values of the group.
     #[error(
-        "exclusive group {group:?}: customer {customer} would carry both {first:?} and {second:?} \
-         (hint: untag one of them first)"
+        "exclusive group {}: customer {customer} would carry both {} and {} \
+         (hint: untag one of them first)",
+        Quote(group),
+        Quote(first),
+        Quote(second)
     )]
     ExclusiveConflict {
         /// The group.
@@ -217,10 +259,10 @@ pub enum Error {
         suggestions: Vec<String>,
     },
 
-    /// An attribute name was rejected.
-    #[error("invalid attribute name {name:?}: {reason}")]
+    /// An attribute name was rejected (the rules and limits of tag names).
+    #[error("invalid attribute name {}: {reason}", Quote(name))]
     InvalidAttributeName {
-        /// The name as given.
+        /// The name as given ([cut to an excerpt](Error#long-input) when long).
         name: String,
         /// Why it was rejected, with a hint.
         reason: String,
@@ -228,18 +270,19 @@ pub enum Error {
 
     /// A money amount that is not a finite number of minor units in range, or a decimal
     /// with more than two fractional digits.
-    #[error("invalid amount {input:?}: {reason}")]
+    #[error("invalid amount {}: {reason}", Quote(input))]
     InvalidAmount {
-        /// The amount as given (text, or the number printed).
+        /// The amount as given (text, or the number printed; [cut to an
+        /// excerpt](Error#long-input) when long).
         input: String,
         /// Why it was rejected, with a hint.
         reason: String,
     },
 
     /// A date (or timestamp) that could not be read.
-    #[error("invalid date {input:?}: {reason}")]
+    #[error("invalid date {}: {reason}", Quote(input))]
     InvalidDate {
-        /// The text as given.
+        /// The text as given ([cut to an excerpt](Error#long-input) when long).
         input: String,
         /// Why it was rejected, with a hint.
         reason: String,
@@ -250,20 +293,24 @@ pub enum Error {
     /// every amount is within [`Money::MAX_MINOR`](crate::Money::MAX_MINOR), so this takes
     /// more than 9,000 purchases of the largest amount.
     #[error(
-        "customer {customer}: its money total leaves the i64 range of minor units \
-         (hint: amounts are minor units (cents); check for a unit or parsing mistake, or remove the customer)"
+        "customer {}{customer}: its money total leaves the i64 range of minor units \
+         (hint: amounts are minor units (cents); check for a unit or parsing mistake, or remove the customer)",
+        match key { Some(k) => format!("{} ", Quote(k)), None => String::new() }
     )]
     MonetaryOverflow {
         /// The customer.
         customer: CustomerId,
+        /// Its external key, when it was registered by key.
+        key: Option<String>,
     },
 
     /// A tag or attribute that a model derives (`refresh` owns the groups `r`, `f`, `m`,
     /// `rfm`, `stage` and the attributes `recency_days`, `frequency`, `monetary`): it cannot
     /// be written by hand, or the next refresh would silently undo the write.
     #[error(
-        "{name:?} is derived by {owner} and cannot be changed by hand \
-         (hint: read it in queries; it changes with the next refresh; pick another name for your own data)"
+        "{} is derived by {owner} and cannot be changed by hand \
+         (hint: read it in queries; it changes with the next refresh; pick another name for your own data)",
+        Quote(name)
     )]
     DerivedName {
         /// The tag, group or attribute name.
@@ -280,14 +327,97 @@ pub enum Error {
     },
 }
 
-/// Renders `query` with a caret line under `span`, indented by two spaces.
+/// At most this many bytes of one input are quoted in an error (a longer one is cut to an
+/// excerpt): every valid tag name fits.
+pub(crate) const EXCERPT_BYTES: usize = crate::tags::MAX_TAG_NAME_LEN;
+
+/// `s`, or when longer than [`EXCERPT_BYTES`] its first and last bytes around `…`, cut at
+/// character boundaries: for error payloads that hold a rejected input.
+pub(crate) fn excerpt(s: &str) -> String {
+    if s.len() <= EXCERPT_BYTES {
+        return s.to_owned();
+    }
+    let head = floor_char_boundary(s, EXCERPT_BYTES * 3 / 4);
+    let tail = ceil_char_boundary(s, s.len() - EXCERPT_BYTES / 8);
+    format!("{}…{}", &s[..head], &s[tail..])
+}
+
+fn floor_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+fn ceil_char_boundary(s: &str, mut i: usize) -> usize {
+    while !s.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Quotes a string in a message (Rust string syntax, as `{:?}` does), as an excerpt with its
+/// length when it is longer than [`EXCERPT_BYTES`].
+pub(crate) struct Quote<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Quote<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.len() <= EXCERPT_BYTES {
+            write!(f, "{:?}", self.0)
+        } else {
+            write!(f, "{:?} ({} bytes)", excerpt(self.0), self.0.len())
+        }
+    }
+}
+
+/// A list of quoted names, at most ten of them.
+struct QuoteList<'a>(&'a [String]);
+
+impl fmt::Display for QuoteList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, s) in self.0.iter().take(10).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", Quote(s))?;
+        }
+        if self.0.len() > 10 {
+            write!(f, ", … {} in all", self.0.len())?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// A query up to this many bytes is shown whole under an error.
+const WHOLE_QUERY: usize = 1_024;
+/// How many characters of a longer query are shown on each side of the problem.
+const WINDOW_CHARS: usize = 80;
+
+/// Renders `query` with a caret line under `span`, indented by two spaces. A query longer
+/// than [`WHOLE_QUERY`] bytes is shown as a window of [`WINDOW_CHARS`] characters on each
+/// side of the span's start (the caret line at most twice that long), with `…` where it is
+/// cut and a note with the span's byte offset and the query's length.
 pub(crate) fn caret_lines(query: &str, span: Span) -> String {
-    let start = span.start.min(query.len());
-    let end = span.end.clamp(start, query.len());
-    let shown: String = query.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
-    let pad = display_width(query.get(..start).unwrap_or(""));
-    let width = display_width(query.get(start..end).unwrap_or("")).max(1);
-    format!("  {shown}\n  {}{}", " ".repeat(pad), "^".repeat(width))
+    let start = floor_char_boundary(query, span.start.min(query.len()));
+    let end = floor_char_boundary(query, span.end.clamp(start, query.len()));
+    let (from, to) = if query.len() <= WHOLE_QUERY {
+        (0, query.len())
+    } else {
+        let from = query[..start].char_indices().rev().nth(WINDOW_CHARS - 1).map_or(0, |(i, _)| i);
+        let to = query[start..].char_indices().nth(2 * WINDOW_CHARS).map_or(query.len(), |(i, _)| start + i);
+        (from, to)
+    };
+    let shown: String = query[from..to].chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let lead = if from > 0 { "…" } else { "" };
+    let trail = if to < query.len() { "…" } else { "" };
+    let pad = display_width(lead) + display_width(&query[from..start]);
+    let width = display_width(&query[start..end.min(to)]).max(1);
+    let mut out = format!("  {lead}{shown}{trail}\n  {}{}", " ".repeat(pad), "^".repeat(width));
+    if from > 0 || to < query.len() {
+        out += &format!("\n  (byte {start} of a {}-byte query)", query.len());
+    }
+    out
 }
 
 /// Terminal columns of `s`: East Asian wide characters count two, others one.
@@ -304,12 +434,28 @@ fn is_wide(c: char) -> bool {
 }
 
 fn render_unknown_tag(name: &str, span: Option<Span>, query: Option<&str>, suggestions: &[String]) -> String {
-    render_unknown("tag", "define it with Engine::define_tag, or check the spelling", name, span, query, suggestions)
+    let derived = name.split_once(':').is_some_and(|(g, _)| DERIVED_GROUPS.contains(&g));
+    let hint = if derived {
+        format!(
+            "the {} tags are derived by {DERIVED_OWNER}: they exist after the first Engine::refresh, which creates them",
+            Quote(&format!("{}:", name.split_once(':').map_or("", |(g, _)| g)))
+        )
+    } else {
+        "define it with Engine::define_tag, or check the spelling".to_owned()
+    };
+    render_unknown("tag", &hint, name, span, query, suggestions)
 }
 
 fn render_unknown_attr(name: &str, span: Option<Span>, query: Option<&str>, suggestions: &[String]) -> String {
-    let hint = "no customer has a value for it; set one with Engine::set_attr, or check the spelling";
-    render_unknown("attribute", hint, name, span, query, suggestions)
+    let hint = if DERIVED_ATTRS.contains(&name) {
+        format!(
+            "{} is derived by {DERIVED_OWNER}: it exists after the first Engine::refresh, which sets it",
+            Quote(name)
+        )
+    } else {
+        "no customer has a value for it; set one with Engine::set_attr, or check the spelling".to_owned()
+    };
+    render_unknown("attribute", &hint, name, span, query, suggestions)
 }
 
 /// `unknown <what> "name" at a..b (did you mean ...?)` plus the caret lines.
@@ -321,15 +467,15 @@ fn render_unknown(
     query: Option<&str>,
     suggestions: &[String],
 ) -> String {
-    let mut out = format!("unknown {what} {name:?}");
+    let mut out = format!("unknown {what} {}", Quote(name));
     if let Some(span) = span {
         out += &format!(" at {span}");
     }
     match suggestions {
         [] => out += &format!(" (hint: {hint})"),
-        [one] => out += &format!(" (did you mean {one:?}?)"),
+        [one] => out += &format!(" (did you mean {}?)", Quote(one)),
         many => {
-            let list: Vec<String> = many.iter().map(|s| format!("{s:?}")).collect();
+            let list: Vec<String> = many.iter().map(|s| Quote(s).to_string()).collect();
             out += &format!(" (did you mean one of {}?)", list.join(", "));
         }
     }
@@ -364,6 +510,48 @@ mod tests {
         let q = "高消费 AND vpi";
         let start = q.find("vpi").unwrap();
         assert_eq!(caret_lines(q, Span::new(start, start + 3)), "  高消费 AND vpi\n             ^^^");
+    }
+
+    #[test]
+    fn long_queries_show_a_window_around_the_problem() {
+        let q = format!("{} AND vpi AND {}", "a OR ".repeat(100_000), "b OR ".repeat(100_000));
+        let at = q.find("vpi").unwrap();
+        let text = caret_lines(&q, Span::new(at, at + 3));
+        assert!(text.len() < 600, "{}", text.len());
+        let mut lines = text.lines();
+        let (shown, carets, note) = (lines.next().unwrap(), lines.next().unwrap(), lines.next().unwrap());
+        assert_eq!(carets.find('^').unwrap(), shown.find("vpi").unwrap() - 2, "…counts one column: {text}");
+        assert!(carets.ends_with("^^^"));
+        assert_eq!(note, format!("  (byte {at} of a {}-byte query)", q.len()));
+        // A span covering the whole text is underlined at most one window wide.
+        let whole = caret_lines(&q, Span::new(0, q.len()));
+        assert!(whole.len() < 600, "{whole}");
+        // Multi-byte text is cut at character boundaries.
+        let cjk = "高消费 OR ".repeat(10_000);
+        assert!(caret_lines(&cjk, Span::new(3 * 1000, 3 * 1000 + 9)).len() < 1_000);
+    }
+
+    #[test]
+    fn excerpts_are_bounded_and_cut_at_character_boundaries() {
+        assert_eq!(excerpt("vip"), "vip");
+        let long = "高".repeat(1_000_000);
+        let e = excerpt(&long);
+        assert!(e.len() <= EXCERPT_BYTES + 4 && e.contains('…'), "{}", e.len());
+        let q = Quote(&long).to_string();
+        assert!(q.ends_with("(3000000 bytes)") && q.len() < 2 * EXCERPT_BYTES, "{q}");
+        assert_eq!(Quote("a\"b").to_string(), r#""a\"b""#);
+    }
+
+    #[test]
+    fn unknown_derived_names_say_that_refresh_creates_them() {
+        let e = Error::UnknownTag { name: "stage:active".into(), span: None, query: None, suggestions: vec![] };
+        let text = e.to_string();
+        assert!(text.contains("Engine::refresh") && !text.contains("define_tag"), "{text}");
+        let e = Error::UnknownAttribute { name: "recency_days".into(), span: None, query: None, suggestions: vec![] };
+        let text = e.to_string();
+        assert!(text.contains("Engine::refresh") && !text.contains("set_attr"), "{text}");
+        let e = Error::UnknownTag { name: "tier:gold".into(), span: None, query: None, suggestions: vec![] };
+        assert!(e.to_string().contains("define_tag"));
     }
 
     #[test]

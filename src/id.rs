@@ -1,10 +1,17 @@
-//! Identifier newtypes: [`CustomerId`] and [`TagId`].
+//! Identifier newtypes: [`CustomerId`] and [`TagId`], and the names the models reserve.
 //!
-//! Both are dense `u32` indexes. They carry no logic; the engine hands them out and resolves
-//! them. Keeping them apart in the type system means a tag id can never be passed where a
-//! customer is expected.
+//! Both ids are dense `u32` indexes. They carry no logic; the engine hands them out and
+//! resolves them. Keeping them apart in the type system means a tag id can never be passed
+//! where a customer is expected.
 
 use std::fmt;
+
+/// The tag groups `refresh` owns: `r`, `f`, `m` (scores), `rfm` (segments), `stage`.
+pub(crate) const DERIVED_GROUPS: [&str; 5] = ["r", "f", "m", "rfm", "stage"];
+/// The attributes `refresh` owns.
+pub(crate) const DERIVED_ATTRS: [&str; 3] = ["recency_days", "frequency", "monetary"];
+/// Who owns them, for errors.
+pub(crate) const DERIVED_OWNER: &str = "refresh (RFM and lifecycle)";
 
 /// A customer's dense id: the bit position of the customer in every tag bitmap.
 ///

@@ -75,7 +75,8 @@ impl FromStr for Stage {
     fn from_str(s: &str) -> Result<Stage> {
         Stage::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| Error::InvalidModel {
             reason: format!(
-                "unknown lifecycle stage {s:?} (hint: one of prospect, new, reactivated, active, at_risk, churned)"
+                "unknown lifecycle stage {} (hint: one of prospect, new, reactivated, active, at_risk, churned)",
+                crate::error::Quote(s)
             ),
         })
     }

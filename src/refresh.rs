@@ -24,12 +24,7 @@ use crate::lifecycle::{Lifecycle, Stage};
 use crate::rfm::RfmModel;
 use crate::tags::TagKind;
 
-/// The tag groups `refresh` owns: `r`, `f`, `m` (scores), `rfm` (segments), `stage`.
-pub(crate) const DERIVED_GROUPS: [&str; 5] = ["r", "f", "m", "rfm", "stage"];
-/// The attributes `refresh` owns.
-pub(crate) const DERIVED_ATTRS: [&str; 3] = ["recency_days", "frequency", "monetary"];
-/// Who owns them, for errors.
-pub(crate) const OWNER: &str = "refresh (RFM and lifecycle)";
+pub(crate) use crate::id::{DERIVED_ATTRS, DERIVED_GROUPS, DERIVED_OWNER as OWNER};
 
 /// One customer's scores and stage as of the last refresh.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -349,7 +344,7 @@ impl Models {
         let mut monetary = Vec::new();
         for (id, sum) in ids.iter().zip(&sums).filter(|(_, s)| s.scored()) {
             if sum.overflow {
-                return Err(Error::MonetaryOverflow { customer: (*id).into() });
+                return Err(Error::MonetaryOverflow { customer: (*id).into(), key: None });
             }
             last_days.push(i64::from(sum.last));
             frequency.push(i64::from(sum.count));

@@ -221,7 +221,8 @@ impl SegmentMap {
             if !valid || name.is_empty() || name.contains(['/', ':']) {
                 return Err(Error::InvalidModel {
                     reason: format!(
-                        "segment name {raw:?} must be a plain non-empty tag value without '/' or ':' (it becomes the tag rfm:<name>)"
+                        "segment name {} must be a plain non-empty tag value without '/' or ':' (it becomes the tag rfm:<name>)",
+                        crate::error::Quote(raw)
                     ),
                 });
             }

@@ -28,20 +28,38 @@ fn parse_err(text: &str) -> (Span, String, Option<String>, Error) {
     }
 }
 
-/// Whether `raw` is a valid tag name (trimmed non-empty, no control character, no empty `/`
-/// level), and its normal form: the rules of the crate docs, restated independently.
+/// Whether `raw` is a valid tag name (trimmed non-empty, no control character, no invisible
+/// character but an emoji's joiner, no empty `/` level, at most `MAX_TAG_NAME_LEN` bytes and
+/// `MAX_TAG_DEPTH` levels), and its normal form (NFC): the rules of the crate docs, restated
+/// independently.
 fn normal_form(raw: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
     let t = raw.trim();
     let bad_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
-    if t.is_empty() || t.chars().any(bad_char) || t.split('/').any(|l| l.trim().is_empty()) {
+    let invisible = |c: char| {
+        matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
+    };
+    let emoji = |c: char| matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF | 0x2190..=0x21FF);
+    let chars: Vec<char> = t.chars().collect();
+    let hidden = chars.iter().enumerate().any(|(i, &c)| {
+        let joins = c == '\u{200D}'
+            && i > 0
+            && (chars[i - 1] == '\u{FE0F}' || emoji(chars[i - 1]))
+            && chars.get(i + 1).is_some_and(|&n| emoji(n));
+        invisible(c) && !joins
+    });
+    if t.is_empty() || t.chars().any(bad_char) || hidden || t.split('/').any(|l| l.trim().is_empty()) {
         return None;
     }
     let joined = t.split('/').map(str::trim).collect::<Vec<_>>().join("/");
     // No white space around the first ':' (the exclusive-group separator).
-    Some(match joined.split_once(':') {
+    let spaced = match joined.split_once(':') {
         Some((g, v)) => format!("{}:{}", g.trim_end(), v.trim_start()),
         None => joined,
-    })
+    };
+    let norm: String = spaced.nfc().collect();
+    (norm.len() <= audience::MAX_TAG_NAME_LEN && norm.split('/').count() <= audience::MAX_TAG_DEPTH).then_some(norm)
 }
 
 /// Every tag term of `e` (recursive: only used on small trees).

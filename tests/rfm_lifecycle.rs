@@ -2163,7 +2163,8 @@ fn monetary_overflow_is_refused_and_changes_nothing() {
     e.record_purchase(c[0], d, max).unwrap(); // c0 now totals 9224 * 10^15 > i64::MAX
     let before = fingerprint(&e);
     let err = e.refresh(plus(d, 1)).unwrap_err();
-    assert_eq!(err, Error::MonetaryOverflow { customer: c[0] });
+    assert_eq!(err, Error::MonetaryOverflow { customer: c[0], key: Some("c0".into()) });
+    assert!(err.to_string().starts_with("customer \"c0\" #0:"), "the key, not only the id: {err}");
     assert_eq!(fingerprint(&e), before);
     assert_eq!(e.last_refresh(), Some(d));
     // without that customer the refresh goes through, and picks up c2's purchase

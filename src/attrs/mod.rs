@@ -14,7 +14,7 @@ pub(crate) use bsi::Bsi;
 
 use crate::error::{Error, Result};
 use crate::query::CmpOp;
-use crate::tags::{edit_distance, normalize_tag};
+use crate::tags::{Suggest, normalize_tag};
 
 /// How stored values map to the values users see.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -55,10 +55,12 @@ impl Attribute {
     }
 }
 
-/// Every attribute of an engine.
+/// Every attribute of an engine (attributes are never removed: an attribute's index in the
+/// map is its id in the "did you mean" index).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Attrs {
     map: IndexMap<Box<str>, Attribute>,
+    suggest: Suggest,
 }
 
 /// Normalizes an attribute name (the tag-name rules: trimmed, no control characters).
@@ -80,10 +82,16 @@ impl Attrs {
 
     /// The attribute, created (empty) if new. `name` is normalized.
     pub(crate) fn entry(&mut self, name: &str) -> &mut Attribute {
-        if !self.map.contains_key(name) {
-            self.map.insert(name.into(), Attribute::default());
-        }
-        self.map.get_mut(name).expect("just inserted")
+        let index = match self.map.get_index_of(name) {
+            Some(i) => i,
+            None => {
+                let (i, _) = self.map.insert_full(name.into(), Attribute::default());
+                let map = &self.map;
+                self.suggest.insert(i as u32, name, |t| map.get_index(t as usize).map_or("", |(k, _)| &**k));
+                i
+            }
+        };
+        &mut self.map[index]
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Attribute)> + '_ {
@@ -110,15 +118,13 @@ impl Attrs {
 
     /// The unknown-attribute error for `name`, with the closest known names.
     pub(crate) fn unknown(&self, name: &str) -> Error {
-        let limit = (name.chars().count() / 3).max(2);
-        let mut scored: Vec<(usize, &str)> =
-            self.map.keys().map(|k| (edit_distance(name, k, limit), &**k)).filter(|&(d, _)| d <= limit).collect();
-        scored.sort_unstable();
+        let all = self.map.keys().map(|k| &**k);
+        let name_of = |t: u32| self.map.get_index(t as usize).map(|(k, _)| &**k);
         Error::UnknownAttribute {
             name: name.to_owned(),
             span: None,
             query: None,
-            suggestions: scored.into_iter().take(3).map(|(_, k)| k.to_owned()).collect(),
+            suggestions: self.suggest.suggest(name, self.map.len(), all, name_of),
         }
     }
 

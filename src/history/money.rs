@@ -89,7 +89,13 @@ impl Money {
     /// Errors: [`Error::InvalidAmount`] naming what is wrong (three decimals, `NaN`, a
     /// thousands separator, an empty field, out of range).
     pub fn parse(text: &str) -> Result<Money> {
-        let bad = |reason: &str| Error::InvalidAmount { input: text.to_owned(), reason: reason.to_owned() };
+        let bad = |reason: &str| {
+            let mut reason = reason.to_owned();
+            if text.len() > crate::error::EXCERPT_BYTES {
+                reason += &format!(" (the input is {} bytes long)", text.len());
+            }
+            Error::InvalidAmount { input: crate::error::excerpt(text), reason }
+        };
         let t = text;
         let (negative, t) = match t.as_bytes().first() {
             Some(b'-') => (true, &t[1..]),

@@ -27,18 +27,41 @@ impl fmt::Display for Span {
     }
 }
 
+/// A span stored in 8 bytes: query text is at most [`MAX_QUERY_LEN`](crate::MAX_QUERY_LEN)
+/// bytes long, so its offsets fit `u32`; `start == u32::MAX` is no span.
+#[derive(Copy, Clone, PartialEq, Eq)]
+struct SmallSpan {
+    start: u32,
+    end: u32,
+}
+
+impl SmallSpan {
+    const NONE: SmallSpan = SmallSpan { start: u32::MAX, end: u32::MAX };
+
+    fn new(span: Option<Span>) -> SmallSpan {
+        match span.map(|s| (u32::try_from(s.start), u32::try_from(s.end))) {
+            Some((Ok(start), Ok(end))) if start != u32::MAX => SmallSpan { start, end },
+            _ => SmallSpan::NONE,
+        }
+    }
+
+    fn get(self) -> Option<Span> {
+        (self != SmallSpan::NONE).then(|| Span::new(self.start as usize, self.end as usize))
+    }
+}
+
 /// A tag term of a query: its name and, when parsed from text, where it stands.
 ///
 /// Two `TagRef`s are equal when their names are; the span does not count.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct TagRef {
-    name: String,
-    span: Option<Span>,
+    name: Box<str>,
+    span: SmallSpan,
 }
 
 impl TagRef {
-    pub(crate) fn new(name: String, span: Option<Span>) -> TagRef {
-        TagRef { name, span }
+    pub(crate) fn new(name: Box<str>, span: Option<Span>) -> TagRef {
+        TagRef { name, span: SmallSpan::new(span) }
     }
 
     /// The tag name (normalized when valid).
@@ -48,7 +71,13 @@ impl TagRef {
 
     /// Where the name stands in the query text, for a parsed query.
     pub fn span(&self) -> Option<Span> {
-        self.span
+        self.span.get()
+    }
+}
+
+impl fmt::Debug for TagRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TagRef").field("name", &self.name).field("span", &self.span()).finish()
     }
 }
 
@@ -132,14 +161,14 @@ impl fmt::Display for CmpOp {
 /// Two `Comparison`s are equal when name, operator and value are; the span does not count.
 #[derive(Clone, Debug)]
 pub struct Comparison {
-    name: String,
+    name: Box<str>,
     span: Option<Span>,
     op: CmpOp,
     value: i64,
 }
 
 impl Comparison {
-    pub(crate) fn new(name: String, span: Option<Span>, op: CmpOp, value: i64) -> Comparison {
+    pub(crate) fn new(name: Box<str>, span: Option<Span>, op: CmpOp, value: i64) -> Comparison {
         Comparison { name, span, op, value }
     }
 
@@ -376,7 +405,7 @@ impl Query {
     /// evaluated; such a query's text does not parse back.
     pub fn tag(name: impl AsRef<str>) -> Query {
         let raw = name.as_ref();
-        let name = normalize_tag(raw).map(|n| n.into_owned()).unwrap_or_else(|_| raw.to_owned());
+        let name = normalize_tag(raw).map_or_else(|_| raw.into(), Box::from);
         Query::from_expr(Expr::Tag(TagRef::new(name, None)))
     }
 
@@ -393,7 +422,7 @@ impl Query {
     /// ```
     pub fn compare(name: impl AsRef<str>, op: CmpOp, value: i64) -> Query {
         let raw = name.as_ref();
-        let name = normalize_tag(raw).map(|n| n.into_owned()).unwrap_or_else(|_| raw.to_owned());
+        let name = normalize_tag(raw).map_or_else(|_| raw.into(), Box::from);
         Query::from_expr(Expr::Compare(Box::new(Comparison::new(name, None, op, value))))
     }
 
@@ -521,6 +550,13 @@ impl std::ops::BitOr for Query {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nodes_are_small() {
+        // The parser's memory per term: one node, plus the name.
+        assert_eq!(size_of::<TagRef>(), 24);
+        assert_eq!(size_of::<Expr>(), 32);
+    }
 
     #[test]
     fn builder_depth_is_exact() {

@@ -118,33 +118,18 @@ impl<'a> Planner<'a> {
         })
     }
 
-    /// A tag term: its bitmap, or the union of its subtree's bitmaps.
+    /// A tag term: its bitmap, or for a tag with children the (cached) union of its subtree.
     fn resolve(&self, t: &TagRef, q: &Query) -> Result<Node<'a>> {
         let name = normalize_tag(t.name())?;
         let Some(id) = self.pool.lookup(&name) else {
             return Err(Error::UnknownTag {
+                suggestions: self.pool.suggestions(&name),
                 name: name.into_owned(),
                 span: t.span(),
                 query: q.source().map(str::to_owned),
-                suggestions: self.pool.suggestions(t.name()),
             });
         };
-        let leaf = |id| {
-            let def = self.pool.def(id).expect("resolved tags are live");
-            Node::Leaf { name: &def.name, bits: self.store.get(id) }
-        };
-        if self.pool.def(id).is_some_and(|d| d.children.is_empty()) {
-            return Ok(leaf(id));
-        }
-        let mut ids = Vec::new();
-        self.pool.subtree(id, &mut ids);
-        let mut parts: Vec<Node<'a>> =
-            ids.into_iter().map(leaf).filter(|n| matches!(n, Node::Leaf { bits, .. } if !bits.is_empty())).collect();
-        Ok(match parts.len() {
-            0 => leaf(id),
-            1 => parts.pop().expect("one part"),
-            _ => Node::Or(parts),
-        })
+        Ok(Node::Leaf { name: self.pool.name(id), bits: self.store.members(self.pool, id) })
     }
 
     /// An attribute predicate: its attribute's index.
@@ -363,11 +348,7 @@ impl<'a> Planner<'a> {
 
     fn explain_node(&self, n: &Node<'a>) -> ExplainNode {
         let (label, children): (String, Vec<ExplainNode>) = match n {
-            Node::Leaf { name, .. } => {
-                let mut s = String::from("tag ");
-                super::fmt::write_name(&mut s, name).expect("writing to a String");
-                (s, Vec::new())
-            }
+            Node::Leaf { name, bits } => return self.explain_tag(name, bits),
             Node::Range { name, op, value, .. } => {
                 let mut s = String::from("attribute ");
                 super::fmt::write_name(&mut s, name).expect("writing to a String");
@@ -393,6 +374,46 @@ impl<'a> Planner<'a> {
         ExplainNode { label, cardinality: self.eval(n).len(), children }
     }
 }
+
+impl Planner<'_> {
+    /// A tag term. A tag with descendants reads one bitmap, its subtree's cached union; the
+    /// explanation lists the subtree's tags that have customers (at most
+    /// [`EXPLAIN_SUBTREE`]) under an `OR`, or shows the one that has them.
+    fn explain_tag(&self, name: &str, bits: &RoaringBitmap) -> ExplainNode {
+        let leaf = |name: &str, cardinality| {
+            let mut label = String::from("tag ");
+            super::fmt::write_name(&mut label, name).expect("writing to a String");
+            ExplainNode { label, cardinality, children: Vec::new() }
+        };
+        let Some(id) = self.pool.lookup(name).filter(|&id| !self.pool.children(id).is_empty()) else {
+            return leaf(name, bits.len());
+        };
+        let mut ids = Vec::new();
+        self.pool.subtree(id, &mut ids);
+        let parts: Vec<_> = ids.into_iter().filter(|&t| !self.store.get(t).is_empty()).collect();
+        match parts.as_slice() {
+            [] => leaf(name, 0),
+            [one] => leaf(self.pool.name(*one), bits.len()),
+            many => {
+                let mut label = String::from("OR (tag ");
+                super::fmt::write_name(&mut label, name).expect("writing to a String");
+                label += " and its descendants: one cached union";
+                if many.len() > EXPLAIN_SUBTREE {
+                    label += &format!("; {EXPLAIN_SUBTREE} of {} tags shown", many.len());
+                }
+                let children = many
+                    .iter()
+                    .take(EXPLAIN_SUBTREE)
+                    .map(|&t| leaf(self.pool.name(t), self.store.get(t).len()))
+                    .collect();
+                ExplainNode { label: label + ")", cardinality: bits.len(), children }
+            }
+        }
+    }
+}
+
+/// The most tags of a subtree an [`Explain`] lists.
+const EXPLAIN_SUBTREE: usize = 64;
 
 /// `|n|` when `n` is `a AND b`, `a OR b` or `a AND NOT b` of two dense tags: one dispatched
 /// `AND` + `POPCNT` pass over their bitsets (`blocks::eval::and_len`) instead of `roaring`'s
@@ -757,10 +778,12 @@ mod tests {
     }
 
     #[test]
-    fn a_parent_is_the_union_of_its_subtree() {
+    fn a_parent_is_one_operand_its_subtree_union() {
         let e = engine();
-        assert_eq!(shape(&e, "p"), ("p/x".into(), false), "empty levels are left out");
+        assert_eq!(shape(&e, "p"), ("p".into(), false), "one leaf, not the OR of the subtree");
         assert_eq!(e.count("p").unwrap(), 1);
+        assert_eq!(e.count("p AND a").unwrap(), 1);
+        assert_eq!(e.query("p").unwrap().iter().collect::<Vec<_>>(), [CustomerId(1)]);
     }
 
     #[test]

@@ -1,15 +1,21 @@
 //! Query text -> [`Query`]: a lexer and one function per grammar rule (see the module docs of
 //! [`query`](crate::query) for the grammar).
+//!
+//! Bounded cost: text longer than [`MAX_QUERY_LEN`] is refused before it is read; a first
+//! pass of the lexer checks every token and counts the terms against [`MAX_QUERY_TERMS`]
+//! (allocating nothing it keeps), and only then does the parser pull the tokens again, one
+//! at a time, to build the tree. Names borrow the text wherever they need no change.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::MAX_QUERY_DEPTH;
 use super::ast::{CmpOp, Comparison, Expr, Query, Span, TagRef};
+use super::{MAX_QUERY_DEPTH, MAX_QUERY_LEN, MAX_QUERY_TERMS};
 use crate::error::{Error, Result};
 use crate::tags::normalize_tag;
 
 #[derive(Clone, Debug, PartialEq)]
-enum Tok {
+enum Tok<'a> {
     LParen,
     RParen,
     Star,
@@ -17,7 +23,7 @@ enum Tok {
     Or,
     Not,
     /// A tag name, bare or quoted (escapes resolved, normalized).
-    Name(String),
+    Name(Cow<'a, str>),
     /// A comparison operator.
     Op(CmpOp),
     /// An integer literal (only right after an operator).
@@ -51,21 +57,39 @@ const LITERAL_HINT: &str = "attribute predicates compare with whole numbers (i64
      to 9223372036854775807), e.g. age >= 30; money is in minor units: monetary >= 10000";
 
 impl<'a> Lexer<'a> {
+    fn new(text: &'a str) -> Lexer<'a> {
+        Lexer { text, pos: 0, after_op: false }
+    }
+
     fn err(&self, span: Span, message: impl Into<String>, hint: Option<&str>) -> Error {
         Error::Parse { query: self.text.to_owned(), span, message: message.into(), hint: hint.map(str::to_owned) }
     }
 
-    fn tokens(mut self) -> Result<Vec<(Tok, Span)>> {
-        let mut out = Vec::new();
-        while let Some(t) = self.next_token()? {
-            self.after_op = matches!(t.0, Tok::Op(_));
-            out.push(t);
-        }
-        Ok(out)
+    /// The next token, or `None` at the end of the text.
+    fn next(&mut self) -> Result<Option<(Tok<'a>, Span)>> {
+        let t = self.next_token()?;
+        self.after_op = matches!(t, Some((Tok::Op(_), _)));
+        Ok(t)
     }
 
-    fn next_token(&mut self) -> Result<Option<(Tok, Span)>> {
-        let rest = &self.text[self.pos..];
+    /// Checks every token of the text, counting the terms (names) against
+    /// [`MAX_QUERY_TERMS`]; keeps nothing.
+    fn check(mut self) -> Result<()> {
+        let mut terms = 0usize;
+        while let Some((tok, _)) = self.next()? {
+            if matches!(tok, Tok::Name(_)) {
+                terms += 1;
+                if terms > MAX_QUERY_TERMS {
+                    return Err(Error::QueryTooLarge { what: "number of terms", found: terms, limit: MAX_QUERY_TERMS });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn next_token(&mut self) -> Result<Option<(Tok<'a>, Span)>> {
+        let text = self.text;
+        let rest = &text[self.pos..];
         let trimmed = rest.trim_start();
         self.pos += rest.len() - trimmed.len();
         let start = self.pos;
@@ -127,7 +151,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// The integer literal after an operator: `[+-]digits`, an `i64`.
-    fn literal(&mut self, trimmed: &str, start: usize) -> Result<(Tok, Span)> {
+    fn literal(&mut self, trimmed: &str, start: usize) -> Result<(Tok<'a>, Span)> {
         let len = match trimmed.strip_prefix('"') {
             // A quoted "literal" is reported whole, not as an unterminated name after it.
             Some(rest) => rest.find('"').map_or(trimmed.len(), |i| i + 2),
@@ -155,17 +179,27 @@ impl<'a> Lexer<'a> {
         }
     }
 
-    /// A double-quoted name starting at `start` (the opening quote).
-    fn quoted(&mut self, start: usize) -> Result<(Tok, Span)> {
+    /// A double-quoted name starting at `start` (the opening quote). Borrowed from the text
+    /// unless it has an escape.
+    fn quoted(&mut self, start: usize) -> Result<(Tok<'a>, Span)> {
+        let text = self.text;
+        let body = &text[start + 1..];
+        // Without an escape before the closing quote, the name is a slice of the text.
+        if let Some(close) = body.find(['"', '\\']).filter(|&i| body.as_bytes()[i] == b'"') {
+            self.pos = start + 1 + close + 1;
+            let span = Span::new(start, self.pos);
+            return Ok((Tok::Name(self.tag_name(&body[..close], span)?), span));
+        }
         let mut name = String::new();
-        let mut chars = self.text[start + 1..].char_indices();
+        let mut chars = body.char_indices();
         while let Some((i, c)) = chars.next() {
             let at = start + 1 + i;
             match c {
                 '"' => {
                     self.pos = at + 1;
                     let span = Span::new(start, at + 1);
-                    return Ok((Tok::Name(self.tag_name(&name, span)?), span));
+                    let name = self.tag_name(&name, span)?.into_owned();
+                    return Ok((Tok::Name(Cow::Owned(name)), span));
                 }
                 '\\' => match chars.next() {
                     Some((_, e @ ('"' | '\\'))) => name.push(e),
@@ -189,9 +223,9 @@ impl<'a> Lexer<'a> {
         ))
     }
 
-    fn tag_name(&self, raw: &str, span: Span) -> Result<String> {
+    fn tag_name<'n>(&self, raw: &'n str, span: Span) -> Result<Cow<'n, str>> {
         match normalize_tag(raw) {
-            Ok(n) => Ok(n.into_owned()),
+            Ok(n) => Ok(n),
             Err(Error::InvalidTagName { reason, .. }) => {
                 Err(self.err(span, format!("invalid tag name: {reason}"), None))
             }
@@ -205,52 +239,34 @@ type PResult<T> = std::result::Result<T, Box<Error>>;
 
 struct Parser<'a> {
     text: &'a str,
-    toks: Vec<(Tok, Span)>,
-    pos: usize,
+    lexer: Lexer<'a>,
+    /// The current token (not consumed yet), `None` at the end of the text.
+    cur: Option<(Tok<'a>, Span)>,
+    /// Where the last consumed token ends.
+    last_end: usize,
     depth: usize,
 }
 
 /// Parses query text into a [`Query`] (see the grammar in [`query`](crate::query)).
 pub(crate) fn parse(text: &str) -> Result<Query> {
-    let toks = Lexer { text, pos: 0, after_op: false }.tokens()?;
-    parse_tokens(text, toks).map_err(|e| *e)
+    if text.len() > MAX_QUERY_LEN {
+        return Err(Error::QueryTooLarge { what: "text length in bytes", found: text.len(), limit: MAX_QUERY_LEN });
+    }
+    // Lexical errors and the term count first, as if the text were tokenized whole: the
+    // parser below then meets no lexical error.
+    Lexer::new(text).check()?;
+    let mut lexer = Lexer::new(text);
+    let cur = lexer.next()?;
+    let mut p = Parser { text, lexer, cur, last_end: 0, depth: 0 };
+    p.parse_query().map_err(|e| *e)
 }
 
-fn parse_tokens(text: &str, toks: Vec<(Tok, Span)>) -> PResult<Query> {
-    let mut p = Parser { text, toks, pos: 0, depth: 0 };
-    if p.toks.is_empty() {
-        return Err(p.err(
-            Span::new(0, text.len()),
-            "empty query",
-            Some("write a tag name, e.g. vip, or * for everyone"),
-        ));
-    }
-    let (expr, depth) = p.parse_or()?;
-    if let Some((tok, span)) = p.toks.get(p.pos).cloned() {
-        return Err(match tok {
-            Tok::RParen => p.err(span, "unmatched ')'", Some("remove it, or add the '(' it closes")),
-            _ => p.err(
-                span,
-                "expected AND, OR or the end of the query",
-                Some("join terms with AND / OR; a name with spaces is written double-quoted, e.g. \"High Value\""),
-            ),
-        });
-    }
-    debug_assert_eq!(depth, expr.depth());
-    Ok(Query::from_parts(expr, depth, Some(Arc::from(text))))
+/// Whether `x` is an operand of its own kind for a group (`AND` of an `AND`), to be spliced.
+fn same_kind(x: &Expr, and: bool) -> bool {
+    matches!((x, and), (Expr::And(_), true) | (Expr::Or(_), false))
 }
 
-/// The depth of a group of `xs` (node, depth): one above its operands, except that an operand
-/// of the group's own kind is spliced in (its operands are already one level down), and a
-/// group of one is its operand.
-fn group_depth(xs: &[(Expr, usize)], same: impl Fn(&Expr) -> bool) -> usize {
-    match xs {
-        [(_, d)] => *d,
-        _ => xs.iter().map(|(e, d)| if same(e) { *d } else { d + 1 }).max().unwrap_or(0),
-    }
-}
-
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     /// Boxed: the recursive rules pass errors up through `?`, and a small error type keeps
     /// their stack frames small (so the depth limit comes long before the stack's end).
     fn err(&self, span: Span, message: impl Into<String>, hint: Option<&str>) -> Box<Error> {
@@ -262,13 +278,47 @@ impl Parser<'_> {
         })
     }
 
-    fn peek(&self) -> Option<&Tok> {
-        self.toks.get(self.pos).map(|(t, _)| t)
+    fn peek(&self) -> Option<&Tok<'a>> {
+        self.cur.as_ref().map(|(t, _)| t)
+    }
+
+    /// Consumes the current token and returns it.
+    fn bump(&mut self) -> PResult<Option<(Tok<'a>, Span)>> {
+        let next = self.lexer.next().map_err(Box::new)?;
+        let tok = std::mem::replace(&mut self.cur, next);
+        if let Some((_, span)) = &tok {
+            self.last_end = span.end;
+        }
+        Ok(tok)
     }
 
     /// The span of the current token, or an empty span at the end of the text.
     fn here(&self) -> Span {
-        self.toks.get(self.pos).map_or(Span::new(self.text.len(), self.text.len()), |&(_, s)| s)
+        self.cur.as_ref().map_or(Span::new(self.text.len(), self.text.len()), |&(_, s)| s)
+    }
+
+    /// `query = or_expr EOF`
+    fn parse_query(&mut self) -> PResult<Query> {
+        if self.cur.is_none() {
+            return Err(self.err(
+                Span::new(0, self.text.len()),
+                "empty query",
+                Some("write a tag name, e.g. vip, or * for everyone"),
+            ));
+        }
+        let (expr, depth) = self.parse_or()?;
+        if let Some((tok, span)) = &self.cur {
+            return Err(match tok {
+                Tok::RParen => self.err(*span, "unmatched ')'", Some("remove it, or add the '(' it closes")),
+                _ => self.err(
+                    *span,
+                    "expected AND, OR or the end of the query",
+                    Some("join terms with AND / OR; a name with spaces is written double-quoted, e.g. \"High Value\""),
+                ),
+            });
+        }
+        debug_assert_eq!(depth, expr.depth());
+        Ok(Query::from_parts(expr, depth, Some(Arc::from(self.text))))
     }
 
     fn enter(&mut self) -> PResult<()> {
@@ -283,18 +333,16 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// The span from the token at `from` to the last token consumed.
-    fn span_since(&self, from: usize) -> Span {
-        let start = self.toks.get(from).map_or(self.text.len(), |&(_, s)| s.start);
-        let end = self.pos.checked_sub(1).and_then(|i| self.toks.get(i)).map_or(start, |&(_, s)| s.end);
-        Span::new(start, end.max(start))
+    /// The span from `start` (where a rule began) to the end of the last token consumed.
+    fn span_since(&self, start: usize) -> Span {
+        Span::new(start, self.last_end.max(start))
     }
 
-    /// Fails when a node built from the tokens since `from` is deeper than the limit.
-    fn check_depth(&self, depth: usize, from: usize) -> PResult<()> {
+    /// Fails when a node built from the text since `start` is deeper than the limit.
+    fn check_depth(&self, depth: usize, start: usize) -> PResult<()> {
         if depth > MAX_QUERY_DEPTH {
             return Err(self.err(
-                self.span_since(from),
+                self.span_since(start),
                 format!("nested deeper than the limit of {MAX_QUERY_DEPTH} levels"),
                 Some("flatten the query: a long chain of AND or OR needs no parentheses"),
             ));
@@ -304,37 +352,43 @@ impl Parser<'_> {
 
     /// `or_expr = and_expr { "OR" and_expr }`; returns the node and its depth.
     fn parse_or(&mut self) -> PResult<(Expr, usize)> {
-        let from = self.pos;
-        let mut xs = vec![self.parse_and()?];
-        while self.peek() == Some(&Tok::Or) {
-            self.pos += 1;
-            xs.push(self.parse_and()?);
+        let start = self.here().start;
+        let first = self.parse_and()?;
+        if self.peek() != Some(&Tok::Or) {
+            return Ok(first); // a group of one is its operand
         }
-        let depth = group_depth(&xs, |e| matches!(e, Expr::Or(_)));
-        self.check_depth(depth, from)?;
-        Ok((Expr::or_all(xs.into_iter().map(|(e, _)| e)), depth))
+        let mut group = Group::new(first, false);
+        while self.peek() == Some(&Tok::Or) {
+            self.bump()?;
+            group.push(self.parse_and()?);
+        }
+        self.check_depth(group.depth, start)?;
+        Ok(group.finish())
     }
 
     /// `and_expr = not_expr { "AND" not_expr }`
     fn parse_and(&mut self) -> PResult<(Expr, usize)> {
-        let from = self.pos;
-        let mut xs = vec![self.parse_not()?];
-        while self.peek() == Some(&Tok::And) {
-            self.pos += 1;
-            xs.push(self.parse_not()?);
+        let start = self.here().start;
+        let first = self.parse_not()?;
+        if self.peek() != Some(&Tok::And) {
+            return Ok(first);
         }
-        let depth = group_depth(&xs, |e| matches!(e, Expr::And(_)));
-        self.check_depth(depth, from)?;
-        Ok((Expr::and_all(xs.into_iter().map(|(e, _)| e)), depth))
+        let mut group = Group::new(first, true);
+        while self.peek() == Some(&Tok::And) {
+            self.bump()?;
+            group.push(self.parse_not()?);
+        }
+        self.check_depth(group.depth, start)?;
+        Ok(group.finish())
     }
 
     /// `not_expr = { "NOT" } primary` (a loop, not recursion)
     fn parse_not(&mut self) -> PResult<(Expr, usize)> {
-        let (from, outer) = (self.pos, self.depth);
+        let (start, outer) = (self.here().start, self.depth);
         let mut nots = 0;
         while self.peek() == Some(&Tok::Not) {
             self.enter()?;
-            self.pos += 1;
+            self.bump()?;
             nots += 1;
         }
         let (mut x, depth) = self.parse_primary()?;
@@ -342,24 +396,21 @@ impl Parser<'_> {
             x = Expr::Not(Box::new(x));
         }
         self.depth = outer;
-        self.check_depth(depth + nots, from)?;
+        self.check_depth(depth + nots, start)?;
         Ok((x, depth + nots))
     }
 
     /// `comparison = name op integer | tag`, after the name. Out of line so that the
     /// recursive rules keep small stack frames.
     #[inline(never)]
-    fn parse_term(&mut self, name: String, span: Span) -> PResult<(Expr, usize)> {
-        let Some(&(Tok::Op(op), op_span)) = self.toks.get(self.pos) else {
-            return Ok((Expr::Tag(TagRef::new(name, Some(span))), 0));
+    fn parse_term(&mut self, name: Cow<'a, str>, span: Span) -> PResult<(Expr, usize)> {
+        let Some(&(Tok::Op(op), op_span)) = self.cur.as_ref() else {
+            return Ok((Expr::Tag(TagRef::new(name.into(), Some(span))), 0));
         };
-        self.pos += 1;
-        match self.toks.get(self.pos) {
-            Some(&(Tok::Int(v), _)) => {
-                self.pos += 1;
-                Ok((Expr::Compare(Box::new(Comparison::new(name, Some(span), op, v))), 0))
-            }
-            Some((Tok::BadLiteral(message, hint), at)) => Err(self.err(*at, message.clone(), Some(hint))),
+        self.bump()?;
+        match self.bump()? {
+            Some((Tok::Int(v), _)) => Ok((Expr::Compare(Box::new(Comparison::new(name.into(), Some(span), op, v))), 0)),
+            Some((Tok::BadLiteral(message, hint), at)) => Err(self.err(at, message, Some(hint))),
             _ => Err(self.err(
                 Span::new(op_span.end, op_span.end),
                 format!("expected an integer after {op}, found the end of the query"),
@@ -370,7 +421,7 @@ impl Parser<'_> {
 
     #[cold]
     #[inline(never)]
-    fn misplaced(&self, tok: &Tok, span: Span) -> Box<Error> {
+    fn misplaced(&self, tok: &Tok<'_>, span: Span) -> Box<Error> {
         match tok {
             Tok::Op(op) => self.err(
                 span,
@@ -388,13 +439,9 @@ impl Parser<'_> {
     /// `primary = comparison | tag | "*" | "(" or_expr ")"`
     fn parse_primary(&mut self) -> PResult<(Expr, usize)> {
         let span = self.here();
-        let Some((tok, _)) = self.toks.get(self.pos) else { return Err(self.unexpected(None, span)) };
-        self.pos += 1;
+        let Some((tok, _)) = self.bump()? else { return Err(self.unexpected(None, span)) };
         match tok {
-            Tok::Name(name) => {
-                let name = name.clone();
-                self.parse_term(name, span)
-            }
+            Tok::Name(name) => self.parse_term(name, span),
             Tok::Star => Ok((Expr::Everyone, 0)),
             Tok::LParen => {
                 self.enter()?;
@@ -403,20 +450,20 @@ impl Parser<'_> {
                 if self.peek() != Some(&Tok::RParen) {
                     return Err(self.unclosed(span));
                 }
-                self.pos += 1;
+                self.bump()?;
                 Ok(x)
             }
-            _ => Err(self.unexpected(Some(self.pos - 1), span)),
+            other => Err(self.unexpected(Some(&other), span)),
         }
     }
 
-    /// The error for a token (at index `at`, or the end of the query) that cannot start a
-    /// primary. Out of line, like every error path of the recursive rules: this keeps their
-    /// stack frames small, so the depth limit is reached long before the stack's end.
+    /// The error for a token (or the end of the query) that cannot start a primary. Out of
+    /// line, like every error path of the recursive rules: this keeps their stack frames
+    /// small, so the depth limit is reached long before the stack's end.
     #[cold]
     #[inline(never)]
-    fn unexpected(&self, at: Option<usize>, span: Span) -> Box<Error> {
-        let Some((tok, _)) = at.and_then(|i| self.toks.get(i)) else {
+    fn unexpected(&self, tok: Option<&Tok<'_>>, span: Span) -> Box<Error> {
+        let Some(tok) = tok else {
             return self.err(
                 span,
                 "expected a tag name, '*' or '(', found the end of the query",
@@ -445,6 +492,38 @@ impl Parser<'_> {
     #[inline(never)]
     fn unclosed(&self, open: Span) -> Box<Error> {
         self.err(self.here(), format!("expected ')' to close the '(' at {open}"), Some("add the missing ')'"))
+    }
+}
+
+/// An `AND` or `OR` being parsed, in canonical form: an operand of its own kind is spliced
+/// in (its operands sit one level down already), any other is one level down.
+struct Group {
+    and: bool,
+    xs: Vec<Expr>,
+    depth: usize,
+}
+
+impl Group {
+    fn new(first: (Expr, usize), and: bool) -> Group {
+        let mut g = Group { and, xs: Vec::new(), depth: 0 };
+        g.push(first);
+        g
+    }
+
+    fn push(&mut self, (mut x, depth): (Expr, usize)) {
+        if same_kind(&x, self.and) {
+            self.depth = self.depth.max(depth);
+            if let Expr::And(inner) | Expr::Or(inner) = &mut x {
+                self.xs.append(inner);
+            }
+        } else {
+            self.depth = self.depth.max(depth + 1);
+            self.xs.push(x);
+        }
+    }
+
+    fn finish(self) -> (Expr, usize) {
+        (if self.and { Expr::And(self.xs) } else { Expr::Or(self.xs) }, self.depth)
     }
 }
 

@@ -75,7 +75,7 @@ impl FromStr for TagKind {
         TagKind::ALL
             .into_iter()
             .find(|k| t.eq_ignore_ascii_case(k.as_str()))
-            .ok_or_else(|| Error::UnknownTagKind { name: s.to_owned() })
+            .ok_or_else(|| Error::UnknownTagKind { name: crate::error::excerpt(s) })
     }
 }
 

@@ -4,24 +4,49 @@
 //! reused). Creating `a/b/c` creates the missing ancestors `a/b` and `a`, so every level of a
 //! hierarchy is a real tag that can be listed, counted and queried. The pool knows nothing of
 //! customers: the engine pairs it with the bitmap [`Store`](super::Store).
+//!
+//! Each name is stored once, in its slot: the name index is a hash table of ids (hashed with
+//! the standard library's randomly keyed SipHash, so no set of names can be made to collide),
+//! and the "did you mean" index ([`Suggest`]) files ids too. A tag costs its slot (32 bytes),
+//! its name, about 10 to 20 bytes of the two indexes and its bitmap; [`Pool::heap_bytes`]
+//! counts them.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
 
+use hashbrown::HashTable;
 use indexmap::IndexMap;
 
 use super::kind::TagKind;
-use super::name::{edit_distance, parent_name, split_group};
+use super::name::{check_limits, parent_name, split_group};
+use super::suggest::Suggest;
 use crate::error::{Error, Result};
 use crate::id::TagId;
 
+/// One tag's slot: 32 bytes and its name. Links are `u32`s with [`NONE`] for none (tag ids
+/// stop below `u32::MAX`); children lists live beside the slots, for the few tags that have
+/// children.
 #[derive(Clone, Debug)]
 pub(crate) struct TagDef {
     pub(crate) name: Box<str>,
-    pub(crate) kind: TagKind,
-    pub(crate) parent: Option<TagId>,
-    pub(crate) children: Vec<TagId>,
+    parent: u32,
     /// Index into `Pool::groups` when the tag is a value of an exclusive group.
-    pub(crate) group: Option<usize>,
+    group: u32,
+    pub(crate) kind: TagKind,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl TagDef {
+    /// The parent tag, for a hierarchical name like `a/b`.
+    pub(crate) fn parent(&self) -> Option<TagId> {
+        (self.parent != NONE).then_some(TagId(self.parent))
+    }
+
+    /// The exclusive group (an index into the pool's groups) the tag is a value of.
+    pub(crate) fn group(&self) -> Option<u32> {
+        (self.group != NONE).then_some(self.group)
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -50,18 +75,70 @@ pub struct TagInfo<'a> {
     pub parent: Option<&'a str>,
     /// How many direct child tags it has.
     pub children: usize,
+    /// Customers a query on the tag matches: those carrying it or any of its descendants.
+    /// Equal to `len` for a tag without children; one cached bitmap's length otherwise.
+    pub subtree_len: u64,
 }
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Pool {
     slots: Vec<Option<TagDef>>,
-    by_name: HashMap<Box<str>, TagId>,
+    /// Live tag ids, hashed by name (the name itself is in the slot).
+    by_name: HashTable<TagId>,
+    hasher: RandomState,
+    suggest: Suggest,
+    live: usize,
+    /// The direct children of every tag that has some, in creation order.
+    children: HashMap<TagId, Vec<TagId>>,
     groups: IndexMap<Box<str>, Group>,
 }
 
 impl Pool {
     pub(crate) fn lookup(&self, name: &str) -> Option<TagId> {
-        self.by_name.get(name).copied()
+        let h = self.hasher.hash_one(name);
+        self.by_name.find(h, |&t| self.slots[t.index()].as_ref().is_some_and(|d| &*d.name == name)).copied()
+    }
+
+    /// Files live tag `id` under its name in both indexes.
+    fn index(&mut self, id: TagId) {
+        let Pool { slots, by_name, hasher, suggest, .. } = self;
+        let name_of = |t: u32| slots[t as usize].as_ref().map_or("", |d| &*d.name);
+        let name = name_of(id.0);
+        by_name.insert_unique(hasher.hash_one(name), id, |&t| hasher.hash_one(name_of(t.0)));
+        suggest.insert(id.0, name, name_of);
+    }
+
+    /// Makes room for `additional` new tags (a bulk load), so the indexes grow once.
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        let Pool { slots, by_name, hasher, suggest, .. } = self;
+        slots.reserve(additional);
+        let name_of = |t: u32| slots[t as usize].as_ref().map_or("", |d| &*d.name);
+        by_name.reserve(additional, |&t| hasher.hash_one(name_of(t.0)));
+        suggest.reserve(additional, name_of);
+    }
+
+    /// Unfiles live tag `id` from both indexes (before its name changes or it is deleted).
+    fn unindex(&mut self, id: TagId) {
+        let name = &*self.slots[id.index()].as_ref().expect("live tag").name;
+        if let Ok(e) = self.by_name.find_entry(self.hasher.hash_one(name), |&t| t == id) {
+            e.remove();
+        }
+        self.suggest.remove(id.0, name);
+    }
+
+    /// The tag's name (empty for an id not in the pool).
+    pub(crate) fn name(&self, id: TagId) -> &str {
+        self.def(id).map_or("", |d| &d.name)
+    }
+
+    /// `id`'s ancestors, nearest first.
+    pub(crate) fn ancestors(&self, id: TagId) -> impl Iterator<Item = TagId> + '_ {
+        std::iter::successors(self.def(id).and_then(TagDef::parent), |&p| self.def(p).and_then(TagDef::parent))
+    }
+
+    /// `id`'s direct children, in creation order.
+    pub(crate) fn children(&self, id: TagId) -> &[TagId] {
+        self.children.get(&id).map_or(&[], Vec::as_slice)
     }
 
     pub(crate) fn def(&self, id: TagId) -> Option<&TagDef> {
@@ -78,7 +155,25 @@ impl Pool {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.by_name.len()
+        self.live
+    }
+
+    /// Approximate heap bytes of the pool: slots, names, child lists, both indexes, groups.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let names: usize = self.iter().map(|(_, d)| d.name.len()).sum();
+        let children: usize = self.children.values().map(|c| c.capacity() * size_of::<TagId>()).sum::<usize>()
+            + self.children.capacity() * (size_of::<(TagId, Vec<TagId>)>() + 1);
+        let groups: usize = self
+            .groups
+            .iter()
+            .map(|(n, g)| n.len() + g.members.capacity() * size_of::<TagId>() + size_of::<(Box<str>, Group)>() + 16)
+            .sum();
+        self.slots.capacity() * size_of::<Option<TagDef>>()
+            + names
+            + children
+            + self.by_name.allocation_size()
+            + self.suggest.heap_bytes()
+            + groups
     }
 
     /// Live tags in id order.
@@ -90,8 +185,8 @@ impl Pool {
         self.groups.get(name)
     }
 
-    pub(crate) fn group_name(&self, index: usize) -> Option<&str> {
-        self.groups.get_index(index).map(|(n, _)| &**n)
+    pub(crate) fn group_name(&self, index: u32) -> Option<&str> {
+        self.groups.get_index(index as usize).map(|(n, _)| &**n)
     }
 
     pub(crate) fn groups(&self) -> impl Iterator<Item = (&str, &Group)> + '_ {
@@ -100,18 +195,18 @@ impl Pool {
 
     /// The value tags of `id`'s exclusive group (including `id`), or an empty slice.
     pub(crate) fn exclusive_members(&self, id: TagId) -> &[TagId] {
-        match self.def(id).and_then(|d| d.group) {
-            Some(g) => &self.groups[g].members,
+        match self.def(id).and_then(TagDef::group) {
+            Some(g) => &self.groups[g as usize].members,
             None => &[],
         }
     }
 
     /// The exclusive group a (normalized) name would belong to, checking the value's form.
-    fn group_for(&self, name: &str) -> Result<Option<usize>> {
+    fn group_for(&self, name: &str) -> Result<Option<u32>> {
         let Some((prefix, value)) = split_group(name) else { return Ok(None) };
         let Some(index) = self.groups.get_index_of(prefix) else { return Ok(None) };
         check_group_value(name, prefix, value)?;
-        Ok(Some(index))
+        Ok(Some(index as u32))
     }
 
     /// The kind a tag created without an explicit kind gets: its group's kind, else its
@@ -173,10 +268,11 @@ impl Pool {
 
     fn insert_new(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
         let id = TagId(self.slots.len() as u32);
-        let group = self.group_for(name)?;
-        let parent = parent_name(name).and_then(|p| self.lookup(p));
-        self.slots.push(Some(TagDef { name: name.into(), kind, parent, children: Vec::new(), group }));
-        self.by_name.insert(name.into(), id);
+        let group = self.group_for(name)?.unwrap_or(NONE);
+        let parent = parent_name(name).and_then(|p| self.lookup(p)).map_or(NONE, |p| p.0);
+        self.slots.push(Some(TagDef { name: name.into(), kind, parent, group }));
+        self.live += 1;
+        self.index(id);
         self.link(id);
         Ok(id)
     }
@@ -185,13 +281,13 @@ impl Pool {
     fn link(&mut self, id: TagId) {
         let (parent, group) = {
             let d = self.slots[id.index()].as_ref().expect("live tag");
-            (d.parent, d.group)
+            (d.parent(), d.group())
         };
         if let Some(p) = parent {
-            self.slots[p.index()].as_mut().expect("live parent").children.push(id);
+            self.children.entry(p).or_default().push(id);
         }
         if let Some(g) = group {
-            self.groups[g].members.push(id);
+            self.groups[g as usize].members.push(id);
         }
     }
 
@@ -199,13 +295,23 @@ impl Pool {
     fn unlink(&mut self, id: TagId) {
         let (parent, group) = {
             let d = self.slots[id.index()].as_ref().expect("live tag");
-            (d.parent, d.group)
+            (d.parent(), d.group())
         };
         if let Some(p) = parent {
-            self.slots[p.index()].as_mut().expect("live parent").children.retain(|&c| c != id);
+            self.detach(p, id);
         }
         if let Some(g) = group {
-            self.groups[g].members.retain(|&m| m != id);
+            self.groups[g as usize].members.retain(|&m| m != id);
+        }
+    }
+
+    /// Takes `child` out of `parent`'s children.
+    fn detach(&mut self, parent: TagId, child: TagId) {
+        if let Some(c) = self.children.get_mut(&parent) {
+            c.retain(|&x| x != child);
+            if c.is_empty() {
+                self.children.remove(&parent);
+            }
         }
     }
 
@@ -221,9 +327,7 @@ impl Pool {
         out.push(id);
         let mut i = start;
         while i < out.len() {
-            if let Some(d) = self.def(out[i]) {
-                out.extend_from_slice(&d.children);
-            }
+            out.extend_from_slice(self.children(out[i]));
             i += 1;
         }
     }
@@ -231,15 +335,17 @@ impl Pool {
     /// Deletes a tag that has no children.
     pub(crate) fn delete(&mut self, id: TagId) -> Result<()> {
         let d = self.check(id)?;
-        if !d.children.is_empty() {
+        let children = self.children(id);
+        if !children.is_empty() {
             return Err(Error::TagHasChildren {
                 name: d.name.to_string(),
-                children: d.children.iter().filter_map(|&c| self.def(c)).map(|c| c.name.to_string()).collect(),
+                children: children.iter().map(|&c| self.name(c).to_owned()).collect(),
             });
         }
         self.unlink(id);
-        let d = self.slots[id.index()].take().expect("checked");
-        self.by_name.remove(&d.name);
+        self.unindex(id);
+        self.slots[id.index()] = None;
+        self.live -= 1;
         Ok(())
     }
 
@@ -253,6 +359,7 @@ impl Pool {
         for t in ids {
             let old = &self.def(t).expect("subtree of a live tag").name;
             let new = format!("{new_root}{}", &old[old_root.len()..]);
+            check_limits(&new)?;
             if let Some(other) = self.lookup(&new) {
                 // A name in use by a tag outside the renamed subtree is a clash.
                 if !self.is_in_subtree(other, id) {
@@ -279,7 +386,7 @@ impl Pool {
             if t == root {
                 return true;
             }
-            match self.def(t).and_then(|d| d.parent) {
+            match self.def(t).and_then(TagDef::parent) {
                 Some(p) => t = p,
                 None => return false,
             }
@@ -291,15 +398,14 @@ impl Pool {
         let Some(&(root, ref new_root)) = plan.first() else { return Ok(()) };
         let kind = self.check(root)?.kind;
         for &(t, _) in &plan {
-            let name = self.slots[t.index()].as_ref().expect("planned tag").name.clone();
-            self.by_name.remove(&name);
-            if let Some(g) = self.slots[t.index()].as_ref().expect("planned tag").group {
-                self.groups[g].members.retain(|&m| m != t);
+            self.unindex(t);
+            if let Some(g) = self.slots[t.index()].as_ref().expect("planned tag").group() {
+                self.groups[g as usize].members.retain(|&m| m != t);
             }
         }
         // Detach the root from its old parent; inner parent links stay as they are.
-        if let Some(p) = self.def(root).and_then(|d| d.parent) {
-            self.slots[p.index()].as_mut().expect("live parent").children.retain(|&c| c != root);
+        if let Some(p) = self.def(root).and_then(TagDef::parent) {
+            self.detach(p, root);
         }
         // Create missing ancestors of the new root (the old names are free now).
         let new_parent = match parent_name(new_root) {
@@ -312,21 +418,21 @@ impl Pool {
         for (t, new) in plan {
             let group = self.group_for(&new)?;
             let d = self.slots[t.index()].as_mut().expect("planned tag");
-            d.name = new.as_str().into();
-            d.group = group;
+            d.name = new.into();
+            d.group = group.unwrap_or(NONE);
             if t == root {
-                d.parent = new_parent;
+                d.parent = new_parent.map_or(NONE, |p| p.0);
             }
-            self.by_name.insert(new.into(), t);
+            self.index(t);
             if let Some(g) = group {
                 // Members stay in id (creation) order.
-                let members = &mut self.groups[g].members;
+                let members = &mut self.groups[g as usize].members;
                 let at = members.partition_point(|&m| m < t);
                 members.insert(at, t);
             }
         }
         if let Some(p) = new_parent {
-            self.slots[p.index()].as_mut().expect("live parent").children.push(root);
+            self.children.entry(p).or_default().push(root);
         }
         Ok(())
     }
@@ -347,18 +453,15 @@ impl Pool {
     pub(crate) fn declare_group(&mut self, group: &str, kind: TagKind, members: Vec<TagId>) {
         let (index, _) = self.groups.insert_full(group.into(), Group { kind, members: Vec::new() });
         for &m in &members {
-            self.slots[m.index()].as_mut().expect("member is live").group = Some(index);
+            self.slots[m.index()].as_mut().expect("member is live").group = index as u32;
         }
         self.groups[index].members = members;
     }
 
-    /// Up to three known names closest to `name` by edit distance, closest first.
+    /// Up to three known names closest to `name`, closest first (see [`Suggest`]).
     pub(crate) fn suggestions(&self, name: &str) -> Vec<String> {
-        let limit = (name.chars().count() / 3).max(2);
-        let mut scored: Vec<(usize, &str)> =
-            self.by_name.keys().map(|k| (edit_distance(name, k, limit), &**k)).filter(|&(d, _)| d <= limit).collect();
-        scored.sort_unstable();
-        scored.into_iter().take(3).map(|(_, k)| k.to_owned()).collect()
+        let all = self.iter().map(|(_, d)| &*d.name);
+        self.suggest.suggest(name, self.live, all, |t| self.def(TagId(t)).map(|d| &*d.name))
     }
 }
 
@@ -386,6 +489,11 @@ mod tests {
     }
 
     #[test]
+    fn a_slot_is_32_bytes() {
+        assert_eq!(size_of::<Option<TagDef>>(), 32);
+    }
+
+    #[test]
     fn creating_a_leaf_creates_its_ancestors() {
         let mut p = Pool::default();
         let leaf = p.create("a/b/c", TagKind::Interest).unwrap();
@@ -410,8 +518,8 @@ mod tests {
         let plan = p.plan_rename(b, "x/y").unwrap();
         p.apply_rename(plan).unwrap();
         assert_eq!(names(&p), ["a", "x", "x/y", "x/y/c"]);
-        assert!(p.def(p.lookup("a").unwrap()).unwrap().children.is_empty());
-        assert_eq!(p.def(p.lookup("x").unwrap()).unwrap().children, vec![b]);
+        assert!(p.children(p.lookup("a").unwrap()).is_empty());
+        assert_eq!(p.children(p.lookup("x").unwrap()), [b]);
         // into its own subtree: the old root's name is recreated as a new ancestor
         let plan = p.plan_rename(b, "x/y/z").unwrap();
         p.apply_rename(plan).unwrap();
