@@ -11,7 +11,8 @@
 //! `PAIRS.csv` is headerless, one `customer_key,tag` pair a line. A field may be
 //! double-quoted (RFC 4180, `""` is a quote inside one), so a tag with a comma is written
 //! `alice,"shoes, red"`; a trailing `\r` is dropped and blank lines are skipped. A line
-//! without a comma, with an empty key or tag, or with a third field is an error naming its
+//! without a comma, with an empty key or tag, or with a third field, a line that is not
+//! UTF-8, and a line longer than 1 MiB (never read into memory whole) are errors naming the
 //! line number (exit 1).
 //!
 //! The pairs go through the bulk path: each key is interned with [`Engine::customer`], each
@@ -32,7 +33,14 @@
 //! printed as `<count>\t<query>` on stdout, the query exactly as given (a line break inside
 //! an argument is echoed as a space, so there is always one line per query). A bad query prints
 //! its error, with a caret under the problem, on stderr and `error\t<query>` on stdout, and
-//! the run goes on. Load time and memory go to stderr.
+//! the run goes on. So does a stdin line that is not valid UTF-8 (`stdin:<line>: not valid
+//! UTF-8 (...)` on stderr, `error\t<the line>` on stdout with each invalid sequence shown as
+//! U+FFFD) and a stdin line longer than 1 MiB (`stdin:<line>: line longer than 1 MiB ...` on
+//! stderr, `error\t<its first bytes>…` on stdout; the line is skipped without being held in
+//! memory). Load time and memory go to stderr.
+//!
+//! Error messages quote at most an excerpt of a long line or field: up to 80 bytes whole,
+//! beyond that its start, `…`, its end and its length (`"alice,…,x" (104857600 bytes)`).
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -41,6 +49,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use audience::{CustomerId, Engine, TagId};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{Line, MAX_LINE_BYTES, excerpt, read_line_capped, too_long};
 
 const USAGE: &str = "usage: query PAIRS.csv [--attrs ATTRS.csv] [QUERY...]\n\
     \n\
@@ -122,9 +135,9 @@ fn main() -> ExitCode {
         if io::stdin().is_terminal() {
             eprintln!("reading queries from stdin, one per line (Ctrl-D ends)");
         }
-        run_stdin(&engine, &mut out)
+        run_stdin(&engine, io::stdin().lock(), &mut out, &mut io::stderr())
     } else {
-        queries.iter().try_for_each(|q| run_query(&engine, q, &mut out))
+        queries.iter().try_for_each(|q| run_query(&engine, q, &mut out, &mut io::stderr()))
     };
     match result.and_then(|()| out.flush()) {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,34 +150,52 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_stdin(engine: &Engine, out: &mut impl Write) -> io::Result<()> {
-    let mut stdin = io::stdin().lock();
-    let mut line = String::new();
+/// Counts each non-empty line of `input` as a query, answering each as it comes (interactive
+/// use). A line that is not UTF-8 or is longer than [`MAX_LINE_BYTES`] is reported on `err`
+/// with its line number and answered `error\t...` on `out`, like a bad query; the run goes on.
+fn run_stdin(engine: &Engine, mut input: impl BufRead, out: &mut impl Write, err: &mut impl Write) -> io::Result<()> {
+    let mut raw = Vec::new();
+    let mut lineno = 0u64;
     loop {
-        line.clear();
-        if stdin.read_line(&mut line)? == 0 {
-            return Ok(());
+        let line = read_line_capped(&mut input, &mut raw, MAX_LINE_BYTES)?;
+        lineno += 1;
+        match line {
+            Line::End => return Ok(()),
+            Line::TooLong(len) => {
+                writeln!(err, "stdin:{lineno}: {}", too_long(len))?;
+                // Echo the start of the line, cut before a UTF-8 continuation byte.
+                let mut end = raw.len().min(60);
+                while end > 0 && end < raw.len() && raw[end] & 0xC0 == 0x80 {
+                    end -= 1;
+                }
+                writeln!(out, "error\t{}…", echo(&String::from_utf8_lossy(&raw[..end])))?;
+            }
+            Line::Text => match std::str::from_utf8(&raw) {
+                Ok(q) if q.trim().is_empty() => continue,
+                Ok(q) => run_query(engine, q, out, err)?,
+                Err(e) => {
+                    writeln!(err, "stdin:{lineno}: not valid UTF-8 ({e})")?;
+                    writeln!(out, "error\t{}", echo(&String::from_utf8_lossy(&raw)))?;
+                }
+            },
         }
-        let q = line.strip_suffix('\n').unwrap_or(&line);
-        let q = q.strip_suffix('\r').unwrap_or(q);
-        if !q.trim().is_empty() {
-            run_query(engine, q, out)?;
-            out.flush()?; // answer each line as it comes (interactive use)
-        }
+        out.flush()?;
     }
 }
 
-/// Counts one query: `<count>\t<query>`, or the error on stderr and `error\t<query>`.
-fn run_query(engine: &Engine, query: &str, out: &mut impl Write) -> io::Result<()> {
-    // One line per query: a line break inside an argument (white space to the grammar) is
-    // echoed as a space, so the output stays one line per query.
-    let echo: std::borrow::Cow<'_, str> =
-        if query.contains(['\n', '\r']) { query.replace(['\n', '\r'], " ").into() } else { query.into() };
+/// `query` on one line: a line break inside an argument (white space to the grammar) is
+/// echoed as a space, so the output stays one line per query.
+fn echo(query: &str) -> std::borrow::Cow<'_, str> {
+    if query.contains(['\n', '\r']) { query.replace(['\n', '\r'], " ").into() } else { query.into() }
+}
+
+/// Counts one query: `<count>\t<query>` on `out`, or the error on `err` and `error\t<query>`.
+fn run_query(engine: &Engine, query: &str, out: &mut impl Write, err: &mut impl Write) -> io::Result<()> {
     match engine.count(query) {
-        Ok(n) => writeln!(out, "{n}\t{echo}"),
-        Err(err) => {
-            eprintln!("{err}");
-            writeln!(out, "error\t{echo}")
+        Ok(n) => writeln!(out, "{n}\t{}", echo(query)),
+        Err(e) => {
+            writeln!(err, "{e}")?;
+            writeln!(out, "error\t{}", echo(query))
         }
     }
 }
@@ -188,13 +219,16 @@ fn load(engine: &mut Engine, path: &str) -> Result<(), String> {
     let mut lineno = 0u64;
 
     loop {
-        raw.clear();
-        let n = reader.read_until(b'\n', &mut raw).map_err(|e| format!("{path}: read error: {e}"))?;
-        if n == 0 {
+        let line =
+            read_line_capped(&mut reader, &mut raw, MAX_LINE_BYTES).map_err(|e| format!("{path}: read error: {e}"))?;
+        if line == Line::End {
             break;
         }
         lineno += 1;
         let at = |msg: &str| format!("{path}:{lineno}: {msg}");
+        if let Line::TooLong(len) = line {
+            return Err(at(&too_long(len)));
+        }
         let Some(line) = csv_line(&raw, lineno).map_err(|m| at(&m))? else {
             continue;
         };
@@ -246,12 +280,11 @@ fn load(engine: &mut Engine, path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// One line of a headerless CSV file as text: the line break and a trailing `\r` dropped,
-/// a byte order mark at the start of the file ignored; `None` for a blank line.
+/// One line of a headerless CSV file (as read by [`read_line_capped`]: its line break
+/// dropped) as text, a byte order mark at the start of the file ignored; `None` for a blank
+/// line.
 fn csv_line(raw: &[u8], lineno: u64) -> Result<Option<&str>, String> {
     let line = std::str::from_utf8(raw).map_err(|e| format!("not valid UTF-8 ({e})"))?;
-    let line = line.strip_suffix('\n').unwrap_or(line);
-    let line = line.strip_suffix('\r').unwrap_or(line);
     let line = if lineno == 1 { line.strip_prefix('\u{feff}').unwrap_or(line) } else { line };
     Ok(if line.trim().is_empty() { None } else { Some(line) })
 }
@@ -271,13 +304,16 @@ fn load_attrs(engine: &mut Engine, path: &str) -> Result<(), String> {
     let mut raw: Vec<u8> = Vec::new();
     let mut lineno = 0u64;
     loop {
-        raw.clear();
-        let n = reader.read_until(b'\n', &mut raw).map_err(|e| format!("{path}: read error: {e}"))?;
-        if n == 0 {
+        let line =
+            read_line_capped(&mut reader, &mut raw, MAX_LINE_BYTES).map_err(|e| format!("{path}: read error: {e}"))?;
+        if line == Line::End {
             break;
         }
         lineno += 1;
         let at = |msg: &str| format!("{path}:{lineno}: {msg}");
+        if let Line::TooLong(len) = line {
+            return Err(at(&too_long(len)));
+        }
         let Some(line) = csv_line(&raw, lineno).map_err(|m| at(&m))? else {
             continue;
         };
@@ -347,7 +383,7 @@ fn split_pair<'a>(
 ) -> Result<(&'a str, &'a str), String> {
     let (key, rest) = field(line, key_buf)?;
     let Some(rest) = rest.strip_prefix(',') else {
-        return Err(format!("expected `customer_key,tag`, found no comma in {line:?}"));
+        return Err(format!("expected `customer_key,tag`, found no comma in {}", excerpt(line)));
     };
     if key.is_empty() {
         return Err("empty customer key".to_owned());
@@ -355,7 +391,8 @@ fn split_pair<'a>(
     let (tag, rest) = field(rest, tag_buf)?;
     if !rest.is_empty() {
         return Err(format!(
-            "more than two fields in {line:?} (hint: double-quote a tag that contains a comma: key,\"a, b\")"
+            "more than two fields in {} (hint: double-quote a tag that contains a comma: key,\"a, b\")",
+            excerpt(line)
         ));
     }
     if tag.trim().is_empty() {
@@ -369,14 +406,14 @@ fn split_attr<'a>(line: &'a str, bufs: &'a mut [String; 3]) -> Result<(&'a str, 
     let [key_buf, name_buf, value_buf] = bufs;
     let (key, rest) = field(line, key_buf)?;
     let Some(rest) = rest.strip_prefix(',') else {
-        return Err(format!("expected `customer_key,name,value`, found no comma in {line:?}"));
+        return Err(format!("expected `customer_key,name,value`, found no comma in {}", excerpt(line)));
     };
     if key.is_empty() {
         return Err("empty customer key".to_owned());
     }
     let (name, rest) = field(rest, name_buf)?;
     let Some(rest) = rest.strip_prefix(',') else {
-        return Err(format!("expected `customer_key,name,value`, found two fields in {line:?}"));
+        return Err(format!("expected `customer_key,name,value`, found two fields in {}", excerpt(line)));
     };
     if name.trim().is_empty() {
         return Err("empty attribute name".to_owned());
@@ -384,11 +421,16 @@ fn split_attr<'a>(line: &'a str, bufs: &'a mut [String; 3]) -> Result<(&'a str, 
     let (value, rest) = field(rest, value_buf)?;
     if !rest.is_empty() {
         return Err(format!(
-            "more than three fields in {line:?} (hint: double-quote a name that contains a comma: key,\"a, b\",1)"
+            "more than three fields in {} (hint: double-quote a name that contains a comma: key,\"a, b\",1)",
+            excerpt(line)
         ));
     }
     let value = value.trim().parse::<i64>().map_err(|e| {
-        format!("invalid value {value:?} for attribute {name:?}: {e} (hint: an integer such as 42 or -5, no decimals)")
+        format!(
+            "invalid value {} for attribute {}: {e} (hint: an integer such as 42 or -5, no decimals)",
+            excerpt(value),
+            excerpt(name)
+        )
     })?;
     Ok((key, name, value))
 }
@@ -418,7 +460,7 @@ fn field<'a>(s: &'a str, buf: &'a mut String) -> Result<(&'a str, &'a str), Stri
     };
     let rest = body[close + 1..].trim_start_matches([' ', '\t']);
     if !(rest.is_empty() || rest.starts_with(',')) {
-        return Err(format!("unexpected text {rest:?} after a closing quote"));
+        return Err(format!("unexpected text {} after a closing quote", excerpt(rest)));
     }
     let value = &body[..close];
     if !escaped {
@@ -473,6 +515,72 @@ mod tests {
             assert!(attr(bad).is_err(), "{bad}");
         }
         assert!(attr("a,b,99999999999999999999").unwrap_err().contains("invalid value"));
+    }
+
+    #[test]
+    fn errors_quote_an_excerpt_of_a_long_line() {
+        let line = format!("alice{}", "x".repeat(100 << 20));
+        let e = split(&line).unwrap_err();
+        assert!(e.len() < 200 && e.ends_with(&format!("\" ({} bytes)", line.len())), "{e}");
+        let e = split(&format!("alice,a,{}", "b".repeat(1000))).unwrap_err();
+        assert!(e.starts_with("more than two fields in \"alice,a,bbb") && e.len() < 300, "{e}");
+        let mut bufs = [String::new(), String::new(), String::new()];
+        let e = split_attr(&format!("alice,age,{}", "9".repeat(10_000)), &mut bufs).unwrap_err();
+        assert!(e.starts_with("invalid value \"999") && e.contains("(10000 bytes)") && e.len() < 300, "{e}");
+        // Short input is quoted whole, as the CI checks.
+        assert!(
+            split_attr("bob,age,x", &mut bufs).unwrap_err().starts_with("invalid value \"x\" for attribute \"age\"")
+        );
+    }
+
+    /// An engine where alice is `vip` and bob is not.
+    fn small_engine() -> Engine {
+        let mut engine = Engine::new();
+        let alice = engine.customer("alice").unwrap();
+        engine.customer("bob").unwrap();
+        engine.tag(alice, "vip").unwrap();
+        engine
+    }
+
+    /// `run_stdin` over `input`: (stdout, stderr).
+    fn stdin_run(input: &[u8]) -> (String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        run_stdin(&small_engine(), input, &mut out, &mut err).unwrap();
+        (String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+    }
+
+    #[test]
+    fn stdin_goes_on_after_a_line_that_is_not_utf8() {
+        let (out, err) = stdin_run(b"vip\nvip AND \xff\xfe x\r\n\n  \nNOT vip");
+        assert_eq!(out, "1\tvip\nerror\tvip AND \u{fffd}\u{fffd} x\n1\tNOT vip\n");
+        assert!(err.starts_with("stdin:2: not valid UTF-8 (invalid utf-8 sequence"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+
+    #[test]
+    fn stdin_goes_on_after_a_line_longer_than_the_cap() {
+        let mut input = b"vip\n".to_vec();
+        input.extend("高".repeat(MAX_LINE_BYTES / 3 + 1).bytes());
+        input.extend_from_slice(b"\nNOT vip\n");
+        let (out, err) = stdin_run(&input);
+        assert_eq!(out, format!("1\tvip\nerror\t{}…\n1\tNOT vip\n", "高".repeat(20)));
+        let len = (MAX_LINE_BYTES / 3 + 1) * 3;
+        assert!(err.starts_with(&format!("stdin:2: line longer than 1 MiB ({len} bytes; hint: ")), "{err}");
+        assert!(err.len() < 300, "{err}");
+    }
+
+    #[test]
+    fn a_pairs_line_longer_than_the_cap_names_its_line() {
+        let path = std::env::temp_dir().join(format!("audience-query-test-{}.csv", std::process::id()));
+        let mut text = "alice,vip\n".repeat(6);
+        text.push_str(&format!("bob,{}\ncarol,vip\n", "x".repeat(MAX_LINE_BYTES)));
+        std::fs::write(&path, text).unwrap();
+        let path_str = path.to_str().unwrap().to_owned();
+        let got = load(&mut Engine::new(), &path_str);
+        let _ = std::fs::remove_file(&path);
+        let e = got.unwrap_err();
+        let want = format!("{path_str}:7: line longer than 1 MiB ({} bytes; hint: ", MAX_LINE_BYTES + 4);
+        assert!(e.starts_with(&want), "{e}");
     }
 
     #[test]

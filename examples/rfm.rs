@@ -20,9 +20,11 @@
 //!
 //! A trailing `\r` is dropped and empty lines are skipped. A malformed line (an impossible
 //! date such as `2024-02-30`, three decimals, `NaN`, a field missing or one too many, an
-//! empty `customer_id`, invalid UTF-8) stops the run with an error naming the file and line,
-//! exit 1. With `--skip-bad-lines` such lines are left out instead: their number and the
-//! first few errors go to stderr. A wrong command line exits 2.
+//! empty `customer_id`, invalid UTF-8, more than 1 MiB long) stops the run with an error
+//! naming the file and line, exit 1. With `--skip-bad-lines` such lines are left out instead:
+//! their number and the first few errors go to stderr. A line longer than 1 MiB is never
+//! read into memory whole, and error messages quote at most an excerpt of a long line or
+//! value (its start, `…`, its end and its length). A wrong command line exits 2.
 //!
 //! # Output
 //!
@@ -50,11 +52,16 @@
 //! day and each row reads [`Engine::rfm_of`] and [`Engine::stage_of`].
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use audience::{CustomerId, Day, Engine, Money, RefreshReport};
+
+#[path = "support/mod.rs"]
+mod support;
+
+use support::{Line, MAX_LINE_BYTES, excerpt, read_line_capped, too_long};
 
 const USAGE: &str = "usage: rfm TRANSACTIONS.csv --as-of YYYY-MM-DD [--skip-bad-lines]\n\
     \n\
@@ -110,7 +117,7 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Option<Args>, Str
         match arg.as_str() {
             _ if options_done || !arg.starts_with('-') => {
                 if path.replace(arg.clone()).is_some() {
-                    return Err(format!("one transactions file expected, got a second one: {arg:?}"));
+                    return Err(format!("one transactions file expected, got a second one: {}", excerpt(&arg)));
                 }
             }
             "--" => options_done = true,
@@ -123,7 +130,7 @@ fn parse_args(mut raw: impl Iterator<Item = String>) -> Result<Option<Args>, Str
                 };
                 as_of = Some(parse_as_of(&v)?);
             }
-            _ => return Err(format!("unknown option {arg:?}")),
+            _ => return Err(format!("unknown option {}", excerpt(&arg))),
         }
     }
     let path = path.ok_or("missing TRANSACTIONS.csv")?;
@@ -137,7 +144,7 @@ fn parse_as_of(v: &str) -> Result<Day, String> {
     let shape = b.len() == 10
         && b.iter().enumerate().all(|(i, &c)| if i == 4 || i == 7 { c == b'-' } else { c.is_ascii_digit() });
     if !shape {
-        return Err(format!("--as-of {v:?}: expected YYYY-MM-DD, e.g. 2024-06-30"));
+        return Err(format!("--as-of {}: expected YYYY-MM-DD, e.g. 2024-06-30", excerpt(v)));
     }
     v.parse::<Day>().map_err(|e| format!("--as-of: {e}"))
 }
@@ -194,20 +201,22 @@ fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<Loaded,
     let mut lineno = 0u64;
 
     loop {
-        raw.clear();
-        let n = reader.read_until(b'\n', &mut raw).map_err(|e| format!("{path}: read error: {e}"))?;
-        if n == 0 {
+        let line =
+            read_line_capped(&mut reader, &mut raw, MAX_LINE_BYTES).map_err(|e| format!("{path}: read error: {e}"))?;
+        if line == Line::End {
             break;
         }
         lineno += 1;
-        let mut bytes = raw.strip_suffix(b"\n").unwrap_or(&raw);
-        bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        let mut bytes = raw.as_slice();
         if lineno == 1 {
             bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
+            if let Line::TooLong(len) = line {
+                return Err(format!("{path}:1: expected the header {HEADER:?}, found a {}", too_long(len)));
+            }
             if bytes != HEADER.as_bytes() {
                 return Err(format!(
-                    "{path}:1: expected the header {HEADER:?}, found {:?}",
-                    String::from_utf8_lossy(bytes)
+                    "{path}:1: expected the header {HEADER:?}, found {}",
+                    excerpt(&String::from_utf8_lossy(bytes))
                 ));
             }
             continue;
@@ -216,7 +225,11 @@ fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<Loaded,
             continue;
         }
         loaded.lines += 1;
-        match parse_line(bytes, &mut last_date) {
+        let parsed = match line {
+            Line::TooLong(len) => Err(too_long(len)),
+            _ => parse_line(bytes, &mut last_date),
+        };
+        match parsed {
             Ok((key, day, amount)) => {
                 let id = engine.customer(key).map_err(|e| format!("{path}:{lineno}: {e}"))?;
                 note_seen(id, &mut seen, &mut loaded.order);
@@ -231,8 +244,8 @@ fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<Loaded,
                 }
                 // The customer was seen even if its purchase is bad: a line with its three
                 // fields and a key still gives the key a row (a prospect, unless a good line
-                // has a purchase of it).
-                if let Some(key) = key_of_bad_line(bytes) {
+                // has a purchase of it). A line too long to read has no fields.
+                if let Some(key) = key_of_bad_line(bytes).filter(|_| line == Line::Text) {
                     let id = engine.customer(key).map_err(|e| format!("{path}:{lineno}: {e}"))?;
                     note_seen(id, &mut seen, &mut loaded.order);
                 }
@@ -279,8 +292,9 @@ fn parse_line<'a>(bytes: &'a [u8], last_date: &mut (Vec<u8>, Option<Day>)) -> Re
     let (Some(key), Some(date), Some(amount), None) = (fields.next(), fields.next(), fields.next(), fields.next())
     else {
         return Err(format!(
-            "expected 3 fields `customer_id,date,amount`, found {} in {line:?}",
-            line.split(',').count()
+            "expected 3 fields `customer_id,date,amount`, found {} in {}",
+            line.split(',').count(),
+            excerpt(line)
         ));
     };
     if key.is_empty() {
@@ -419,6 +433,62 @@ mod tests {
             assert!(parse_line(bad.as_bytes(), &mut cache).is_err(), "{bad}");
         }
         assert!(parse_line(b"a,2024-01-01,1.005", &mut cache).unwrap_err().starts_with("invalid amount \"1.005\": "));
+    }
+
+    #[test]
+    fn bad_lines_quote_an_excerpt() {
+        let mut cache = (Vec::new(), None);
+        let line = format!("a,2024-01-01,1,{}", ",".repeat(10 << 20));
+        let e = parse_line(line.as_bytes(), &mut cache).unwrap_err();
+        assert!(e.starts_with("expected 3 fields `customer_id,date,amount`, found 10485764 in \"a,2024"), "{e}");
+        assert!(e.len() < 300 && e.ends_with(&format!("({} bytes)", line.len())), "{e}");
+        let e = parse_as_of(&"2".repeat(1000)).unwrap_err();
+        assert!(e.starts_with("--as-of \"222") && e.contains("(1000 bytes)") && e.len() < 300, "{e}");
+        let e = parse_args(["f.csv".to_owned(), format!("--{}", "x".repeat(1000))].into_iter()).err().unwrap();
+        assert!(e.starts_with("unknown option \"--xxx") && e.len() < 300, "{e}");
+    }
+
+    /// Loads `text` from a temporary file: the result, and the file's path.
+    fn load_text(text: &[u8], skip_bad_lines: bool) -> (Result<Loaded, String>, String) {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("audience-rfm-test-{}-{n}.csv", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        let path = path.to_str().unwrap().to_owned();
+        let got = load(&mut Engine::new(), &path, skip_bad_lines);
+        let _ = std::fs::remove_file(&path);
+        (got, path)
+    }
+
+    #[test]
+    fn a_line_longer_than_the_cap_is_a_bad_line() {
+        let long = format!("b,2024-01-01,{}", "1".repeat(MAX_LINE_BYTES));
+        let text = format!("{HEADER}\r\na,2024-01-01,10\r\n{long}\r\nc,2024-01-02,5\r\n");
+        let (got, path) = load_text(text.as_bytes(), false);
+        let e = got.err().unwrap();
+        let want = format!("{path}:3: line longer than 1 MiB ({} bytes; hint: ", long.len());
+        assert!(e.starts_with(&want) && e.len() < 500, "{e}");
+
+        let (got, _) = load_text(text.as_bytes(), true);
+        let loaded = got.unwrap();
+        assert_eq!((loaded.lines, loaded.bad, loaded.order.len()), (3, 1, 2), "the too-long line gives no key");
+        assert!(loaded.bad_shown[0].contains(":3: line longer than 1 MiB"), "{:?}", loaded.bad_shown);
+    }
+
+    #[test]
+    fn a_bad_header_is_quoted_as_an_excerpt() {
+        let (got, path) = load_text(format!("{}\na,2024-01-01,1\n", "h".repeat(2 * MAX_LINE_BYTES)).as_bytes(), true);
+        let e = got.err().unwrap();
+        let want = format!(
+            "{path}:1: expected the header \"customer_id,date,amount\", found a line longer than 1 MiB ({} bytes",
+            2 * MAX_LINE_BYTES
+        );
+        assert!(e.starts_with(&want), "{e}");
+        let (got, path) = load_text(format!("\u{feff}customer_id,date,amount,{}\n", "x".repeat(500)).as_bytes(), false);
+        let e = got.err().unwrap();
+        let want =
+            format!("{path}:1: expected the header \"customer_id,date,amount\", found \"customer_id,date,amount,xx");
+        assert!(e.starts_with(&want) && e.ends_with("(524 bytes)") && e.len() < 300, "{e}");
     }
 
     #[test]

@@ -120,47 +120,127 @@ impl std::ops::Sub for Day {
 }
 
 impl fmt::Display for Day {
-    /// `YYYY-MM-DD`.
+    /// `YYYY-MM-DD`; a year outside 0000..=9999 gets a sign and as many digits as it needs
+    /// (`+10000-01-01`, `-0001-12-31`), as chrono's `%Y` writes it. [`FromStr`] reads back
+    /// every day this prints.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.to_date().format("%Y-%m-%d"), f)
     }
 }
 
+/// [`Error::InvalidDate`] for `s`; a long input is quoted as an excerpt (see
+/// [`Error`](crate::Error#long-input)) and the reason says its length, so a hostile input
+/// never makes a huge message.
+fn invalid(s: &str, reason: impl Into<String>) -> Error {
+    let mut reason = reason.into();
+    if s.len() > crate::error::EXCERPT_BYTES {
+        reason.push_str(&format!(" (the input is {} bytes long)", s.len()));
+    }
+    Error::InvalidDate { input: crate::error::excerpt(s), reason }
+}
+
+const NO_SUCH_DATE: &str = "no such calendar date (hint: check the month length and leap years)";
+
+/// ASCII digits (already checked, at most nine) as a number.
+fn digits(b: &[u8]) -> u32 {
+    b.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'))
+}
+
+/// Whether `b` is `-MM-DD` (digits unchecked for range).
+fn is_month_day(b: &[u8]) -> bool {
+    b.len() == 6 && b[0] == b'-' && b[3] == b'-' && [1, 2, 4, 5].iter().all(|&i| b[i].is_ascii_digit())
+}
+
 impl FromStr for Day {
     type Err = Error;
 
-    /// Exactly `YYYY-MM-DD` (four-digit year, two-digit month and day), or an RFC 3339
-    /// timestamp `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` (its UTC calendar day). Nothing is
-    /// trimmed: a stray space or a one-digit month is an error, never a silent guess.
+    /// Exactly what [`Display`](fmt::Display) prints, or an RFC 3339 timestamp:
+    ///
+    /// - `YYYY-MM-DD` (four-digit year 0000..=9999, two-digit month and day);
+    /// - a year outside that range as `Display` writes it, and only so: `+` and five or more
+    ///   digits after 9999 (`+10000-01-01`), `-` and four or more digits before 0000
+    ///   (`-0001-12-31`), no leading zeros beyond four digits. `+2024-01-05`, `+09999-01-01`,
+    ///   `-00001-01-01` and an unsigned `10000-01-01` are errors, so every day has one text
+    ///   and `d.to_string().parse() == Ok(d)` for every `Day`;
+    /// - an RFC 3339 timestamp `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` (its UTC calendar day;
+    ///   four-digit years only).
+    ///
+    /// Nothing is trimmed: a stray space or a one-digit month is an error, never a silent
+    /// guess. The error quotes a long input as an excerpt, with its length in the reason.
+    ///
+    /// ```
+    /// use audience::Day;
+    /// let far = Day::from_ymd(10_000, 1, 1)?;
+    /// assert_eq!(far.to_string(), "+10000-01-01");
+    /// assert_eq!("+10000-01-01".parse::<Day>()?, far);
+    /// assert_eq!("-0001-12-31".parse::<Day>()?, Day::from_ymd(-1, 12, 31)?);
+    /// assert!("+2024-01-05".parse::<Day>().is_err());
+    /// # Ok::<(), audience::Error>(())
+    /// ```
     fn from_str(s: &str) -> Result<Day> {
         let b = s.as_bytes();
+        if matches!(b.first(), Some(b'+' | b'-')) {
+            return parse_signed(s);
+        }
         let shaped = b.len() >= 10
             && b[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
         if !shaped || (b.len() > 10 && !matches!(b[10], b'T' | b't')) {
-            return Err(Error::InvalidDate {
-                input: s.to_owned(),
-                reason: "not YYYY-MM-DD or an RFC 3339 timestamp (hint: e.g. 2024-02-29 or 2024-02-29T13:45:00Z; \
-                         four-digit year, two-digit month and day, no spaces)"
-                    .into(),
-            });
+            return Err(invalid(
+                s,
+                "not YYYY-MM-DD or an RFC 3339 timestamp (hint: e.g. 2024-02-29 or 2024-02-29T13:45:00Z; \
+                 four-digit year, two-digit month and day, no spaces; a year after 9999 is written +10000-01-01)",
+            ));
         }
         if b.len() == 10 {
             // The shape is checked above: read the digits directly (chrono's format-string
             // parser was a tenth of the `rfm` example's load time).
-            let num = |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0'));
-            let date = NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10));
-            return date.map(Day::from).ok_or_else(|| Error::InvalidDate {
-                input: s.to_owned(),
-                reason: "no such calendar date (hint: check the month length and leap years)".into(),
-            });
+            let date = NaiveDate::from_ymd_opt(digits(&b[0..4]) as i32, digits(&b[5..7]), digits(&b[8..10]));
+            return date.map(Day::from).ok_or_else(|| invalid(s, NO_SUCH_DATE));
         }
-        DateTime::parse_from_rfc3339(s).map(|d| Day::from_utc(d.with_timezone(&Utc))).map_err(|e| Error::InvalidDate {
-            input: s.to_owned(),
-            reason: format!(
-                "{e} (hint: an RFC 3339 timestamp looks like 2024-02-29T13:45:00Z or 2024-02-29T08:45:00-05:00)"
-            ),
+        DateTime::parse_from_rfc3339(s).map(|d| Day::from_utc(d.with_timezone(&Utc))).map_err(|e| {
+            invalid(
+                s,
+                format!(
+                    "{e} (hint: an RFC 3339 timestamp looks like 2024-02-29T13:45:00Z or 2024-02-29T08:45:00-05:00)"
+                ),
+            )
         })
     }
+}
+
+/// `+YYYYY-MM-DD` or `-YYYY-MM-DD`: a year outside 0000..=9999 exactly as `Display` writes
+/// it (see [`Day::from_str`]).
+fn parse_signed(s: &str) -> Result<Day> {
+    let b = s.as_bytes();
+    let negative = b[0] == b'-';
+    let n = b[1..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let year = &b[1..1 + n];
+    let canonical = is_month_day(&b[1 + n..])
+        && if negative {
+            // -0001 ..: four digits at least, more only without a leading zero; never -0000.
+            n >= 4 && (n == 4 || year[0] != b'0') && year.iter().any(|&c| c != b'0')
+        } else {
+            // +10000 ..: five digits at least, no leading zero.
+            n >= 5 && year[0] != b'0'
+        };
+    if !canonical {
+        return Err(invalid(
+            s,
+            "a signed year is written only outside 0000..=9999: `+` and five or more digits after 9999 \
+             (+10000-01-01), `-` and four or more digits before 0000 (-0001-12-31), no extra leading zeros \
+             (hint: write a year from 0000 to 9999 without a sign, e.g. 2024-01-05)",
+        ));
+    }
+    let (min, max) = (NaiveDate::MIN.year(), NaiveDate::MAX.year());
+    // Seven digits or more are out of range anyway (and would overflow the fold below).
+    let year = if n <= 6 { Some(digits(year) as i32) } else { None }
+        .map(|y| if negative { -y } else { y })
+        .filter(|y| (min..=max).contains(y))
+        .ok_or_else(|| invalid(s, format!("year outside the representable dates ({min} to +{max})")))?;
+    let rest = &b[1 + n..];
+    NaiveDate::from_ymd_opt(year, digits(&rest[1..3]), digits(&rest[4..6]))
+        .map(Day::from)
+        .ok_or_else(|| invalid(s, NO_SUCH_DATE))
 }
 
 #[cfg(test)]
@@ -189,6 +269,87 @@ mod tests {
             let want = NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok().map(Day::from);
             proptest::prop_assert_eq!(s.parse::<Day>().ok(), want, "{}", s);
         }
+    }
+
+    /// The first and last representable days.
+    fn extremes() -> (Day, Day) {
+        (Day::from(NaiveDate::MIN), Day::from(NaiveDate::MAX))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn every_day_round_trips_through_its_text(
+            days in Day::from(NaiveDate::MIN).days_since_epoch()..=Day::from(NaiveDate::MAX).days_since_epoch()
+        ) {
+            let d = Day::from_days_since_epoch(days).unwrap();
+            proptest::prop_assert_eq!(d.to_string().parse::<Day>().ok(), Some(d), "{}", d);
+        }
+    }
+
+    #[test]
+    fn years_outside_four_digits_round_trip() {
+        let (min, max) = extremes();
+        for (d, text) in [
+            (Day::from_ymd(9999, 12, 31).unwrap(), "9999-12-31"),
+            (Day::from_ymd(10_000, 1, 1).unwrap(), "+10000-01-01"),
+            (Day::from_ymd(0, 1, 1).unwrap(), "0000-01-01"),
+            (Day::from_ymd(-1, 12, 31).unwrap(), "-0001-12-31"),
+            (Day::from_ymd(-10_000, 3, 1).unwrap(), "-10000-03-01"),
+            (max, "+262142-12-31"),
+            (min, "-262143-01-01"),
+        ] {
+            assert_eq!(d.to_string(), text);
+            assert_eq!(text.parse::<Day>().unwrap(), d, "{text}");
+        }
+        assert_eq!(Day::from_days_since_epoch(max.days_since_epoch() + 1), None);
+        assert_eq!(Day::from_days_since_epoch(min.days_since_epoch() - 1), None);
+    }
+
+    #[test]
+    fn non_canonical_signed_years_are_rejected() {
+        for s in [
+            "+2024-01-05",
+            "+09999-01-01",
+            "+9999-12-31",
+            "+010000-01-01",
+            "-00001-01-01",
+            "-0000-01-01",
+            "-001-01-01",
+            "10000-01-01",
+            "+10000-1-01",
+            "+10000-01-01T00:00:00Z",
+            "+",
+            "-",
+            "+-0001-01-01",
+            "+262143-01-01",
+            "-262144-12-31",
+            "+9999999999999-01-01",
+            "+10001-02-29",
+        ] {
+            let e = s.parse::<Day>().unwrap_err();
+            assert!(matches!(e, Error::InvalidDate { .. }), "{s}: {e}");
+            assert!(e.to_string().contains("hint") || e.to_string().contains("representable"), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn errors_quote_a_bounded_excerpt() {
+        let long = "2".repeat(10 << 20);
+        let stamp = format!("2024-01-01T{}", "9".repeat(10 << 20));
+        let signed = format!("+{}", "1".repeat(10 << 20));
+        let wide = "高".repeat(4 << 20);
+        for s in [&long, &stamp, &signed, &wide] {
+            let e = s.parse::<Day>().unwrap_err();
+            let text = e.to_string();
+            assert!(text.len() < 1024, "{} bytes: {text}", text.len());
+            assert!(text.contains(&format!("{} bytes long", s.len())), "{text}");
+            let Error::InvalidDate { input, .. } = e else { panic!("{e}") };
+            assert!(input.contains('…') && input.len() <= 2 * crate::error::EXCERPT_BYTES, "{input}");
+            assert!(s.starts_with(input.split('…').next().unwrap()));
+        }
+        let short = "x".repeat(crate::error::EXCERPT_BYTES);
+        let Error::InvalidDate { input, .. } = short.parse::<Day>().unwrap_err() else { unreachable!() };
+        assert_eq!(input, short, "a short input is quoted whole");
     }
 
     #[test]
