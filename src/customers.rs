@@ -28,6 +28,13 @@ pub(crate) struct Directory {
     key_bytes: usize,
 }
 
+/// The longest customer key, in bytes (4 KiB: an e-mail address is at most 254, a UUID 36).
+///
+/// A longer key is an [`Error::InvalidCustomerKey`](crate::Error::InvalidCustomerKey),
+/// refused before it is copied: a key is stored once for the life of its customer, and a
+/// file of megabyte keys is more likely a broken export than a customer list.
+pub const MAX_CUSTOMER_KEY_LEN: usize = 4096;
+
 impl Directory {
     /// Interns `key`: its id if known, else a fresh id (and the customer becomes live).
     pub(crate) fn intern(&mut self, key: &str) -> Result<CustomerId> {
@@ -36,6 +43,12 @@ impl Directory {
         }
         if key.is_empty() {
             return Err(Error::InvalidCustomerKey { key: String::new(), reason: "a customer key cannot be empty" });
+        }
+        if key.len() > MAX_CUSTOMER_KEY_LEN {
+            return Err(Error::InvalidCustomerKey {
+                key: crate::error::excerpt(key),
+                reason: "it is longer than MAX_CUSTOMER_KEY_LEN (4,096 bytes)",
+            });
         }
         let id = self.fresh_id()?;
         let slot = u32::try_from(self.by_key.len()).map_err(|_| Error::CustomerIdsExhausted)?;
@@ -218,5 +231,9 @@ mod tests {
     fn empty_key_is_rejected() {
         let mut d = Directory::default();
         assert!(matches!(d.intern(""), Err(Error::InvalidCustomerKey { .. })));
+        assert!(d.intern(&"k".repeat(MAX_CUSTOMER_KEY_LEN)).is_ok());
+        let long = "k".repeat(10 << 20);
+        let Err(Error::InvalidCustomerKey { key, .. }) = d.intern(&long) else { panic!("refused") };
+        assert!(key.len() < 1_000, "an excerpt");
     }
 }

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 use roaring::{MultiOps, RoaringBitmap};
 
@@ -145,8 +145,13 @@ impl Stats {
 struct Bulk {
     /// Names new to the pool, with whether each is a value of an exclusive group.
     new_names: indexmap::IndexMap<String, bool>,
-    /// Customer ids per tag slot (pool tags by id, then new names after the pool's slots).
-    runs: Vec<Vec<u32>>,
+    /// Customer ids per tag slot that has pairs (pool tags by id, then new names after the
+    /// pool's slots).
+    runs: Vec<(usize, Vec<u32>)>,
+    /// Per tag slot, its index in `runs` plus one (0: no pairs yet). Allocated zeroed, so the
+    /// pages of slots no pair names are never touched: a small load into a large pool costs
+    /// what it names, not 4 bytes per tag.
+    run_of: Vec<u32>,
     /// (customer, slot) for exclusive-group values, applied in order.
     ordered: Vec<(u32, usize)>,
     /// Every customer id below this is live (see `Directory::dense_live`).
@@ -154,8 +159,10 @@ struct Bulk {
 }
 
 /// A small multiply-rotate hasher (the FxHash scheme) for the transient per-load name cache:
-/// tag names are short and hashed once per pair, where SipHash would dominate the load.
-#[derive(Default)]
+/// tag names are short and hashed once per pair, where SipHash would dominate the load. It
+/// starts from a random key of the load ([`FastState`]) and ends with an avalanche, so a file
+/// of names crafted to collide (FxHash's collisions are easy to compute for a known start)
+/// cannot turn the load quadratic.
 struct FastHasher(u64);
 
 impl Hasher for FastHasher {
@@ -172,7 +179,29 @@ impl Hasher for FastHasher {
     }
 
     fn finish(&self) -> u64 {
-        self.0
+        // murmur3's finalizer: every input bit moves every output bit.
+        let mut z = self.0;
+        z = (z ^ (z >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+        z = (z ^ (z >> 33)).wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        z ^ (z >> 33)
+    }
+}
+
+/// Builds [`FastHasher`]s from one random key per load.
+struct FastState(u64);
+
+impl FastState {
+    fn new() -> FastState {
+        use std::hash::BuildHasher;
+        FastState(std::hash::RandomState::new().hash_one(0x10ad_u64))
+    }
+}
+
+impl std::hash::BuildHasher for FastState {
+    type Hasher = FastHasher;
+
+    fn build_hasher(&self) -> FastHasher {
+        FastHasher(self.0)
     }
 }
 
@@ -195,7 +224,8 @@ impl Engine {
     /// tags) if the key is new. The same key always gives the same id until the customer is
     /// removed.
     ///
-    /// Errors: [`Error::InvalidCustomerKey`] for an empty key, [`Error::CustomerIdsExhausted`]
+    /// Errors: [`Error::InvalidCustomerKey`] for an empty key or one longer than
+    /// [`MAX_CUSTOMER_KEY_LEN`](crate::MAX_CUSTOMER_KEY_LEN), [`Error::CustomerIdsExhausted`]
     /// when no `u32` id is left.
     pub fn customer(&mut self, key: &str) -> Result<CustomerId> {
         self.customers.intern(key)
@@ -563,7 +593,7 @@ impl Engine {
             Some(g) => Ok(g.members.iter().map(|&id| self.info(id)).collect()),
             None => Err(Error::UnknownGroup {
                 name: g.into_owned(),
-                known: self.exclusive_groups().map(str::to_owned).collect(),
+                known: self.exclusive_groups().take(crate::error::LISTED).map(str::to_owned).collect(),
             }),
         }
     }
@@ -685,9 +715,13 @@ impl Engine {
         I: IntoIterator<Item = (CustomerId, S)>,
         S: AsRef<str>,
     {
-        let mut bulk = Bulk { dense_live: self.customers.dense_live(), ..Bulk::default() };
+        let mut bulk = Bulk {
+            dense_live: self.customers.dense_live(),
+            run_of: vec![0; self.pool.slot_count()],
+            ..Bulk::default()
+        };
         // Raw name -> slot, so each distinct spelling is normalized and looked up once.
-        let mut seen: HashMap<Box<str>, Slot, BuildHasherDefault<FastHasher>> = HashMap::default();
+        let mut seen: HashMap<Box<str>, Slot, FastState> = HashMap::with_hasher(FastState::new());
         for (customer, name) in pairs {
             let name = name.as_ref();
             let slot = match seen.get(name) {
@@ -711,7 +745,11 @@ impl Engine {
     where
         I: IntoIterator<Item = (CustomerId, TagId)>,
     {
-        let mut bulk = Bulk { dense_live: self.customers.dense_live(), ..Bulk::default() };
+        let mut bulk = Bulk {
+            dense_live: self.customers.dense_live(),
+            run_of: vec![0; self.pool.slot_count()],
+            ..Bulk::default()
+        };
         let mut checked = None; // pairs usually come grouped by tag: check each run's tag once
         for (customer, tag) in pairs {
             if checked != Some(tag) {
@@ -752,10 +790,18 @@ impl Engine {
         if exclusive {
             bulk.ordered.push((customer.0, key));
         } else {
-            if bulk.runs.len() <= key {
-                bulk.runs.resize_with(key + 1, Vec::new);
+            if bulk.run_of.len() <= key {
+                bulk.run_of.resize(key + 1, 0);
             }
-            bulk.runs[key].push(customer.0);
+            let i = match bulk.run_of[key] {
+                0 => {
+                    bulk.runs.push((key, Vec::new()));
+                    bulk.run_of[key] = bulk.runs.len() as u32;
+                    bulk.runs.len() - 1
+                }
+                i => i as usize - 1,
+            };
+            bulk.runs[i].1.push(customer.0);
         }
         Ok(())
     }
@@ -774,10 +820,8 @@ impl Engine {
         }
         let tag_of = |key: usize| if key < base { TagId(key as u32) } else { ids[key - base] };
         let mut added = 0;
-        for (key, mut run) in bulk.runs.into_iter().enumerate() {
-            if run.is_empty() {
-                continue;
-            }
+        drop(bulk.run_of);
+        for (key, mut run) in bulk.runs {
             if !run.is_sorted() {
                 run.sort_unstable();
             }

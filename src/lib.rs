@@ -114,6 +114,7 @@
 //!
 //! | limit | value | what is refused, and when |
 //! |---|---|---|
+//! | [`MAX_CUSTOMER_KEY_LEN`] | 4 KiB | a longer customer key ([`Error::InvalidCustomerKey`]), before it is copied |
 //! | [`MAX_TAG_NAME_LEN`] | 256 bytes | a longer tag, group or attribute name ([`Error::InvalidTagName`], [`Error::InvalidAttributeName`]), before anything is allocated for it |
 //! | [`MAX_TAG_DEPTH`] | 16 levels | a deeper `/` hierarchy (`a/b/c` has three), the same way; a rename that would build one |
 //! | [`MAX_QUERY_LEN`] | 1 MiB | longer query text ([`Error::QueryTooLarge`]), before it is read |
@@ -122,16 +123,21 @@
 //!
 //! What that buys, measured (`tests/hostile.rs` checks each with a counting allocator):
 //!
-//! - Parsing allocates at most 16 times the text's length; validating a name, a small
-//!   constant beyond the name.
+//! - Parsing allocates at most 20 times the text's length; validating a name, a small
+//!   constant beyond the name (at most its length again when it has white space to drop).
 //! - The tag pool costs linear memory: each tag's full name is stored once (a name of `n`
-//!   bytes with `d` levels costs at most `d * n` bytes of names), plus about 70 bytes of
+//!   bytes with `d` levels costs at most `d * n` bytes of names), plus about 55 bytes of
 //!   slot and indexes; [`Stats::pool_bytes`] and [`Stats::bytes_per_tag`] report it.
-//! - An unknown name costs microseconds at any pool size: "did you mean" suggestions come
-//!   from an index, not a scan of the pool (see [`Error::UnknownTag`]), and include names
-//!   that differ only in letter case (`VIP` -> did you mean `vip`?).
+//! - An unknown name never scans a large pool: "did you mean" suggestions come from an
+//!   index (see [`Error::UnknownTag`]), tens of microseconds among a million tags, and
+//!   include names that differ only in letter case (`VIP` -> did you mean `vip`?).
 //! - A query on a parent tag reads one bitmap: the union of its subtree is cached and kept
-//!   current as tags change ([`TagInfo::subtree_len`]).
+//!   current as tags are added; a removal under a parent of more than 1,024 children (or a
+//!   batch removal, a delete, a rename) makes the next query rebuild it, one visit per
+//!   child ([`TagInfo::subtree_len`]).
+//! - A bulk load costs what it names: its transient index is 4 bytes a tag of zeroed memory
+//!   whose untouched pages cost nothing, and an error lists at most 16 names (a parent's
+//!   children, the declared groups).
 //! - An error quotes at most an excerpt of a long input (its first and last bytes, with its
 //!   length), and shows a long query only as a window around the problem, with the byte
 //!   offset: a 10 MB name gives a message of a few hundred bytes.
@@ -160,6 +166,7 @@ pub mod rfm;
 mod tags;
 
 pub use audience::{Audience, Iter, Page};
+pub use customers::MAX_CUSTOMER_KEY_LEN;
 pub use engine::{AsQuery, Engine, Stats};
 pub use error::{Error, Result};
 pub use history::{Day, Money, Purchase};

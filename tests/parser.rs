@@ -36,18 +36,33 @@ fn normal_form(raw: &str) -> Option<String> {
     use unicode_normalization::UnicodeNormalization;
     let t = raw.trim();
     let bad_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    // Default-ignorable code points and the blank braille pattern, but for what emoji need.
     let invisible = |c: char| {
-        matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{206F}' | '\u{FEFF}')
+        matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
+            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
+            | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
     };
-    let emoji = |c: char| matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF | 0x2190..=0x21FF);
+    let pictograph = |c: char| {
+        matches!(c as u32, 0x1F000..=0x1F1E5 | 0x1F200..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF
+            | 0x2B00..=0x2BFF | 0x2190..=0x21FF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x203C
+            | 0x2049 | 0x2122 | 0x2139)
+    };
+    let joins = |c: char| matches!(c as u32, 0x1F000..=0x1F1E5 | 0x1F200..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF);
     let chars: Vec<char> = t.chars().collect();
     let hidden = chars.iter().enumerate().any(|(i, &c)| {
-        let joins = c == '\u{200D}'
-            && i > 0
-            && (chars[i - 1] == '\u{FE0F}' || emoji(chars[i - 1]))
-            && chars.get(i + 1).is_some_and(|&n| emoji(n));
-        invisible(c) && !joins
+        let before = i.checked_sub(1).map(|j| chars[j]);
+        let after = chars.get(i + 1).copied();
+        let in_emoji = match c {
+            '\u{200D}' => before.is_some_and(|b| b == '\u{FE0F}' || joins(b)) && after.is_some_and(joins),
+            '\u{FE0E}' | '\u{FE0F}' => before
+                .is_some_and(|b| pictograph(b) || (matches!(b, '0'..='9' | '#' | '*') && after == Some('\u{20E3}'))),
+            '\u{E0020}'..='\u{E007F}' => {
+                before.is_some_and(|b| b == '\u{1F3F4}' || ('\u{E0020}'..='\u{E007E}').contains(&b))
+            }
+            _ => false,
+        };
+        invisible(c) && !in_emoji
     });
     if t.is_empty() || t.chars().any(bad_char) || hidden || t.split('/').any(|l| l.trim().is_empty()) {
         return None;

@@ -86,8 +86,7 @@ impl Attrs {
             Some(i) => i,
             None => {
                 let (i, _) = self.map.insert_full(name.into(), Attribute::default());
-                let map = &self.map;
-                self.suggest.insert(i as u32, name, |t| map.get_index(t as usize).map_or("", |(k, _)| &**k));
+                self.suggest.insert(i as u32, name);
                 i
             }
         };

@@ -159,17 +159,17 @@ impl fmt::Display for CmpOp {
 /// not).
 ///
 /// Two `Comparison`s are equal when name, operator and value are; the span does not count.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Comparison {
     name: Box<str>,
-    span: Option<Span>,
-    op: CmpOp,
     value: i64,
+    span: SmallSpan,
+    op: CmpOp,
 }
 
 impl Comparison {
     pub(crate) fn new(name: Box<str>, span: Option<Span>, op: CmpOp, value: i64) -> Comparison {
-        Comparison { name, span, op, value }
+        Comparison { name, value, span: SmallSpan::new(span), op }
     }
 
     /// The attribute name (normalized when valid).
@@ -179,7 +179,7 @@ impl Comparison {
 
     /// Where the attribute name stands in the query text, for a parsed query.
     pub fn span(&self) -> Option<Span> {
-        self.span
+        self.span.get()
     }
 
     /// The operator.
@@ -190,6 +190,17 @@ impl Comparison {
     /// The literal compared with.
     pub fn value(&self) -> i64 {
         self.value
+    }
+}
+
+impl fmt::Debug for Comparison {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Comparison")
+            .field("name", &self.name)
+            .field("span", &self.span())
+            .field("op", &self.op)
+            .field("value", &self.value)
+            .finish()
     }
 }
 
@@ -555,6 +566,7 @@ mod tests {
     fn nodes_are_small() {
         // The parser's memory per term: one node, plus the name.
         assert_eq!(size_of::<TagRef>(), 24);
+        assert_eq!(size_of::<Comparison>(), 40);
         assert_eq!(size_of::<Expr>(), 32);
     }
 

@@ -23,12 +23,14 @@ use super::{MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
 use crate::attrs::{Attribute, Attrs, normalize_attr};
 use crate::blocks::eval::{Op, Program, and_len};
 use crate::error::{Error, Result};
+use crate::id::TagId;
 use crate::tags::{Pool, Store, normalize_tag};
 
 /// A planned query node, borrowing the bitmaps it reads.
 #[derive(Debug)]
 enum Node<'a> {
     Leaf {
+        tag: TagId,
         name: &'a str,
         bits: &'a RoaringBitmap,
     },
@@ -129,7 +131,7 @@ impl<'a> Planner<'a> {
                 query: q.source().map(str::to_owned),
             });
         };
-        Ok(Node::Leaf { name: self.pool.name(id), bits: self.store.members(self.pool, id) })
+        Ok(Node::Leaf { tag: id, name: self.pool.name(id), bits: self.store.members(self.pool, id) })
     }
 
     /// An attribute predicate: its attribute's index.
@@ -348,7 +350,7 @@ impl<'a> Planner<'a> {
 
     fn explain_node(&self, n: &Node<'a>) -> ExplainNode {
         let (label, children): (String, Vec<ExplainNode>) = match n {
-            Node::Leaf { name, bits } => return self.explain_tag(name, bits),
+            Node::Leaf { tag, name, bits } => return self.explain_tag(*tag, name, bits),
             Node::Range { name, op, value, .. } => {
                 let mut s = String::from("attribute ");
                 super::fmt::write_name(&mut s, name).expect("writing to a String");
@@ -379,27 +381,49 @@ impl Planner<'_> {
     /// A tag term. A tag with descendants reads one bitmap, its subtree's cached union; the
     /// explanation lists the subtree's tags that have customers (at most
     /// [`EXPLAIN_SUBTREE`]) under an `OR`, or shows the one that has them.
-    fn explain_tag(&self, name: &str, bits: &RoaringBitmap) -> ExplainNode {
+    fn explain_tag(&self, id: TagId, name: &str, bits: &RoaringBitmap) -> ExplainNode {
         let leaf = |name: &str, cardinality| {
             let mut label = String::from("tag ");
             super::fmt::write_name(&mut label, name).expect("writing to a String");
             ExplainNode { label, cardinality, children: Vec::new() }
         };
-        let Some(id) = self.pool.lookup(name).filter(|&id| !self.pool.children(id).is_empty()) else {
+        if self.pool.children(id).len() == 0 {
             return leaf(name, bits.len());
-        };
-        let mut ids = Vec::new();
-        self.pool.subtree(id, &mut ids);
-        let parts: Vec<_> = ids.into_iter().filter(|&t| !self.store.get(t).is_empty()).collect();
+        }
+        // The subtree's tags with customers, parents before children, one more than shown
+        // at most, and at most EXPLAIN_VISITS tags looked at: a parent of a million children
+        // costs no more.
+        let mut parts = Vec::new();
+        if !self.store.get(id).is_empty() {
+            parts.push(id);
+        }
+        let mut levels = std::collections::VecDeque::from([self.pool.children(id)]);
+        let mut visits = 0;
+        'walk: while let Some(level) = levels.pop_front() {
+            for t in level {
+                visits += 1;
+                if !self.store.get(t).is_empty() {
+                    parts.push(t);
+                }
+                if parts.len() > EXPLAIN_SUBTREE || visits >= EXPLAIN_VISITS {
+                    break 'walk;
+                }
+                let below = self.pool.children(t);
+                if below.len() > 0 {
+                    levels.push_back(below);
+                }
+            }
+        }
+        let cut = parts.len() > EXPLAIN_SUBTREE || visits >= EXPLAIN_VISITS;
         match parts.as_slice() {
-            [] => leaf(name, 0),
-            [one] => leaf(self.pool.name(*one), bits.len()),
+            [one] if !cut => leaf(self.pool.name(*one), bits.len()),
+            [] | [_] => leaf(name, bits.len()),
             many => {
                 let mut label = String::from("OR (tag ");
                 super::fmt::write_name(&mut label, name).expect("writing to a String");
                 label += " and its descendants: one cached union";
-                if many.len() > EXPLAIN_SUBTREE {
-                    label += &format!("; {EXPLAIN_SUBTREE} of {} tags shown", many.len());
+                if cut {
+                    label += &format!("; the first {} tags with customers shown", many.len().min(EXPLAIN_SUBTREE));
                 }
                 let children = many
                     .iter()
@@ -412,8 +436,10 @@ impl Planner<'_> {
     }
 }
 
-/// The most tags of a subtree an [`Explain`] lists.
+/// The most tags of a subtree an [`Explain`] lists...
 const EXPLAIN_SUBTREE: usize = 64;
+/// ...and the most it looks at to find them.
+const EXPLAIN_VISITS: usize = 4_096;
 
 /// `|n|` when `n` is `a AND b`, `a OR b` or `a AND NOT b` of two dense tags: one dispatched
 /// `AND` + `POPCNT` pass over their bitsets (`blocks::eval::and_len`) instead of `roaring`'s

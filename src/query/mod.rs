@@ -40,10 +40,12 @@
 //! [`Error::QueryTooLarge`](crate::Error::QueryTooLarge) before its tree is built (the length
 //! before the text is read, the terms in a first pass of the lexer that keeps nothing); text
 //! nested deeper than [`MAX_QUERY_DEPTH`] is an [`Error::Parse`](crate::Error::Parse) at the
-//! level that crosses the limit. Parsing allocates at most 16 times the text's length (a
-//! tree node of 32 bytes and a name per term of five bytes or more, as in `a OR b OR c`:
-//! 4 to 12 times, measured in `tests/hostile.rs`). A built [`Query`] nested deeper, or with more terms, is
-//! refused with [`Error::QueryTooLarge`](crate::Error::QueryTooLarge) when evaluated.
+//! level that crosses the limit. Parsing allocates at most 20 times the text's length: a
+//! tree node of 32 bytes per term (64 while its list doubles), a name, 40 more bytes for a
+//! comparison, and the text's copy, against five bytes of text per term at least (`a OR b`;
+//! seven for `a>1 OR b>1`, the costliest per byte: 17 times); `tests/hostile.rs` measures
+//! it. A built [`Query`] nested deeper, or with more terms, is refused with
+//! [`Error::QueryTooLarge`](crate::Error::QueryTooLarge) when evaluated.
 //!
 //! # Evaluation
 //!

@@ -45,27 +45,37 @@ pub(crate) fn normalize_tag(raw: &str) -> Result<Cow<'_, str>> {
     if name.is_empty() {
         return Err(bad("a tag name cannot be empty (hint: give it some text, e.g. \"vip\")".into()));
     }
-    // Normalization may shrink a name (Hangul jamo compose three to one), so the exact check
-    // comes after it; anything four times the limit is refused before any work.
-    if name.len() > 4 * MAX_TAG_NAME_LEN {
-        return Err(bad(too_long(name.len())));
-    }
+    // Bytes that normalization keeps (it drops only white space, and composing shrinks a
+    // name at most three to one): over three times the limit, the normal form is over it,
+    // and nothing is built.
+    let mut solid = 0;
     for (at, c) in name.char_indices() {
         if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
             return Err(bad(format!(
-                "contains the control or line-separator character U+{:04X} at byte {} (hint: remove it; tab and newline are not allowed either)",
+                "contains the control or line-separator character U+{:04X} at byte {} of the name \
+                 (hint: remove it; tab and newline are not allowed either)",
                 c as u32,
                 at + lead
             )));
         }
-        if let Some(what) = invisible_name(c).filter(|_| !(c == ZWJ && joins_emoji(name, at))) {
+        if let Some(what) = invisible(name, at, c) {
             return Err(bad(format!(
-                "contains the invisible character U+{:04X} {what} at byte {} (hint: remove it; zero-width and \
-                 text-direction characters are not allowed in names, since they make different names look the same)",
+                "contains the invisible character U+{:04X} {what} at byte {} of the name (hint: remove it; \
+                 zero-width, text-direction and other invisible characters are not allowed in names, since they \
+                 make different names look the same)",
                 c as u32,
                 at + lead
             )));
         }
+        if !c.is_whitespace() {
+            solid += c.len_utf8();
+        }
+    }
+    if solid > 3 * MAX_TAG_NAME_LEN {
+        return Err(bad(format!(
+            "has {solid} bytes besides white space, over the limit of {MAX_TAG_NAME_LEN} bytes (MAX_TAG_NAME_LEN) \
+             (hint: shorten it; a tag names a trait, its description belongs elsewhere)"
+        )));
     }
     let mut clean = true;
     let mut levels = 0;
@@ -114,30 +124,54 @@ fn too_long(len: usize) -> String {
 }
 
 const ZWJ: char = '\u{200D}';
+const VS15: char = '\u{FE0E}';
+const VS16: char = '\u{FE0F}';
 
-/// Whether the zero-width joiner at byte `at` of `name` joins two emoji (an emoji ZWJ
-/// sequence such as 👩‍💻 or 🏳️‍🌈, which shows as one picture): after an emoji (or the emoji
-/// presentation selector U+FE0F, or a skin tone) and before one.
-fn joins_emoji(name: &str, at: usize) -> bool {
+/// Why the character `c` at byte `at` of `name` is refused as invisible, if it is: every
+/// default-ignorable code point of Unicode (zero-width characters, text-direction controls,
+/// variation selectors, tag characters, fillers...) and the blank braille pattern, except
+/// where an emoji needs one: a zero-width joiner between two pictographs (👩‍💻, 🏳️‍🌈), a
+/// presentation selector after a pictograph or in a keycap (❤️, 1️⃣), tag characters after
+/// the black flag (the flags of England, Scotland and Wales).
+fn invisible(name: &str, at: usize, c: char) -> Option<&'static str> {
+    let what = invisible_name(c)?;
     let before = name[..at].chars().next_back();
-    let after = name[at + ZWJ.len_utf8()..].chars().next();
-    before.is_some_and(|c| c == '\u{FE0F}' || is_emoji(c)) && after.is_some_and(is_emoji)
+    let after = name[at + c.len_utf8()..].chars().next();
+    let in_emoji = match c {
+        ZWJ => before.is_some_and(|b| b == VS16 || joins(b)) && after.is_some_and(joins),
+        VS15 | VS16 => before
+            .is_some_and(|b| is_pictograph(b) || (matches!(b, '0'..='9' | '#' | '*') && after == Some('\u{20E3}'))),
+        '\u{E0020}'..='\u{E007F}' => {
+            before.is_some_and(|b| b == '\u{1F3F4}' || ('\u{E0020}'..='\u{E007E}').contains(&b))
+        }
+        _ => false,
+    };
+    (!in_emoji).then_some(what)
 }
 
-/// Code points of the emoji blocks (pictographs, symbols, dingbats, skin tones).
-fn is_emoji(c: char) -> bool {
-    matches!(c as u32, 0x1F000..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF | 0x2190..=0x21FF)
+/// A pictograph: the emoji blocks (pictographs, symbols, dingbats, arrows, skin tones), not
+/// the regional indicators (flags are pairs of those, without joiners or selectors).
+fn is_pictograph(c: char) -> bool {
+    matches!(c as u32,
+        0x1F000..=0x1F1E5 | 0x1F200..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF
+        | 0x2190..=0x21FF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x203C | 0x2049 | 0x2122 | 0x2139)
 }
 
-/// The name of `c` when it is an invisible character refused in names: zero-width
-/// characters (spaces, non-joiner, the byte order mark, and the joiner except inside an
-/// emoji sequence such as 👩‍💻), text-direction marks, embeddings, overrides and isolates,
-/// the soft hyphen, the combining grapheme joiner and the invisible mathematical operators.
+/// A pictograph a zero-width joiner may stand next to (people, animals, objects, the signs
+/// that finish a sequence such as ⚕ ♀ ❤ ⬛), or a skin tone.
+fn joins(c: char) -> bool {
+    matches!(c as u32, 0x1F000..=0x1F1E5 | 0x1F200..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
+}
+
+/// The name of `c` when it is an invisible character (see [`invisible`]).
 pub(crate) fn invisible_name(c: char) -> Option<&'static str> {
     Some(match c {
         '\u{00AD}' => "SOFT HYPHEN",
         '\u{034F}' => "COMBINING GRAPHEME JOINER",
         '\u{061C}' => "ARABIC LETTER MARK",
+        '\u{115F}' | '\u{1160}' | '\u{3164}' | '\u{FFA0}' => "HANGUL FILLER",
+        '\u{17B4}' | '\u{17B5}' => "KHMER INHERENT VOWEL",
+        '\u{180B}'..='\u{180D}' | '\u{180F}' => "MONGOLIAN FREE VARIATION SELECTOR",
         '\u{180E}' => "MONGOLIAN VOWEL SEPARATOR",
         '\u{200B}' => "ZERO WIDTH SPACE",
         '\u{200C}' => "ZERO WIDTH NON-JOINER",
@@ -150,16 +184,20 @@ pub(crate) fn invisible_name(c: char) -> Option<&'static str> {
         '\u{202D}' => "LEFT-TO-RIGHT OVERRIDE",
         '\u{202E}' => "RIGHT-TO-LEFT OVERRIDE",
         '\u{2060}' => "WORD JOINER",
-        '\u{2061}' => "FUNCTION APPLICATION",
-        '\u{2062}' => "INVISIBLE TIMES",
-        '\u{2063}' => "INVISIBLE SEPARATOR",
-        '\u{2064}' => "INVISIBLE PLUS",
+        '\u{2061}'..='\u{2065}' => "INVISIBLE OPERATOR",
         '\u{2066}' => "LEFT-TO-RIGHT ISOLATE",
         '\u{2067}' => "RIGHT-TO-LEFT ISOLATE",
         '\u{2068}' => "FIRST STRONG ISOLATE",
         '\u{2069}' => "POP DIRECTIONAL ISOLATE",
         '\u{206A}'..='\u{206F}' => "DEPRECATED FORMAT CHARACTER",
+        '\u{2800}' => "BRAILLE PATTERN BLANK",
+        '\u{FE00}'..='\u{FE0F}' => "VARIATION SELECTOR",
         '\u{FEFF}' => "ZERO WIDTH NO-BREAK SPACE (BYTE ORDER MARK)",
+        '\u{FFF0}'..='\u{FFFB}' => "INTERLINEAR ANNOTATION OR RESERVED FORMAT CHARACTER",
+        '\u{1BCA0}'..='\u{1BCA3}' => "SHORTHAND FORMAT CONTROL",
+        '\u{1D173}'..='\u{1D17A}' => "MUSICAL FORMAT CONTROL",
+        '\u{E0000}'..='\u{E007F}' => "TAG CHARACTER",
+        '\u{E0080}'..='\u{E0FFF}' => "VARIATION SELECTOR SUPPLEMENT OR RESERVED",
         _ => return None,
     })
 }
@@ -205,38 +243,46 @@ pub(crate) fn check_limits(name: &str) -> Result<()> {
 
 /// Edit distance (optimal string alignment: insert, delete, substitute, swap two neighbours)
 /// between `a` and `b`, counted in characters; gives up (returns `limit + 1`) past `limit`.
-/// Allocates nothing for a `b` of up to 84 characters.
+/// Only the band of cells within `limit` of the diagonal is computed, so the cost is
+/// `O(len * limit)`; nothing is allocated for a `b` of up to 84 characters.
 pub(crate) fn edit_distance(a: &[char], b: &[char], limit: usize) -> usize {
     if a.len().abs_diff(b.len()) > limit {
         return limit + 1;
     }
+    let big = limit + 1;
     let w = b.len() + 1;
-    let mut buf = smallvec::SmallVec::<[usize; 256]>::from_elem(0, 3 * w);
+    let mut buf = smallvec::SmallVec::<[usize; 256]>::from_elem(big, 3 * w);
     let (prev2, rest) = buf.split_at_mut(w);
     let (prev, cur) = rest.split_at_mut(w);
     let (mut prev2, mut prev, mut cur) = (prev2, prev, cur);
-    for (j, p) in prev.iter_mut().enumerate() {
+    for (j, p) in prev.iter_mut().enumerate().take(big) {
         *p = j;
     }
     for i in 1..=a.len() {
-        cur[0] = i;
-        let mut row_min = cur[0];
-        for j in 1..=b.len() {
+        let lo = i.saturating_sub(limit).max(1);
+        let hi = (i + limit).min(b.len());
+        cur[0] = if i <= limit { i } else { big };
+        cur[lo - 1] = if lo == 1 { cur[0] } else { big };
+        let mut row_min = if lo == 1 { cur[0] } else { big };
+        for j in lo..=hi {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             let mut d = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 d = d.min(prev2[j - 2] + 1);
             }
-            cur[j] = d;
-            row_min = row_min.min(d);
+            cur[j] = d.min(big);
+            row_min = row_min.min(cur[j]);
+        }
+        if hi < b.len() {
+            cur[hi + 1] = big;
         }
         if row_min > limit {
-            return limit + 1;
+            return big;
         }
         std::mem::swap(&mut prev2, &mut prev);
         std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()].min(limit + 1)
+    prev[b.len()].min(big)
 }
 
 #[cfg(test)]
@@ -275,7 +321,7 @@ mod tests {
             assert!(matches!(err, Error::InvalidTagName { .. }), "{bad:?}: {err}");
         }
         let err = normalize_tag(" a\u{7}").unwrap_err().to_string();
-        assert!(err.contains("U+0007 at byte 2"), "{err}");
+        assert!(err.contains("U+0007 at byte 2 of the name"), "{err}");
     }
 
     #[test]
@@ -290,16 +336,56 @@ mod tests {
         ] {
             let err = normalize_tag(&format!("vip{c}x")).unwrap_err().to_string();
             assert!(err.contains(&format!("U+{:04X}", c as u32)) && err.contains(what), "{err}");
-            assert!(err.contains("at byte 3"), "{err}");
+            assert!(err.contains("at byte 3 of the name"), "{err}");
         }
         assert!(normalize_tag("\u{200B}").is_err(), "not trimmed away as white space");
-        // The joiner of an emoji sequence is part of the picture; anywhere else it hides.
-        for ok in ["👩\u{200D}💻 dev", "👨\u{200D}👩\u{200D}👧", "🏳\u{FE0F}\u{200D}🌈", "❤\u{FE0F}\u{200D}🔥"]
-        {
+        // The joiners and selectors of an emoji are part of the picture; anywhere else they
+        // hide.
+        for ok in [
+            "👩\u{200D}💻 dev",
+            "👨\u{200D}👩\u{200D}👧",
+            "🏳\u{FE0F}\u{200D}🌈",
+            "❤\u{FE0F}\u{200D}🔥",
+            "❤\u{FE0F}",
+            "1\u{FE0F}\u{20E3}",
+            "🐈\u{200D}⬛",
+            "👍\u{1F3FD}",
+            "🏴\u{E0067}\u{E0062}\u{E0073}\u{E0063}\u{E0074}\u{E007F}",
+            "🇺🇸",
+        ] {
             assert!(normalize_tag(ok).is_ok(), "{ok}");
         }
-        for bad in ["vip\u{200D}", "\u{200D}👩", "a\u{200D}b", "👩\u{200D}b", "👩\u{200D}\u{200D}💻"] {
+        for bad in [
+            "vip\u{200D}",
+            "\u{200D}👩",
+            "a\u{200D}b",
+            "👩\u{200D}b",
+            "👩\u{200D}\u{200D}💻",
+            "←\u{200D}→",
+            "🇺\u{200D}🇸",
+        ] {
             assert!(normalize_tag(bad).unwrap_err().to_string().contains("U+200D"), "{bad}");
+        }
+        // A selector after a letter is refused where it stands, so it cannot carry a joiner.
+        assert!(normalize_tag("vip\u{FE0F}\u{200D}🚀").unwrap_err().to_string().contains("U+FE0F"));
+        assert!(normalize_tag("vip\u{E0041}").unwrap_err().to_string().contains("TAG CHARACTER"));
+        // Every other default-ignorable or blank character makes a name that looks like "vip".
+        for c in [
+            '\u{E0041}',
+            '\u{FE0F}',
+            '\u{FE00}',
+            '\u{180B}',
+            '\u{FFF9}',
+            '\u{17B4}',
+            '\u{3164}',
+            '\u{FFA0}',
+            '\u{115F}',
+            '\u{2800}',
+            '\u{2065}',
+            '\u{1D173}',
+            '\u{E0100}',
+        ] {
+            assert!(normalize_tag(&format!("vip{c}")).is_err(), "U+{:04X}", c as u32);
         }
         // Visible non-ASCII characters stay valid.
         for ok in ["高消费", "naïve", "🚀", "Ünïcödé/тег", "עברית", "a·b"] {
@@ -320,8 +406,21 @@ mod tests {
         assert!(name.len() <= MAX_TAG_NAME_LEN + 4, "the payload is an excerpt");
         assert!(reason.contains("10000000 bytes"), "{reason}");
         assert!(err.to_string().len() < 1_000);
-        // Padding around a name does not count.
+        // The limit is on the normal form: padding around a name or its levels, or around
+        // the group colon, does not count.
         assert!(normalize_tag(&format!("  {at_limit}  ")).is_ok());
+        let padded = format!("a{}/b", " ".repeat(1_100));
+        assert_eq!(normalize_tag(&padded).unwrap(), "a/b");
+        let padded = format!("tier{}:gold", " ".repeat(5_000));
+        assert_eq!(normalize_tag(&padded).unwrap(), "tier:gold");
+        // The length reported is the normal form's: 200 letters and 180 bytes of decomposed
+        // jamo are 260 bytes composed.
+        let mixed = format!("{}{}", "a".repeat(200), "\u{1100}\u{1161}\u{11A8}".repeat(20));
+        assert!(normalize_tag(&mixed).unwrap_err().to_string().contains("is 260 bytes long"));
+        // Over three times the limit besides white space, nothing is built: composing
+        // shrinks text three to one at most (1,026 bytes of jamo, 342 composed).
+        let jamo = "\u{1100}\u{1161}\u{11A8}".repeat(114);
+        assert!(normalize_tag(&jamo).unwrap_err().to_string().contains("has 1026 bytes besides white space"));
 
         let deep = vec!["l"; MAX_TAG_DEPTH].join("/");
         assert!(normalize_tag(&deep).is_ok());
@@ -360,5 +459,37 @@ mod tests {
         assert_eq!(d("高消费", "高消", 3), 1);
         let long = "y".repeat(200);
         assert_eq!(d(&long, &format!("{long}z"), 2), 1, "longer than the inline buffer");
+        assert_eq!(d("abcdef", "badcfe", 3), 3);
+        assert_eq!(d("abcdef", "badcfe", 2), 3, "gives up past the limit");
+    }
+
+    /// The full table, for comparison.
+    fn full_distance(a: &[char], b: &[char]) -> usize {
+        let mut t = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+        for (i, row) in t.iter_mut().enumerate() {
+            row[0] = i;
+        }
+        for (j, cell) in t[0].iter_mut().enumerate() {
+            *cell = j;
+        }
+        for i in 1..=a.len() {
+            for j in 1..=b.len() {
+                let cost = usize::from(a[i - 1] != b[j - 1]);
+                t[i][j] = (t[i - 1][j] + 1).min(t[i][j - 1] + 1).min(t[i - 1][j - 1] + cost);
+                if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                    t[i][j] = t[i][j].min(t[i - 2][j - 2] + 1);
+                }
+            }
+        }
+        t[a.len()][b.len()]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_band_gives_the_full_tables_distance(a in "[abc]{0,9}", b in "[abc]{0,9}", limit in 0usize..6) {
+            let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+            let full = full_distance(&a, &b);
+            proptest::prop_assert_eq!(edit_distance(&a, &b, limit), full.min(limit + 1));
+        }
     }
 }

@@ -11,7 +11,7 @@
 //! its name, about 10 to 20 bytes of the two indexes and its bitmap; [`Pool::heap_bytes`]
 //! counts them.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, btree_set};
 use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
@@ -48,6 +48,9 @@ impl TagDef {
         (self.group != NONE).then_some(self.group)
     }
 }
+
+/// A tag's children, in id order.
+pub(crate) type Children<'a> = std::iter::Copied<btree_set::Iter<'a, TagId>>;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Group {
@@ -88,8 +91,9 @@ pub(crate) struct Pool {
     hasher: RandomState,
     suggest: Suggest,
     live: usize,
-    /// The direct children of every tag that has some, in creation order.
-    children: HashMap<TagId, Vec<TagId>>,
+    /// The direct children of every tag that has some, in id order (a set, so a child of a
+    /// parent of a million leaves out in logarithmic time).
+    children: HashMap<TagId, BTreeSet<TagId>>,
     groups: IndexMap<Box<str>, Group>,
 }
 
@@ -105,7 +109,7 @@ impl Pool {
         let name_of = |t: u32| slots[t as usize].as_ref().map_or("", |d| &*d.name);
         let name = name_of(id.0);
         by_name.insert_unique(hasher.hash_one(name), id, |&t| hasher.hash_one(name_of(t.0)));
-        suggest.insert(id.0, name, name_of);
+        suggest.insert(id.0, name);
     }
 
     /// Makes room for `additional` new tags (a bulk load), so the indexes grow once.
@@ -114,7 +118,7 @@ impl Pool {
         slots.reserve(additional);
         let name_of = |t: u32| slots[t as usize].as_ref().map_or("", |d| &*d.name);
         by_name.reserve(additional, |&t| hasher.hash_one(name_of(t.0)));
-        suggest.reserve(additional, name_of);
+        suggest.reserve(additional);
     }
 
     /// Unfiles live tag `id` from both indexes (before its name changes or it is deleted).
@@ -136,9 +140,10 @@ impl Pool {
         std::iter::successors(self.def(id).and_then(TagDef::parent), |&p| self.def(p).and_then(TagDef::parent))
     }
 
-    /// `id`'s direct children, in creation order.
-    pub(crate) fn children(&self, id: TagId) -> &[TagId] {
-        self.children.get(&id).map_or(&[], Vec::as_slice)
+    /// `id`'s direct children, in id order.
+    pub(crate) fn children(&self, id: TagId) -> Children<'_> {
+        static NONE: BTreeSet<TagId> = BTreeSet::new();
+        self.children.get(&id).unwrap_or(&NONE).iter().copied()
     }
 
     pub(crate) fn def(&self, id: TagId) -> Option<&TagDef> {
@@ -161,8 +166,9 @@ impl Pool {
     /// Approximate heap bytes of the pool: slots, names, child lists, both indexes, groups.
     pub(crate) fn heap_bytes(&self) -> usize {
         let names: usize = self.iter().map(|(_, d)| d.name.len()).sum();
-        let children: usize = self.children.values().map(|c| c.capacity() * size_of::<TagId>()).sum::<usize>()
-            + self.children.capacity() * (size_of::<(TagId, Vec<TagId>)>() + 1);
+        // A B-tree node holds up to 11 ids with about 60 bytes of links and counts.
+        let children: usize = self.children.values().map(|c| c.len() * (size_of::<TagId>() + 6) + 64).sum::<usize>()
+            + self.children.capacity() * (size_of::<(TagId, BTreeSet<TagId>)>() + 1);
         let groups: usize = self
             .groups
             .iter()
@@ -284,7 +290,7 @@ impl Pool {
             (d.parent(), d.group())
         };
         if let Some(p) = parent {
-            self.children.entry(p).or_default().push(id);
+            self.children.entry(p).or_default().insert(id);
         }
         if let Some(g) = group {
             self.groups[g as usize].members.push(id);
@@ -308,7 +314,7 @@ impl Pool {
     /// Takes `child` out of `parent`'s children.
     fn detach(&mut self, parent: TagId, child: TagId) {
         if let Some(c) = self.children.get_mut(&parent) {
-            c.retain(|&x| x != child);
+            c.remove(&child);
             if c.is_empty() {
                 self.children.remove(&parent);
             }
@@ -327,7 +333,7 @@ impl Pool {
         out.push(id);
         let mut i = start;
         while i < out.len() {
-            out.extend_from_slice(self.children(out[i]));
+            out.extend(self.children(out[i]));
             i += 1;
         }
     }
@@ -336,10 +342,10 @@ impl Pool {
     pub(crate) fn delete(&mut self, id: TagId) -> Result<()> {
         let d = self.check(id)?;
         let children = self.children(id);
-        if !children.is_empty() {
+        if children.len() > 0 {
             return Err(Error::TagHasChildren {
                 name: d.name.to_string(),
-                children: children.iter().map(|&c| self.name(c).to_owned()).collect(),
+                children: children.take(crate::error::LISTED).map(|c| self.name(c).to_owned()).collect(),
             });
         }
         self.unlink(id);
@@ -432,7 +438,7 @@ impl Pool {
             }
         }
         if let Some(p) = new_parent {
-            self.children.entry(p).or_default().push(root);
+            self.children.entry(p).or_default().insert(root);
         }
         Ok(())
     }
@@ -518,8 +524,8 @@ mod tests {
         let plan = p.plan_rename(b, "x/y").unwrap();
         p.apply_rename(plan).unwrap();
         assert_eq!(names(&p), ["a", "x", "x/y", "x/y/c"]);
-        assert!(p.children(p.lookup("a").unwrap()).is_empty());
-        assert_eq!(p.children(p.lookup("x").unwrap()), [b]);
+        assert_eq!(p.children(p.lookup("a").unwrap()).len(), 0);
+        assert_eq!(p.children(p.lookup("x").unwrap()).collect::<Vec<_>>(), [b]);
         // into its own subtree: the old root's name is recreated as a new ancestor
         let plan = p.plan_rename(b, "x/y/z").unwrap();
         p.apply_rename(plan).unwrap();
