@@ -104,7 +104,9 @@ pub struct Stats {
     /// mean" indexes. With `bitmap_bytes`, what tags cost: see [`Stats::bytes_per_tag`].
     pub pool_bytes: usize,
     /// Bytes of the cached subtree unions (one per tag with children, so a query on a parent
-    /// reads one bitmap), serialized, plus their table.
+    /// reads one bitmap), serialized, plus their table. Each level of a chain holds its own
+    /// union, so a deep chain over the same customers (`a/b/c/...` down 16 levels) keeps up
+    /// to 15 copies of them.
     pub subtree_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,

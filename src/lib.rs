@@ -80,8 +80,11 @@
 //! ```text
 //! Engine (engine.rs)            the typed facade users hold; delegates to the layers below
 //!  ├─ customers.rs              key <-> dense id directory (IndexMap), live set (RoaringBitmap)
-//!  ├─ tags/pool.rs              names, kinds, exclusive groups, hierarchy links
-//!  ├─ tags/store.rs             one RoaringBitmap per tag (every bitmap ⊆ live set)
+//!  ├─ tags/name.rs              name rules and limits (NFC, invisible characters, length, depth)
+//!  ├─ tags/pool.rs              names (each stored once), kinds, exclusive groups, hierarchy
+//!  ├─ tags/suggest.rs           "did you mean": an anagram-hash index, no scan of a large pool
+//!  ├─ tags/store.rs             one RoaringBitmap per tag (every bitmap ⊆ live set), and the
+//!  │                            cached union of every parent's subtree
 //!  ├─ attrs/                    one bit-sliced index per numeric attribute (bsi.rs): a
 //!  │                            bitmap per value bit; ranges are bitmap operations
 //!  ├─ query/                    ast.rs (owned AST + spans, builder), parse.rs (one fn per
@@ -126,7 +129,7 @@
 //! - Parsing allocates at most 20 times the text's length; validating a name, a small
 //!   constant beyond the name (at most its length again when it has white space to drop).
 //! - The tag pool costs linear memory: each tag's full name is stored once (a name of `n`
-//!   bytes with `d` levels costs at most `d * n` bytes of names), plus about 55 bytes of
+//!   bytes with `d` levels costs at most `d * n` bytes of names), plus about 60 bytes of
 //!   slot and indexes; [`Stats::pool_bytes`] and [`Stats::bytes_per_tag`] report it.
 //! - An unknown name never scans a large pool: "did you mean" suggestions come from an
 //!   index (see [`Error::UnknownTag`]), tens of microseconds among a million tags, and
@@ -144,9 +147,9 @@
 //!
 //! Names mean what they look like: they are trimmed, in Unicode Normalization Form C (so
 //! `víp` typed with a combining accent is the same tag as `víp` typed precomposed), and may
-//! not hold control characters, zero-width characters (a zero-width joiner inside an emoji
-//! such as 👩‍💻 excepted) or text-direction controls ([`Error::InvalidTagName`] names the
-//! code point).
+//! not hold control characters or invisible ones: zero-width characters, text-direction
+//! controls, variation selectors and every other default-ignorable code point, except where
+//! an emoji needs one (👩‍💻, ❤️); [`Error::InvalidTagName`] names the code point.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

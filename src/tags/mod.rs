@@ -13,6 +13,31 @@ pub use pool::TagInfo;
 pub(crate) use name::{normalize_group, normalize_tag};
 pub(crate) use suggest::Suggest;
 
+/// A map keyed by tag id. Ids are handed out in sequence by the pool, never chosen by a
+/// caller, so a multiplicative hash (Fibonacci hashing) is safe and costs a multiply where
+/// SipHash would cost more than the bitmap read it guards.
+pub(crate) type IdMap<V> = std::collections::HashMap<crate::id::TagId, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// The hasher of [`IdMap`].
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = (self.0 ^ u64::from(n)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// The exclusive-group prefix of `group:value`, if the name has a `:`.
 pub(crate) fn group_prefix(name: &str) -> Option<&str> {
     name::split_group(name).map(|(g, _)| g)

@@ -11,12 +11,13 @@
 //! its name, about 10 to 20 bytes of the two indexes and its bitmap; [`Pool::heap_bytes`]
 //! counts them.
 
-use std::collections::{BTreeSet, HashMap, btree_set};
+use std::collections::{BTreeSet, btree_set};
 use std::hash::{BuildHasher, RandomState};
 
 use hashbrown::HashTable;
 use indexmap::IndexMap;
 
+use super::IdMap;
 use super::kind::TagKind;
 use super::name::{check_limits, parent_name, split_group};
 use super::suggest::Suggest;
@@ -93,7 +94,7 @@ pub(crate) struct Pool {
     live: usize,
     /// The direct children of every tag that has some, in id order (a set, so a child of a
     /// parent of a million leaves out in logarithmic time).
-    children: HashMap<TagId, BTreeSet<TagId>>,
+    children: IdMap<BTreeSet<TagId>>,
     groups: IndexMap<Box<str>, Group>,
 }
 

@@ -14,11 +14,11 @@
 //! children) the union is dropped and rebuilt by the next query that reads it: one
 //! multi-way union of the parent's bitmap and its children's unions.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use roaring::{MultiOps, RoaringBitmap};
 
+use super::IdMap;
 use super::pool::Pool;
 use crate::id::TagId;
 
@@ -31,7 +31,7 @@ pub(crate) struct Store {
     bitmaps: Vec<RoaringBitmap>,
     /// Per tag with children: its subtree's union (its own bitmap included), or an empty
     /// cell when it must be rebuilt.
-    subtree: HashMap<TagId, OnceLock<RoaringBitmap>>,
+    subtree: IdMap<OnceLock<RoaringBitmap>>,
 }
 
 static EMPTY: std::sync::LazyLock<RoaringBitmap> = std::sync::LazyLock::new(RoaringBitmap::new);
@@ -54,6 +54,9 @@ impl Store {
     /// The customers a query on `id` matches: its bitmap, or for a tag with children the
     /// union of its subtree (built on first use after a change it could not follow).
     pub(crate) fn members(&self, pool: &Pool, id: TagId) -> &RoaringBitmap {
+        if self.subtree.is_empty() {
+            return self.get(id); // no hierarchy at all
+        }
         match self.subtree.get(&id) {
             Some(cell) => cell.get_or_init(|| self.union_below(pool, id)),
             None => self.get(id),
@@ -61,8 +64,8 @@ impl Store {
     }
 
     /// `id`'s bitmap and its children's members, united (recursion is bounded by
-    /// `MAX_TAG_DEPTH`). Its cost is one visit per child: about 3 ms per 100,000 children,
-    /// mostly memory latency.
+    /// `MAX_TAG_DEPTH`). Its cost is one visit per child, mostly memory latency: 5 ms for
+    /// 200,000 one-customer children, 0.3 s for 1.1M.
     fn union_below(&self, pool: &Pool, id: TagId) -> RoaringBitmap {
         std::iter::once(self.get(id)).chain(pool.children(id).map(|c| self.members(pool, c))).union()
     }
