@@ -595,7 +595,7 @@ impl Engine {
             Some(g) => Ok(g.members.iter().map(|&id| self.info(id)).collect()),
             None => Err(Error::UnknownGroup {
                 name: g.into_owned(),
-                known: self.exclusive_groups().take(crate::error::LISTED).map(str::to_owned).collect(),
+                known: self.exclusive_groups().take(crate::error::LISTED + 1).map(str::to_owned).collect(),
             }),
         }
     }

@@ -124,7 +124,8 @@ pub enum Error {
     /// distance (insert, delete, substitute or swap a character). In a pool of up to 1,024
     /// names (32 KiB of names) every name is compared, and names up to a third of the unknown
     /// name's length in edits away (two or three) are offered; in a larger pool an index
-    /// finds the names one edit away without a scan: tens of microseconds for Latin names, a
+    /// finds the names one edit away without a scan: tens to hundreds of microseconds for
+    /// Latin names among a million, a
     /// few milliseconds at worst (a pool using thousands of distinct characters, where only
     /// the most used about 5,000 are tried). A name of a group
     /// [`Engine::refresh`](crate::Engine::refresh) derives (`stage:active` before the first
@@ -150,7 +151,8 @@ pub enum Error {
     UnknownGroup {
         /// The name as given.
         name: String,
-        /// The declared groups, in declaration order: the first 16 when there are more.
+        /// The declared groups, in declaration order: at most 17 (the first 17 when there are
+        /// more than 16).
         known: Vec<String>,
     },
 
@@ -219,14 +221,15 @@ pub enum Error {
 
     /// A tag with child tags cannot be deleted on its own.
     #[error(
-        "tag {} has {}{} child tag(s), e.g. {} (hint: delete the children first, deepest first)",
-        Quote(name), if children.len() >= LISTED { "at least " } else { "" }, children.len(),
+        "tag {} has {} child tag(s), e.g. {} (hint: delete the children first, deepest first)",
+        Quote(name), Count(children.len()),
         Quote(children.first().map(String::as_str).unwrap_or(""))
     )]
     TagHasChildren {
         /// The tag.
         name: String,
-        /// Its direct children, in id order: the first 16 when it has more.
+        /// Its direct children, in id order: at most 17 (when it has more than 16, the first
+        /// 17, and the message says "more than 16").
         children: Vec<String>,
     },
 
@@ -332,8 +335,18 @@ pub enum Error {
     },
 }
 
-/// At most this many names are listed in an error's payload (children, groups).
+/// An error's payload lists at most this many names and one more (children, groups); the
+/// one more says there are more.
 pub(crate) const LISTED: usize = 16;
+
+/// How many names a list holds: `more than 16` when it holds the one more.
+struct Count(usize);
+
+impl fmt::Display for Count {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > LISTED { write!(f, "more than {LISTED}") } else { write!(f, "{}", self.0) }
+    }
+}
 
 /// At most this many bytes of one input are quoted in an error (a longer one is cut to an
 /// excerpt): every valid tag name fits.
@@ -391,7 +404,7 @@ impl fmt::Display for QuoteList<'_> {
             write!(f, "{}", Quote(s))?;
         }
         if self.0.len() > 10 {
-            write!(f, ", … {} in all", self.0.len())?;
+            write!(f, ", … {} in all", Count(self.0.len()))?;
         }
         f.write_str("]")
     }

@@ -127,12 +127,13 @@
 //! What that buys, measured (`tests/hostile.rs` checks each with a counting allocator):
 //!
 //! - Parsing allocates at most 20 times the text's length; validating a name, a small
-//!   constant beyond the name (at most its length again when it has white space to drop).
+//!   constant beyond the name (at most about three times its length, when it has white
+//!   space to drop or composes into longer text).
 //! - The tag pool costs linear memory: each tag's full name is stored once (a name of `n`
-//!   bytes with `d` levels costs at most `d * n` bytes of names), plus about 60 bytes of
+//!   bytes with `d` levels costs at most `d * n` bytes of names), plus about 80 bytes of
 //!   slot and indexes; [`Stats::pool_bytes`] and [`Stats::bytes_per_tag`] report it.
 //! - An unknown name never scans a large pool: "did you mean" suggestions come from an
-//!   index (see [`Error::UnknownTag`]), tens of microseconds among a million tags, and
+//!   index (see [`Error::UnknownTag`]), tens to hundreds of microseconds among a million tags, and
 //!   include names that differ only in letter case (`VIP` -> did you mean `vip`?).
 //! - A query on a parent tag reads one bitmap: the union of its subtree is cached and kept
 //!   current as tags are added; a removal under a parent of more than 1,024 children (or a

@@ -43,23 +43,36 @@ fn normal_form(raw: &str) -> Option<String> {
             | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
             | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
     };
-    let pictograph = |c: char| {
-        matches!(c as u32, 0x1F000..=0x1F1E5 | 0x1F200..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF
-            | 0x2B00..=0x2BFF | 0x2190..=0x21FF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x203C
-            | 0x2049 | 0x2122 | 0x2139)
+    // Emoji are Unicode's `Emoji=Yes` characters, but for keycap bases and regional indicators.
+    let emoji = |c: char| {
+        use unicode_properties::UnicodeEmoji;
+        !matches!(c, '0'..='9' | '#' | '*' | '\u{1F1E6}'..='\u{1F1FF}') && c.is_emoji_char()
     };
-    let joins = |c: char| matches!(c as u32, 0x1F000..=0x1F1E5 | 0x1F200..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF);
+    let is_tag = |c: char| ('\u{E0020}'..='\u{E007F}').contains(&c);
     let chars: Vec<char> = t.chars().collect();
+    // A subdivision flag: 🏴, tag digits or lower-case tag letters, the cancel tag.
+    let in_flag = |i: usize| {
+        let (mut lo, mut hi) = (i, i);
+        while lo > 0 && is_tag(chars[lo - 1]) {
+            lo -= 1;
+        }
+        while hi + 1 < chars.len() && is_tag(chars[hi + 1]) {
+            hi += 1;
+        }
+        lo > 0
+            && chars[lo - 1] == '\u{1F3F4}'
+            && hi > lo
+            && chars[hi] == '\u{E007F}'
+            && chars[lo..hi].iter().all(|&c| matches!(c, '\u{E0030}'..='\u{E0039}' | '\u{E0061}'..='\u{E007A}'))
+    };
     let hidden = chars.iter().enumerate().any(|(i, &c)| {
         let before = i.checked_sub(1).map(|j| chars[j]);
         let after = chars.get(i + 1).copied();
         let in_emoji = match c {
-            '\u{200D}' => before.is_some_and(|b| b == '\u{FE0F}' || joins(b)) && after.is_some_and(joins),
+            '\u{200D}' => before.is_some_and(|b| b == '\u{FE0F}' || emoji(b)) && after.is_some_and(emoji),
             '\u{FE0E}' | '\u{FE0F}' => before
-                .is_some_and(|b| pictograph(b) || (matches!(b, '0'..='9' | '#' | '*') && after == Some('\u{20E3}'))),
-            '\u{E0020}'..='\u{E007F}' => {
-                before.is_some_and(|b| b == '\u{1F3F4}' || ('\u{E0020}'..='\u{E007E}').contains(&b))
-            }
+                .is_some_and(|b| if matches!(b, '0'..='9' | '#' | '*') { after == Some('\u{20E3}') } else { emoji(b) }),
+            c if is_tag(c) => in_flag(i),
             _ => false,
         };
         invisible(c) && !in_emoji

@@ -72,7 +72,7 @@ impl<'a> Planner<'a> {
 
     fn plan_expr(&self, e: &Expr, q: &Query, terms: &mut usize) -> Result<(Node<'a>, bool)> {
         Ok(match e {
-            Expr::Tag(_) | Expr::Compare(_) => {
+            Expr::Tag(_) | Expr::Compare(_) | Expr::Everyone => {
                 *terms += 1;
                 if *terms > MAX_QUERY_TERMS {
                     return Err(Error::QueryTooLarge {
@@ -84,10 +84,9 @@ impl<'a> Planner<'a> {
                 match e {
                     Expr::Tag(t) => (self.resolve(t, q)?, false),
                     Expr::Compare(c) => (self.resolve_attr(c, q)?, false),
-                    _ => unreachable!("matched above"),
+                    _ => (Node::All, false),
                 }
             }
-            Expr::Everyone => (Node::All, false),
             Expr::Not(x) => {
                 let (n, c) = self.plan_expr(x, q, terms)?;
                 (n, !c)
@@ -335,7 +334,8 @@ impl<'a> Planner<'a> {
     /// The plan of `q` with every node's cardinality.
     pub(crate) fn explain(&self, q: &Query) -> Result<Explain> {
         let (n, complemented) = self.plan(q)?;
-        let mut root = self.explain_node(&n);
+        let mut budget = EXPLAIN_VISITS;
+        let mut root = self.explain_node(&n, &mut budget);
         if complemented {
             let count = self.live.len().saturating_sub(root.cardinality);
             root = ExplainNode {
@@ -348,9 +348,10 @@ impl<'a> Planner<'a> {
         Ok(Explain { query: q.to_string(), live: self.live.len(), root, per_block })
     }
 
-    fn explain_node(&self, n: &Node<'a>) -> ExplainNode {
+    /// `n`'s explanation; `budget` is how many more subtree tags parents may look at.
+    fn explain_node(&self, n: &Node<'a>, budget: &mut usize) -> ExplainNode {
         let (label, children): (String, Vec<ExplainNode>) = match n {
-            Node::Leaf { tag, name, bits } => return self.explain_tag(*tag, name, bits),
+            Node::Leaf { tag, name, bits } => return self.explain_tag(*tag, name, bits, budget),
             Node::Range { name, op, value, .. } => {
                 let mut s = String::from("attribute ");
                 super::fmt::write_name(&mut s, name).expect("writing to a String");
@@ -360,13 +361,15 @@ impl<'a> Planner<'a> {
             Node::Empty => ("nobody".into(), Vec::new()),
             Node::And(xs) => (
                 "AND (smallest first, stops when empty)".into(),
-                self.sorted(xs).into_iter().map(|x| self.explain_node(x)).collect(),
+                self.sorted(xs).into_iter().map(|x| self.explain_node(x, budget)).collect(),
             ),
-            Node::Or(xs) => ("OR (one multi-way union)".into(), xs.iter().map(|x| self.explain_node(x)).collect()),
+            Node::Or(xs) => {
+                ("OR (one multi-way union)".into(), xs.iter().map(|x| self.explain_node(x, budget)).collect())
+            }
             Node::AndNot(base, negs) => {
-                let mut c = vec![self.explain_node(base)];
+                let mut c = vec![self.explain_node(base, budget)];
                 for x in negs {
-                    let mut e = self.explain_node(x);
+                    let mut e = self.explain_node(x, budget);
                     e.label = format!("minus {}", e.label);
                     c.push(e);
                 }
@@ -381,7 +384,7 @@ impl Planner<'_> {
     /// A tag term. A tag with descendants reads one bitmap, its subtree's cached union; the
     /// explanation lists the subtree's tags that have customers (at most
     /// [`EXPLAIN_SUBTREE`]) under an `OR`, or shows the one that has them.
-    fn explain_tag(&self, id: TagId, name: &str, bits: &RoaringBitmap) -> ExplainNode {
+    fn explain_tag(&self, id: TagId, name: &str, bits: &RoaringBitmap, budget: &mut usize) -> ExplainNode {
         let leaf = |name: &str, cardinality| {
             let mut label = String::from("tag ");
             super::fmt::write_name(&mut label, name).expect("writing to a String");
@@ -391,22 +394,24 @@ impl Planner<'_> {
             return leaf(name, bits.len());
         }
         // The subtree's tags with customers, parents before children, one more than shown
-        // at most, and at most EXPLAIN_VISITS tags looked at: a parent of a million children
-        // costs no more.
+        // at most, and at most EXPLAIN_VISITS tags looked at in the whole explanation: a
+        // parent of a million children, or many parents, cost no more.
         let mut parts = Vec::new();
         if !self.store.get(id).is_empty() {
             parts.push(id);
         }
         let mut levels = std::collections::VecDeque::from([self.pool.children(id)]);
-        let mut visits = 0;
-        'walk: while let Some(level) = levels.pop_front() {
-            for t in level {
-                visits += 1;
+        let mut cut = false;
+        'walk: while let Some(mut level) = levels.pop_front() {
+            while level.len() > 0 {
+                if parts.len() > EXPLAIN_SUBTREE || *budget == 0 {
+                    cut = true;
+                    break 'walk;
+                }
+                let t = level.next().expect("not empty");
+                *budget -= 1;
                 if !self.store.get(t).is_empty() {
                     parts.push(t);
-                }
-                if parts.len() > EXPLAIN_SUBTREE || visits >= EXPLAIN_VISITS {
-                    break 'walk;
                 }
                 let below = self.pool.children(t);
                 if below.len() > 0 {
@@ -414,7 +419,7 @@ impl Planner<'_> {
                 }
             }
         }
-        let cut = parts.len() > EXPLAIN_SUBTREE || visits >= EXPLAIN_VISITS;
+        cut |= parts.len() > EXPLAIN_SUBTREE;
         match parts.as_slice() {
             [one] if !cut => leaf(self.pool.name(*one), bits.len()),
             [] | [_] => leaf(name, bits.len()),
@@ -438,7 +443,7 @@ impl Planner<'_> {
 
 /// The most tags of a subtree an [`Explain`] lists...
 const EXPLAIN_SUBTREE: usize = 64;
-/// ...and the most it looks at to find them.
+/// ...and the most one explanation looks at to find them, over all its parents.
 const EXPLAIN_VISITS: usize = 4_096;
 
 /// `|n|` when `n` is `a AND b`, `a OR b` or `a AND NOT b` of two dense tags: one dispatched
@@ -792,6 +797,32 @@ mod tests {
         assert_eq!(plan.count(), 1);
         assert!(plan.to_string().contains("attribute age >= 30 (bit-sliced index)"), "{plan}");
         assert_eq!(plan.root.children[0].label, "tag c", "evaluated first: {plan}");
+    }
+
+    #[test]
+    fn explaining_parents_is_bounded_per_query() {
+        let mut e = Engine::new();
+        e.customer_id_range(0..200).unwrap();
+        let pairs: Vec<(CustomerId, String)> = (0..100u32).map(|i| (CustomerId(i), format!("p/c{i}"))).collect();
+        e.tag_pairs(pairs.iter().map(|(c, n)| (*c, n.as_str()))).unwrap();
+        // q: one customer of its own, 5,000 empty children.
+        e.tag(CustomerId(150), "q").unwrap();
+        for i in 0..5_000 {
+            e.ensure_tag(&format!("q/e{i}")).unwrap();
+        }
+        let plan = e.explain("p").unwrap();
+        assert_eq!(plan.count(), 100);
+        assert_eq!(plan.root.children.len(), EXPLAIN_SUBTREE, "{plan}");
+        assert!(plan.root.label.contains("the first 64"), "{}", plan.root.label);
+        // Many parents in one query share one walk budget: 1,000 terms of q would look at
+        // 5 million children without it.
+        let text = vec!["q"; 1_000].join(" AND ");
+        let t = std::time::Instant::now();
+        let plan = e.explain(text.as_str()).unwrap();
+        assert_eq!(plan.count(), 1);
+        assert!(t.elapsed() < std::time::Duration::from_secs(2), "{:?}", t.elapsed());
+        // One walk to its end is not called cut: q alone, its own customer.
+        assert_eq!(e.explain("q").unwrap().root.label, "tag q");
     }
 
     #[test]

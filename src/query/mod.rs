@@ -84,7 +84,7 @@ pub(crate) use eval::Planner;
 /// The deepest nesting of `NOT`, `AND`, `OR` and parentheses a query may have.
 pub const MAX_QUERY_DEPTH: usize = 256;
 
-/// The most terms (tag names and attribute comparisons) one query may have (131,072; a
+/// The most terms (tag names, attribute comparisons and `*`) one query may have (131,072; a
 /// 100,000-term `OR` is fine): checked while text is parsed, and when a built [`Query`] is
 /// evaluated.
 pub const MAX_QUERY_TERMS: usize = 1 << 17;

@@ -72,12 +72,12 @@ impl<'a> Lexer<'a> {
         Ok(t)
     }
 
-    /// Checks every token of the text, counting the terms (names) against
+    /// Checks every token of the text, counting the terms (names and `*`) against
     /// [`MAX_QUERY_TERMS`]; keeps nothing.
     fn check(mut self) -> Result<()> {
         let mut terms = 0usize;
         while let Some((tok, _)) = self.next()? {
-            if matches!(tok, Tok::Name(_)) {
+            if matches!(tok, Tok::Name(_) | Tok::Star) {
                 terms += 1;
                 if terms > MAX_QUERY_TERMS {
                     return Err(Error::QueryTooLarge { what: "number of terms", found: terms, limit: MAX_QUERY_TERMS });
@@ -505,7 +505,8 @@ struct Group {
 
 impl Group {
     fn new(first: (Expr, usize), and: bool) -> Group {
-        let mut g = Group { and, xs: Vec::new(), depth: 0 };
+        // Most groups have two operands: room for exactly two (a list grows from four).
+        let mut g = Group { and, xs: Vec::with_capacity(2), depth: 0 };
         g.push(first);
         g
     }

@@ -135,37 +135,49 @@ const VS16: char = '\u{FE0F}';
 /// Why the character `c` at byte `at` of `name` is refused as invisible, if it is: every
 /// default-ignorable code point of Unicode (zero-width characters, text-direction controls,
 /// variation selectors, tag characters, fillers...) and the blank braille pattern, except
-/// where an emoji needs one: a zero-width joiner between two pictographs (👩‍💻, 🏳️‍🌈), a
-/// presentation selector after a pictograph or in a keycap (❤️, 1️⃣), tag characters after
-/// the black flag (the flags of England, Scotland and Wales).
+/// where an emoji needs one (Unicode's emoji properties, from `unicode-properties`): a
+/// zero-width joiner between two emoji (👩‍💻, 🏳️‍🌈), a presentation selector after an emoji
+/// or inside a keycap (❤️, ▶️, 1️⃣), and the tag characters of a subdivision flag (🏴 then
+/// tag letters or digits then the cancel tag, as the flags of England, Scotland and Wales).
 fn invisible(name: &str, at: usize, c: char) -> Option<&'static str> {
     let what = invisible_name(c)?;
     let before = name[..at].chars().next_back();
     let after = name[at + c.len_utf8()..].chars().next();
     let in_emoji = match c {
-        ZWJ => before.is_some_and(|b| b == VS16 || joins(b)) && after.is_some_and(joins),
+        ZWJ => before.is_some_and(|b| b == VS16 || is_emoji(b)) && after.is_some_and(is_emoji),
         VS15 | VS16 => before
-            .is_some_and(|b| is_pictograph(b) || (matches!(b, '0'..='9' | '#' | '*') && after == Some('\u{20E3}'))),
-        '\u{E0020}'..='\u{E007F}' => {
-            before.is_some_and(|b| b == '\u{1F3F4}' || ('\u{E0020}'..='\u{E007E}').contains(&b))
-        }
+            .is_some_and(|b| if matches!(b, '0'..='9' | '#' | '*') { after == Some('\u{20E3}') } else { is_emoji(b) }),
+        '\u{E0020}'..='\u{E007F}' => in_flag_tags(name, at),
         _ => false,
     };
     (!in_emoji).then_some(what)
 }
 
-/// A pictograph: the emoji blocks (pictographs, symbols, dingbats, arrows, skin tones), not
-/// the regional indicators (flags are pairs of those, without joiners or selectors).
-fn is_pictograph(c: char) -> bool {
-    matches!(c as u32,
-        0x1F000..=0x1F1E5 | 0x1F200..=0x1FAFF | 0x2600..=0x27BF | 0x2300..=0x23FF | 0x2B00..=0x2BFF
-        | 0x2190..=0x21FF | 0x3030 | 0x303D | 0x3297 | 0x3299 | 0x00A9 | 0x00AE | 0x203C | 0x2049 | 0x2122 | 0x2139)
+/// An emoji (Unicode `Emoji=Yes`), other than the keycap bases (digits, `#`, `*`) and the
+/// regional indicators (flags are pairs of those, without joiners or selectors).
+fn is_emoji(c: char) -> bool {
+    use unicode_properties::UnicodeEmoji;
+    !matches!(c, '0'..='9' | '#' | '*' | '\u{1F1E6}'..='\u{1F1FF}') && c.is_emoji_char()
 }
 
-/// A pictograph a zero-width joiner may stand next to (people, animals, objects, the signs
-/// that finish a sequence such as ⚕ ♀ ❤ ⬛), or a skin tone.
-fn joins(c: char) -> bool {
-    matches!(c as u32, 0x1F000..=0x1F1E5 | 0x1F200..=0x1FAFF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
+/// Whether the tag character at byte `at` belongs to a subdivision flag: 🏴, then one or more
+/// tag digits or lower-case tag letters, then the cancel tag U+E007F.
+fn in_flag_tags(name: &str, at: usize) -> bool {
+    let is_tag = |c: char| ('\u{E0020}'..='\u{E007F}').contains(&c);
+    let body = |c: char| matches!(c, '\u{E0030}'..='\u{E0039}' | '\u{E0061}'..='\u{E007A}');
+    let mut back = name[..at].chars().rev().skip_while(|&c| is_tag(c));
+    let start_ok = back.next() == Some('\u{1F3F4}');
+    let run: Vec<char> = name[..at]
+        .chars()
+        .rev()
+        .take_while(|&c| is_tag(c))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .chain(name[at..].chars().take_while(|&c| is_tag(c)))
+        .collect();
+    let Some((&last, letters)) = run.split_last() else { return false };
+    start_ok && last == '\u{E007F}' && !letters.is_empty() && letters.iter().all(|&c| body(c))
 }
 
 /// The name of `c` when it is an invisible character (see [`invisible`]).
@@ -373,6 +385,24 @@ mod tests {
         }
         // A selector after a letter is refused where it stands, so it cannot carry a joiner.
         assert!(normalize_tag("vip\u{FE0F}\u{200D}🚀").unwrap_err().to_string().contains("U+FE0F"));
+        // Selectors only after what is an emoji (▶️ Ⓜ️ ⤴️ ◼️ are; ← ✓ are not).
+        for ok in ["▶\u{FE0F}", "Ⓜ\u{FE0F}", "⤴\u{FE0F}", "◼\u{FE0F}", "▪\u{FE0F}", "☺\u{FE0E}", "#\u{FE0F}\u{20E3}"]
+        {
+            assert!(normalize_tag(ok).is_ok(), "{ok}");
+        }
+        for bad in ["←\u{FE0F}", "✓\u{FE0F}", "1\u{FE0F}", "a\u{FE0E}"] {
+            assert!(normalize_tag(bad).unwrap_err().to_string().contains("VARIATION SELECTOR"), "{bad}");
+        }
+        // Tag characters only as a subdivision flag: 🏴, tag letters, the cancel tag.
+        for bad in [
+            "vip🏴\u{E0020}",
+            "🏴\u{E0076}\u{E0069}\u{E0070}",
+            "🏴\u{E007F}",
+            "🏴\u{E0041}\u{E007F}",
+            "x\u{E0067}\u{E007F}",
+        ] {
+            assert!(normalize_tag(bad).unwrap_err().to_string().contains("TAG CHARACTER"), "{bad}");
+        }
         assert!(normalize_tag("vip\u{E0041}").unwrap_err().to_string().contains("TAG CHARACTER"));
         // Every other default-ignorable or blank character makes a name that looks like "vip".
         for c in [

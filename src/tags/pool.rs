@@ -7,9 +7,9 @@
 //!
 //! Each name is stored once, in its slot: the name index is a hash table of ids (hashed with
 //! the standard library's randomly keyed SipHash, so no set of names can be made to collide),
-//! and the "did you mean" index ([`Suggest`]) files ids too. A tag costs its slot (32 bytes),
-//! its name, about 10 to 20 bytes of the two indexes and its bitmap; [`Pool::heap_bytes`]
-//! counts them.
+//! and the "did you mean" index ([`Suggest`], two tables) files ids too. A tag costs its slot
+//! (32 bytes), its name, 10 to 20 bytes in each of the three tables, and its bitmap;
+//! [`Pool::heap_bytes`] counts them.
 
 use std::collections::{BTreeSet, btree_set};
 use std::hash::{BuildHasher, RandomState};
@@ -346,7 +346,7 @@ impl Pool {
         if children.len() > 0 {
             return Err(Error::TagHasChildren {
                 name: d.name.to_string(),
-                children: children.take(crate::error::LISTED).map(|c| self.name(c).to_owned()).collect(),
+                children: children.take(crate::error::LISTED + 1).map(|c| self.name(c).to_owned()).collect(),
             });
         }
         self.unlink(id);

@@ -13,16 +13,22 @@
 //!   `h(a) - h(c)`) and keeps the last two characters unless it happens next to the end, in
 //!   a few known ways. So the candidates are the names filed under a few keys per character
 //!   of the unknown name and per character the pool uses (`|name| * |alphabet|` hash
-//!   probes: a few hundred for Latin names, tens of microseconds), each checked in linear
+//!   probes: a few hundred for Latin names, tens to hundreds of microseconds), each checked in linear
 //!   time. The last two characters split what anagram hashing cannot (`t123456` and
 //!   `t654321`).
 //!
+//! Names equal but for letter case are filed apart too, under the hash of the lower-cased
+//! name, so `VIP` finds `vip` whatever crowds the anagram keys.
+//!
 //! Every lookup and insert is bounded: at most [`MAX_PROBES`] probes, at most
 //! [`MAX_CHECKS`] candidates compared, and a key shared by more than about [`MAX_BAG`] names
-//! (a pool of anagrams) files no more of them: those names are offered by a scan only. The
-//! probe budget covers about 5,000 distinct characters; beyond (a pool of random CJK names
-//! can use 14,000), the pool's characters are tried most used first, and missing or
-//! substituted rarer ones are not. The worst case, such a pool, is a few milliseconds.
+//! (a flood of anagrams, or of one name's spellings) files no more of them: in a pool too
+//! large to scan, those names are not offered for a typo (their letter case still is, up to
+//! the same cap), and they stay unfiled if the key later empties. The probe budget covers
+//! about 5,000 distinct characters; beyond (a pool of random CJK names can use 14,000), the
+//! pool's characters are tried most used first, and missing or substituted rarer ones are
+//! not; the use of at most [`ALPHABET_MAX`] characters beyond ASCII is counted. The worst
+//! case, such a pool, is a few milliseconds.
 //!
 //! Suggestions are ranked by edit distance ignoring case, then by exact edit distance, then
 //! by name; at most three are offered.
@@ -48,6 +54,9 @@ pub(crate) const MAX_PROBES: usize = 65_536;
 pub(crate) const MAX_CHECKS: usize = 4_096;
 /// The most names filed under one key.
 pub(crate) const MAX_BAG: usize = 64;
+/// The most characters beyond ASCII whose use is counted (the alphabet a lookup tries as
+/// missing or substituted characters): more than the common CJK characters.
+const ALPHABET_MAX: usize = 16_384;
 /// How many suggestions are offered.
 const OFFER: usize = 3;
 
@@ -59,6 +68,9 @@ pub(crate) struct Suggest {
     /// fingerprint is the key's high half, which the table hashes too, so a probe yields only
     /// the names of its key (but for one chance in 2^32) and growing needs no name.
     bags: HashTable<(u32, u32)>,
+    /// `(id, fingerprint)` by the hash of the lower-cased name: every name equal but for
+    /// letter case is found, whatever crowds its key in `bags`.
+    cases: HashTable<(u32, u32)>,
     /// Total bytes of the names inserted (filed or not): how long a scan would take.
     bytes: usize,
     /// How many times the filed names use each lower-cased ASCII character...
@@ -73,6 +85,7 @@ impl Default for Suggest {
     fn default() -> Suggest {
         Suggest {
             bags: HashTable::new(),
+            cases: HashTable::new(),
             bytes: 0,
             ascii: Box::new([0; 128]),
             alphabet: HashMap::new(),
@@ -92,6 +105,11 @@ fn char_hash(seed: u64, c: char) -> u64 {
 /// The key of a bag value and the last two characters (`'\0'` for none).
 fn key(seed: u64, bag: u64, tail: (char, char)) -> u64 {
     bag ^ char_hash(seed.rotate_left(21) ^ 0x1A57, tail.0) ^ char_hash(seed.rotate_left(42) ^ 0x7A11, tail.1)
+}
+
+/// The key of a name's lower-cased spelling.
+fn case_key(seed: u64, folded: impl Iterator<Item = char>) -> u64 {
+    folded.fold(seed ^ 0xCA5E, |h, c| (h.rotate_left(23) ^ char_hash(seed, c)).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
 /// The 32 bits of a key the index keeps.
@@ -142,49 +160,66 @@ impl Suggest {
         fingerprint(key(self.seed, bag, tail))
     }
 
-    /// The ids filed under fingerprint `fp`.
-    fn filed(&self, fp: u32) -> impl Iterator<Item = u32> + '_ {
-        self.bags.iter_hash(table_hash(fp)).filter(move |e| e.1 == fp).map(|e| e.0)
+    /// The ids filed under fingerprint `fp` in `table`.
+    fn filed(table: &HashTable<(u32, u32)>, fp: u32) -> impl Iterator<Item = u32> + '_ {
+        table.iter_hash(table_hash(fp)).filter(move |e| e.1 == fp).map(|e| e.0)
+    }
+
+    /// Files `id` under `fp` in `table`, unless about [`MAX_BAG`] names are there already.
+    fn file(table: &mut HashTable<(u32, u32)>, id: u32, fp: u32) -> bool {
+        if Self::filed(table, fp).nth(MAX_BAG - 1).is_some() {
+            return false; // a flood of anagrams (or of one name's spellings)
+        }
+        table.insert_unique(table_hash(fp), (id, fp), |e| table_hash(e.1));
+        true
     }
 
     /// Files `name` under `id`.
     pub(crate) fn insert(&mut self, id: u32, name: &str) {
         self.bytes += name.len();
-        let fp = fingerprint(key_of(self.seed, name));
-        if self.filed(fp).nth(MAX_BAG - 1).is_some() {
-            return; // a pool of anagrams: this one is found by a scan only
+        Self::file(&mut self.cases, id, fingerprint(case_key(self.seed, folded(name))));
+        if !Self::file(&mut self.bags, id, fingerprint(key_of(self.seed, name))) {
+            return;
         }
-        self.bags.insert_unique(table_hash(fp), (id, fp), |e| table_hash(e.1));
         for c in folded(name) {
             match self.ascii.get_mut(c as usize) {
                 Some(n) => *n += 1,
-                None => *self.alphabet.entry(c).or_insert(0) += 1,
+                None if self.alphabet.len() < ALPHABET_MAX || self.alphabet.contains_key(&c) => {
+                    *self.alphabet.entry(c).or_insert(0) += 1;
+                }
+                None => {}
             }
         }
     }
 
-    /// Every character the filed names use; most used first when there are many (a lookup
-    /// may not get to try them all).
-    fn characters(&self) -> Vec<char> {
+    /// The `want` characters the filed names use most, most used first.
+    fn characters(&self, want: usize) -> Vec<char> {
         let mut all: Vec<(u32, char)> = (0u8..128)
             .filter(|&b| self.ascii[b as usize] > 0)
             .map(|b| (self.ascii[b as usize], char::from(b)))
             .chain(self.alphabet.iter().map(|(&c, &n)| (n, c)))
             .collect();
-        if all.len() > 256 {
-            all.sort_unstable_by(|a, b| b.cmp(a));
+        if all.len() > want {
+            all.select_nth_unstable_by(want, |a, b| b.cmp(a));
+            all.truncate(want);
         }
+        all.sort_unstable_by(|a, b| b.cmp(a));
         all.into_iter().map(|(_, c)| c).collect()
     }
 
     /// Makes room for `additional` names.
     pub(crate) fn reserve(&mut self, additional: usize) {
         self.bags.reserve(additional, |e| table_hash(e.1));
+        self.cases.reserve(additional, |e| table_hash(e.1));
     }
 
     /// Unfiles `name` (filed under `id`); nothing happens when it was not filed.
     pub(crate) fn remove(&mut self, id: u32, name: &str) {
         self.bytes -= name.len();
+        let fp = fingerprint(case_key(self.seed, folded(name)));
+        if let Ok(entry) = self.cases.find_entry(table_hash(fp), |e| *e == (id, fp)) {
+            entry.remove();
+        }
         let fp = fingerprint(key_of(self.seed, name));
         let Ok(entry) = self.bags.find_entry(table_hash(fp), |e| *e == (id, fp)) else { return };
         entry.remove();
@@ -203,6 +238,7 @@ impl Suggest {
     /// Approximate heap bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
         self.bags.allocation_size()
+            + self.cases.allocation_size()
             + size_of::<[u32; 128]>()
             + self.alphabet.capacity() * (size_of::<(char, u32)>() + 1)
     }
@@ -226,7 +262,10 @@ impl Suggest {
             .into_iter()
             .map(move |(_, h)| self.key(v.wrapping_sub(h), (y, z)))
             .chain([self.key(v.wrapping_sub(self.h(y)), (x, z)), self.key(v.wrapping_sub(self.h(z)), (x, y))]);
-        let by_letter = self.characters().into_iter().flat_map(move |a| {
+        // Each character costs three probes and one per letter of `q`: the budget reaches
+        // this many (the most used first).
+        let want = MAX_PROBES / (drops.len() + 3) + 1;
+        let by_letter = self.characters(want).into_iter().flat_map(move |a| {
             let ha = self.h(a);
             let w = v.wrapping_add(ha);
             // A missing letter a: inside, before the last, after the last.
@@ -276,9 +315,11 @@ impl Suggest {
                 }
             }
         } else if !q.is_empty() {
-            let mut ids: Vec<u32> = Vec::new();
+            // Equal but for letter case, then one edit away.
+            let mut ids: Vec<u32> =
+                Self::filed(&self.cases, fingerprint(case_key(self.seed, q.iter().copied()))).collect();
             'probes: for p in self.probes(&q).take(MAX_PROBES) {
-                for id in self.filed(p) {
+                for id in Self::filed(&self.bags, p) {
                     if ids.len() >= MAX_CHECKS {
                         break 'probes;
                     }
@@ -417,7 +458,7 @@ mod tests {
         assert!(got.is_empty(), "vipp is two edits away: {got:?}");
         assert_eq!(s.ascii[b'v' as usize], 1);
         s.remove(1, "vipp");
-        assert!(s.characters().is_empty() && s.bags.is_empty());
+        assert!(s.characters(usize::MAX).is_empty() && s.bags.is_empty() && s.cases.is_empty());
     }
 
     #[test]
@@ -442,5 +483,13 @@ mod tests {
             s.insert(i as u32, n);
         }
         assert!((56 * MAX_BAG * 9 / 10..=56 * MAX_BAG).contains(&s.bags.len()), "{}", s.bags.len());
+        // Letter case is filed apart: every spelling finds its own name, filed in the anagram
+        // keys or not.
+        for i in (0..40_320).step_by(997) {
+            let got = s.suggest(&names[i].to_uppercase(), names.len(), std::iter::empty(), |t| {
+                names.get(t as usize).map(String::as_str)
+            });
+            assert_eq!(got.first(), Some(&names[i]), "{}", names[i]);
+        }
     }
 }
