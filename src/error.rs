@@ -19,9 +19,8 @@
 
 use std::fmt;
 
-use crate::id::{CustomerId, DERIVED_ATTRS, DERIVED_GROUPS, DERIVED_OWNER, TagId};
+use crate::id::{CustomerId, DERIVED_ATTRS, DERIVED_GROUPS, DERIVED_OWNER, TagId, TagKind};
 use crate::query::Span;
-use crate::tags::TagKind;
 
 /// `Result<T, audience::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -350,7 +349,15 @@ impl fmt::Display for Count {
 
 /// At most this many bytes of one input are quoted in an error (a longer one is cut to an
 /// excerpt): every valid tag name fits.
-pub(crate) const EXCERPT_BYTES: usize = crate::tags::MAX_TAG_NAME_LEN;
+pub(crate) const EXCERPT_BYTES: usize = 256;
+
+/// [`excerpt`] of a rejected input, with `reason` told its length when it was cut.
+pub(crate) fn excerpt_noting_length(s: &str, reason: &mut String) -> String {
+    if s.len() > EXCERPT_BYTES {
+        reason.push_str(&format!(" (the input is {} bytes long)", s.len()));
+    }
+    excerpt(s)
+}
 
 /// `s`, or when longer than [`EXCERPT_BYTES`] its first and last bytes around `…`, cut at
 /// character boundaries: for error payloads that hold a rejected input.

@@ -1,4 +1,5 @@
-//! Identifier newtypes: [`CustomerId`] and [`TagId`], and the names the models reserve.
+//! Identifier newtypes: [`CustomerId`] and [`TagId`]; [`TagKind`]; the names the models
+//! reserve.
 //!
 //! Both ids are dense `u32` indexes. They carry no logic; the engine hands them out and
 //! resolves them. Keeping them apart in the type system means a tag id can never be passed
@@ -104,6 +105,64 @@ impl From<TagId> for u32 {
 impl fmt::Display for TagId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "tag#{}", self.0)
+    }
+}
+
+/// What a tag describes, following the taxonomy CRM teams use for a tag pool.
+///
+/// The kind is metadata: it does not change how a tag is queried, but lets a profile group a
+/// customer's tags and lets a tag pool be listed by kind ([`Engine::tags_of_kind`]).
+///
+/// ```
+/// use audience::TagKind;
+/// assert_eq!("lifecycle".parse::<TagKind>()?, TagKind::Lifecycle);
+/// assert_eq!(TagKind::Value.to_string(), "value");
+/// # Ok::<(), audience::Error>(())
+/// ```
+///
+/// [`Engine::tags_of_kind`]: crate::Engine::tags_of_kind
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TagKind {
+    /// Who the customer is: region, age band, gender, occupation (属性).
+    Attribute,
+    /// What the customer did: bought twice, returned goods, browsed a category (行为).
+    Behavior,
+    /// What the customer cares about: outdoor sports, skincare (兴趣).
+    Interest,
+    /// Where the customer is in the relationship: new, active, at risk, churned, reactivated
+    /// (生命周期).
+    Lifecycle,
+    /// What the customer is worth: VIP, high spend (价值).
+    Value,
+    /// Not (yet) classified. Tags created implicitly by [`Engine::tag`](crate::Engine::tag)
+    /// get this kind; [`Engine::define_tag`](crate::Engine::define_tag) may later give them a
+    /// real one.
+    #[default]
+    Custom,
+}
+
+impl TagKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [TagKind; 6] =
+        [TagKind::Attribute, TagKind::Behavior, TagKind::Interest, TagKind::Lifecycle, TagKind::Value, TagKind::Custom];
+
+    /// The lowercase name, as printed and parsed.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            TagKind::Attribute => "attribute",
+            TagKind::Behavior => "behavior",
+            TagKind::Interest => "interest",
+            TagKind::Lifecycle => "lifecycle",
+            TagKind::Value => "value",
+            TagKind::Custom => "custom",
+        }
+    }
+}
+
+impl fmt::Display for TagKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 

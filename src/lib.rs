@@ -91,7 +91,8 @@
 //!  │                            grammar rule, depth limit), fmt.rs (canonical text),
 //!  │                            eval.rs (planner: flatten, NOT pushed into differences,
 //!  │                            smallest-first AND, ranges within the AND's result,
-//!  │                            multi-way OR, cardinality-only counts)
+//!  │                            multi-way OR, cardinality-only counts), eval/explain.rs
+//!  │                            (the plan with every node's cardinality)
 //!  ├─ blocks/                   containers through the portable image: exact-size bulk
 //!  │                            builds, views, runtime-dispatched word kernels, and
 //!  │                            whole-expression evaluation per 2^16-id block

@@ -133,10 +133,7 @@ impl fmt::Display for Day {
 /// never makes a huge message.
 fn invalid(s: &str, reason: impl Into<String>) -> Error {
     let mut reason = reason.into();
-    if s.len() > crate::error::EXCERPT_BYTES {
-        reason.push_str(&format!(" (the input is {} bytes long)", s.len()));
-    }
-    Error::InvalidDate { input: crate::error::excerpt(s), reason }
+    Error::InvalidDate { input: crate::error::excerpt_noting_length(s, &mut reason), reason }
 }
 
 const NO_SUCH_DATE: &str = "no such calendar date (hint: check the month length and leap years)";

@@ -91,10 +91,7 @@ impl Money {
     pub fn parse(text: &str) -> Result<Money> {
         let bad = |reason: &str| {
             let mut reason = reason.to_owned();
-            if text.len() > crate::error::EXCERPT_BYTES {
-                reason += &format!(" (the input is {} bytes long)", text.len());
-            }
-            Error::InvalidAmount { input: crate::error::excerpt(text), reason }
+            Error::InvalidAmount { input: crate::error::excerpt_noting_length(text, &mut reason), reason }
         };
         let t = text;
         let (negative, t) = match t.as_bytes().first() {

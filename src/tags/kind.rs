@@ -1,67 +1,10 @@
-//! [`TagKind`]: the standard taxonomy of customer tags.
+//! Parsing [`TagKind`], the standard taxonomy of customer tags (the type itself is defined
+//! with the identifiers, below the error type that names it).
 
-use std::fmt;
 use std::str::FromStr;
 
 use crate::error::Error;
-
-/// What a tag describes, following the taxonomy CRM teams use for a tag pool.
-///
-/// The kind is metadata: it does not change how a tag is queried, but lets a profile group a
-/// customer's tags and lets a tag pool be listed by kind ([`Engine::tags_of_kind`]).
-///
-/// ```
-/// use audience::TagKind;
-/// assert_eq!("lifecycle".parse::<TagKind>()?, TagKind::Lifecycle);
-/// assert_eq!(TagKind::Value.to_string(), "value");
-/// # Ok::<(), audience::Error>(())
-/// ```
-///
-/// [`Engine::tags_of_kind`]: crate::Engine::tags_of_kind
-#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TagKind {
-    /// Who the customer is: region, age band, gender, occupation (属性).
-    Attribute,
-    /// What the customer did: bought twice, returned goods, browsed a category (行为).
-    Behavior,
-    /// What the customer cares about: outdoor sports, skincare (兴趣).
-    Interest,
-    /// Where the customer is in the relationship: new, active, at risk, churned, reactivated
-    /// (生命周期).
-    Lifecycle,
-    /// What the customer is worth: VIP, high spend (价值).
-    Value,
-    /// Not (yet) classified. Tags created implicitly by [`Engine::tag`](crate::Engine::tag)
-    /// get this kind; [`Engine::define_tag`](crate::Engine::define_tag) may later give them a
-    /// real one.
-    #[default]
-    Custom,
-}
-
-impl TagKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [TagKind; 6] =
-        [TagKind::Attribute, TagKind::Behavior, TagKind::Interest, TagKind::Lifecycle, TagKind::Value, TagKind::Custom];
-
-    /// The lowercase name, as printed and parsed.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            TagKind::Attribute => "attribute",
-            TagKind::Behavior => "behavior",
-            TagKind::Interest => "interest",
-            TagKind::Lifecycle => "lifecycle",
-            TagKind::Value => "value",
-            TagKind::Custom => "custom",
-        }
-    }
-}
-
-impl fmt::Display for TagKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
+pub use crate::id::TagKind;
 
 impl FromStr for TagKind {
     type Err = Error;

@@ -25,6 +25,9 @@ use crate::error::{Error, Result, excerpt};
 /// `MAX_TAG_DEPTH * n` bytes of names) and what an error message quotes.
 pub const MAX_TAG_NAME_LEN: usize = 256;
 
+// Errors quote every valid name whole.
+const _: () = assert!(MAX_TAG_NAME_LEN <= crate::error::EXCERPT_BYTES);
+
 /// The most `/` levels a tag name may have: `a/b/c` has three.
 ///
 /// A deeper name is an [`Error::InvalidTagName`](crate::Error::InvalidTagName). Every level
@@ -181,7 +184,7 @@ fn in_flag_tags(name: &str, at: usize) -> bool {
 }
 
 /// The name of `c` when it is an invisible character (see [`invisible`]).
-pub(crate) fn invisible_name(c: char) -> Option<&'static str> {
+fn invisible_name(c: char) -> Option<&'static str> {
     Some(match c {
         '\u{00AD}' => "SOFT HYPHEN",
         '\u{034F}' => "COMBINING GRAPHEME JOINER",
