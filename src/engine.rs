@@ -6,7 +6,7 @@ use std::hash::Hasher;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use crate::attrs::{Attrs, View, normalize_attr};
+use crate::attrs::{Attrs, Reading, normalize_attr};
 use crate::audience::Audience;
 use crate::customers::Directory;
 use crate::error::{Error, Result};
@@ -1246,7 +1246,7 @@ impl Engine {
     /// pays: with the as-of day the same or later and the churn window unchanged, only
     /// customers with new purchases (or purchases dated after the previous as-of day) have
     /// their history read again, and only customers whose scores or stage changed are moved
-    /// between tags. See the [`refresh`](crate::refresh) module docs.
+    /// between tags. See [`RefreshReport`].
     ///
     /// ```
     /// use audience::{Day, Engine, Money, Stage};
@@ -1346,7 +1346,7 @@ impl Engine {
             }
             attr.bsi.set_many(&diff.set);
             if diff.name == "recency_days" {
-                attr.view = View::DaysSince(i64::from(as_of.days_since_epoch()));
+                attr.reading = Reading::DaysSince(i64::from(as_of.days_since_epoch()));
             }
         }
         let transitions = std::mem::take(&mut plan.transitions)

@@ -20,7 +20,7 @@
 use std::fmt;
 
 use crate::id::{CustomerId, DERIVED_ATTRS, DERIVED_GROUPS, DERIVED_OWNER, TagId, TagKind};
-use crate::query::Span;
+use crate::span::Span;
 
 /// `Result<T, audience::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -52,11 +52,11 @@
 //! - **Queries** are boolean expressions over tags and attribute ranges: `vip AND (outdoor OR
 //!   running) AND NOT churned AND age >= 30`. Text is parsed once into a [`Query`] (or built
 //!   with the typed builder) and evaluated many times; an [`Audience`] is the result. The
-//!   grammar is in [`query`].
+//!   grammar is on [`Query`](Query#grammar).
 //! - **Purchase history** ([`Engine::record_purchase`]: a customer, a UTC [`Day`], an amount
 //!   of [`Money`] in integer minor units; negative for a refund) feeds the two standard
-//!   models, computed **as of any day** by [`Engine::refresh`]: [RFM](rfm) scores 1-5 with the
-//!   named RFM segments, and [lifecycle stages](lifecycle) (prospect, new, reactivated,
+//!   models, computed **as of any day** by [`Engine::refresh`]: [RFM](RfmModel#scores-and-segments) scores 1-5 with the
+//!   named RFM segments, and [lifecycle stages](Stage#rules) (prospect, new, reactivated,
 //!   active, at risk, churned). The refresh stores them as tags in exclusive groups (`r:5`,
 //!   `f:1`, `m:3`, `rfm:champions`, `stage:at_risk`) and as attributes (`recency_days`,
 //!   `frequency`, `monetary`), so the one query language reaches them:
@@ -164,12 +164,14 @@ mod engine;
 mod error;
 mod history;
 mod id;
-pub mod lifecycle;
-pub mod query;
-pub mod refresh;
-pub mod rfm;
+mod lifecycle;
+mod query;
+mod refresh;
+mod rfm;
+mod span;
 mod tags;
 
+pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
 pub use customers::MAX_CUSTOMER_KEY_LEN;
 pub use engine::{AsQuery, Engine, Stats};
@@ -177,10 +179,22 @@ pub use error::{Error, Result};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
-pub use query::{CmpOp, Comparison, Explain, ExplainNode, MAX_QUERY_DEPTH, MAX_QUERY_LEN, MAX_QUERY_TERMS, Query};
+pub use query::{
+    Comparison, Explain, ExplainNode, Expr, MAX_QUERY_DEPTH, MAX_QUERY_LEN, MAX_QUERY_TERMS, Query, TagRef,
+};
 pub use refresh::{RefreshReport, RfmScores, StageTransition};
-pub use rfm::{RfmModel, SegmentMap};
+pub use rfm::{RfmGrid, RfmModel};
+pub use span::Span;
 pub use tags::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN, TagInfo, TagKind};
+
+/// The `roaring` crate this one is built on: [`Audience::bitmap`] is a
+/// [`roaring::RoaringBitmap`] of this version, so name it through this path to be sure the
+/// versions match.
+pub use roaring;
+
+/// The `chrono` crate whose dates [`Day`] converts from (`NaiveDate`, `DateTime<Utc>`), at
+/// the version this crate uses.
+pub use chrono;
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

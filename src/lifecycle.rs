@@ -1,19 +1,5 @@
 //! Lifecycle stages as of a day, from purchase history.
-//!
-//! With windows `new` (30 days), `active` (90) and `churn` (180) by default, the first rule
-//! that holds wins:
-//!
-//! | stage         | rule (D = the as-of day; only purchases on or before D count)            |
-//! |---------------|---------------------------------------------------------------------------|
-//! | `prospect`    | no purchase on or before D                                                |
-//! | `new`         | first purchase at most `new` days before D                                |
-//! | `reactivated` | the most recent *comeback* purchase (one that came more than `churn` days after the purchase before it) is at most `active` days before D, whatever came after |
-//! | `active`      | last purchase at most `active` days before D                              |
-//! | `at_risk`     | last purchase at most `churn` days before D                               |
-//! | `churned`     | last purchase more than `churn` days before D                             |
-//!
-//! Refunds (negative amounts) are not purchases: they never make a customer new, active or
-//! reactivated.
+//! The stage rules are documented on [`Stage`].
 
 use std::fmt;
 use std::str::FromStr;
@@ -21,8 +7,24 @@ use std::str::FromStr;
 use crate::error::{Error, Result};
 use crate::history::{NO_DAY, Summary};
 
-/// A customer's lifecycle stage as of a day. See the [module docs](crate::lifecycle) for the
-/// rules.
+/// A customer's lifecycle stage as of a day, by the rules below.
+///
+/// # Rules
+///
+/// With windows `new` (30 days), `active` (90) and `churn` (180) by default, the first rule
+/// that holds wins:
+///
+/// | stage         | rule (D = the as-of day; only purchases on or before D count)            |
+/// |---------------|---------------------------------------------------------------------------|
+/// | `prospect`    | no purchase on or before D                                                |
+/// | `new`         | first purchase at most `new` days before D                                |
+/// | `reactivated` | the most recent *comeback* purchase (one that came more than `churn` days after the purchase before it) is at most `active` days before D, whatever came after |
+/// | `active`      | last purchase at most `active` days before D                              |
+/// | `at_risk`     | last purchase at most `churn` days before D                               |
+/// | `churned`     | last purchase more than `churn` days before D                             |
+///
+/// Refunds (negative amounts) are not purchases: they never make a customer new, active or
+/// reactivated.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Stage {

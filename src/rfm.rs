@@ -1,23 +1,5 @@
 //! RFM: recency, frequency and monetary value scored 1-5, and the named RFM segments.
-//!
-//! For each customer with at least one purchase on or before the as-of day D:
-//! `recency_days` = D minus the day of the last purchase; `frequency` = the number of
-//! purchases (records, so two on one day count twice; a zero amount is a purchase, a refund
-//! is not); `monetary` = the sum of every amount on or before D, refunds included.
-//!
-//! Scores run from 1 to 5, 5 best (most recent, most frequent, highest spend), by one of two
-//! methods ([`RfmModel`]):
-//!
-//! - **quantiles** (the default), ties kept together, as SQL's `PERCENT_RANK`: with N scored
-//!   customers and `below(x)` the number whose value is strictly worse than x,
-//!   `score = 1 + min(4, floor(5 * below(x) / (N - 1)))`, and 1 when N = 1. Equal values
-//!   always get equal scores and the result never depends on input order. It is computed
-//!   exactly, in O(N), from four order statistics per metric (`select_nth_unstable`): score
-//!   `k + 1` needs `below(x) >= ceil(k (N - 1) / 5)`, which holds iff x is above the value of
-//!   that rank.
-//! - **thresholds**: four cut points per metric (see [`RfmModel::thresholds`]).
-//!
-//! The segment comes from (R, F) through a [`SegmentMap`], which is data.
+//! How scores and segments are computed is documented on [`RfmModel`].
 
 use std::ops::RangeInclusive;
 
@@ -27,21 +9,42 @@ use crate::history::Money;
 /// How RFM scores are computed: the scoring method and the segment map.
 ///
 /// ```
-/// use audience::{Money, RfmModel, SegmentMap};
+/// use audience::{Money, RfmModel, RfmGrid};
 /// let quantiles = RfmModel::default(); // PERCENT_RANK quintiles, the standard segments
 /// let fixed = RfmModel::thresholds(
 ///     [30, 90, 180, 365],                 // recency_days: <= 30 is R5, > 365 is R1
 ///     [2, 3, 5, 10],                      // frequency: 1 is F1, >= 10 is F5
 ///     [Money::from_major(50)?, Money::from_major(100)?, Money::from_major(500)?, Money::from_major(1000)?],
 /// )?
-/// .with_segments(SegmentMap::default());
+/// .with_segments(RfmGrid::default());
 /// assert_ne!(quantiles, fixed);
 /// # Ok::<(), audience::Error>(())
 /// ```
+///
+/// # Scores and segments
+///
+/// For each customer with at least one purchase on or before the as-of day D:
+/// `recency_days` = D minus the day of the last purchase; `frequency` = the number of
+/// purchases (records, so two on one day count twice; a zero amount is a purchase, a refund
+/// is not); `monetary` = the sum of every amount on or before D, refunds included.
+///
+/// Scores run from 1 to 5, 5 best (most recent, most frequent, highest spend), by one of two
+/// methods ([`RfmModel`]):
+///
+/// - **quantiles** (the default), ties kept together, as SQL's `PERCENT_RANK`: with N scored
+///   customers and `below(x)` the number whose value is strictly worse than x,
+///   `score = 1 + min(4, floor(5 * below(x) / (N - 1)))`, and 1 when N = 1. Equal values
+///   always get equal scores and the result never depends on input order. It is computed
+///   exactly, in O(N), from four order statistics per metric (`select_nth_unstable`): score
+///   `k + 1` needs `below(x) >= ceil(k (N - 1) / 5)`, which holds iff x is above the value of
+///   that rank.
+/// - **thresholds**: four cut points per metric (see [`RfmModel::thresholds`]).
+///
+/// The segment comes from (R, F) through an [`RfmGrid`], which is data.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct RfmModel {
     scoring: Scoring,
-    segments: SegmentMap,
+    segments: RfmGrid,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
@@ -86,18 +89,18 @@ impl RfmModel {
         }
         Ok(RfmModel {
             scoring: Scoring::Thresholds { recency_days, frequency, monetary },
-            segments: SegmentMap::default(),
+            segments: RfmGrid::default(),
         })
     }
 
     /// This model with another segment map.
-    pub fn with_segments(mut self, segments: SegmentMap) -> RfmModel {
+    pub fn with_segments(mut self, segments: RfmGrid) -> RfmModel {
         self.segments = segments;
         self
     }
 
     /// The segment map.
-    pub fn segments(&self) -> &SegmentMap {
+    pub fn segments(&self) -> &RfmGrid {
         &self.segments
     }
 
@@ -179,28 +182,28 @@ pub(crate) fn quantile_cuts(values: &mut [i64]) -> Cuts {
 /// `potential_loyalists`; R5 F4-5 `champions`.
 ///
 /// ```
-/// use audience::SegmentMap;
-/// let map = SegmentMap::default();
+/// use audience::RfmGrid;
+/// let map = RfmGrid::default();
 /// assert_eq!(map.segment(5, 5), Some("champions"));
 /// assert_eq!(map.segment(1, 1), Some("hibernating"));
-/// let simple = SegmentMap::new([("best", 4..=5, 4..=5), ("rest", 1..=3, 1..=5), ("rest", 4..=5, 1..=3)])?;
+/// let simple = RfmGrid::new([("best", 4..=5, 4..=5), ("rest", 1..=3, 1..=5), ("rest", 4..=5, 1..=3)])?;
 /// assert_eq!(simple.segment(4, 2), Some("rest"));
 /// assert_eq!(simple.names().collect::<Vec<_>>(), ["best", "rest"]);
-/// assert!(SegmentMap::new([("best", 4..=5, 4..=5)]).is_err()); // cells left without a segment
+/// assert!(RfmGrid::new([("best", 4..=5, 4..=5)]).is_err()); // cells left without a segment
 /// # Ok::<(), audience::Error>(())
 /// ```
 ///
 /// The map serializes (serde) as its grid: five rows R1..R5 of five names F1..F5, so it
-/// can live in a configuration file; deserializing validates it like [`SegmentMap::from_grid`].
+/// can live in a configuration file; deserializing validates it like [`RfmGrid::from_grid`].
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "[[String; 5]; 5]", into = "[[String; 5]; 5]")]
-pub struct SegmentMap {
+pub struct RfmGrid {
     names: Vec<Box<str>>,
     /// `grid[r - 1][f - 1]` indexes `names`.
     grid: [[u8; 5]; 5],
 }
 
-impl SegmentMap {
+impl RfmGrid {
     /// A map from rules `(segment, R range, F range)`. Together the rules must cover each of
     /// the 25 (R, F) cells exactly once; a name may appear in several rules. Segment names
     /// become tags `rfm:<name>`, so they are plain tag values (no `/` or `:`).
@@ -209,7 +212,7 @@ impl SegmentMap {
     /// 1-5, or an invalid name.
     pub fn new<S: AsRef<str>>(
         rules: impl IntoIterator<Item = (S, RangeInclusive<u8>, RangeInclusive<u8>)>,
-    ) -> Result<SegmentMap> {
+    ) -> Result<RfmGrid> {
         let mut names: Vec<Box<str>> = Vec::new();
         let mut grid = [[u8::MAX; 5]; 5];
         for (name, rs, fs) in rules {
@@ -280,26 +283,26 @@ impl SegmentMap {
         }
         let names = order.iter().map(|&i| names[usize::from(i)].clone()).collect();
         let grid = grid.map(|row| row.map(|i| renumber[usize::from(i)]));
-        Ok(SegmentMap { names, grid })
+        Ok(RfmGrid { names, grid })
     }
 
     /// A map from its grid: `grid[r - 1][f - 1]` names the segment of R`r` F`f`. The same
-    /// map as [`SegmentMap::new`] with rules covering the same cells, so
-    /// `SegmentMap::from_grid(map.grid()) == map`.
+    /// map as [`RfmGrid::new`] with rules covering the same cells, so
+    /// `RfmGrid::from_grid(map.grid()) == map`.
     ///
     /// ```
-    /// use audience::SegmentMap;
+    /// use audience::RfmGrid;
     /// let mut grid = [["other"; 5]; 5];
     /// grid[4][4] = "best";
-    /// let map = SegmentMap::from_grid(grid)?;
+    /// let map = RfmGrid::from_grid(grid)?;
     /// assert_eq!((map.segment(5, 5), map.segment(5, 4)), (Some("best"), Some("other")));
-    /// let standard = SegmentMap::default();
-    /// assert_eq!(SegmentMap::from_grid(standard.grid())?, standard);
+    /// let standard = RfmGrid::default();
+    /// assert_eq!(RfmGrid::from_grid(standard.grid())?, standard);
     /// # Ok::<(), audience::Error>(())
     /// ```
     ///
-    /// Errors: [`Error::InvalidModel`] for an invalid name (as in [`SegmentMap::new`]).
-    pub fn from_grid<S: AsRef<str>>(grid: [[S; 5]; 5]) -> Result<SegmentMap> {
+    /// Errors: [`Error::InvalidModel`] for an invalid name (as in [`RfmGrid::new`]).
+    pub fn from_grid<S: AsRef<str>>(grid: [[S; 5]; 5]) -> Result<RfmGrid> {
         let mut rules = Vec::with_capacity(25);
         for (r, row) in grid.iter().enumerate() {
             for (f, name) in row.iter().enumerate() {
@@ -307,7 +310,7 @@ impl SegmentMap {
                 rules.push((name.as_ref(), r..=r, f..=f));
             }
         }
-        SegmentMap::new(rules)
+        RfmGrid::new(rules)
     }
 
     /// The grid: `grid()[r - 1][f - 1]` is the segment of R`r` F`f`.
@@ -336,23 +339,23 @@ impl SegmentMap {
     }
 }
 
-impl TryFrom<[[String; 5]; 5]> for SegmentMap {
+impl TryFrom<[[String; 5]; 5]> for RfmGrid {
     type Error = Error;
 
-    fn try_from(grid: [[String; 5]; 5]) -> Result<SegmentMap> {
-        SegmentMap::from_grid(grid)
+    fn try_from(grid: [[String; 5]; 5]) -> Result<RfmGrid> {
+        RfmGrid::from_grid(grid)
     }
 }
 
-impl From<SegmentMap> for [[String; 5]; 5] {
-    fn from(map: SegmentMap) -> [[String; 5]; 5] {
+impl From<RfmGrid> for [[String; 5]; 5] {
+    fn from(map: RfmGrid) -> [[String; 5]; 5] {
         map.grid().map(|row| row.map(str::to_owned))
     }
 }
 
-impl Default for SegmentMap {
-    fn default() -> SegmentMap {
-        SegmentMap::new([
+impl Default for RfmGrid {
+    fn default() -> RfmGrid {
+        RfmGrid::new([
             ("champions", 5..=5, 4..=5),
             ("loyal_customers", 3..=4, 4..=5),
             ("potential_loyalists", 4..=5, 2..=3),
@@ -406,7 +409,7 @@ mod tests {
 
     #[test]
     fn standard_segments() {
-        let map = SegmentMap::default();
+        let map = RfmGrid::default();
         let want = [
             ["hibernating", "hibernating", "at_risk", "at_risk", "cant_lose"],
             ["hibernating", "hibernating", "at_risk", "at_risk", "cant_lose"],
@@ -425,15 +428,15 @@ mod tests {
 
     #[test]
     fn bad_maps_and_thresholds_say_why() {
-        let e = SegmentMap::new([("a", 1..=5, 1..=5), ("b", 5..=5, 5..=5)]).unwrap_err();
+        let e = RfmGrid::new([("a", 1..=5, 1..=5), ("b", 5..=5, 5..=5)]).unwrap_err();
         assert!(e.to_string().contains("R5 F5 is covered by both"), "{e}");
-        let e = SegmentMap::new([("a", 1..=5, 1..=4)]).unwrap_err();
+        let e = RfmGrid::new([("a", 1..=5, 1..=4)]).unwrap_err();
         assert!(e.to_string().contains("R1 F5 has no segment"), "{e}");
-        assert!(SegmentMap::new([("a:b", 1..=5, 1..=5)]).is_err());
-        assert!(SegmentMap::new([("a\u{2028}b", 1..=5, 1..=5)]).is_err());
-        assert!(SegmentMap::new([("a\tb", 1..=5, 1..=5)]).is_err());
-        assert!(SegmentMap::new([("高价值", 1..=5, 1..=5)]).is_ok());
-        assert!(SegmentMap::new([("a", 0..=5, 1..=5)]).is_err());
+        assert!(RfmGrid::new([("a:b", 1..=5, 1..=5)]).is_err());
+        assert!(RfmGrid::new([("a\u{2028}b", 1..=5, 1..=5)]).is_err());
+        assert!(RfmGrid::new([("a\tb", 1..=5, 1..=5)]).is_err());
+        assert!(RfmGrid::new([("高价值", 1..=5, 1..=5)]).is_ok());
+        assert!(RfmGrid::new([("a", 0..=5, 1..=5)]).is_err());
         let m = Money::ZERO;
         assert!(RfmModel::thresholds([90, 30, 180, 365], [1, 2, 3, 4], [m; 4]).is_err());
         assert!(RfmModel::thresholds([-1, 30, 180, 365], [1, 2, 3, 4], [m; 4]).is_err());

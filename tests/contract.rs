@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
-use audience::query::{Expr, Span, TagRef};
 use audience::{
     AsQuery, Audience, CustomerId, Engine, Error, Explain, ExplainNode, Iter, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Page,
     Query, Stats, TagId, TagInfo, TagKind,
 };
+use audience::{Expr, Span, TagRef};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------- the quickstart

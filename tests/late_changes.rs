@@ -10,20 +10,20 @@
 //!    with and without a filter, under `NOT`) equal a scan of `attr()` values.
 //! 5. `refresh` as of the same day with nothing new is a no-op; after a change it equals a
 //!    fresh engine's refresh, with the transitions of the stage diff.
-//! 6. `SegmentMap` grid and serde, `Day` from `i32` and its serde bounds, `Lifecycle::builder`,
+//! 6. `RfmGrid` grid and serde, `Day` from `i32` and its serde bounds, `Lifecycle::builder`,
 //!    strict `Stage::from_str`, and the first history load scattered into the columns.
 //!
 //! Two tests fail on purpose, for a real bug: `segment_map_round_trips_through_its_grid` and
 //! `a_segment_map_read_back_from_its_grid_changes_nothing_in_refresh` (the grid, which is the
-//! serialized form, loses the order of the segment names, which `SegmentMap`'s `==` compares).
+//! serialized form, loses the order of the segment names, which `RfmGrid`'s `==` compares).
 //!
 //! Failure persistence is off so a failing run writes no files; `PROPTEST_CASES=n` runs longer.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use audience::{
-    Audience, CmpOp, CustomerId, Day, Engine, Error, Lifecycle, Money, Query, RefreshReport, RfmModel, SegmentMap,
-    Stage, TagId,
+    Audience, CmpOp, CustomerId, Day, Engine, Error, Lifecycle, Money, Query, RefreshReport, RfmGrid, RfmModel, Stage,
+    TagId,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError};
@@ -869,7 +869,7 @@ fn rfm_model(k: u8) -> RfmModel {
         _ => {
             let mut grid = [["rest"; 5]; 5];
             grid[4] = ["fresh", "fresh", "top", "top", "top"];
-            RfmModel::default().with_segments(SegmentMap::from_grid(grid).unwrap())
+            RfmModel::default().with_segments(RfmGrid::from_grid(grid).unwrap())
         }
     }
 }
@@ -1101,10 +1101,10 @@ fn segment_map_round_trips_through_its_grid() {
     // read back from its own grid is not equal to it, so a configuration round trip makes
     // `refresh` reset every segment tag, reorder `RefreshReport::segments`, and defeats the
     // same-day no-op.
-    let custom = SegmentMap::new([("best", 4..=5, 4..=5), ("rest", 1..=3, 1..=5), ("rest", 4..=5, 1..=3)]).unwrap();
-    for map in [custom, SegmentMap::default()] {
+    let custom = RfmGrid::new([("best", 4..=5, 4..=5), ("rest", 1..=3, 1..=5), ("rest", 4..=5, 1..=3)]).unwrap();
+    for map in [custom, RfmGrid::default()] {
         let grid: [[String; 5]; 5] = map.clone().into();
-        let back = SegmentMap::try_from(grid).unwrap();
+        let back = RfmGrid::try_from(grid).unwrap();
         assert_eq!(back.grid(), map.grid());
         assert_eq!(
             back,
@@ -1125,8 +1125,8 @@ fn a_segment_map_read_back_from_its_grid_changes_nothing_in_refresh() {
         e.record_purchase(c, day(k * 7 % 50), money(100 + i64::from(k) * 13)).unwrap();
     }
     let r1 = e.refresh(day(60)).unwrap();
-    let grid: [[String; 5]; 5] = SegmentMap::default().into();
-    e.set_rfm_model(RfmModel::default().with_segments(SegmentMap::try_from(grid).unwrap()));
+    let grid: [[String; 5]; 5] = RfmGrid::default().into();
+    e.set_rfm_model(RfmModel::default().with_segments(RfmGrid::try_from(grid).unwrap()));
     assert_eq!(*e.rfm_model(), RfmModel::default(), "the same model");
     let r2 = e.refresh(day(60)).unwrap();
     assert_eq!(r2.segments, r1.segments, "the same map, the same report");
@@ -1135,15 +1135,15 @@ fn a_segment_map_read_back_from_its_grid_changes_nothing_in_refresh() {
 #[test]
 fn segment_map_grids_validate_like_new() {
     // Serialization is the grid of names; reading validates it.
-    let map = SegmentMap::default();
+    let map = RfmGrid::default();
     let grid: [[String; 5]; 5] = map.clone().into();
     assert_eq!(grid[4][4], "champions");
     assert_eq!(grid[0][0], "hibernating");
-    assert_eq!(SegmentMap::from_grid(map.grid()).unwrap().grid(), map.grid());
+    assert_eq!(RfmGrid::from_grid(map.grid()).unwrap().grid(), map.grid());
     let named = |f: &dyn Fn(&mut [[String; 5]; 5])| {
         let mut g: [[String; 5]; 5] = std::array::from_fn(|_| std::array::from_fn(|_| "x".to_owned()));
         f(&mut g);
-        SegmentMap::try_from(g)
+        RfmGrid::try_from(g)
     };
     assert!(named(&|_| {}).is_ok());
     assert_eq!(named(&|g| g[2][3] = " y ".into()).unwrap().segment(3, 4), Some("y"), "trimmed as by new");
@@ -1156,15 +1156,15 @@ fn segment_map_grids_validate_like_new() {
     use serde::de::IntoDeserializer;
     type DeResult<T> = Result<T, serde::de::value::Error>;
     let rows: Vec<Vec<String>> = grid.iter().map(|r| r.to_vec()).collect();
-    let read: DeResult<SegmentMap> = SegmentMap::deserialize(rows.clone().into_deserializer());
+    let read: DeResult<RfmGrid> = RfmGrid::deserialize(rows.clone().into_deserializer());
     assert_eq!(read.unwrap().grid(), map.grid());
     let mut bad = rows.clone();
     bad[0][0] = "no:colons".into();
-    let read: DeResult<SegmentMap> = SegmentMap::deserialize(bad.into_deserializer());
+    let read: DeResult<RfmGrid> = RfmGrid::deserialize(bad.into_deserializer());
     assert!(read.is_err());
     let mut short = rows;
     short.pop();
-    let read: DeResult<SegmentMap> = SegmentMap::deserialize(short.into_deserializer());
+    let read: DeResult<RfmGrid> = RfmGrid::deserialize(short.into_deserializer());
     assert!(read.is_err(), "five rows of five");
 }
 

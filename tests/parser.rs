@@ -2,8 +2,8 @@
 //! attribute comparisons (operators, literals, names), errors that point at the input, and
 //! the depth limit.
 
-use audience::query::{Expr, Span};
 use audience::{CmpOp, Engine, Error, MAX_QUERY_DEPTH, Query, TagKind};
+use audience::{Expr, Span};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------- helpers

@@ -32,7 +32,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use audience::{
-    Audience, CustomerId, Day, Engine, Error, Lifecycle, Money, Query, RefreshReport, RfmModel, RfmScores, SegmentMap,
+    Audience, CustomerId, Day, Engine, Error, Lifecycle, Money, Query, RefreshReport, RfmGrid, RfmModel, RfmScores,
     Stage, TagKind,
 };
 use chrono::{NaiveDate, TimeZone, Utc};
@@ -779,7 +779,7 @@ fn threshold_scoring() {
 
 #[test]
 fn custom_segment_map() {
-    let map = SegmentMap::new([("best", 4..=5, 4..=5), ("rest", 1..=3, 1..=5), ("rest", 4..=5, 1..=3)]).unwrap();
+    let map = RfmGrid::new([("best", 4..=5, 4..=5), ("rest", 1..=3, 1..=5), ("rest", 4..=5, 1..=3)]).unwrap();
     assert_eq!(map.names().collect::<Vec<_>>(), ["best", "rest"]);
     let (mut e, c) = engine_with(5);
     e.set_rfm_model(RfmModel::quantiles().with_segments(map.clone()));
@@ -807,7 +807,7 @@ fn custom_segment_map() {
     assert_eq!(count(&e, "rfm:hibernating"), 2);
 
     // a map by recency alone, under thresholds
-    let by_r = SegmentMap::new([("lapsed", 1..=2, 1..=5), ("steady", 3..=3, 1..=5), ("recent", 4..=5, 1..=5)]).unwrap();
+    let by_r = RfmGrid::new([("lapsed", 1..=2, 1..=5), ("steady", 3..=3, 1..=5), ("recent", 4..=5, 1..=5)]).unwrap();
     e.set_rfm_model(RfmModel::thresholds([1, 3, 5, 7], [1, 1, 1, 1], [cents(0); 4]).unwrap().with_segments(by_r));
     e.refresh(d).unwrap();
     // recency 10 9 8 7 6 -> R 1 1 1 2 2
@@ -815,19 +815,19 @@ fn custom_segment_map() {
     assert_eq!(members(&e, "r:2"), [3, 4]);
 
     // validation: every cell exactly once, names plain
-    assert!(SegmentMap::new([("a", 1..=5, 1..=5), ("b", 5..=5, 5..=5)]).is_err());
-    assert!(SegmentMap::new([("a", 1..=5, 1..=4)]).is_err());
-    assert!(SegmentMap::new([("a:b", 1..=5, 1..=5)]).is_err());
-    assert!(SegmentMap::new([("a/b", 1..=5, 1..=5)]).is_err());
-    assert!(SegmentMap::new([("", 1..=5, 1..=5)]).is_err());
-    assert!(SegmentMap::new([("a", 0..=5, 1..=5)]).is_err());
-    assert!(SegmentMap::new([("a", 1..=6, 1..=5)]).is_err());
-    assert!(matches!(SegmentMap::new(Vec::<(&str, _, _)>::new()), Err(Error::InvalidModel { .. })));
+    assert!(RfmGrid::new([("a", 1..=5, 1..=5), ("b", 5..=5, 5..=5)]).is_err());
+    assert!(RfmGrid::new([("a", 1..=5, 1..=4)]).is_err());
+    assert!(RfmGrid::new([("a:b", 1..=5, 1..=5)]).is_err());
+    assert!(RfmGrid::new([("a/b", 1..=5, 1..=5)]).is_err());
+    assert!(RfmGrid::new([("", 1..=5, 1..=5)]).is_err());
+    assert!(RfmGrid::new([("a", 0..=5, 1..=5)]).is_err());
+    assert!(RfmGrid::new([("a", 1..=6, 1..=5)]).is_err());
+    assert!(matches!(RfmGrid::new(Vec::<(&str, _, _)>::new()), Err(Error::InvalidModel { .. })));
 }
 
 #[test]
 fn standard_segment_map_matches_the_specification() {
-    let map = SegmentMap::default();
+    let map = RfmGrid::default();
     for r in 1..=5u8 {
         for f in 1..=5u8 {
             assert_eq!(map.segment(r, f), Some(standard_segment(r, f)), "R{r} F{f}");
@@ -955,14 +955,14 @@ const MODELS: [Spec; 5] = [
 ];
 
 impl Spec {
-    fn segment_map(&self) -> SegmentMap {
+    fn segment_map(&self) -> RfmGrid {
         match self.segments {
-            Segments::Standard => SegmentMap::default(),
+            Segments::Standard => RfmGrid::default(),
             Segments::BestRest => {
-                SegmentMap::new([("best", 4..=5, 4..=5), ("rest", 1..=3, 1..=5), ("rest", 4..=5, 1..=3)]).unwrap()
+                RfmGrid::new([("best", 4..=5, 4..=5), ("rest", 1..=3, 1..=5), ("rest", 4..=5, 1..=3)]).unwrap()
             }
             Segments::ByRecency => {
-                SegmentMap::new([("lapsed", 1..=2, 1..=5), ("steady", 3..=3, 1..=5), ("recent", 4..=5, 1..=5)]).unwrap()
+                RfmGrid::new([("lapsed", 1..=2, 1..=5), ("steady", 3..=3, 1..=5), ("recent", 4..=5, 1..=5)]).unwrap()
             }
         }
     }

@@ -25,7 +25,7 @@
 
 use roaring::RoaringBitmap;
 
-use crate::query::CmpOp;
+use super::CmpOp;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Bsi {

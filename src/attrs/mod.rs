@@ -1,24 +1,25 @@
 //! Numeric attributes: one [`Bsi`] per attribute name, and how queries read them.
 //!
 //! An attribute is created by its first value (or [`Attrs::define`]); its name then resolves
-//! in queries even when no customer has a value. A derived attribute may be a *view*:
+//! in queries even when no customer has a value. A derived attribute may be read through a [`Reading`]:
 //! `recency_days` is stored as the day of the last purchase and read as `as_of - day`, so
 //! moving the as-of date rewrites nothing (the comparison is translated instead).
 
 mod bsi;
+mod cmp;
 
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
 
 pub(crate) use bsi::Bsi;
+pub use cmp::CmpOp;
 
 use crate::error::{Error, Result};
-use crate::query::CmpOp;
 use crate::tags::{Suggest, normalize_tag};
 
 /// How stored values map to the values users see.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
-pub(crate) enum View {
+pub(crate) enum Reading {
     /// As stored.
     #[default]
     Plain,
@@ -29,24 +30,24 @@ pub(crate) enum View {
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Attribute {
     pub(crate) bsi: Bsi,
-    pub(crate) view: View,
+    pub(crate) reading: Reading,
 }
 
 impl Attribute {
     pub(crate) fn get(&self, customer: u32) -> Option<i64> {
         let v = self.bsi.get(customer)?;
-        Some(match self.view {
-            View::Plain => v,
-            View::DaysSince(as_of) => as_of - v,
+        Some(match self.reading {
+            Reading::Plain => v,
+            Reading::DaysSince(as_of) => as_of - v,
         })
     }
 
     /// Customers (within `filter`) whose value `v` has `v op c`.
     pub(crate) fn compare(&self, op: CmpOp, c: i64, filter: Option<&RoaringBitmap>) -> RoaringBitmap {
-        match self.view {
-            View::Plain => self.bsi.compare(op, i128::from(c), filter),
+        match self.reading {
+            Reading::Plain => self.bsi.compare(op, i128::from(c), filter),
             // as_of - s op c  <=>  s flipped(op) as_of - c
-            View::DaysSince(as_of) => self.bsi.compare(op.flipped(), i128::from(as_of) - i128::from(c), filter),
+            Reading::DaysSince(as_of) => self.bsi.compare(op.flipped(), i128::from(as_of) - i128::from(c), filter),
         }
     }
 

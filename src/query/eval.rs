@@ -19,8 +19,9 @@ use std::borrow::Cow;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use super::ast::{CmpOp, Comparison, Expr, Query, TagRef};
+use super::ast::{Comparison, Expr, Query, TagRef};
 use super::{MAX_QUERY_DEPTH, MAX_QUERY_TERMS};
+use crate::attrs::CmpOp;
 use crate::attrs::{Attribute, Attrs, normalize_attr};
 use crate::blocks::eval::{Op, Program, and_len};
 use crate::error::{Error, Result};

@@ -1,5 +1,5 @@
 //! Query text -> [`Query`]: a lexer and one function per grammar rule (see the module docs of
-//! [`query`](crate::query) for the grammar).
+//! [`Query`](crate::Query#grammar) for the grammar).
 //!
 //! Bounded cost: text longer than [`MAX_QUERY_LEN`] is refused before it is read; a first
 //! pass of the lexer checks every token and counts the terms against [`MAX_QUERY_TERMS`]
@@ -9,9 +9,11 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use super::ast::{CmpOp, Comparison, Expr, Query, Span, TagRef};
+use super::ast::{Comparison, Expr, Query, TagRef};
 use super::{MAX_QUERY_DEPTH, MAX_QUERY_LEN, MAX_QUERY_TERMS};
+use crate::attrs::CmpOp;
 use crate::error::{Error, Result};
+use crate::span::Span;
 use crate::tags::normalize_tag;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -247,7 +249,7 @@ struct Parser<'a> {
     depth: usize,
 }
 
-/// Parses query text into a [`Query`] (see the grammar in [`query`](crate::query)).
+/// Parses query text into a [`Query`] (see the grammar in [`Query`](crate::Query#grammar)).
 pub(crate) fn parse(text: &str) -> Result<Query> {
     if text.len() > MAX_QUERY_LEN {
         return Err(Error::QueryTooLarge { what: "text length in bytes", found: text.len(), limit: MAX_QUERY_LEN });
@@ -529,7 +531,7 @@ impl Group {
 }
 
 impl Query {
-    /// Parses query text (grammar in [`query`](crate::query)).
+    /// Parses query text (grammar in [`Query`](crate::Query#grammar)).
     ///
     /// ```
     /// use audience::Query;

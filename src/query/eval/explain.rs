@@ -138,7 +138,7 @@ pub struct Explain {
     pub root: ExplainNode,
     /// Whether `count` and `select` evaluate this plan block by block (the whole expression
     /// per 2^16-id block, for tag expressions of three or more operands) rather than one
-    /// bitmap operation at a time; see the [`query`](crate::query) module's "Evaluation".
+    /// bitmap operation at a time; see [`Query`](crate::Query#evaluation).
     /// The tree and its cardinalities are the same either way.
     pub per_block: bool,
 }
