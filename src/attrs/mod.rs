@@ -14,7 +14,9 @@ use roaring::RoaringBitmap;
 pub(crate) use bsi::Bsi;
 pub use cmp::CmpOp;
 
+use crate::customers::Directory;
 use crate::error::{Error, Result};
+use crate::id::{CustomerId, DERIVED_ATTRS, DERIVED_OWNER};
 use crate::tags::{Suggest, normalize_tag};
 
 /// How stored values map to the values users see.
@@ -137,4 +139,120 @@ impl Attrs {
             a.bsi.optimize();
         }
     }
+
+    // ------------------------------------------------------------------ hand writes
+
+    /// Declares attribute `raw` without values; a no-op for an existing one.
+    pub(crate) fn define(&mut self, raw: &str) -> Result<()> {
+        let norm = normalize_attr(raw)?;
+        check_writable(&norm)?;
+        self.entry(&norm);
+        Ok(())
+    }
+
+    /// Sets live customer `customer`'s value of `raw` (created if new); the previous value.
+    pub(crate) fn set(&mut self, customer: u32, raw: &str, value: i64) -> Result<Option<i64>> {
+        let norm = normalize_attr(raw)?;
+        check_writable(&norm)?;
+        let attr = self.entry(&norm);
+        let old = attr.bsi.get(customer);
+        if old != Some(value) {
+            attr.bsi.set(customer, value);
+        }
+        Ok(old)
+    }
+
+    /// Sets (customer, attribute, value) triples, the last value given per customer and
+    /// attribute winning, with one write of each attribute's index; how many triples were
+    /// given. Everything is checked (customers against `customers`) before anything changes.
+    pub(crate) fn load<I, S>(&mut self, customers: &Directory, values: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = (CustomerId, S, i64)>,
+        S: AsRef<str>,
+    {
+        let mut slots: IndexMap<String, Vec<(u32, i64)>> = IndexMap::new();
+        let mut last_raw: Option<(String, usize)> = None;
+        let mut n = 0u64;
+        for (customer, name, value) in values {
+            customers.check_live(customer)?;
+            let raw = name.as_ref();
+            let slot = match &last_raw {
+                Some((r, i)) if r == raw => *i,
+                _ => {
+                    let norm = normalize_attr(raw)?;
+                    check_writable(&norm)?;
+                    let i = match slots.get_index_of(&*norm) {
+                        Some(i) => i,
+                        None => slots.insert_full(norm.into_owned(), Vec::new()).0,
+                    };
+                    last_raw = Some((raw.to_owned(), i));
+                    i
+                }
+            };
+            slots[slot].push((customer.0, value));
+            n += 1;
+        }
+        for (name, mut values) in slots {
+            // Last value wins: a stable sort by customer, then keep each run's last.
+            values.sort_by_key(|&(c, _)| c);
+            let mut dedup: Vec<(u32, i64)> = Vec::with_capacity(values.len());
+            for (c, v) in values {
+                match dedup.last_mut() {
+                    Some(last) if last.0 == c => last.1 = v,
+                    _ => dedup.push((c, v)),
+                }
+            }
+            let attr = self.entry(&name);
+            attr.bsi.set_many(&dedup);
+            if dedup.len() as u64 * 8 >= attr.len() {
+                attr.bsi.optimize(); // a big load; small batches leave it to Engine::optimize
+            }
+        }
+        Ok(n)
+    }
+
+    /// Removes `customer`'s value of existing attribute `raw`; the value it had.
+    pub(crate) fn unset(&mut self, customer: u32, raw: &str) -> Result<Option<i64>> {
+        let norm = normalize_attr(raw)?;
+        check_writable(&norm)?;
+        if self.get(&norm).is_none() {
+            return Err(self.unknown(&norm));
+        }
+        Ok(self.entry(&norm).bsi.remove(customer))
+    }
+
+    /// `customer`'s value of existing attribute `raw`, if it has one.
+    pub(crate) fn value(&self, customer: u32, raw: &str) -> Result<Option<i64>> {
+        let norm = normalize_attr(raw)?;
+        match self.get(&norm) {
+            Some(a) => Ok(a.get(customer)),
+            None => Err(self.unknown(&norm)),
+        }
+    }
+
+    /// Every attribute `customer` has a value of, with the value, in creation order.
+    pub(crate) fn of(&self, customer: u32) -> Vec<(&str, i64)> {
+        self.iter().filter_map(|(name, a)| Some((name, a.get(customer)?))).collect()
+    }
+
+    // ------------------------------------------------------------------ derived writes
+
+    /// Writes derived attribute `name` (a layer's own, past the guard): clears `clear`, sets
+    /// `set` (both ascending by customer), and reads it through `reading` from now on.
+    pub(crate) fn write_derived(&mut self, name: &str, clear: &[u32], set: &[(u32, i64)], reading: Reading) {
+        let attr = self.entry(name);
+        if !clear.is_empty() {
+            attr.bsi.remove_many(&RoaringBitmap::from_sorted_iter(clear.iter().copied()).expect("rows ascend"));
+        }
+        attr.bsi.set_many(set);
+        attr.reading = reading;
+    }
+}
+
+/// Refuses the attributes a derived layer owns (`recency_days`, `frequency`, `monetary`).
+fn check_writable(norm: &str) -> Result<()> {
+    if DERIVED_ATTRS.contains(&norm) {
+        return Err(Error::DerivedName { name: norm.to_owned(), owner: DERIVED_OWNER });
+    }
+    Ok(())
 }

@@ -9,6 +9,8 @@ pub use day::Day;
 pub use money::Money;
 pub(crate) use store::{History, Rec};
 
+use crate::customers::Directory;
+use crate::error::Result;
 use crate::id::CustomerId;
 
 /// One purchase (or, with a negative amount, refund) of one customer on one UTC day.
@@ -39,6 +41,46 @@ impl Purchase {
 impl<D: Into<Day>> From<(CustomerId, D, Money)> for Purchase {
     fn from((customer, when, amount): (CustomerId, D, Money)) -> Purchase {
         Purchase::new(customer, when, amount)
+    }
+}
+
+impl History {
+    /// Records one purchase of a live customer.
+    pub(crate) fn record(&mut self, p: Purchase) {
+        self.push(Rec { customer: p.customer.0, day: p.day.days_since_epoch(), amount: p.amount.minor() });
+    }
+
+    /// Records purchases, all or nothing: on the first customer that is not live (checked
+    /// against `customers`), none of them is kept. How many were recorded.
+    pub(crate) fn load<P: Into<Purchase>>(
+        &mut self,
+        customers: &Directory,
+        purchases: impl IntoIterator<Item = P>,
+    ) -> Result<u64> {
+        let iter = purchases.into_iter();
+        self.reserve(iter.size_hint().0);
+        let before = self.len();
+        for p in iter {
+            let p: Purchase = p.into();
+            if let Err(e) = customers.check_live(p.customer) {
+                self.truncate_pending(before);
+                return Err(e);
+            }
+            self.record(p);
+        }
+        Ok(self.len() - before)
+    }
+
+    /// Customer `id`'s purchases, by day (in arrival order within a day).
+    pub(crate) fn purchases_of(&self, id: CustomerId) -> Vec<Purchase> {
+        self.of(id.0)
+            .into_iter()
+            .map(|(day, amount)| Purchase {
+                customer: id,
+                day: Day::from_days_since_epoch(day).expect("recorded from a Day"),
+                amount: Money::from_minor(amount).expect("recorded from a Money"),
+            })
+            .collect()
     }
 }
 

@@ -1,6 +1,18 @@
-//! The tag pool (names, kinds, exclusive groups, hierarchy) and the bitmap store.
+//! The tags layer: [`Tags`] holds the tag pool (names, kinds, exclusive groups, hierarchy)
+//! and the bitmap store behind private fields, and is the only writer of tag bitmaps.
+//!
+//! - `layer.rs`: [`Tags`] and the rules it keeps (exclusive groups, renames, deletes, the
+//!   names derived layers own), listings, tagging one customer or many.
+//! - `derived.rs`: the API derived layers (refresh, segments) write through.
+//! - `bulk.rs`: bulk loads of (customer, tag) pairs.
+//! - `pool.rs` (names, slots, groups, hierarchy), `name.rs` (name rules and limits),
+//!   `suggest.rs` ("did you mean"), `store.rs` (bitmaps and cached subtree unions),
+//!   `kind.rs` (parsing [`TagKind`]).
 
+mod bulk;
+mod derived;
 mod kind;
+mod layer;
 mod name;
 mod pool;
 mod store;
@@ -10,7 +22,7 @@ pub use kind::TagKind;
 pub use name::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN};
 pub use pool::TagInfo;
 
-pub(crate) use name::{normalize_group, normalize_tag};
+pub(crate) use name::normalize_tag;
 pub(crate) use suggest::Suggest;
 
 /// A map keyed by tag id. Ids are handed out in sequence by the pool, never chosen by a
@@ -42,5 +54,7 @@ impl std::hash::Hasher for IdHasher {
 pub(crate) fn group_prefix(name: &str) -> Option<&str> {
     name::split_group(name).map(|(g, _)| g)
 }
+pub(crate) use derived::DerivedGroup;
+pub(crate) use layer::Tags;
 pub(crate) use pool::Pool;
 pub(crate) use store::Store;

@@ -1,0 +1,109 @@
+//! [`Engine`]: the typed facade users hold. Each method checks what the facade knows (is
+//! the customer live?) and delegates to the layer that owns the rule:
+//!
+//! | file | methods | layer |
+//! |---|---|---|
+//! | `customers.rs` | keys, dense ids, removal | [`Directory`], then every layer's erase |
+//! | `tags.rs` | the tag pool, tagging one customer or many, bulk loads | [`Tags`] |
+//! | `queries.rs` | query, select, count, explain | the [`Planner`] |
+//! | `attrs.rs` | numeric attributes | [`Attrs`] |
+//! | `history.rs` | purchases, the models, refresh | [`History`], [`crate::refresh`] |
+//! | `stats.rs` | sizes, optimize | all of them |
+
+use std::borrow::Cow;
+
+use crate::attrs::Attrs;
+use crate::customers::Directory;
+use crate::error::Result;
+use crate::history::History;
+use crate::query::{Planner, Query};
+use crate::refresh::Models;
+use crate::tags::Tags;
+
+mod attrs;
+mod customers;
+mod history;
+mod queries;
+mod stats;
+mod tags;
+#[cfg(test)]
+mod tests;
+
+pub use stats::Stats;
+
+/// The in-process customer tag engine.
+///
+/// Holds the customer directory (external keys <-> dense [`CustomerId`]s), the managed tag
+/// pool (kinds, exclusive groups, hierarchy), one roaring bitmap per tag, numeric attributes
+/// (a bit-sliced index each), purchase history, and the RFM and lifecycle models computed
+/// from it; answers boolean queries over tags and attribute ranges. See the
+/// [crate docs](crate) for a tour.
+///
+/// `Engine` is `Send + Sync + Clone`: share it behind an `RwLock` or `Arc` for concurrent
+/// readers; every query method takes `&self`.
+#[derive(Clone, Default)]
+pub struct Engine {
+    customers: Directory,
+    tags: Tags,
+    attrs: Attrs,
+    history: History,
+    models: Models,
+}
+
+impl std::fmt::Debug for Engine {
+    /// A summary (sizes), not the contents: an engine may hold millions of customers. Only
+    /// constant-time figures, so printing never walks the keys or the bitmaps.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("customers", &self.customer_count())
+            .field("keyed_customers", &self.customers.keyed())
+            .field("tags", &self.tags.len())
+            .field("exclusive_groups", &self.exclusive_groups().collect::<Vec<_>>())
+            .field("attributes", &self.attrs.len())
+            .field("purchases", &self.history.len())
+            .field("last_refresh", &self.models.last_as_of())
+            .finish()
+    }
+}
+
+/// Something that can be evaluated as a query: query text (`&str`, `String`) or a parsed or
+/// built [`Query`].
+pub trait AsQuery {
+    /// The query, parsed if needed.
+    fn as_query(&self) -> Result<Cow<'_, Query>>;
+}
+
+impl AsQuery for str {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Query::parse(self).map(Cow::Owned)
+    }
+}
+
+impl AsQuery for String {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        self.as_str().as_query()
+    }
+}
+
+impl AsQuery for Query {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Ok(Cow::Borrowed(self))
+    }
+}
+
+impl<T: AsQuery + ?Sized> AsQuery for &T {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        (**self).as_query()
+    }
+}
+
+impl Engine {
+    /// An empty engine.
+    pub fn new() -> Engine {
+        Engine::default()
+    }
+
+    pub(crate) fn planner(&self) -> Planner<'_> {
+        Planner { pool: self.tags.pool(), store: self.tags.store(), live: self.customers.live(), attrs: &self.attrs }
+    }
+}

@@ -1,0 +1,87 @@
+//! [`Stats`]: what an engine holds and what it costs; [`Engine::optimize`].
+
+use super::Engine;
+
+/// Sizes of an engine, from [`Engine::stats`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Live customers.
+    pub customers: u64,
+    /// Customers with an external key.
+    pub keyed_customers: usize,
+    /// Tags in the pool.
+    pub tags: usize,
+    /// (customer, tag) assignments, summed over all tags.
+    pub assignments: u64,
+    /// Bytes of all tag bitmaps in roaring's portable serialized format.
+    pub bitmap_bytes: usize,
+    /// Approximate heap bytes of the tag pool without the bitmaps: each tag's slot (kind,
+    /// hierarchy links, exclusive group), its name (stored once), and the name and "did you
+    /// mean" indexes. With `bitmap_bytes`, what tags cost: see [`Stats::bytes_per_tag`].
+    pub pool_bytes: usize,
+    /// Bytes of the cached subtree unions (one per tag with children, so a query on a parent
+    /// reads one bitmap), serialized, plus their table. Each level of a chain holds its own
+    /// union, so a deep chain over the same customers (`a/b/c/...` down 16 levels) keeps up
+    /// to 15 copies of them.
+    pub subtree_bytes: usize,
+    /// Approximate heap bytes of the customer directory (keys and id tables).
+    pub directory_bytes: usize,
+    /// Attributes (names that resolve in queries).
+    pub attributes: usize,
+    /// Bytes of all attribute bitmaps (bit-sliced indexes), serialized.
+    pub attribute_bytes: usize,
+    /// Purchase records (refunds included).
+    pub purchases: u64,
+    /// Heap bytes of the purchase history columns.
+    pub history_bytes: usize,
+}
+
+impl Stats {
+    /// What one tag costs on average: its share of the pool (`pool_bytes`), the tag bitmaps
+    /// (`bitmap_bytes`) and the subtree unions (`subtree_bytes`); 0 without tags.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "interest/sports/running")?;
+    /// let stats = engine.stats();
+    /// assert_eq!(stats.tags, 3);
+    /// assert!(stats.bytes_per_tag() > 0.0 && stats.bytes_per_tag() < 1_000.0);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn bytes_per_tag(&self) -> f64 {
+        if self.tags == 0 {
+            return 0.0;
+        }
+        (self.pool_bytes + self.bitmap_bytes + self.subtree_bytes) as f64 / self.tags as f64
+    }
+}
+
+impl Engine {
+    /// Sizes of the engine.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            customers: self.customer_count(),
+            keyed_customers: self.customers.keyed(),
+            tags: self.tags.len(),
+            assignments: self.tags.assignments(),
+            bitmap_bytes: self.tags.bitmap_bytes(),
+            pool_bytes: self.tags.pool_bytes(),
+            subtree_bytes: self.tags.subtree_bytes(),
+            directory_bytes: self.customers.heap_bytes(),
+            attributes: self.attrs.len(),
+            attribute_bytes: self.attrs.serialized_bytes(),
+            purchases: self.history.len(),
+            history_bytes: self.history.heap_bytes(),
+        }
+    }
+
+    /// Converts bitmap containers to run containers wherever that is smaller. Bulk loads do
+    /// this for the tags they touch; call it after many single `tag` calls to save memory.
+    pub fn optimize(&mut self) {
+        self.tags.optimize();
+        self.attrs.optimize();
+    }
+}

@@ -1,0 +1,278 @@
+//! The tag pool and tagging: every rule lives in [`Tags`](crate::tags::Tags); these methods
+//! check the customer is live and delegate.
+
+use std::borrow::Cow;
+
+use roaring::RoaringBitmap;
+
+use super::Engine;
+use crate::audience::Audience;
+use crate::error::Result;
+use crate::id::{CustomerId, TagId};
+use crate::query::Query;
+use crate::tags::{TagInfo, TagKind};
+
+impl Engine {
+    /// Defines tag `name` with `kind` in the tag pool and returns its id. Defining an existing
+    /// tag with the same kind is a no-op; an existing `Custom` tag (for example one created
+    /// implicitly by [`Engine::tag`]) takes the new kind. Missing ancestors of a hierarchical
+    /// name (`a/b` for `a/b/c`) are created with the same kind.
+    ///
+    /// Errors: [`Error::InvalidTagName`]; [`Error::TagKindConflict`] when the tag exists with
+    /// another non-`Custom` kind.
+    pub fn define_tag(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
+        self.tags.define(name, kind)
+    }
+
+    /// Changes the kind of an existing tag.
+    pub fn set_tag_kind(&mut self, name: &str, kind: TagKind) -> Result<()> {
+        self.tags.set_kind(name, kind)
+    }
+
+    /// The id of tag `name`, creating it if needed (kind: its exclusive group's, else its
+    /// nearest ancestor's, else `Custom`).
+    ///
+    /// Errors: [`Error::InvalidTagName`]; [`Error::DerivedName`] for a name in a group
+    /// [`Engine::refresh`] owns (read those with [`Engine::tag_id`]).
+    pub fn ensure_tag(&mut self, name: &str) -> Result<TagId> {
+        self.tags.ensure(name)
+    }
+
+    /// Declares `group` a single-choice group: its values are the tags `group:<value>`, and a
+    /// customer carries at most one of them. Tags `group:<value>` that already exist join the
+    /// group. Declaring a declared group again is a no-op (its kind is left as it is). New
+    /// values get kind `Custom`; see [`Engine::define_exclusive_group_with_kind`].
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let bob = engine.customer("bob")?;
+    /// engine.define_exclusive_group("tier")?;
+    /// engine.tag(bob, "tier:silver")?;
+    /// engine.tag(bob, "tier:gold")?; // replaces tier:silver
+    /// assert_eq!(engine.tags_of(bob)?, ["tier:gold"]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::InvalidTagName`] for a name with `/` or `:` or an existing value that
+    /// is not a plain name; [`Error::ExclusiveConflict`] when a customer already carries two
+    /// of its values.
+    pub fn define_exclusive_group(&mut self, group: &str) -> Result<()> {
+        self.define_exclusive_group_with_kind(group, TagKind::Custom)
+    }
+
+    /// [`Engine::define_exclusive_group`], with the kind its new value tags get (an age band
+    /// group is `Attribute`, a lifecycle stage group `Lifecycle`).
+    pub fn define_exclusive_group_with_kind(&mut self, group: &str, kind: TagKind) -> Result<()> {
+        self.tags.define_group(group, kind)
+    }
+
+    /// The declared exclusive groups, in declaration order.
+    pub fn exclusive_groups(&self) -> impl Iterator<Item = &str> + '_ {
+        self.tags.groups()
+    }
+
+    /// Deletes tag `name` from the pool and from every customer; returns how many customers
+    /// carried it. A tag with child tags is not deleted ([`Error::TagHasChildren`]): delete the
+    /// children first, so a whole branch is never dropped by accident.
+    ///
+    /// ```
+    /// use audience::{Engine, Error};
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "interest/golf")?;
+    /// assert!(matches!(engine.delete_tag("interest"), Err(Error::TagHasChildren { .. })));
+    /// assert_eq!(engine.delete_tag("interest/golf")?, 1);
+    /// assert_eq!(engine.delete_tag("interest")?, 0);
+    /// assert!(engine.tags_of(c)?.is_empty());
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn delete_tag(&mut self, name: &str) -> Result<u64> {
+        self.tags.delete(name)
+    }
+
+    /// Renames tag `old` to `new`, keeping its id and customers. Descendants move with it
+    /// (`sports` -> `sport` renames `sports/running` to `sport/running`), missing ancestors of
+    /// the new name are created, and a name `group:value` of an exclusive group joins it.
+    ///
+    /// Errors: [`Error::UnknownTag`], [`Error::InvalidTagName`], [`Error::TagExists`] when a
+    /// new name is taken, [`Error::ExclusiveConflict`] when joining a group would give a
+    /// customer two of its values. Nothing changes on error.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "sports/running")?;
+    /// let id = engine.tag_id("sports/running");
+    /// engine.rename_tag("sports", "sport")?;
+    /// assert_eq!(engine.tag_id("sport/running"), id);
+    /// assert_eq!(engine.tags_of(c)?, ["sport/running"]);
+    /// assert!(engine.query("sports").is_err());
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn rename_tag(&mut self, old: &str, new: &str) -> Result<()> {
+        self.tags.rename(old, new)
+    }
+
+    /// The id of tag `name`, if it is in the pool.
+    pub fn tag_id(&self, name: &str) -> Option<TagId> {
+        self.tags.id(name)
+    }
+
+    /// The name of tag `id`, if it is in the pool.
+    pub fn tag_name(&self, id: TagId) -> Option<&str> {
+        self.tags.name_of(id)
+    }
+
+    /// Tag `name` as listed by [`Engine::tags`].
+    pub fn tag_info(&self, name: &str) -> Result<TagInfo<'_>> {
+        let id = self.tags.lookup(name)?;
+        Ok(self.tags.info(id))
+    }
+
+    /// Every tag of the pool, in id (creation) order.
+    pub fn tags(&self) -> impl Iterator<Item = TagInfo<'_>> + '_ {
+        self.tags.infos()
+    }
+
+    /// The tags of one kind, in id order.
+    pub fn tags_of_kind(&self, kind: TagKind) -> impl Iterator<Item = TagInfo<'_>> + '_ {
+        self.tags().filter(move |t| t.kind == kind)
+    }
+
+    /// The tags whose names start with `prefix` (`"interest/"`, `"tier:"`), in id order.
+    ///
+    /// ```
+    /// use audience::{Engine, TagKind};
+    /// let mut engine = Engine::new();
+    /// engine.define_tag("interest/golf", TagKind::Interest)?;
+    /// engine.define_tag("vip", TagKind::Value)?;
+    /// let names: Vec<&str> = engine.tags_with_prefix("interest/").map(|t| t.name).collect();
+    /// assert_eq!(names, ["interest/golf"]);
+    /// let interests: Vec<&str> = engine.tags_of_kind(TagKind::Interest).map(|t| t.name).collect();
+    /// assert_eq!(interests, ["interest", "interest/golf"]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn tags_with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = TagInfo<'a>> + 'a {
+        self.tags().filter(move |t| t.name.starts_with(prefix))
+    }
+
+    /// The value tags of exclusive group `group`, in creation order.
+    ///
+    /// Errors: [`Error::UnknownGroup`] when `group` is not a declared exclusive group.
+    pub fn tags_in_group(&self, group: &str) -> Result<Vec<TagInfo<'_>>> {
+        self.tags.in_group(group)
+    }
+
+    /// Customers matching tag `name` in a query: carrying it or any descendant.
+    pub fn tag_count(&self, name: &str) -> Result<u64> {
+        self.tags.lookup(name)?;
+        self.count(&Query::tag(name))
+    }
+
+    /// The tags customer `id` carries (exactly, not their ancestors), in tag id order.
+    pub fn tags_of(&self, id: CustomerId) -> Result<Vec<&str>> {
+        self.customers.check_live(id)?;
+        Ok(self.tags.of(id.0))
+    }
+
+    // ------------------------------------------------------------------ tagging
+
+    /// Tags customer `id` with `name`, creating the tag if it is new (see
+    /// [`Engine::ensure_tag`] for its kind). For a value of an exclusive group, the customer's
+    /// other value of that group is removed in the same call. Returns whether the customer did
+    /// not carry the tag before.
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`]; [`Error::DerivedName`]
+    /// for a tag of the groups [`Engine::refresh`] owns (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
+    pub fn tag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
+        self.customers.check_live(id)?;
+        self.tags.assign(id.0, name)
+    }
+
+    /// Removes tag `name` from customer `id` (the tag itself; descendants are untouched).
+    /// Returns whether the customer carried it.
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownTag`] (with suggestions).
+    pub fn untag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
+        self.customers.check_live(id)?;
+        self.tags.unassign(id.0, name)
+    }
+
+    /// Tags every live customer of `audience` with `name` at once (a campaign tag on a query
+    /// result, say); for an exclusive group, their other values are removed. Customers removed
+    /// since the audience was computed are skipped. Returns how many were newly tagged.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// for key in ["a", "b", "c"] {
+    ///     let c = engine.customer(key)?;
+    ///     engine.tag(c, "vip")?;
+    /// }
+    /// let vips = engine.query("vip")?;
+    /// assert_eq!(engine.tag_all(&vips, "campaign:spring")?, 3);
+    /// assert_eq!(engine.count("campaign:spring")?, 3);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn tag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
+        let live = self.customers.live();
+        let add: Cow<'_, RoaringBitmap> = if audience.bitmap().is_subset(live) {
+            Cow::Borrowed(audience.bitmap())
+        } else {
+            Cow::Owned(audience.bitmap() & live)
+        };
+        self.tags.assign_all(add, name)
+    }
+
+    /// Removes tag `name` from every customer of `audience`; returns how many carried it.
+    ///
+    /// Errors: [`Error::UnknownTag`].
+    pub fn untag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
+        self.tags.unassign_all(audience.bitmap(), name)
+    }
+
+    /// Bulk assignment of (customer, tag name) pairs: the fast path for loading. Pairs are
+    /// grouped per tag and each tag's bitmap is built from a sorted run (no insert loop); the
+    /// bitmaps are run-optimized afterwards. The result is the same as calling
+    /// [`Engine::tag`] for each pair in order (so for an exclusive group the last value given
+    /// wins). Returns how many (customer, tag) assignments the engine has afterwards that it
+    /// did not have before (a value of an exclusive group replaced within the same load does
+    /// not count). Exclusive-group values take a bitmap path too: per group and customer the
+    /// last value wins, and the other values are removed with one difference per value tag.
+    ///
+    /// All pairs are checked before anything changes: on error, nothing is applied, and the
+    /// error names the offending customer or tag name.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let a = engine.customer("a")?;
+    /// let b = engine.customer("b")?;
+    /// let added = engine.tag_pairs([(a, "vip"), (b, "vip"), (b, "outdoor"), (a, "vip")])?;
+    /// assert_eq!(added, 3);
+    /// assert_eq!(engine.count("vip AND outdoor")?, 1);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`].
+    pub fn tag_pairs<I, S>(&mut self, pairs: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = (CustomerId, S)>,
+        S: AsRef<str>,
+    {
+        self.tags.load_pairs(&self.customers, pairs)
+    }
+
+    /// [`Engine::tag_pairs`] with tag ids (from [`Engine::ensure_tag`] or
+    /// [`Engine::define_tag`]) instead of names.
+    ///
+    /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownTagId`]; nothing is applied then.
+    pub fn tag_id_pairs<I>(&mut self, pairs: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = (CustomerId, TagId)>,
+    {
+        self.tags.load_id_pairs(&self.customers, pairs)
+    }
+}

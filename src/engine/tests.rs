@@ -1,0 +1,175 @@
+//! Unit tests of the facade's delegation: bulk paths against one-by-one paths.
+
+use crate::{Audience, CustomerId, Day, Engine, Error, Money, TagId, TagKind};
+
+fn engine_with(keys: &[&str]) -> (Engine, Vec<CustomerId>) {
+    let mut e = Engine::new();
+    let ids = keys.iter().map(|k| e.customer(k).unwrap()).collect();
+    (e, ids)
+}
+
+#[test]
+fn spacing_around_the_group_colon_cannot_dodge_exclusivity() {
+    let (mut e, c) = engine_with(&["c"]);
+    e.define_exclusive_group("tier").unwrap();
+    e.tag(c[0], "tier:gold").unwrap();
+    e.tag(c[0], "tier :silver").unwrap();
+    assert_eq!(e.tags_of(c[0]).unwrap(), ["tier:silver"]);
+    e.tag(c[0], "tier: gold").unwrap();
+    assert_eq!(e.tags_of(c[0]).unwrap(), ["tier:gold"]);
+}
+
+#[test]
+fn dense_ids_never_merge_with_keyed_customers() {
+    let (mut e, c) = engine_with(&["alice"]);
+    e.tag(c[0], "vip").unwrap();
+    assert_eq!(e.customer_id(c[0]), Err(Error::CustomerIdTaken { id: c[0], key: "alice".into() }));
+    assert_eq!(e.customer_id(7u32), Ok(CustomerId(7)));
+    assert_eq!(e.customer_id(7u32), Ok(CustomerId(7)), "registering again is a no-op");
+    e.remove_customer(c[0]).unwrap();
+    assert_eq!(e.customer_id(c[0]), Ok(c[0]), "the caller may register a removed id anew");
+    assert!(e.tags_of(c[0]).unwrap().is_empty(), "it comes back with no tags");
+}
+
+#[test]
+fn group_members_stay_in_creation_order_after_a_rename() {
+    let mut e = Engine::new();
+    e.define_exclusive_group("tier").unwrap();
+    let gold = e.ensure_tag("tier:gold").unwrap();
+    let silver = e.ensure_tag("tier:silver").unwrap();
+    e.rename_tag("tier:gold", "tier:platinum").unwrap();
+    let ids: Vec<TagId> = e.tags_in_group("tier").unwrap().iter().map(|t| t.id).collect();
+    assert_eq!(ids, [gold, silver]);
+}
+
+#[test]
+fn bulk_exclusive_values_match_tagging_one_by_one() {
+    let (mut bulk, c) = engine_with(&["a", "b", "c"]);
+    bulk.define_exclusive_group("tier").unwrap();
+    bulk.tag(c[0], "tier:1").unwrap();
+    bulk.tag(c[2], "tier:5").unwrap();
+    let mut single = bulk.clone();
+    let pairs =
+        [(c[0], "tier:2"), (c[1], "tier:3"), (c[0], "tier:4"), (c[1], "other"), (c[2], "tier:5"), (c[1], "tier:1")];
+    for (id, t) in pairs {
+        single.tag(id, t).unwrap();
+    }
+    // net gain: a r:4 (r:1 replaced, the passing r:2 not counted), b r:1 and other; c kept r:5
+    assert_eq!(bulk.tag_pairs(pairs).unwrap(), 3);
+    for id in &c {
+        assert_eq!(bulk.tags_of(*id).unwrap(), single.tags_of(*id).unwrap());
+    }
+    for r in 1..=5 {
+        let q = format!("tier:{r}");
+        assert_eq!(bulk.count(&q).unwrap(), single.count(&q).unwrap(), "{q}");
+    }
+}
+
+#[test]
+fn failed_bulk_load_changes_nothing() {
+    let (mut e, c) = engine_with(&["a"]);
+    let before = e.stats();
+    let err = e.tag_pairs([(c[0], "new/tag"), (CustomerId(99), "x")]).unwrap_err();
+    assert_eq!(err, Error::UnknownCustomer { id: CustomerId(99) });
+    assert_eq!(e.stats(), before);
+    assert_eq!(e.tag_id("new/tag"), None, "no tag was created");
+    assert!(matches!(e.tag_id_pairs([(c[0], TagId(5))]), Err(Error::UnknownTagId { .. })));
+}
+
+#[test]
+fn removal_erases_everywhere_and_not_excludes_it() {
+    let (mut e, c) = engine_with(&["a", "b"]);
+    e.tag(c[0], "vip").unwrap();
+    e.tag(c[1], "vip").unwrap();
+    e.remove_customer(c[1]).unwrap();
+    assert_eq!(e.count("vip").unwrap(), 1);
+    assert_eq!(e.count("NOT vip").unwrap(), 0);
+    assert_eq!(e.count("*").unwrap(), 1);
+    assert_eq!(e.id_of("b"), None);
+    assert_eq!(e.tag(c[1], "vip"), Err(Error::UnknownCustomer { id: c[1] }));
+    // a stale audience cannot bring a removed customer back
+    let stale: Audience = c.iter().copied().collect();
+    assert_eq!(e.tag_all(&stale, "campaign").unwrap(), 1);
+    assert_eq!(e.count("campaign").unwrap(), 1);
+}
+
+#[test]
+fn define_tag_kinds() {
+    let (mut e, c) = engine_with(&["a"]);
+    e.tag(c[0], "outdoor/hiking").unwrap();
+    assert_eq!(e.tag_info("outdoor").unwrap().kind, TagKind::Custom);
+    e.define_tag("outdoor", TagKind::Interest).unwrap();
+    assert_eq!(e.tag_info("outdoor").unwrap().kind, TagKind::Interest, "Custom is upgraded");
+    assert!(matches!(e.define_tag("outdoor", TagKind::Value), Err(Error::TagKindConflict { .. })));
+    e.set_tag_kind("outdoor", TagKind::Value).unwrap();
+    assert_eq!(e.tag_info("outdoor").unwrap().kind, TagKind::Value);
+    e.tag(c[0], "outdoor/camping").unwrap();
+    assert_eq!(e.tag_info("outdoor/camping").unwrap().kind, TagKind::Value, "nearest ancestor's kind");
+}
+
+/// Tag members, attribute values, purchases per customer, purchase count.
+type Picture = (Vec<(String, Vec<u32>)>, Vec<(String, Vec<(u32, i64)>)>, Vec<(u32, usize)>, u64);
+
+/// A snapshot of everything a removal touches, for comparing two engines.
+fn picture(e: &Engine) -> Picture {
+    let tags = e
+        .tags()
+        .map(|t| (t.name.to_owned(), e.query(&format!("\"{}\"", t.name)).unwrap().iter().map(|c| c.0).collect()))
+        .collect();
+    let attrs = e
+        .attributes()
+        .map(|(name, _)| {
+            let vals = e.customers().iter().filter_map(|c| Some((c.0, e.attr(c, name).unwrap()?))).collect();
+            (name.to_owned(), vals)
+        })
+        .collect();
+    let purchases = e.customers().iter().map(|c| (c.0, e.purchases_of(c).unwrap().len())).collect();
+    (tags, attrs, purchases, e.purchase_count())
+}
+
+#[test]
+fn bulk_removal_equals_one_by_one() {
+    let mut e = Engine::new();
+    let day = |d: i32| Day::from_days_since_epoch(19_000 + d).unwrap();
+    for c in 0..300u32 {
+        let id = e.customer(&format!("k{c}")).unwrap();
+        e.tag(id, if c % 3 == 0 { "a" } else { "b" }).unwrap();
+        e.set_attr(id, "age", i64::from(c % 70)).unwrap();
+        for p in 0..(c % 5) {
+            e.record_purchase(
+                id,
+                day((c * 7 + p * 31) as i32 % 400),
+                Money::from_minor(i64::from(c * 10 + p)).unwrap(),
+            )
+            .unwrap();
+        }
+    }
+    e.refresh(day(300)).unwrap();
+    // more purchases after the refresh: some in the pending tier at removal time
+    for c in (0..300u32).step_by(4) {
+        e.record_purchase(CustomerId(c), day(310), Money::from_minor(99).unwrap()).unwrap();
+    }
+    let gone: Audience = (0..300u32).filter(|c| c % 5 == 1).map(CustomerId).collect();
+    let mut one_by_one = e.clone();
+    for c in gone.iter() {
+        one_by_one.remove_customer(c).unwrap();
+    }
+    let mut bulk = e.clone();
+    assert_eq!(bulk.remove_customers(&gone).unwrap(), gone.len());
+    assert_eq!(bulk.remove_customers(&gone).unwrap(), 0, "no longer live: skipped");
+    assert_eq!(picture(&bulk), picture(&one_by_one));
+    let (r1, r2) = (bulk.refresh(day(320)).unwrap(), one_by_one.refresh(day(320)).unwrap());
+    assert_eq!(r1, r2);
+    assert_eq!(picture(&bulk), picture(&one_by_one));
+}
+
+#[test]
+fn a_range_of_ids_is_refused_when_a_keyed_customer_has_one() {
+    let mut e = Engine::new();
+    let k = e.customer("k").unwrap(); // id 0
+    assert!(matches!(e.customer_id_range(0..10), Err(Error::CustomerIdTaken { id, .. }) if id == k));
+    assert_eq!(e.customer_count(), 1, "nothing registered");
+    assert_eq!(e.customer_id_range(1..10).unwrap(), 9);
+    assert_eq!(e.customer_id_range(5..5).unwrap(), 0);
+    assert_eq!(e.customer("j").unwrap(), CustomerId(10));
+}

@@ -1,0 +1,362 @@
+//! [`Tags`]: the tag pool and the bitmap store behind one type, the only writer of tag
+//! bitmaps. It keeps the tags' rules: exclusive groups (one value per customer, checked when
+//! a group is declared or a rename joins one), the hierarchy's cached unions (through
+//! [`Store`]), and the names derived layers own (writing them by hand is an
+//! [`Error::DerivedName`]). Derived layers write through [`super::derived`]; bulk loads
+//! through [`super::bulk`].
+
+use std::borrow::Cow;
+
+use roaring::RoaringBitmap;
+
+use super::name::{normalize_group, normalize_tag};
+use super::pool::{Pool, TagInfo};
+use super::store::Store;
+use super::{TagKind, group_prefix};
+use crate::error::{Error, LISTED, Result};
+use crate::id::{CustomerId, DERIVED_GROUPS, DERIVED_OWNER, TagId};
+
+/// The tag pool (names, kinds, exclusive groups, hierarchy) and one bitmap per tag.
+///
+/// Invariant (kept by every caller): every bitmap holds live customers only, so a count
+/// never needs an extra intersection with the live set. The engine checks customers are
+/// live before it calls a one-customer method, and intersects audiences with the live set
+/// before it calls a many-customer one.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Tags {
+    pub(super) pool: Pool,
+    pub(super) store: Store,
+}
+
+impl Tags {
+    /// The pool, read-only (for the planner and listings).
+    pub(crate) fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The bitmaps, read-only (for the planner).
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The customers carrying tag `id` itself (not its descendants).
+    pub(crate) fn bits(&self, id: TagId) -> &RoaringBitmap {
+        self.store.get(id)
+    }
+
+    /// Tags in the pool.
+    pub(crate) fn len(&self) -> usize {
+        self.pool.len()
+    }
+
+    // ------------------------------------------------------------------ names
+
+    /// The id of an existing tag, or [`Error::UnknownTag`] with suggestions.
+    pub(crate) fn lookup(&self, name: &str) -> Result<TagId> {
+        let norm = normalize_tag(name)?;
+        self.pool.lookup(&norm).ok_or_else(|| Error::UnknownTag {
+            suggestions: self.pool.suggestions(&norm),
+            name: norm.into_owned(),
+            span: None,
+            query: None,
+        })
+    }
+
+    /// The id of tag `name`, if it is in the pool (an invalid name is in no pool).
+    pub(crate) fn id(&self, name: &str) -> Option<TagId> {
+        self.pool.lookup(&normalize_tag(name).ok()?)
+    }
+
+    /// The name of tag `id`, if it is in the pool.
+    pub(crate) fn name_of(&self, id: TagId) -> Option<&str> {
+        self.pool.def(id).map(|d| &*d.name)
+    }
+
+    fn name(&self, id: TagId) -> &str {
+        self.pool.name(id)
+    }
+
+    // ------------------------------------------------------------------ the pool
+
+    /// Defines tag `name` with `kind` (see [`Engine::define_tag`](crate::Engine::define_tag)).
+    pub(crate) fn define(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
+        let norm = normalize_tag(name)?;
+        check_writable(&norm)?;
+        match self.pool.lookup(&norm) {
+            Some(id) => {
+                let existing = self.pool.check(id)?.kind;
+                if existing != kind && existing != TagKind::Custom {
+                    return Err(Error::TagKindConflict { name: norm.into_owned(), existing, requested: kind });
+                }
+                self.pool.set_kind(id, kind)?;
+                Ok(id)
+            }
+            None => self.create(&norm, kind),
+        }
+    }
+
+    /// Changes the kind of an existing tag.
+    pub(crate) fn set_kind(&mut self, name: &str, kind: TagKind) -> Result<()> {
+        let id = self.lookup(name)?;
+        self.check_writable_id(id)?;
+        self.pool.set_kind(id, kind)
+    }
+
+    /// The id of tag `name`, creating it (with its implicit kind) if needed.
+    pub(crate) fn ensure(&mut self, name: &str) -> Result<TagId> {
+        let norm = normalize_tag(name)?;
+        check_writable(&norm)?;
+        match self.pool.lookup(&norm) {
+            Some(id) => Ok(id),
+            None => {
+                let kind = self.pool.implicit_kind(&norm);
+                self.create(&norm, kind)
+            }
+        }
+    }
+
+    /// Creates tag `name` (normalized, new) and its missing ancestors.
+    pub(super) fn create(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
+        let id = self.pool.create(name, kind)?;
+        self.store.created(&self.pool, id);
+        Ok(id)
+    }
+
+    /// Declares exclusive group `group`, whose new value tags get `kind`; a no-op for a
+    /// declared group. Refused when a customer already carries two of its values.
+    pub(crate) fn define_group(&mut self, group: &str, kind: TagKind) -> Result<()> {
+        let group = normalize_group(group)?;
+        if DERIVED_GROUPS.contains(&&*group) {
+            return Err(Error::DerivedName { name: group.into_owned(), owner: DERIVED_OWNER });
+        }
+        self.declare_group(&group, kind)
+    }
+
+    /// Declares `group` (normalized; any owner) unless it is declared, after checking that
+    /// no customer carries two of the tags that become its values.
+    pub(super) fn declare_group(&mut self, group: &str, kind: TagKind) -> Result<()> {
+        if self.pool.group(group).is_some() {
+            return Ok(());
+        }
+        let members = self.pool.would_be_members(group)?;
+        let mut seen = RoaringBitmap::new();
+        for (i, &m) in members.iter().enumerate() {
+            let bits = self.store.get(m);
+            if !seen.is_disjoint(bits) {
+                let customer = (&seen & bits).min().expect("not disjoint");
+                let first = members[..i].iter().find(|&&o| self.store.get(o).contains(customer)).expect("seen");
+                return Err(Error::ExclusiveConflict {
+                    group: group.to_owned(),
+                    customer: CustomerId(customer),
+                    first: self.name(*first).to_owned(),
+                    second: self.name(m).to_owned(),
+                });
+            }
+            seen |= bits;
+        }
+        self.pool.declare_group(group, kind, members);
+        Ok(())
+    }
+
+    /// The declared exclusive groups, in declaration order.
+    pub(crate) fn groups(&self) -> impl Iterator<Item = &str> + '_ {
+        self.pool.groups().map(|(n, _)| n)
+    }
+
+    /// Deletes a tag without children from the pool and every customer; how many carried it.
+    pub(crate) fn delete(&mut self, name: &str) -> Result<u64> {
+        let id = self.lookup(name)?;
+        self.check_writable_id(id)?;
+        let parent = self.pool.check(id)?.parent();
+        self.pool.delete(id)?;
+        Ok(self.store.deleted(&self.pool, id, parent))
+    }
+
+    /// Renames tag `old` (and its descendants) to `new`; nothing changes on error.
+    pub(crate) fn rename(&mut self, old: &str, new: &str) -> Result<()> {
+        let id = self.lookup(old)?;
+        self.check_writable_id(id)?;
+        let new = normalize_tag(new)?;
+        if *self.name(id) == *new {
+            return Ok(());
+        }
+        let plan = self.pool.plan_rename(id, &new)?;
+        for (_, new_name) in &plan {
+            check_writable(new_name)?;
+        }
+        for (t, new_name) in &plan {
+            self.check_joins_group(*t, new_name)?;
+        }
+        let old_parent = self.pool.check(id)?.parent();
+        let before = self.pool.slot_count();
+        self.pool.apply_rename(plan)?;
+        for created in before..self.pool.slot_count() {
+            self.store.created(&self.pool, TagId(created as u32));
+        }
+        self.store.moved(&self.pool, id, old_parent);
+        Ok(())
+    }
+
+    /// Refuses a rename of `tag` to `new_name` when that joins an exclusive group in which
+    /// a customer of `tag` already carries another value.
+    fn check_joins_group(&self, tag: TagId, new_name: &str) -> Result<()> {
+        let Some((group_name, group)) = group_prefix(new_name).and_then(|g| Some((g, self.pool.group(g)?))) else {
+            return Ok(());
+        };
+        let bits = self.store.get(tag);
+        for &other in group.members.iter().filter(|&&o| o != tag) {
+            let other_bits = self.store.get(other);
+            if bits.is_disjoint(other_bits) {
+                continue;
+            }
+            let customer = (bits & other_bits).min().expect("not disjoint");
+            return Err(Error::ExclusiveConflict {
+                group: group_name.to_owned(),
+                customer: CustomerId(customer),
+                first: self.name(other).to_owned(),
+                second: new_name.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    // ------------------------------------------------------------------ listings
+
+    /// Tag `id` as listed by [`Engine::tags`](crate::Engine::tags).
+    pub(crate) fn info(&self, id: TagId) -> TagInfo<'_> {
+        let d = self.pool.def(id).expect("listed tags are live");
+        TagInfo {
+            id,
+            name: &d.name,
+            kind: d.kind,
+            len: self.store.get(id).len(),
+            group: d.group().and_then(|g| self.pool.group_name(g)),
+            parent: d.parent().map(|p| self.name(p)),
+            children: self.pool.children(id).len(),
+            subtree_len: self.store.members(&self.pool, id).len(),
+        }
+    }
+
+    /// Every tag, in id (creation) order.
+    pub(crate) fn infos(&self) -> impl Iterator<Item = TagInfo<'_>> + '_ {
+        self.pool.iter().map(|(id, _)| self.info(id))
+    }
+
+    /// The value tags of exclusive group `group`, in creation order.
+    pub(crate) fn in_group(&self, group: &str) -> Result<Vec<TagInfo<'_>>> {
+        let g = normalize_group(group)?;
+        match self.pool.group(&g) {
+            Some(g) => Ok(g.members.iter().map(|&id| self.info(id)).collect()),
+            None => Err(Error::UnknownGroup {
+                name: g.into_owned(),
+                known: self.groups().take(LISTED + 1).map(str::to_owned).collect(),
+            }),
+        }
+    }
+
+    /// The tags `customer` carries (exactly), in id order.
+    pub(crate) fn of(&self, customer: u32) -> Vec<&str> {
+        self.pool.iter().filter(|(t, _)| self.store.get(*t).contains(customer)).map(|(_, d)| &*d.name).collect()
+    }
+
+    /// (customer, tag) assignments, summed over all tags.
+    pub(crate) fn assignments(&self) -> u64 {
+        self.pool.iter().map(|(id, _)| self.store.get(id).len()).sum()
+    }
+
+    /// Bytes of the tag bitmaps, serialized.
+    pub(crate) fn bitmap_bytes(&self) -> usize {
+        self.store.serialized_bytes()
+    }
+
+    /// Approximate heap bytes of the pool without the bitmaps.
+    pub(crate) fn pool_bytes(&self) -> usize {
+        self.pool.heap_bytes()
+    }
+
+    /// Bytes of the cached subtree unions.
+    pub(crate) fn subtree_bytes(&self) -> usize {
+        self.store.subtree_bytes()
+    }
+
+    // ------------------------------------------------------------------ tagging
+
+    /// Tags live customer `customer` with `name` (created if new); for a value of an
+    /// exclusive group, the customer's other value is removed. Whether it was new.
+    pub(crate) fn assign(&mut self, customer: u32, name: &str) -> Result<bool> {
+        let tag = self.ensure(name)?;
+        Ok(self.assign_id(customer, tag))
+    }
+
+    fn assign_id(&mut self, customer: u32, tag: TagId) -> bool {
+        for &other in self.pool.exclusive_members(tag) {
+            if other != tag {
+                self.store.remove(&self.pool, other, customer);
+            }
+        }
+        self.store.insert(&self.pool, tag, customer)
+    }
+
+    /// Removes tag `name` itself from `customer`; whether it carried it.
+    pub(crate) fn unassign(&mut self, customer: u32, name: &str) -> Result<bool> {
+        let tag = self.lookup(name)?;
+        self.check_writable_id(tag)?;
+        Ok(self.store.remove(&self.pool, tag, customer))
+    }
+
+    /// Tags live customers `add` with `name`; how many were new. For an exclusive group,
+    /// their other values are removed.
+    pub(crate) fn assign_all(&mut self, add: Cow<'_, RoaringBitmap>, name: &str) -> Result<u64> {
+        let tag = self.ensure(name)?;
+        for &other in self.pool.exclusive_members(tag) {
+            if other != tag {
+                self.store.remove_many(&self.pool, other, &add);
+            }
+        }
+        Ok(self.store.add(&self.pool, tag, add.into_owned()))
+    }
+
+    /// Removes tag `name` from every customer of `bits`; how many carried it.
+    pub(crate) fn unassign_all(&mut self, bits: &RoaringBitmap, name: &str) -> Result<u64> {
+        let tag = self.lookup(name)?;
+        self.check_writable_id(tag)?;
+        Ok(self.store.remove_many(&self.pool, tag, bits))
+    }
+
+    /// Erases a customer from every tag.
+    pub(crate) fn remove_customer(&mut self, customer: u32) {
+        self.store.remove_everywhere(customer);
+    }
+
+    /// Erases customers from every tag.
+    pub(crate) fn remove_customers(&mut self, customers: &RoaringBitmap) {
+        self.store.remove_all_everywhere(customers);
+    }
+
+    /// Converts containers to runs wherever that is smaller.
+    pub(crate) fn optimize(&mut self) {
+        self.store.optimize();
+    }
+
+    // ------------------------------------------------------------------ derived names
+
+    /// Refuses tags of the groups a derived layer owns.
+    pub(super) fn check_writable_id(&self, id: TagId) -> Result<()> {
+        match self.pool.def(id).and_then(|d| d.group()).and_then(|g| self.pool.group_name(g)) {
+            Some(g) if DERIVED_GROUPS.contains(&g) => {
+                Err(Error::DerivedName { name: self.name(id).to_owned(), owner: DERIVED_OWNER })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Refuses names in the groups a derived layer owns (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
+pub(super) fn check_writable(norm: &str) -> Result<()> {
+    match group_prefix(norm) {
+        Some(g) if DERIVED_GROUPS.contains(&g) => {
+            Err(Error::DerivedName { name: norm.to_owned(), owner: DERIVED_OWNER })
+        }
+        _ => Ok(()),
+    }
+}
