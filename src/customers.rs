@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, KeyProblem, Result};
 use crate::id::CustomerId;
 
 #[derive(Clone, Debug, Default)]
@@ -42,12 +42,12 @@ impl Directory {
             return Ok(id);
         }
         if key.is_empty() {
-            return Err(Error::InvalidCustomerKey { key: String::new(), reason: "a customer key cannot be empty" });
+            return Err(Error::InvalidCustomerKey { key: String::new(), reason: KeyProblem::Empty });
         }
         if key.len() > MAX_CUSTOMER_KEY_LEN {
             return Err(Error::InvalidCustomerKey {
                 key: crate::error::excerpt(key),
-                reason: "it is longer than MAX_CUSTOMER_KEY_LEN (4,096 bytes)",
+                reason: KeyProblem::TooLong { len: key.len() },
             });
         }
         let id = self.fresh_id()?;

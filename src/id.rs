@@ -1,5 +1,5 @@
-//! Identifier newtypes: [`CustomerId`] and [`TagId`]; [`TagKind`]; the names the models
-//! reserve.
+//! Identifier newtypes: [`CustomerId`] and [`TagId`]; [`TagKind`]; the limits of names; the
+//! names the models reserve.
 //!
 //! Both ids are dense `u32` indexes. They carry no logic; the engine hands them out and
 //! resolves them. Keeping them apart in the type system means a tag id can never be passed
@@ -13,6 +13,24 @@ pub(crate) const DERIVED_GROUPS: [&str; 5] = ["r", "f", "m", "rfm", "stage"];
 pub(crate) const DERIVED_ATTRS: [&str; 3] = ["recency_days", "frequency", "monetary"];
 /// Who owns them, for errors.
 pub(crate) const DERIVED_OWNER: &str = "refresh (RFM and lifecycle)";
+
+/// The longest tag (or attribute, or exclusive group) name, in bytes of its normal form:
+/// 256 bytes is 256 ASCII letters, 85 CJK characters or 64 emoji.
+///
+/// A longer name is an [`Error::InvalidTagName`](crate::Error::InvalidTagName) (or
+/// [`Error::InvalidAttributeName`](crate::Error::InvalidAttributeName)), refused before
+/// anything is allocated for it. The limit bounds what one name costs (each level of a
+/// hierarchy is a tag with its own full name, so a name of `n` bytes costs at most
+/// `MAX_TAG_DEPTH * n` bytes of names) and what an error message quotes.
+pub const MAX_TAG_NAME_LEN: usize = 256;
+
+/// The most `/` levels a tag name may have: `a/b/c` has three.
+///
+/// A deeper name is an [`Error::InvalidTagName`](crate::Error::InvalidTagName). Every level
+/// is a tag of its own (creating `a/b/c` creates `a/b` and `a`), and a query on a level reads
+/// the cached union of everything below it, so the depth bounds the work a change of one tag
+/// does for its ancestors.
+pub const MAX_TAG_DEPTH: usize = 16;
 
 /// A customer's dense id: the bit position of the customer in every tag bitmap.
 ///

@@ -175,7 +175,7 @@ pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
 pub use customers::MAX_CUSTOMER_KEY_LEN;
 pub use engine::{AsQuery, Engine, Stats};
-pub use error::{Error, Result};
+pub use error::{AmountProblem, DateProblem, Error, KeyProblem, ModelProblem, NameProblem, Result};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelProblem, Result};
 use crate::history::{NO_DAY, Summary};
 
 /// A customer's lifecycle stage as of a day, by the rules below.
@@ -76,10 +76,7 @@ impl FromStr for Stage {
 
     fn from_str(s: &str) -> Result<Stage> {
         Stage::ALL.into_iter().find(|st| st.as_str() == s).ok_or_else(|| Error::InvalidModel {
-            reason: format!(
-                "unknown lifecycle stage {} (hint: one of prospect, new, reactivated, active, at_risk, churned)",
-                crate::error::Quote(s)
-            ),
+            reason: ModelProblem::UnknownStage { input: crate::error::excerpt(s) },
         })
     }
 }
@@ -111,15 +108,10 @@ impl Lifecycle {
     /// at risk) or a window exceeds a thousand years.
     pub fn new(new_days: u32, active_days: u32, churn_days: u32) -> Result<Lifecycle> {
         if active_days > churn_days {
-            return Err(Error::InvalidModel {
-                reason: format!(
-                    "the active window ({active_days} days) exceeds the churn window ({churn_days} days) \
-                     (hint: e.g. Lifecycle::new(30, 90, 180))"
-                ),
-            });
+            return Err(Error::InvalidModel { reason: ModelProblem::WindowOrder { active_days, churn_days } });
         }
         if new_days.max(churn_days) > MAX_WINDOW {
-            return Err(Error::InvalidModel { reason: format!("lifecycle windows are limited to {MAX_WINDOW} days") });
+            return Err(Error::InvalidModel { reason: ModelProblem::WindowTooLong { max_days: MAX_WINDOW } });
         }
         Ok(Lifecycle { new_days, active_days, churn_days })
     }

@@ -3,7 +3,7 @@
 
 use std::ops::RangeInclusive;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ModelProblem, Result};
 use crate::history::Money;
 
 /// How RFM scores are computed: the scoring method and the segment map.
@@ -77,15 +77,11 @@ impl RfmModel {
         let monetary = monetary.map(Money::minor);
         for (name, cuts) in [("recency_days", &recency_days), ("frequency", &frequency), ("monetary", &monetary)] {
             if !cuts.is_sorted() {
-                return Err(Error::InvalidModel {
-                    reason: format!("{name} cut points {cuts:?} must not decrease (hint: list them from low to high)"),
-                });
+                return Err(Error::InvalidModel { reason: ModelProblem::CutsDecrease { metric: name, cuts: *cuts } });
             }
         }
         if recency_days[0] < 0 {
-            return Err(Error::InvalidModel {
-                reason: format!("recency_days cut points {recency_days:?} must not be negative"),
-            });
+            return Err(Error::InvalidModel { reason: ModelProblem::NegativeRecency { cuts: recency_days } });
         }
         Ok(RfmModel {
             scoring: Scoring::Thresholds { recency_days, frequency, monetary },
@@ -223,16 +219,13 @@ impl RfmGrid {
             let valid = crate::tags::normalize_tag(&as_tag).is_ok_and(|n| *n == as_tag);
             if !valid || name.is_empty() || name.contains(['/', ':']) {
                 return Err(Error::InvalidModel {
-                    reason: format!(
-                        "segment name {} must be a plain non-empty tag value without '/' or ':' (it becomes the tag rfm:<name>)",
-                        crate::error::Quote(raw)
-                    ),
+                    reason: ModelProblem::SegmentName { name: crate::error::excerpt(raw) },
                 });
             }
-            for (what, r) in [("R", &rs), ("F", &fs)] {
+            for (score, r) in [('R', &rs), ('F', &fs)] {
                 if *r.start() < 1 || *r.end() > 5 || r.start() > r.end() {
                     return Err(Error::InvalidModel {
-                        reason: format!("segment {name:?}: {what} range {r:?} must lie within 1..=5 and not be empty"),
+                        reason: ModelProblem::ScoreRange { segment: name.to_owned(), score, range: r.clone() },
                     });
                 }
             }
@@ -248,10 +241,12 @@ impl RfmGrid {
                     let cell = &mut grid[usize::from(r - 1)][usize::from(f - 1)];
                     if *cell != u8::MAX {
                         return Err(Error::InvalidModel {
-                            reason: format!(
-                                "R{r} F{f} is covered by both {:?} and {name:?} (hint: make the rules' ranges disjoint)",
-                                names[usize::from(*cell)]
-                            ),
+                            reason: ModelProblem::CellTwice {
+                                r,
+                                f,
+                                first: names[usize::from(*cell)].to_string(),
+                                second: name.to_owned(),
+                            },
                         });
                     }
                     *cell = index as u8;
@@ -261,7 +256,7 @@ impl RfmGrid {
         for (r, row) in grid.iter().enumerate() {
             if let Some(f) = row.iter().position(|&c| c == u8::MAX) {
                 return Err(Error::InvalidModel {
-                    reason: format!("R{} F{} has no segment (hint: the rules must cover all 25 cells)", r + 1, f + 1),
+                    reason: ModelProblem::CellUncovered { r: r as u8 + 1, f: f as u8 + 1 },
                 });
             }
         }

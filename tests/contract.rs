@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Debug;
 
 use audience::{
-    AsQuery, Audience, CustomerId, Engine, Error, Explain, ExplainNode, Iter, MAX_QUERY_DEPTH, MAX_QUERY_TERMS, Page,
-    Query, Stats, TagId, TagInfo, TagKind,
+    AsQuery, Audience, CustomerId, Engine, Error, Explain, ExplainNode, Iter, KeyProblem, MAX_QUERY_DEPTH,
+    MAX_QUERY_TERMS, NameProblem, Page, Query, Stats, TagId, TagInfo, TagKind,
 };
 use audience::{Expr, Span, TagRef};
 use proptest::prelude::*;
@@ -243,22 +243,33 @@ fn unknown_customer_has_the_id() {
 fn invalid_names_and_keys_say_why() {
     let mut engine = Engine::new();
     let c = engine.customer("c").unwrap();
-    for bad in ["", "   ", "a//b", "/a", "a/", "a\nb"] {
+    let empty_level = NameProblem::EmptyLevel;
+    for (bad, why) in [
+        ("", NameProblem::Empty),
+        ("   ", NameProblem::Empty),
+        ("a//b", empty_level.clone()),
+        ("/a", empty_level.clone()),
+        ("a/", empty_level),
+        ("a\nb", NameProblem::Control { ch: '\n', at: 1 }),
+    ] {
         let err = engine.tag(c, bad).unwrap_err();
         let Error::InvalidTagName { name, reason } = &err else { panic!("{bad:?}: {err:?}") };
         assert_eq!(name, bad);
-        assert!(!reason.is_empty());
-        assert!(err.to_string().contains(reason.as_str()));
+        assert_eq!(*reason, why, "{bad:?}");
+        assert!(!reason.to_string().is_empty());
+        assert!(err.to_string().contains(&reason.to_string()));
         assert!(matches!(engine.define_tag(bad, TagKind::Value), Err(Error::InvalidTagName { .. })), "{bad:?}");
     }
-    for bad in ["a:b", "a/b", ""] {
+    for (bad, why) in
+        [("a:b", NameProblem::GroupSeparator), ("a/b", NameProblem::GroupSeparator), ("", NameProblem::Empty)]
+    {
         let Err(Error::InvalidTagName { reason, .. }) = engine.define_exclusive_group(bad) else { panic!("{bad:?}") };
-        assert!(!reason.is_empty());
+        assert_eq!(reason, why, "{bad:?}");
     }
     assert_eq!(engine.stats().tags, 0, "nothing created");
     let Err(Error::InvalidCustomerKey { key, reason }) = engine.customer("") else { panic!() };
     assert_eq!(key, "");
-    assert!(!reason.is_empty());
+    assert_eq!(reason, KeyProblem::Empty);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 
-use crate::error::{Error, Result};
+use crate::error::{DateProblem, Error, Result};
 
 /// A UTC calendar day, stored as the number of days since 1970-01-01 (negative before).
 ///
@@ -34,10 +34,7 @@ impl TryFrom<i32> for Day {
     ///
     /// Errors: [`Error::InvalidDate`] outside the dates [`NaiveDate`] can represent.
     fn try_from(days: i32) -> Result<Day> {
-        Day::from_days_since_epoch(days).ok_or_else(|| Error::InvalidDate {
-            input: days.to_string(),
-            reason: "days since 1970-01-01 outside the representable dates (about ±262,000 years)".into(),
-        })
+        Day::from_days_since_epoch(days).ok_or_else(|| invalid(&days.to_string(), DateProblem::DaysOutOfRange))
     }
 }
 
@@ -70,10 +67,9 @@ impl Day {
     ///
     /// Errors: [`Error::InvalidDate`] for an impossible date such as 2023-02-29.
     pub fn from_ymd(year: i32, month: u32, day: u32) -> Result<Day> {
-        NaiveDate::from_ymd_opt(year, month, day).map(Day::from).ok_or_else(|| Error::InvalidDate {
-            input: format!("{year:04}-{month:02}-{day:02}"),
-            reason: "no such calendar date (hint: check the month length and leap years)".into(),
-        })
+        NaiveDate::from_ymd_opt(year, month, day)
+            .map(Day::from)
+            .ok_or_else(|| invalid(&format!("{year:04}-{month:02}-{day:02}"), DateProblem::NoSuchDate))
     }
 
     /// The calendar date.
@@ -129,14 +125,11 @@ impl fmt::Display for Day {
 }
 
 /// [`Error::InvalidDate`] for `s`; a long input is quoted as an excerpt (see
-/// [`Error`](crate::Error#long-input)) and the reason says its length, so a hostile input
+/// [`Error`](crate::Error#long-input)) and the message says its length, so a hostile input
 /// never makes a huge message.
-fn invalid(s: &str, reason: impl Into<String>) -> Error {
-    let mut reason = reason.into();
-    Error::InvalidDate { input: crate::error::excerpt_noting_length(s, &mut reason), reason }
+fn invalid(s: &str, reason: DateProblem) -> Error {
+    Error::InvalidDate { input: crate::error::excerpt(s), len: s.len(), reason }
 }
-
-const NO_SUCH_DATE: &str = "no such calendar date (hint: check the month length and leap years)";
 
 /// ASCII digits (already checked, at most nine) as a number.
 fn digits(b: &[u8]) -> u32 {
@@ -182,26 +175,17 @@ impl FromStr for Day {
         let shaped = b.len() >= 10
             && b[..10].iter().enumerate().all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
         if !shaped || (b.len() > 10 && !matches!(b[10], b'T' | b't')) {
-            return Err(invalid(
-                s,
-                "not YYYY-MM-DD or an RFC 3339 timestamp (hint: e.g. 2024-02-29 or 2024-02-29T13:45:00Z; \
-                 four-digit year, two-digit month and day, no spaces; a year after 9999 is written +10000-01-01)",
-            ));
+            return Err(invalid(s, DateProblem::Shape));
         }
         if b.len() == 10 {
             // The shape is checked above: read the digits directly (chrono's format-string
             // parser was a tenth of the `rfm` example's load time).
             let date = NaiveDate::from_ymd_opt(digits(&b[0..4]) as i32, digits(&b[5..7]), digits(&b[8..10]));
-            return date.map(Day::from).ok_or_else(|| invalid(s, NO_SUCH_DATE));
+            return date.map(Day::from).ok_or_else(|| invalid(s, DateProblem::NoSuchDate));
         }
-        DateTime::parse_from_rfc3339(s).map(|d| Day::from_utc(d.with_timezone(&Utc))).map_err(|e| {
-            invalid(
-                s,
-                format!(
-                    "{e} (hint: an RFC 3339 timestamp looks like 2024-02-29T13:45:00Z or 2024-02-29T08:45:00-05:00)"
-                ),
-            )
-        })
+        DateTime::parse_from_rfc3339(s)
+            .map(|d| Day::from_utc(d.with_timezone(&Utc)))
+            .map_err(|e| invalid(s, DateProblem::Timestamp(e)))
     }
 }
 
@@ -221,23 +205,18 @@ fn parse_signed(s: &str) -> Result<Day> {
             n >= 5 && year[0] != b'0'
         };
     if !canonical {
-        return Err(invalid(
-            s,
-            "a signed year is written only outside 0000..=9999: `+` and five or more digits after 9999 \
-             (+10000-01-01), `-` and four or more digits before 0000 (-0001-12-31), no extra leading zeros \
-             (hint: write a year from 0000 to 9999 without a sign, e.g. 2024-01-05)",
-        ));
+        return Err(invalid(s, DateProblem::SignedYear));
     }
     let (min, max) = (NaiveDate::MIN.year(), NaiveDate::MAX.year());
     // Seven digits or more are out of range anyway (and would overflow the fold below).
     let year = if n <= 6 { Some(digits(year) as i32) } else { None }
         .map(|y| if negative { -y } else { y })
         .filter(|y| (min..=max).contains(y))
-        .ok_or_else(|| invalid(s, format!("year outside the representable dates ({min} to +{max})")))?;
+        .ok_or_else(|| invalid(s, DateProblem::YearOutOfRange { min, max }))?;
     let rest = &b[1 + n..];
     NaiveDate::from_ymd_opt(year, digits(&rest[1..3]), digits(&rest[4..6]))
         .map(Day::from)
-        .ok_or_else(|| invalid(s, NO_SUCH_DATE))
+        .ok_or_else(|| invalid(s, DateProblem::NoSuchDate))
 }
 
 #[cfg(test)]

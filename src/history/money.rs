@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::error::{Error, Result};
+use crate::error::{AmountProblem, Error, Result};
 
 /// An amount of money in integer minor units (cents for most currencies). Negative amounts
 /// are refunds. The currency is the caller's: the engine only adds amounts up.
@@ -40,13 +40,7 @@ impl Money {
     /// Errors: [`Error::InvalidAmount`] beyond ±[`Money::MAX_MINOR`].
     pub fn from_minor(minor: i64) -> Result<Money> {
         if minor.unsigned_abs() > Money::MAX_MINOR as u64 {
-            return Err(Error::InvalidAmount {
-                input: minor.to_string(),
-                reason: format!(
-                    "more than {} minor units in absolute value (hint: amounts are minor units such as cents)",
-                    Money::MAX_MINOR
-                ),
-            });
+            return Err(invalid(&minor.to_string(), AmountProblem::OutOfRange));
         }
         Ok(Money(minor))
     }
@@ -68,17 +62,11 @@ impl Money {
     /// Errors: [`Error::InvalidAmount`] for NaN, infinities and amounts out of range.
     pub fn from_f64(major: f64) -> Result<Money> {
         if !major.is_finite() {
-            return Err(Error::InvalidAmount {
-                input: major.to_string(),
-                reason: "not a finite number (hint: drop or fix the record; a refund is a negative amount)".into(),
-            });
+            return Err(invalid(&major.to_string(), AmountProblem::NotFinite));
         }
         let minor = (major * 100.0).round();
         if minor.abs() > Money::MAX_MINOR as f64 {
-            return Err(Error::InvalidAmount {
-                input: major.to_string(),
-                reason: format!("more than {} minor units in absolute value", Money::MAX_MINOR),
-            });
+            return Err(invalid(&major.to_string(), AmountProblem::OutOfRange));
         }
         Money::from_minor(minor as i64)
     }
@@ -89,10 +77,7 @@ impl Money {
     /// Errors: [`Error::InvalidAmount`] naming what is wrong (three decimals, `NaN`, a
     /// thousands separator, an empty field, out of range).
     pub fn parse(text: &str) -> Result<Money> {
-        let bad = |reason: &str| {
-            let mut reason = reason.to_owned();
-            Error::InvalidAmount { input: crate::error::excerpt_noting_length(text, &mut reason), reason }
-        };
+        let bad = |reason: AmountProblem| invalid(text, reason);
         let t = text;
         let (negative, t) = match t.as_bytes().first() {
             Some(b'-') => (true, &t[1..]),
@@ -104,32 +89,28 @@ impl Money {
             None => (t, None),
         };
         if int.is_empty() {
-            return Err(bad("no digits before the decimal point (hint: write 0.50, not .50)"));
+            return Err(bad(AmountProblem::NoIntegerDigits));
         }
         if !int.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad(
-                "not a decimal number (hint: digits with an optional sign and '.', e.g. -12.34; no thousands separators)",
-            ));
+            return Err(bad(AmountProblem::NotDecimal));
         }
         let cents = match frac {
             None => 0,
-            Some("") => return Err(bad("no digits after the decimal point (hint: write 5 or 5.00)")),
+            Some("") => return Err(bad(AmountProblem::NoFractionDigits)),
             Some(f) if !f.bytes().all(|b| b.is_ascii_digit()) => {
-                return Err(bad("not a decimal number (hint: digits with an optional sign and '.', e.g. -12.34)"));
+                return Err(bad(AmountProblem::NotDecimal));
             }
             Some(f) if f.len() > 2 => {
-                return Err(bad(
-                    "more than two fractional digits (hint: amounts are exact to the cent; round upstream)",
-                ));
+                return Err(bad(AmountProblem::TooManyDecimals));
             }
             Some(f) => {
                 f.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0')) * if f.len() == 1 { 10 } else { 1 }
             }
         };
-        let whole: i64 = int.parse().map_err(|_| bad("out of range"))?;
-        let minor = whole.checked_mul(100).and_then(|m| m.checked_add(cents)).ok_or_else(|| bad("out of range"))?;
-        Money::from_minor(if negative { -minor } else { minor })
-            .map_err(|_| bad(&format!("more than {} minor units in absolute value", Money::MAX_MINOR)))
+        let whole: i64 = int.parse().map_err(|_| bad(AmountProblem::OutOfRange))?;
+        let minor =
+            whole.checked_mul(100).and_then(|m| m.checked_add(cents)).ok_or_else(|| bad(AmountProblem::OutOfRange))?;
+        Money::from_minor(if negative { -minor } else { minor }).map_err(|_| bad(AmountProblem::OutOfRange))
     }
 
     /// The amount in minor units.
@@ -183,6 +164,12 @@ pub(crate) fn format_minor(minor: i128) -> String {
     let sign = if minor < 0 { "-" } else { "" };
     let abs = minor.unsigned_abs();
     format!("{sign}{}.{:02}", abs / 100, abs % 100)
+}
+
+/// [`Error::InvalidAmount`] for `input`, quoted as an excerpt when long (see
+/// [`Error`](crate::Error#long-input)), with its length.
+fn invalid(input: &str, reason: AmountProblem) -> Error {
+    Error::InvalidAmount { input: crate::error::excerpt(input), len: input.len(), reason }
 }
 
 #[cfg(test)]

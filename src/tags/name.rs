@@ -13,28 +13,9 @@ use std::borrow::Cow;
 
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
 
-use crate::error::{Error, Result, excerpt};
+use crate::error::{Error, NameProblem, Result, excerpt};
 
-/// The longest tag (or attribute, or exclusive group) name, in bytes of its normal form:
-/// 256 bytes is 256 ASCII letters, 85 CJK characters or 64 emoji.
-///
-/// A longer name is an [`Error::InvalidTagName`](crate::Error::InvalidTagName) (or
-/// [`Error::InvalidAttributeName`](crate::Error::InvalidAttributeName)), refused before
-/// anything is allocated for it. The limit bounds what one name costs (each level of a
-/// hierarchy is a tag with its own full name, so a name of `n` bytes costs at most
-/// `MAX_TAG_DEPTH * n` bytes of names) and what an error message quotes.
-pub const MAX_TAG_NAME_LEN: usize = 256;
-
-// Errors quote every valid name whole.
-const _: () = assert!(MAX_TAG_NAME_LEN <= crate::error::EXCERPT_BYTES);
-
-/// The most `/` levels a tag name may have: `a/b/c` has three.
-///
-/// A deeper name is an [`Error::InvalidTagName`](crate::Error::InvalidTagName). Every level
-/// is a tag of its own (creating `a/b/c` creates `a/b` and `a`), and a query on a level reads
-/// the cached union of everything below it, so the depth bounds the work a change of one tag
-/// does for its ancestors.
-pub const MAX_TAG_DEPTH: usize = 16;
+pub use crate::id::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN};
 
 /// Validates `raw` and returns its normal form: trimmed, each `/` level trimmed, no white
 /// space around the first `:` (so `tier : gold` is `tier:gold`, the same exclusive-group
@@ -42,42 +23,24 @@ pub const MAX_TAG_DEPTH: usize = 16;
 /// common path does not allocate; a name over the limits is refused before anything is
 /// allocated for it.
 pub(crate) fn normalize_tag(raw: &str) -> Result<Cow<'_, str>> {
-    let bad = |reason: String| Error::InvalidTagName { name: excerpt(raw), reason };
+    let bad = |reason: NameProblem| Error::InvalidTagName { name: excerpt(raw), reason };
     let name = raw.trim();
     let lead = raw.len() - raw.trim_start().len();
     if name.is_empty() {
-        return Err(bad("a tag name cannot be empty (hint: give it some text, e.g. \"vip\")".into()));
+        return Err(bad(NameProblem::Empty));
     }
     // Bytes that normalization keeps (it drops only white space, and composing shrinks a
     // name at most three to one): past three times the limit the normal form is over it, and
     // the name is refused there, having read at most that much of it.
-    let over = || {
-        bad(format!(
-            "is {} bytes long, with more than {} besides white space: over the limit of {MAX_TAG_NAME_LEN} bytes \
-             (MAX_TAG_NAME_LEN) (hint: shorten it; a tag names a trait, its description belongs elsewhere)",
-            name.len(),
-            3 * MAX_TAG_NAME_LEN
-        ))
-    };
+    let over = || bad(NameProblem::FarTooLong { len: name.len() });
     let mut solid = 0;
     for (at, c) in name.char_indices() {
         if c.is_ascii_graphic() {
             solid += 1; // the common case: nothing more to check
         } else if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') {
-            return Err(bad(format!(
-                "contains the control or line-separator character U+{:04X} at byte {} of the name \
-                 (hint: remove it; tab and newline are not allowed either)",
-                c as u32,
-                at + lead
-            )));
+            return Err(bad(NameProblem::Control { ch: c, at: at + lead }));
         } else if let Some(what) = invisible(name, at, c) {
-            return Err(bad(format!(
-                "contains the invisible character U+{:04X} {what} at byte {} of the name (hint: remove it; \
-                 zero-width, text-direction and other invisible characters are not allowed in names, since they \
-                 make different names look the same)",
-                c as u32,
-                at + lead
-            )));
+            return Err(bad(NameProblem::Invisible { ch: c, what, at: at + lead }));
         } else if !c.is_whitespace() {
             solid += c.len_utf8();
         }
@@ -90,15 +53,10 @@ pub(crate) fn normalize_tag(raw: &str) -> Result<Cow<'_, str>> {
     for level in name.split('/') {
         levels += 1;
         if level.trim().is_empty() {
-            return Err(bad("has an empty level: '/' separates hierarchy levels, as in \"interest/sports/running\" \
-                 (hint: remove the leading, trailing or doubled '/')"
-                .into()));
+            return Err(bad(NameProblem::EmptyLevel));
         }
         if levels > MAX_TAG_DEPTH {
-            return Err(bad(format!(
-                "has more than {MAX_TAG_DEPTH} levels, the limit (MAX_TAG_DEPTH) (hint: '/' separates hierarchy \
-                 levels; keep hierarchies shallow, e.g. \"interest/sports/running\")"
-            )));
+            return Err(bad(NameProblem::TooDeep));
         }
         clean &= level.trim().len() == level.len();
     }
@@ -119,16 +77,9 @@ pub(crate) fn normalize_tag(raw: &str) -> Result<Cow<'_, str>> {
         }
     };
     if norm.len() > MAX_TAG_NAME_LEN {
-        return Err(bad(too_long(norm.len())));
+        return Err(bad(NameProblem::TooLong { len: norm.len() }));
     }
     Ok(norm)
-}
-
-fn too_long(len: usize) -> String {
-    format!(
-        "is {len} bytes long, over the limit of {MAX_TAG_NAME_LEN} bytes (MAX_TAG_NAME_LEN) \
-         (hint: shorten it; a tag names a trait, its description belongs elsewhere)"
-    )
 }
 
 const ZWJ: char = '\u{200D}';
@@ -226,12 +177,7 @@ fn invisible_name(c: char) -> Option<&'static str> {
 pub(crate) fn normalize_group(raw: &str) -> Result<Cow<'_, str>> {
     let name = normalize_tag(raw)?;
     if name.contains(['/', ':']) {
-        return Err(Error::InvalidTagName {
-            name: excerpt(raw),
-            reason:
-                "a group name cannot contain '/' or ':' (its values are tags \"<group>:<value>\", e.g. \"tier:gold\")"
-                    .into(),
-        });
+        return Err(Error::InvalidTagName { name: excerpt(raw), reason: NameProblem::GroupSeparator });
     }
     Ok(name)
 }
@@ -250,13 +196,10 @@ pub(crate) fn split_group(name: &str) -> Option<(&str, &str)> {
 /// limits.
 pub(crate) fn check_limits(name: &str) -> Result<()> {
     if name.len() > MAX_TAG_NAME_LEN {
-        return Err(Error::InvalidTagName { name: excerpt(name), reason: too_long(name.len()) });
+        return Err(Error::InvalidTagName { name: excerpt(name), reason: NameProblem::TooLong { len: name.len() } });
     }
     if name.split('/').nth(MAX_TAG_DEPTH).is_some() {
-        return Err(Error::InvalidTagName {
-            name: excerpt(name),
-            reason: format!("has more than {MAX_TAG_DEPTH} levels, the limit (MAX_TAG_DEPTH)"),
-        });
+        return Err(Error::InvalidTagName { name: excerpt(name), reason: NameProblem::TooDeep });
     }
     Ok(())
 }
@@ -442,7 +385,8 @@ mod tests {
         let err = normalize_tag(&huge).unwrap_err();
         let Error::InvalidTagName { name, reason } = &err else { panic!("{err:?}") };
         assert!(name.len() <= MAX_TAG_NAME_LEN + 4, "the payload is an excerpt");
-        assert!(reason.contains("10000000 bytes"), "{reason}");
+        assert_eq!(*reason, NameProblem::FarTooLong { len: 10_000_000 });
+        assert!(reason.to_string().contains("10000000 bytes"), "{reason}");
         assert!(err.to_string().len() < 1_000);
         // The limit is on the normal form: padding around a name or its levels, or around
         // the group colon, does not count.

@@ -21,7 +21,7 @@ use super::IdMap;
 use super::kind::TagKind;
 use super::name::{check_limits, parent_name, split_group};
 use super::suggest::Suggest;
-use crate::error::{Error, Result};
+use crate::error::{Error, NameProblem, Result};
 use crate::id::TagId;
 
 /// One tag's slot: 32 bytes and its name. Links are `u32`s with [`NONE`] for none (tag ids
@@ -476,10 +476,7 @@ fn check_group_value(name: &str, group: &str, value: &str) -> Result<()> {
     if value.trim().is_empty() || value.contains(['/', ':']) {
         return Err(Error::InvalidTagName {
             name: name.to_owned(),
-            reason: format!(
-                "a value of the exclusive group {group:?} must be a plain non-empty name without '/' or ':' \
-                 (hint: \"{group}:gold\")"
-            ),
+            reason: NameProblem::GroupValue { group: group.to_owned() },
         });
     }
     Ok(())

@@ -22,6 +22,10 @@ use std::fmt;
 use crate::id::{CustomerId, DERIVED_ATTRS, DERIVED_GROUPS, DERIVED_OWNER, TagId, TagKind};
 use crate::span::Span;
 
+mod problems;
+
+pub use problems::{AmountProblem, DateProblem, KeyProblem, ModelProblem, NameProblem};
+
 /// `Result<T, audience::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -59,7 +63,7 @@ pub enum Error {
         /// The key as given ([cut to an excerpt](Error#long-input) when long).
         key: String,
         /// Why it was rejected.
-        reason: &'static str,
+        reason: KeyProblem,
     },
 
     /// A customer id that is not a live customer of this engine (never registered, or removed).
@@ -114,8 +118,8 @@ pub enum Error {
         /// The name as given ([cut to an excerpt](Error#long-input) when long: `reason` says
         /// its length).
         name: String,
-        /// Why it was rejected, with a hint.
-        reason: String,
+        /// Why it was rejected; prints with a hint.
+        reason: NameProblem,
     },
 
     /// A tag name that is not in the tag pool. `suggestions` holds the closest known names,
@@ -271,28 +275,34 @@ pub enum Error {
     InvalidAttributeName {
         /// The name as given ([cut to an excerpt](Error#long-input) when long).
         name: String,
-        /// Why it was rejected, with a hint.
-        reason: String,
+        /// Why it was rejected; prints with a hint.
+        reason: NameProblem,
     },
 
     /// A money amount that is not a finite number of minor units in range, or a decimal
     /// with more than two fractional digits.
-    #[error("invalid amount {}: {reason}", Quote(input))]
+    #[error("invalid amount {}: {reason}{}", Quote(input), LengthNote(*len))]
     InvalidAmount {
         /// The amount as given (text, or the number printed; [cut to an
         /// excerpt](Error#long-input) when long).
         input: String,
-        /// Why it was rejected, with a hint.
-        reason: String,
+        /// The length in bytes of the input as given (the message says it when `input` is
+        /// an excerpt).
+        len: usize,
+        /// Why it was rejected; prints with a hint.
+        reason: AmountProblem,
     },
 
     /// A date (or timestamp) that could not be read.
-    #[error("invalid date {}: {reason}", Quote(input))]
+    #[error("invalid date {}: {reason}{}", Quote(input), LengthNote(*len))]
     InvalidDate {
         /// The text as given ([cut to an excerpt](Error#long-input) when long).
         input: String,
-        /// Why it was rejected, with a hint.
-        reason: String,
+        /// The length in bytes of the text as given (the message says it when `input` is an
+        /// excerpt).
+        len: usize,
+        /// Why it was rejected; prints with a hint.
+        reason: DateProblem,
     },
 
     /// A refresh found a customer whose money total (the sum of its amounts on or before the
@@ -329,8 +339,8 @@ pub enum Error {
     /// A model configuration (RFM thresholds, segment map, lifecycle windows) was rejected.
     #[error("invalid model configuration: {reason}")]
     InvalidModel {
-        /// What is wrong, with a hint.
-        reason: String,
+        /// What is wrong; prints with a hint.
+        reason: ModelProblem,
     },
 }
 
@@ -351,12 +361,16 @@ impl fmt::Display for Count {
 /// excerpt): every valid tag name fits.
 pub(crate) const EXCERPT_BYTES: usize = 256;
 
-/// [`excerpt`] of a rejected input, with `reason` told its length when it was cut.
-pub(crate) fn excerpt_noting_length(s: &str, reason: &mut String) -> String {
-    if s.len() > EXCERPT_BYTES {
-        reason.push_str(&format!(" (the input is {} bytes long)", s.len()));
+// Errors quote every valid name whole.
+const _: () = assert!(crate::id::MAX_TAG_NAME_LEN <= EXCERPT_BYTES);
+
+/// After the reason of a rejected input that was cut to an excerpt: its length.
+struct LengthNote(usize);
+
+impl fmt::Display for LengthNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > EXCERPT_BYTES { write!(f, " (the input is {} bytes long)", self.0) } else { Ok(()) }
     }
-    excerpt(s)
 }
 
 /// `s`, or when longer than [`EXCERPT_BYTES`] its first and last bytes around `…`, cut at

@@ -1,0 +1,336 @@
+//! Why an input was rejected: the typed `reason` payloads of [`Error`](crate::Error)'s
+//! `Invalid*` variants. Each prints as the sentence (with a hint) that the error's message
+//! carries, and each can be matched on.
+
+use std::fmt;
+use std::ops::RangeInclusive;
+
+use super::Quote;
+use crate::id::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN};
+
+/// Why a customer key was rejected ([`Error::InvalidCustomerKey`](crate::Error::InvalidCustomerKey)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyProblem {
+    /// The key is empty.
+    Empty,
+    /// The key is longer than [`MAX_CUSTOMER_KEY_LEN`](crate::MAX_CUSTOMER_KEY_LEN) bytes.
+    TooLong {
+        /// Its length in bytes.
+        len: usize,
+    },
+}
+
+impl fmt::Display for KeyProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            KeyProblem::Empty => f.write_str("a customer key cannot be empty"),
+            KeyProblem::TooLong { len } => {
+                write!(f, "it is {len} bytes long, longer than MAX_CUSTOMER_KEY_LEN (4,096 bytes)")
+            }
+        }
+    }
+}
+
+/// Why a tag, exclusive group or attribute name was rejected
+/// ([`Error::InvalidTagName`](crate::Error::InvalidTagName),
+/// [`Error::InvalidAttributeName`](crate::Error::InvalidAttributeName)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NameProblem {
+    /// Empty, or only white space.
+    Empty,
+    /// A control or line-separator character.
+    Control {
+        /// The character.
+        ch: char,
+        /// Its byte offset in the name as given.
+        at: usize,
+    },
+    /// An invisible character: zero-width, text-direction, a variation selector outside an
+    /// emoji, or another default-ignorable code point.
+    Invisible {
+        /// The character.
+        ch: char,
+        /// What it is (`ZERO WIDTH SPACE`, ...).
+        what: &'static str,
+        /// Its byte offset in the name as given.
+        at: usize,
+    },
+    /// An empty `/` level (`a//b`, `/a`, `a/`).
+    EmptyLevel,
+    /// More than [`MAX_TAG_DEPTH`](crate::MAX_TAG_DEPTH) levels.
+    TooDeep,
+    /// Longer than [`MAX_TAG_NAME_LEN`](crate::MAX_TAG_NAME_LEN) bytes in normal form.
+    TooLong {
+        /// The normal form's length in bytes.
+        len: usize,
+    },
+    /// So long that reading stopped: more than three times
+    /// [`MAX_TAG_NAME_LEN`](crate::MAX_TAG_NAME_LEN) bytes besides white space, which no
+    /// normal form shrinks under the limit.
+    FarTooLong {
+        /// The length in bytes of the name as given (trimmed).
+        len: usize,
+    },
+    /// An exclusive group's name with `/` or `:`.
+    GroupSeparator,
+    /// A tag `group:value` of an exclusive group whose value is empty or has `/` or `:`.
+    GroupValue {
+        /// The group.
+        group: String,
+    },
+}
+
+impl fmt::Display for NameProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NameProblem::Empty => f.write_str("a tag name cannot be empty (hint: give it some text, e.g. \"vip\")"),
+            NameProblem::Control { ch, at } => write!(
+                f,
+                "contains the control or line-separator character U+{:04X} at byte {at} of the name \
+                 (hint: remove it; tab and newline are not allowed either)",
+                *ch as u32
+            ),
+            NameProblem::Invisible { ch, what, at } => write!(
+                f,
+                "contains the invisible character U+{:04X} {what} at byte {at} of the name (hint: remove it; \
+                 zero-width, text-direction and other invisible characters are not allowed in names, since they \
+                 make different names look the same)",
+                *ch as u32
+            ),
+            NameProblem::EmptyLevel => f.write_str(
+                "has an empty level: '/' separates hierarchy levels, as in \"interest/sports/running\" \
+                 (hint: remove the leading, trailing or doubled '/')",
+            ),
+            NameProblem::TooDeep => write!(
+                f,
+                "has more than {MAX_TAG_DEPTH} levels, the limit (MAX_TAG_DEPTH) (hint: '/' separates hierarchy \
+                 levels; keep hierarchies shallow, e.g. \"interest/sports/running\")"
+            ),
+            NameProblem::TooLong { len } => write!(
+                f,
+                "is {len} bytes long, over the limit of {MAX_TAG_NAME_LEN} bytes (MAX_TAG_NAME_LEN) \
+                 (hint: shorten it; a tag names a trait, its description belongs elsewhere)"
+            ),
+            NameProblem::FarTooLong { len } => write!(
+                f,
+                "is {len} bytes long, with more than {} besides white space: over the limit of {MAX_TAG_NAME_LEN} \
+                 bytes (MAX_TAG_NAME_LEN) (hint: shorten it; a tag names a trait, its description belongs elsewhere)",
+                3 * MAX_TAG_NAME_LEN
+            ),
+            NameProblem::GroupSeparator => f.write_str(
+                "a group name cannot contain '/' or ':' (its values are tags \"<group>:<value>\", e.g. \"tier:gold\")",
+            ),
+            NameProblem::GroupValue { group } => write!(
+                f,
+                "a value of the exclusive group {group:?} must be a plain non-empty name without '/' or ':' \
+                 (hint: \"{group}:gold\")"
+            ),
+        }
+    }
+}
+
+/// Why a date was rejected ([`Error::InvalidDate`](crate::Error::InvalidDate)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DateProblem {
+    /// Not `YYYY-MM-DD`, a signed year, or an RFC 3339 timestamp.
+    Shape,
+    /// A signed year where none is written (`+2024-01-05`) or with extra leading zeros.
+    SignedYear,
+    /// A well-formed date that does not exist (2023-02-29).
+    NoSuchDate,
+    /// A year outside the dates `chrono` can represent.
+    YearOutOfRange {
+        /// The earliest year.
+        min: i32,
+        /// The latest year.
+        max: i32,
+    },
+    /// Days since 1970-01-01 outside the dates `chrono` can represent.
+    DaysOutOfRange,
+    /// A timestamp that is not RFC 3339.
+    Timestamp(chrono::format::ParseError),
+}
+
+impl fmt::Display for DateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DateProblem::Shape => f.write_str(
+                "not YYYY-MM-DD or an RFC 3339 timestamp (hint: e.g. 2024-02-29 or 2024-02-29T13:45:00Z; \
+                 four-digit year, two-digit month and day, no spaces; a year after 9999 is written +10000-01-01)",
+            ),
+            DateProblem::SignedYear => f.write_str(
+                "a signed year is written only outside 0000..=9999: `+` and five or more digits after 9999 \
+                 (+10000-01-01), `-` and four or more digits before 0000 (-0001-12-31), no extra leading zeros \
+                 (hint: write a year from 0000 to 9999 without a sign, e.g. 2024-01-05)",
+            ),
+            DateProblem::NoSuchDate => {
+                f.write_str("no such calendar date (hint: check the month length and leap years)")
+            }
+            DateProblem::YearOutOfRange { min, max } => {
+                write!(f, "year outside the representable dates ({min} to +{max})")
+            }
+            DateProblem::DaysOutOfRange => {
+                f.write_str("days since 1970-01-01 outside the representable dates (about ±262,000 years)")
+            }
+            DateProblem::Timestamp(e) => write!(
+                f,
+                "{e} (hint: an RFC 3339 timestamp looks like 2024-02-29T13:45:00Z or 2024-02-29T08:45:00-05:00)"
+            ),
+        }
+    }
+}
+
+/// Why a money amount was rejected ([`Error::InvalidAmount`](crate::Error::InvalidAmount)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AmountProblem {
+    /// More than [`Money::MAX_MINOR`](crate::Money::MAX_MINOR) minor units in absolute value.
+    OutOfRange,
+    /// NaN or an infinity.
+    NotFinite,
+    /// Nothing before the decimal point (`.50`, or an empty field).
+    NoIntegerDigits,
+    /// A `.` with nothing after it (`5.`).
+    NoFractionDigits,
+    /// Not digits with an optional sign and `.` (a thousands separator, a currency sign,
+    /// `NaN`, a space).
+    NotDecimal,
+    /// More than two digits after the decimal point.
+    TooManyDecimals,
+}
+
+impl fmt::Display for AmountProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AmountProblem::OutOfRange => write!(
+                f,
+                "more than {} minor units in absolute value (hint: amounts are minor units such as cents)",
+                crate::Money::MAX_MINOR
+            ),
+            AmountProblem::NotFinite => {
+                f.write_str("not a finite number (hint: drop or fix the record; a refund is a negative amount)")
+            }
+            AmountProblem::NoIntegerDigits => {
+                f.write_str("no digits before the decimal point (hint: write 0.50, not .50)")
+            }
+            AmountProblem::NoFractionDigits => {
+                f.write_str("no digits after the decimal point (hint: write 5 or 5.00)")
+            }
+            AmountProblem::NotDecimal => f.write_str(
+                "not a decimal number (hint: digits with an optional sign and '.', e.g. -12.34; no thousands separators)",
+            ),
+            AmountProblem::TooManyDecimals => {
+                f.write_str("more than two fractional digits (hint: amounts are exact to the cent; round upstream)")
+            }
+        }
+    }
+}
+
+/// Why a model configuration was rejected ([`Error::InvalidModel`](crate::Error::InvalidModel)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ModelProblem {
+    /// Text that is not a lifecycle stage's name.
+    UnknownStage {
+        /// The text as given ([cut to an excerpt](crate::Error#long-input) when long).
+        input: String,
+    },
+    /// The active window is longer than the churn window (no customer could be at risk).
+    WindowOrder {
+        /// The active window, in days.
+        active_days: u32,
+        /// The churn window, in days.
+        churn_days: u32,
+    },
+    /// A lifecycle window longer than the limit.
+    WindowTooLong {
+        /// The longest window accepted, in days.
+        max_days: u32,
+    },
+    /// RFM threshold cut points that decrease.
+    CutsDecrease {
+        /// `recency_days`, `frequency` or `monetary`.
+        metric: &'static str,
+        /// The cut points as given (minor units for `monetary`).
+        cuts: [i64; 4],
+    },
+    /// Negative recency cut points.
+    NegativeRecency {
+        /// The cut points as given.
+        cuts: [i64; 4],
+    },
+    /// An RFM segment name that is not a plain tag value (it becomes the tag `rfm:<name>`).
+    SegmentName {
+        /// The name as given ([cut to an excerpt](crate::Error#long-input) when long).
+        name: String,
+    },
+    /// An R or F range of a segment rule outside `1..=5`, or empty.
+    ScoreRange {
+        /// The segment.
+        segment: String,
+        /// `'R'` or `'F'`.
+        score: char,
+        /// The range as given.
+        range: RangeInclusive<u8>,
+    },
+    /// A cell of the RFM grid covered by two segments' rules.
+    CellTwice {
+        /// The R score.
+        r: u8,
+        /// The F score.
+        f: u8,
+        /// The segment that covered it first.
+        first: String,
+        /// The segment that covered it again.
+        second: String,
+    },
+    /// A cell of the RFM grid no rule covers.
+    CellUncovered {
+        /// The R score.
+        r: u8,
+        /// The F score.
+        f: u8,
+    },
+}
+
+impl fmt::Display for ModelProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ModelProblem::UnknownStage { input } => write!(
+                f,
+                "unknown lifecycle stage {} (hint: one of prospect, new, reactivated, active, at_risk, churned)",
+                Quote(input)
+            ),
+            ModelProblem::WindowOrder { active_days, churn_days } => write!(
+                f,
+                "the active window ({active_days} days) exceeds the churn window ({churn_days} days) \
+                 (hint: e.g. Lifecycle::new(30, 90, 180))"
+            ),
+            ModelProblem::WindowTooLong { max_days } => write!(f, "lifecycle windows are limited to {max_days} days"),
+            ModelProblem::CutsDecrease { metric, cuts } => {
+                write!(f, "{metric} cut points {cuts:?} must not decrease (hint: list them from low to high)")
+            }
+            ModelProblem::NegativeRecency { cuts } => {
+                write!(f, "recency_days cut points {cuts:?} must not be negative")
+            }
+            ModelProblem::SegmentName { name } => write!(
+                f,
+                "segment name {} must be a plain non-empty tag value without '/' or ':' (it becomes the tag rfm:<name>)",
+                Quote(name)
+            ),
+            ModelProblem::ScoreRange { segment, score, range } => {
+                write!(f, "segment {segment:?}: {score} range {range:?} must lie within 1..=5 and not be empty")
+            }
+            ModelProblem::CellTwice { r, f: fs, first, second } => write!(
+                f,
+                "R{r} F{fs} is covered by both {first:?} and {second:?} (hint: make the rules' ranges disjoint)"
+            ),
+            ModelProblem::CellUncovered { r, f: fs } => {
+                write!(f, "R{r} F{fs} has no segment (hint: the rules must cover all 25 cells)")
+            }
+        }
+    }
+}
