@@ -3,6 +3,8 @@
 
 use super::Engine;
 use crate::audience::Audience;
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::id::CustomerId;
 

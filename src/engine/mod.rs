@@ -33,7 +33,7 @@ pub use stats::Stats;
 
 /// The in-process customer tag engine.
 ///
-/// Holds the customer directory (external keys <-> dense [`CustomerId`]s), the managed tag
+/// Holds the customer directory (external keys <-> dense [`CustomerId`](crate::CustomerId)s), the managed tag
 /// pool (kinds, exclusive groups, hierarchy), one roaring bitmap per tag, numeric attributes
 /// (a bit-sliced index each), purchase history, and the RFM and lifecycle models computed
 /// from it; answers boolean queries over tags and attribute ranges. See the

@@ -2,6 +2,8 @@
 
 use super::{AsQuery, Engine};
 use crate::audience::Audience;
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::query::Explain;
 #[cfg(doc)]

@@ -7,6 +7,8 @@ use roaring::RoaringBitmap;
 
 use super::Engine;
 use crate::audience::Audience;
+#[cfg(doc)]
+use crate::error::Error;
 use crate::error::Result;
 use crate::id::{CustomerId, TagId};
 use crate::query::Query;
