@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # How the engine's cost grows with customers and tags, beside CRoaring (pyroaring), on the
-# peer harness (../shared/peers): 1M and 10M customers x 100, 1,000 and 10,000 tags, the
+# peer harness (benches/peers): 1M and 10M customers x 100, 1,000 and 10,000 tags, the
 # harness's 25 query shapes, best of ROUNDS rounds per peer and query. Prints the table the
 # README's "Performance" section shows (and writes it to $PEERS_WORK/results/scaling.md).
 #
@@ -14,7 +14,7 @@
 # the harness's own. "Behind" in the table means more than 1.1x pyroaring's time.
 set -euo pipefail
 
-HARNESS=${PEERS:-../shared/peers}
+HARNESS=${PEERS:-benches/peers}
 export PEERS_WORK=${PEERS_WORK:-target/peers}
 W=$PEERS_WORK
 SIZES=${SIZES:-"1000000 10000000"}

@@ -78,35 +78,38 @@
 //! ## Architecture
 //!
 //! ```text
-//! Engine (engine.rs)            the typed facade users hold; delegates to the layers below
-//!  ├─ customers.rs              key <-> dense id directory (IndexMap), live set (RoaringBitmap)
-//!  ├─ tags/name.rs              name rules and limits (NFC, invisible characters, length, depth)
-//!  ├─ tags/pool.rs              names (each stored once), kinds, exclusive groups, hierarchy
-//!  ├─ tags/suggest.rs           "did you mean": an anagram-hash index, no scan of a large pool
-//!  ├─ tags/store.rs             one RoaringBitmap per tag (every bitmap ⊆ live set), and the
-//!  │                            cached union of every parent's subtree
-//!  ├─ attrs/                    one bit-sliced index per numeric attribute (bsi.rs): a
-//!  │                            bitmap per value bit; ranges are bitmap operations
-//!  ├─ query/                    ast.rs (owned AST + spans, builder), parse.rs (one fn per
-//!  │                            grammar rule, depth limit), fmt.rs (canonical text),
-//!  │                            eval.rs (planner: flatten, NOT pushed into differences,
-//!  │                            smallest-first AND, ranges within the AND's result,
-//!  │                            multi-way OR, cardinality-only counts), eval/explain.rs
-//!  │                            (the plan with every node's cardinality)
-//!  ├─ blocks/                   containers through the portable image: exact-size bulk
-//!  │                            builds, views, runtime-dispatched word kernels, and
-//!  │                            whole-expression evaluation per 2^16-id block
-//!  ├─ history/                  Day, Money, Purchase; the columnar purchase store (per
-//!  │                            customer, sorted by day) and per-customer summaries as of a day
-//!  ├─ rfm.rs, lifecycle.rs      the models: exact PERCENT_RANK quintiles or thresholds,
-//!  │                            segment map; lifecycle windows and stage rules
-//!  └─ refresh.rs                as-of refresh: plan (no mutation) then apply, incremental,
-//!                               derived tags and attributes, stage transitions
-//! Audience (audience.rs)        a query result: bitmap wrapper, iteration, paging, set algebra
+//! Engine (engine/)            the typed facade users hold: each method checks what the facade
+//!  │                          knows (is the customer live?) and delegates; one file per concern
+//!  │                          (customers, tags, queries, attrs, history, stats)
+//!  ├─ customers.rs            key <-> dense id directory, live set
+//!  ├─ tags/                   Tags (layer.rs): the pool and the bitmaps behind private fields,
+//!  │                          the only writer of tag bitmaps; it keeps the rules: exclusive
+//!  │                          groups, hierarchy, rename and delete, names derived layers own.
+//!  │                          derived.rs: the API derived layers write through (a group's value
+//!  │                          tags ensured, customers moved between them, a value replaced);
+//!  │                          bulk.rs: bulk loads; pool.rs, name.rs, suggest.rs, store.rs
+//!  │                          (bitmaps and cached subtree unions)
+//!  ├─ attrs/                  one bit-sliced index per numeric attribute (bsi.rs); its writes and
+//!  │                          the comparison operators (CmpOp) live here
+//!  ├─ query/                  ast.rs (owned AST, builder), parse.rs (one fn per grammar rule),
+//!  │                          fmt.rs (canonical text), then planning, evaluation, route choice
+//!  │                          and explain; reads tags and attrs, writes nothing
+//!  ├─ blocks/                 roaring containers through the portable format (format.rs, the one
+//!  │                          codec), views, runtime-dispatched word kernels, per-block programs
+//!  ├─ history/                Day, Money, Purchase; the columnar purchase store; summaries
+//!  ├─ rfm.rs, lifecycle.rs    the models: RFM scores and grid, lifecycle windows and stages
+//!  └─ refresh/                the first derived layer: plan.rs (typed diffs, no mutation),
+//!                             apply.rs (through tags' derived API and attrs), report.rs
+//! Audience (audience.rs)      a query result: bitmap wrapper, iteration, paging, set algebra
+//! error/, span.rs, id.rs      foundations: import nothing above them
 //! ```
 //!
-//! Layers to come (segment plans, profiles) sit on top the same way and store what they
-//! derive as tags, so the one query language reaches all of it.
+//! Dependencies point one way, from the foundations up (`tests/architecture.rs` fails on a
+//! cycle). The rooms for what comes next: a **segment layer** (`segment/`) reads audiences
+//! through the planner and writes its exclusive groups through `tags::derived`, as `refresh/`
+//! does; a **snapshot writer** (`persist/`) reads each layer's state through its crate API (the
+//! tag bitmaps in the portable format through `blocks/format.rs`) and never reaches into
+//! fields; a **profile** reads through queries and listings only.
 //!
 //! ## Errors and limits
 //!
