@@ -41,8 +41,8 @@
 //!
 //! `monetary` is the sum of every amount on or before the as-of day, refunds included, with
 //! exactly two decimals. A customer without a purchase on or before the as-of day has empty
-//! RFM fields and stage `prospect`. The rules are in the docs of [`audience::rfm`] and
-//! [`audience::lifecycle`]; `tests/sql/` holds an independent SQL implementation to diff
+//! RFM fields and stage `prospect`. The rules are in the docs of [`audience::RfmModel`] and
+//! [`audience::Stage`]; `tests/sql/` holds an independent SQL implementation to diff
 //! against. Counts per segment and per stage, sizes and timings go to stderr.
 //!
 //! # How

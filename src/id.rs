@@ -7,10 +7,32 @@
 
 use std::fmt;
 
+/// The names `refresh` derives, each written once: its exclusive groups and attributes. The
+/// refresh writes them; the tags and attributes layers refuse them to hand writes; errors
+/// explain them.
+pub(crate) mod derived {
+    /// The recency score group: `r:1`..`r:5`.
+    pub(crate) const R: &str = "r";
+    /// The frequency score group: `f:1`..`f:5`.
+    pub(crate) const F: &str = "f";
+    /// The monetary score group: `m:1`..`m:5`.
+    pub(crate) const M: &str = "m";
+    /// The RFM segment group: `rfm:champions`, ...
+    pub(crate) const SEGMENT: &str = "rfm";
+    /// The lifecycle stage group: `stage:active`, ...
+    pub(crate) const STAGE: &str = "stage";
+    /// Days since the last purchase (stored as that day).
+    pub(crate) const RECENCY_DAYS: &str = "recency_days";
+    /// Purchases on or before the as-of day.
+    pub(crate) const FREQUENCY: &str = "frequency";
+    /// Money total on or before the as-of day, in minor units.
+    pub(crate) const MONETARY: &str = "monetary";
+}
+
 /// The tag groups `refresh` owns: `r`, `f`, `m` (scores), `rfm` (segments), `stage`.
-pub(crate) const DERIVED_GROUPS: [&str; 5] = ["r", "f", "m", "rfm", "stage"];
+pub(crate) const DERIVED_GROUPS: [&str; 5] = [derived::R, derived::F, derived::M, derived::SEGMENT, derived::STAGE];
 /// The attributes `refresh` owns.
-pub(crate) const DERIVED_ATTRS: [&str; 3] = ["recency_days", "frequency", "monetary"];
+pub(crate) const DERIVED_ATTRS: [&str; 3] = [derived::RECENCY_DAYS, derived::FREQUENCY, derived::MONETARY];
 /// Who owns them, for errors.
 pub(crate) const DERIVED_OWNER: &str = "refresh (RFM and lifecycle)";
 

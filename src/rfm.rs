@@ -6,7 +6,7 @@ use std::ops::RangeInclusive;
 use crate::error::{Error, ModelProblem, Result};
 use crate::history::Money;
 
-/// How RFM scores are computed: the scoring method and the segment map.
+/// How RFM scores are computed: the scoring method and the segment grid ([`RfmGrid`]).
 ///
 /// ```
 /// use audience::{Money, RfmModel, RfmGrid};
@@ -89,13 +89,13 @@ impl RfmModel {
         })
     }
 
-    /// This model with another segment map.
+    /// This model with another segment grid.
     pub fn with_segments(mut self, segments: RfmGrid) -> RfmModel {
         self.segments = segments;
         self
     }
 
-    /// The segment map.
+    /// The segment grid.
     pub fn segments(&self) -> &RfmGrid {
         &self.segments
     }
@@ -114,21 +114,34 @@ impl RfmModel {
         last_days: &mut [i64],
         frequency: &mut [i64],
         monetary: &mut [i64],
-    ) -> [Cuts; 3] {
+    ) -> RfmCuts {
         match &self.scoring {
-            Scoring::Quantiles => [quantile_cuts(last_days), quantile_cuts(frequency), quantile_cuts(monetary)],
+            Scoring::Quantiles => RfmCuts {
+                last_day: quantile_cuts(last_days),
+                frequency: quantile_cuts(frequency),
+                monetary: quantile_cuts(monetary),
+            },
             Scoring::Thresholds { recency_days, frequency: f, monetary: m } => {
                 // recency <= c  <=>  last >= as_of - c  <=>  last > as_of - c - 1
                 let r = recency_days.map(|c| i128::from(as_of) - i128::from(c) - 1);
                 let at_least = |c: &[i64; 4]| c.map(|c| i128::from(c) - 1);
-                [
-                    Cuts { above: r, lone: false },
-                    Cuts { above: at_least(f), lone: false },
-                    Cuts { above: at_least(m), lone: false },
-                ]
+                RfmCuts {
+                    last_day: Cuts { above: r, lone: false },
+                    frequency: Cuts { above: at_least(f), lone: false },
+                    monetary: Cuts { above: at_least(m), lone: false },
+                }
             }
         }
     }
+}
+
+/// The cut points of one refresh, per metric.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RfmCuts {
+    /// R, scored on the day of the last purchase (later is better).
+    pub(crate) last_day: Cuts,
+    pub(crate) frequency: Cuts,
+    pub(crate) monetary: Cuts,
 }
 
 /// Scores as `1 + #{k : x > above[k]}` (or 1 for everyone when `lone`).
@@ -442,7 +455,7 @@ mod tests {
         let m = |x| Money::from_major(x).unwrap();
         let model = RfmModel::thresholds([30, 90, 180, 365], [2, 3, 5, 10], [m(50), m(100), m(500), m(1000)]).unwrap();
         let as_of = 1000;
-        let [r, f, mo] = model.cuts(as_of, &mut [], &mut [], &mut []);
+        let RfmCuts { last_day: r, frequency: f, monetary: mo } = model.cuts(as_of, &mut [], &mut [], &mut []);
         for (recency, want) in [(0, 5), (30, 5), (31, 4), (90, 4), (91, 3), (180, 3), (181, 2), (365, 2), (366, 1)] {
             assert_eq!(r.score(i64::from(as_of) - recency), want, "recency {recency}");
         }

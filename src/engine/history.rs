@@ -77,7 +77,7 @@ impl Engine {
     // ------------------------------------------------------------------ models
 
     /// Sets how RFM scores and segments are computed (from the next refresh on). Default:
-    /// quantile scores and the standard segment map.
+    /// quantile scores and the standard segment grid ([`RfmGrid`](crate::RfmGrid)).
     pub fn set_rfm_model(&mut self, model: RfmModel) {
         self.models.rfm = model;
     }

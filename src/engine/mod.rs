@@ -7,7 +7,7 @@
 //! | `tags.rs` | the tag pool, tagging one customer or many, bulk loads | [`Tags`] |
 //! | `queries.rs` | query, select, count, explain | the [`Planner`] |
 //! | `attrs.rs` | numeric attributes | [`Attrs`] |
-//! | `history.rs` | purchases, the models, refresh | [`History`], [`crate::refresh`] |
+//! | `history.rs` | purchases, the models, refresh | [`History`], [`Models`] (the refresh layer) |
 //! | `stats.rs` | sizes, optimize | all of them |
 
 use std::borrow::Cow;

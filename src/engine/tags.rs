@@ -1,10 +1,6 @@
 //! The tag pool and tagging: every rule lives in [`Tags`](crate::tags::Tags); these methods
 //! check the customer is live and delegate.
 
-use std::borrow::Cow;
-
-use roaring::RoaringBitmap;
-
 use super::Engine;
 use crate::audience::Audience;
 #[cfg(doc)]
@@ -189,8 +185,7 @@ impl Engine {
     /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`]; [`Error::DerivedName`]
     /// for a tag of the groups [`Engine::refresh`] owns (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
     pub fn tag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
-        self.customers.check_live(id)?;
-        self.tags.assign(id.0, name)
+        self.tags.assign(&self.customers, id, name)
     }
 
     /// Removes tag `name` from customer `id` (the tag itself; descendants are untouched).
@@ -198,8 +193,7 @@ impl Engine {
     ///
     /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownTag`] (with suggestions).
     pub fn untag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
-        self.customers.check_live(id)?;
-        self.tags.unassign(id.0, name)
+        self.tags.unassign(&self.customers, id, name)
     }
 
     /// Tags every live customer of `audience` with `name` at once (a campaign tag on a query
@@ -219,13 +213,7 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn tag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
-        let live = self.customers.live();
-        let add: Cow<'_, RoaringBitmap> = if audience.bitmap().is_subset(live) {
-            Cow::Borrowed(audience.bitmap())
-        } else {
-            Cow::Owned(audience.bitmap() & live)
-        };
-        self.tags.assign_all(add, name)
+        self.tags.assign_all(&self.customers, audience.bitmap(), name)
     }
 
     /// Removes tag `name` from every customer of `audience`; returns how many carried it.

@@ -336,7 +336,7 @@ pub enum Error {
         owner: &'static str,
     },
 
-    /// A model configuration (RFM thresholds, segment map, lifecycle windows) was rejected.
+    /// A model configuration (RFM thresholds, segment grid, lifecycle windows) was rejected.
     #[error("invalid model configuration: {reason}")]
     InvalidModel {
         /// What is wrong; prints with a hint.

@@ -10,47 +10,69 @@ use crate::history::Day;
 use crate::lifecycle::Stage;
 use crate::tags::{DerivedGroup, Tags};
 
+/// The value tags of the refresh's groups, as the tags layer handed them out.
+#[derive(Clone, Debug)]
+pub(crate) struct DerivedTags {
+    pub(crate) r: DerivedGroup,
+    pub(crate) f: DerivedGroup,
+    pub(crate) m: DerivedGroup,
+    /// By segment index of the grid.
+    pub(crate) segment: DerivedGroup,
+    /// By [`Stage::index`].
+    pub(crate) stage: DerivedGroup,
+}
+
 /// Writes `plan`'s tags and attributes (the diffs are drained; the rest of the plan stays
-/// for the report and the models' next state). `live`: every live customer, for the
-/// prospects.
+/// for the report and the models' next state); the groups it wrote. `live`: every live
+/// customer, for the prospects.
 pub(super) fn apply(
     plan: &mut Plan,
     tags: &mut Tags,
     attrs: &mut Attrs,
     live: &RoaringBitmap,
     as_of: Day,
-) -> Result<()> {
+) -> Result<DerivedTags> {
     // Every derived group and value tag exists first (so queries on an empty stage resolve).
-    let mut groups = Vec::with_capacity(5);
-    for diff in plan.tags.all_mut() {
-        let values = tags.derived_group(diff.group, diff.kind, &diff.values)?;
-        groups.push((diff, values));
-    }
-    for (diff, values) in &mut groups {
-        move_members(tags, diff, values);
-    }
+    let d = &mut plan.tags;
+    let groups = DerivedTags {
+        r: ensure(tags, &d.r)?,
+        f: ensure(tags, &d.f)?,
+        m: ensure(tags, &d.m)?,
+        segment: ensure(tags, &d.segment)?,
+        stage: ensure(tags, &d.stage)?,
+    };
+    move_members(tags, &mut d.r, &groups.r);
+    move_members(tags, &mut d.f, &groups.f);
+    move_members(tags, &mut d.m, &groups.m);
+    move_members(tags, &mut d.segment, &groups.segment);
+    move_members(tags, &mut d.stage, &groups.stage);
     // Prospects: every live customer without another stage.
-    let stages = &groups.last().expect("the stage group comes last").1;
-    let staged = stages.tags()[1..].iter().map(|&t| tags.bits(t)).union();
-    tags.replace_members(stages.tag(Stage::Prospect.index()), live - &staged);
+    let prospect = Stage::Prospect.index();
+    let staged = Stage::ALL.iter().filter(|s| s.index() != prospect).map(|s| tags.members(&groups.stage, s.index()));
+    let prospects = live - &staged.union();
+    tags.replace_members(&groups.stage, prospect, prospects);
 
-    let recency = Reading::DaysSince(i64::from(as_of.days_since_epoch()));
     let a = &mut plan.attrs;
-    write(attrs, &mut a.recency, recency);
+    write(attrs, &mut a.recency, Reading::DaysSince(i64::from(as_of.days_since_epoch())));
     write(attrs, &mut a.frequency, Reading::Plain);
     write(attrs, &mut a.monetary, Reading::Plain);
-    Ok(())
+    Ok(groups)
+}
+
+fn ensure(tags: &mut Tags, diff: &GroupDiff) -> Result<DerivedGroup> {
+    tags.derived_group(diff.group, diff.kind, &diff.values)
 }
 
 /// Moves the customers of one group's diff between its value tags.
-fn move_members(tags: &mut Tags, diff: &mut GroupDiff, values: &DerivedGroup) {
+fn move_members(tags: &mut Tags, diff: &mut GroupDiff, group: &DerivedGroup) {
     if diff.reset {
-        // A new segment map: every segment tag starts empty. Segments the map no longer has
-        // stay as empty tags, so stored queries naming them still resolve.
-        tags.clear_group(diff.group);
+        // A new segment grid: every segment tag starts empty. Segments the grid no longer
+        // has stay as empty tags, so stored queries naming them still resolve.
+        tags.clear_group(group);
     }
+    debug_assert_eq!(diff.adds.len(), group.len());
     for (i, (adds, removes)) in diff.adds.iter_mut().zip(&mut diff.removes).enumerate() {
-        tags.move_members(values.tag(i), removes, adds);
+        tags.move_members(group, i, removes, adds);
         adds.clear();
         removes.clear();
     }

@@ -23,13 +23,9 @@ use crate::history::{Day, History, Summary};
 use crate::lifecycle::{Lifecycle, Stage};
 use crate::rfm::RfmModel;
 use crate::tags::Tags;
+use apply::DerivedTags;
 
 pub use report::{RefreshReport, RfmScores, StageTransition};
-
-/// The exclusive group of the RFM segments.
-const SEGMENT_GROUP: &str = "rfm";
-/// The exclusive group of the lifecycle stages.
-const STAGE_GROUP: &str = "stage";
 
 /// One customer's scores and stage as of the last refresh.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
@@ -84,6 +80,8 @@ pub(crate) struct Models {
     pub(crate) rfm: RfmModel,
     pub(crate) lifecycle: Lifecycle,
     last: Option<Snapshot>,
+    /// The derived groups the last refresh wrote.
+    derived: Option<DerivedTags>,
     /// Customers removed since the last refresh.
     removed: RoaringBitmap,
     /// Customers with purchases recorded since the last refresh.
@@ -109,16 +107,17 @@ impl Models {
 
     /// Whether a refresh as of `as_of` would change nothing: same day, same models, same
     /// live customers, no purchase recorded and no customer removed since the last one.
-    /// Then the last refresh's customers with RFM scores.
-    pub(crate) fn unchanged(&self, as_of: Day, live: &RoaringBitmap) -> Option<u64> {
+    /// Then the last refresh's customers with RFM scores and the groups it wrote.
+    fn unchanged(&self, as_of: Day, live: &RoaringBitmap) -> Option<(u64, &DerivedTags)> {
         let s = self.last.as_ref()?;
+        let groups = self.derived.as_ref()?;
         let same = s.as_of == as_of.days_since_epoch()
             && self.touched.is_empty()
             && self.removed.is_empty()
             && s.rfm == self.rfm
             && s.lifecycle == self.lifecycle
             && s.live == *live;
-        same.then_some(s.scored)
+        same.then_some((s.scored, groups))
     }
 
     pub(crate) fn last_as_of(&self) -> Option<Day> {
@@ -179,9 +178,9 @@ impl Models {
     ) -> Result<RefreshReport> {
         let live = customers.live();
         let quiet = !history.has_pending();
-        if let Some(scored) = self.unchanged(as_of, live).filter(|_| quiet) {
+        if let Some((scored, groups)) = self.unchanged(as_of, live).filter(|_| quiet) {
             // Same day, same models, nothing new: the derived data is current.
-            return Ok(self.report(tags, live, as_of, scored, Vec::new(), (true, 0)));
+            return Ok(self.report(tags, groups, live, as_of, scored, Vec::new(), (true, 0)));
         }
         let touched = history.flush();
         self.note_touched(&touched);
@@ -191,13 +190,15 @@ impl Models {
             }
             e => e,
         })?;
-        apply::apply(&mut plan, tags, attrs, live, as_of)?;
+        let groups = apply::apply(&mut plan, tags, attrs, live, as_of)?;
         let transitions = std::mem::take(&mut plan.transitions)
             .into_iter()
             .map(|(from, to, bits)| StageTransition { from, to, count: bits.len(), audience: Audience::from(bits) })
             .collect();
-        let report = self.report(tags, live, as_of, plan.scored, transitions, (plan.incremental, plan.recomputed));
+        let report =
+            self.report(tags, &groups, live, as_of, plan.scored, transitions, (plan.incremental, plan.recomputed));
         self.last = Some(plan.next);
+        self.derived = Some(groups);
         self.removed.clear();
         self.touched.clear();
         Ok(report)
@@ -205,9 +206,11 @@ impl Models {
 
     /// A report read off the derived tags; `work`: whether the refresh was incremental, and
     /// how many customers' history it read.
+    #[allow(clippy::too_many_arguments)] // each is one figure of the report
     fn report(
         &self,
         tags: &Tags,
+        groups: &DerivedTags,
         live: &RoaringBitmap,
         as_of: Day,
         scored: u64,
@@ -218,8 +221,8 @@ impl Models {
             as_of,
             customers: live.len(),
             scored,
-            stages: report::stage_counts(tags),
-            segments: report::segment_counts(tags, self.rfm.segments()),
+            stages: report::stage_counts(tags, groups),
+            segments: report::segment_counts(tags, groups, self.rfm.segments()),
             transitions,
             incremental,
             recomputed,

@@ -13,8 +13,9 @@ use roaring::RoaringBitmap;
 use super::{Code, Models, NO_ROW, Snapshot};
 use crate::error::{Error, Result};
 use crate::history::{Day, History, Summary};
+use crate::id::derived;
 use crate::lifecycle::{Lifecycle, Stage};
-use crate::rfm::{Cuts, RfmGrid};
+use crate::rfm::{RfmCuts, RfmGrid};
 use crate::tags::TagKind;
 
 /// Adds and removals for the value tags of one derived group, by value index.
@@ -26,7 +27,7 @@ pub(crate) struct GroupDiff {
     pub(crate) values: Vec<String>,
     pub(crate) adds: Vec<Vec<u32>>,
     pub(crate) removes: Vec<Vec<u32>>,
-    /// Empty every existing value of the group first (the segment map changed).
+    /// Empty every existing value of the group first (the segment grid changed).
     pub(crate) reset: bool,
 }
 
@@ -79,18 +80,11 @@ pub(crate) struct TagDiffs {
     pub(crate) f: GroupDiff,
     /// `m:1`..`m:5`.
     pub(crate) m: GroupDiff,
-    /// `rfm:<segment>`, by segment index of the map.
+    /// `rfm:<segment>`, by segment index of the grid.
     pub(crate) segment: GroupDiff,
     /// `stage:<stage>` by [`Stage::index`]; nobody is added to or removed from
     /// `stage:prospect` here: it is set wholesale (every live customer without another stage).
     pub(crate) stage: GroupDiff,
-}
-
-impl TagDiffs {
-    /// Every group, in the order they are created.
-    pub(crate) fn all_mut(&mut self) -> [&mut GroupDiff; 5] {
-        [&mut self.r, &mut self.f, &mut self.m, &mut self.segment, &mut self.stage]
-    }
 }
 
 /// The derived attributes one refresh writes.
@@ -122,11 +116,11 @@ struct Rows {
     prev: Vec<u32>,
 }
 
-/// Scores a summary: the RFM cut points, the segment map and the lifecycle windows of one
+/// Scores a summary: the RFM cut points, the segment grid and the lifecycle windows of one
 /// refresh.
 struct Scorer<'a> {
     day: i32,
-    cuts: [Cuts; 3],
+    cuts: RfmCuts,
     grid: &'a RfmGrid,
     lifecycle: &'a Lifecycle,
 }
@@ -137,11 +131,9 @@ impl Scorer<'_> {
         if !s.scored() {
             return Code { stage, ..Code::default() };
         }
-        let (r, f, m) = (
-            self.cuts[0].score(i64::from(s.last)),
-            self.cuts[1].score(i64::from(s.count)),
-            self.cuts[2].score(s.monetary),
-        );
+        let c = &self.cuts;
+        let (r, f, m) =
+            (c.last_day.score(i64::from(s.last)), c.frequency.score(i64::from(s.count)), c.monetary.score(s.monetary));
         Code { r, f, m, seg: self.grid.index(r, f).expect("scores are 1-5"), stage }
     }
 }
@@ -150,34 +142,55 @@ impl Scorer<'_> {
 struct Diffs {
     tags: TagDiffs,
     attrs: AttrDiffs,
-    /// Customers per (from: none or a stage) x (to) move, at `from * 6 + to`.
-    moves: Vec<Vec<u32>>,
+    moves: Moves,
+}
+
+/// Customers per stage move (from no stage or a stage, to a stage), in (from, to) order.
+struct Moves(Vec<Vec<u32>>);
+
+impl Moves {
+    const FROM: usize = 1 + Stage::ALL.len();
+
+    fn new() -> Moves {
+        Moves(vec![Vec::new(); Moves::FROM * Stage::ALL.len()])
+    }
+
+    fn push(&mut self, from: Option<Stage>, to: Stage, customer: u32) {
+        self.0[from.map_or(0, |f| f.index() + 1) * Stage::ALL.len() + to.index()].push(customer);
+    }
+
+    /// Every move, `(from, to, customers ascending)`, in (from, to) order.
+    fn into_moves(self) -> impl Iterator<Item = (Option<Stage>, Stage, Vec<u32>)> {
+        self.0.into_iter().enumerate().map(|(k, moved)| {
+            let (from, to) = (k / Stage::ALL.len(), Stage::ALL[k % Stage::ALL.len()]);
+            (from.checked_sub(1).map(|i| Stage::ALL[i]), to, moved)
+        })
+    }
 }
 
 impl Diffs {
     fn new(grid: &RfmGrid, reset_segments: bool) -> Diffs {
         let nums = || (1..=5).map(|i: u8| i.to_string()).collect::<Vec<_>>();
-        let mut segment =
-            GroupDiff::new(super::SEGMENT_GROUP, TagKind::Value, grid.names().map(str::to_owned).collect());
+        let mut segment = GroupDiff::new(derived::SEGMENT, TagKind::Value, grid.names().map(str::to_owned).collect());
         segment.reset = reset_segments;
         Diffs {
             tags: TagDiffs {
-                r: GroupDiff::new("r", TagKind::Value, nums()),
-                f: GroupDiff::new("f", TagKind::Value, nums()),
-                m: GroupDiff::new("m", TagKind::Value, nums()),
+                r: GroupDiff::new(derived::R, TagKind::Value, nums()),
+                f: GroupDiff::new(derived::F, TagKind::Value, nums()),
+                m: GroupDiff::new(derived::M, TagKind::Value, nums()),
                 segment,
                 stage: GroupDiff::new(
-                    super::STAGE_GROUP,
+                    derived::STAGE,
                     TagKind::Lifecycle,
                     Stage::ALL.iter().map(|s| s.as_str().to_owned()).collect(),
                 ),
             },
             attrs: AttrDiffs {
-                recency: AttrDiff::new("recency_days"),
-                frequency: AttrDiff::new("frequency"),
-                monetary: AttrDiff::new("monetary"),
+                recency: AttrDiff::new(derived::RECENCY_DAYS),
+                frequency: AttrDiff::new(derived::FREQUENCY),
+                monetary: AttrDiff::new(derived::MONETARY),
             },
-            moves: vec![Vec::new(); 7 * 6],
+            moves: Moves::new(),
         }
     }
 
@@ -211,7 +224,7 @@ impl Diffs {
             let leaves = from.filter(|&f| f != Stage::Prospect).filter(|_| old_code.is_some());
             let joins = Some(to).filter(|&t| t != Stage::Prospect);
             self.tags.stage.moved(id, leaves.map(Stage::index), joins.map(Stage::index));
-            self.moves[from.map_or(0, |f| f.index() + 1) * 6 + to.index()].push(id);
+            self.moves.push(from, to, id);
         }
         // metric attributes
         let old_sum = old.map(|(_, s)| s).filter(Summary::scored);
@@ -225,9 +238,7 @@ impl Diffs {
     /// since the last refresh without purchase records) moved from no stage to prospect.
     fn transitions(&mut self, newcomers: &RoaringBitmap) -> Vec<(Option<Stage>, Stage, RoaringBitmap)> {
         let mut transitions = Vec::new();
-        for (k, moved) in std::mem::take(&mut self.moves).into_iter().enumerate() {
-            let (from, to) = (k / 6, Stage::ALL[k % 6]);
-            let from = from.checked_sub(1).map(|i| Stage::ALL[i]);
+        for (from, to, moved) in std::mem::replace(&mut self.moves, Moves::new()).into_moves() {
             let mut bits = RoaringBitmap::from_sorted_iter(moved).expect("rows ascend");
             if from.is_none() && to == Stage::Prospect {
                 bits |= newcomers;

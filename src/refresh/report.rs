@@ -7,7 +7,7 @@ use crate::lifecycle::Stage;
 use crate::rfm::RfmGrid;
 use crate::tags::Tags;
 
-use super::{SEGMENT_GROUP, STAGE_GROUP};
+use super::apply::DerivedTags;
 
 /// A customer's RFM figures as of the last refresh, from [`Engine::rfm_of`](crate::Engine::rfm_of).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,7 +49,7 @@ pub struct StageTransition {
 /// # How a refresh runs
 ///
 /// A refresh is planned first (no mutation, so an error changes nothing)
-/// and then applied by the engine. It is incremental where it pays:
+/// and then applied. It is incremental where it pays:
 ///
 /// - Per-customer summaries (first, last and comeback purchase, count, money total) of the
 ///   last refresh are kept. When the as-of day does not move back and the windows are
@@ -72,7 +72,7 @@ pub struct RefreshReport {
     pub scored: u64,
     /// Customers per stage, every stage in [`Stage::ALL`] order.
     pub stages: Vec<(Stage, u64)>,
-    /// Customers per RFM segment, every segment of the map in its order.
+    /// Customers per RFM segment, every segment of the grid in its order.
     pub segments: Vec<(String, u64)>,
     /// Stage changes since the previous refresh, ordered by (from, to); customers whose
     /// stage did not change are not listed.
@@ -91,7 +91,7 @@ impl RefreshReport {
         self.stages.iter().find(|(s, _)| *s == stage).map_or(0, |&(_, n)| n)
     }
 
-    /// Customers in RFM segment `segment` (0 for a name not in the map).
+    /// Customers in RFM segment `segment` (0 for a name not in the grid).
     pub fn segment_count(&self, segment: &str) -> u64 {
         self.segments.iter().find(|(s, _)| s == segment).map_or(0, |&(_, n)| n)
     }
@@ -102,16 +102,12 @@ impl RefreshReport {
     }
 }
 
-/// Customers per stage, read off the derived tags (which exist after any refresh).
-pub(super) fn stage_counts(tags: &Tags) -> Vec<(Stage, u64)> {
-    Stage::ALL.iter().map(|s| (*s, size(tags, STAGE_GROUP, s))).collect()
+/// Customers per stage, read off the derived tags.
+pub(super) fn stage_counts(tags: &Tags, groups: &DerivedTags) -> Vec<(Stage, u64)> {
+    Stage::ALL.iter().map(|s| (*s, tags.members(&groups.stage, s.index()).len())).collect()
 }
 
 /// Customers per segment of `grid`, in its order.
-pub(super) fn segment_counts(tags: &Tags, grid: &RfmGrid) -> Vec<(String, u64)> {
-    grid.names().map(|n| (n.to_owned(), size(tags, SEGMENT_GROUP, n))).collect()
-}
-
-fn size(tags: &Tags, group: &str, value: impl std::fmt::Display) -> u64 {
-    tags.group_value(group, value).map_or(0, |t| tags.bits(t).len())
+pub(super) fn segment_counts(tags: &Tags, groups: &DerivedTags, grid: &RfmGrid) -> Vec<(String, u64)> {
+    grid.names().enumerate().map(|(i, n)| (n.to_owned(), tags.members(&groups.segment, i).len())).collect()
 }

@@ -1,16 +1,14 @@
 //! The tags layer: [`Tags`] holds the tag pool (names, kinds, exclusive groups, hierarchy)
 //! and the bitmap store behind private fields, and is the only writer of tag bitmaps.
 //!
-//! - `layer.rs`: [`Tags`] and the rules it keeps (exclusive groups, renames, deletes, the
-//!   names derived layers own), listings, tagging one customer or many.
-//! - `derived.rs`: the API derived layers (refresh, segments) write through.
-//! - `bulk.rs`: bulk loads of (customer, tag) pairs.
+//! - `layer/`: [`Tags`] and the rules it keeps (exclusive groups, renames, deletes, the
+//!   names derived layers own), listings, tagging one customer or many (`mod.rs`); the API
+//!   derived layers (refresh, segments) write through (`derived.rs`); bulk loads of
+//!   (customer, tag) pairs (`bulk.rs`). Its fields are private to it.
 //! - `pool.rs` (names, slots, groups, hierarchy), `name.rs` (name rules and limits),
 //!   `suggest.rs` ("did you mean"), `store.rs` (bitmaps and cached subtree unions),
 //!   `kind.rs` (parsing [`TagKind`]).
 
-mod bulk;
-mod derived;
 mod kind;
 mod layer;
 mod name;
@@ -21,6 +19,10 @@ mod suggest;
 pub use kind::TagKind;
 pub use name::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN};
 pub use pool::TagInfo;
+
+pub(crate) use layer::{DerivedGroup, Tags};
+pub(crate) use pool::Pool;
+pub(crate) use store::Store;
 
 pub(crate) use name::normalize_tag;
 pub(crate) use suggest::Suggest;
@@ -54,7 +56,3 @@ impl std::hash::Hasher for IdHasher {
 pub(crate) fn group_prefix(name: &str) -> Option<&str> {
     name::split_group(name).map(|(g, _)| g)
 }
-pub(crate) use derived::DerivedGroup;
-pub(crate) use layer::Tags;
-pub(crate) use pool::Pool;
-pub(crate) use store::Store;

@@ -2,30 +2,36 @@
 //! bitmaps. It keeps the tags' rules: exclusive groups (one value per customer, checked when
 //! a group is declared or a rename joins one), the hierarchy's cached unions (through
 //! [`Store`]), and the names derived layers own (writing them by hand is an
-//! [`Error::DerivedName`]). Derived layers write through [`super::derived`]; bulk loads
-//! through [`super::bulk`].
+//! [`Error::DerivedName`]). Derived layers write through `derived.rs`; bulk loads through
+//! `bulk.rs`; both are child modules, so the fields stay private to this folder.
 
 use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
 
+mod bulk;
+mod derived;
+
+pub(crate) use derived::DerivedGroup;
+
 use super::name::{normalize_group, normalize_tag};
 use super::pool::{Pool, TagInfo};
 use super::store::Store;
 use super::{TagKind, group_prefix};
+use crate::customers::Directory;
 use crate::error::{Error, LISTED, Result};
 use crate::id::{CustomerId, DERIVED_GROUPS, DERIVED_OWNER, TagId};
 
 /// The tag pool (names, kinds, exclusive groups, hierarchy) and one bitmap per tag.
 ///
-/// Invariant (kept by every caller): every bitmap holds live customers only, so a count
-/// never needs an extra intersection with the live set. The engine checks customers are
-/// live before it calls a one-customer method, and intersects audiences with the live set
-/// before it calls a many-customer one.
+/// Invariant: every bitmap holds live customers only, so a count never needs an extra
+/// intersection with the live set. Every method that adds customers checks them against the
+/// [`Directory`] it is given (one customer) or intersects them with its live set (many);
+/// the engine tells `Tags` of every removal.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tags {
-    pub(super) pool: Pool,
-    pub(super) store: Store,
+    pool: Pool,
+    store: Store,
 }
 
 impl Tags {
@@ -37,11 +43,6 @@ impl Tags {
     /// The bitmaps, read-only (for the planner).
     pub(crate) fn store(&self) -> &Store {
         &self.store
-    }
-
-    /// The customers carrying tag `id` itself (not its descendants).
-    pub(crate) fn bits(&self, id: TagId) -> &RoaringBitmap {
-        self.store.get(id)
     }
 
     /// Tags in the pool.
@@ -281,11 +282,12 @@ impl Tags {
 
     // ------------------------------------------------------------------ tagging
 
-    /// Tags live customer `customer` with `name` (created if new); for a value of an
-    /// exclusive group, the customer's other value is removed. Whether it was new.
-    pub(crate) fn assign(&mut self, customer: u32, name: &str) -> Result<bool> {
+    /// Tags live customer `id` with `name` (created if new); for a value of an exclusive
+    /// group, the customer's other value is removed. Whether it was new.
+    pub(crate) fn assign(&mut self, customers: &Directory, id: CustomerId, name: &str) -> Result<bool> {
+        customers.check_live(id)?;
         let tag = self.ensure(name)?;
-        Ok(self.assign_id(customer, tag))
+        Ok(self.assign_id(id.0, tag))
     }
 
     fn assign_id(&mut self, customer: u32, tag: TagId) -> bool {
@@ -297,17 +299,21 @@ impl Tags {
         self.store.insert(&self.pool, tag, customer)
     }
 
-    /// Removes tag `name` itself from `customer`; whether it carried it.
-    pub(crate) fn unassign(&mut self, customer: u32, name: &str) -> Result<bool> {
+    /// Removes tag `name` itself from live customer `id`; whether it carried it.
+    pub(crate) fn unassign(&mut self, customers: &Directory, id: CustomerId, name: &str) -> Result<bool> {
+        customers.check_live(id)?;
         let tag = self.lookup(name)?;
         self.check_writable_id(tag)?;
-        Ok(self.store.remove(&self.pool, tag, customer))
+        Ok(self.store.remove(&self.pool, tag, id.0))
     }
 
-    /// Tags live customers `add` with `name`; how many were new. For an exclusive group,
-    /// their other values are removed.
-    pub(crate) fn assign_all(&mut self, add: Cow<'_, RoaringBitmap>, name: &str) -> Result<u64> {
+    /// Tags the live customers of `bits` with `name` (others are skipped); how many were
+    /// new. For an exclusive group, their other values are removed.
+    pub(crate) fn assign_all(&mut self, customers: &Directory, bits: &RoaringBitmap, name: &str) -> Result<u64> {
         let tag = self.ensure(name)?;
+        let live = customers.live();
+        let add: Cow<'_, RoaringBitmap> =
+            if bits.is_subset(live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) };
         for &other in self.pool.exclusive_members(tag) {
             if other != tag {
                 self.store.remove_many(&self.pool, other, &add);

@@ -9,11 +9,11 @@ use std::hash::Hasher;
 use roaring::RoaringBitmap;
 
 use super::Tags;
-use super::layer::check_writable;
-use super::name::normalize_tag;
+use super::check_writable;
 use crate::customers::Directory;
 use crate::error::Result;
 use crate::id::{CustomerId, TagId};
+use crate::tags::normalize_tag;
 
 /// A bulk load in the making: nothing in the engine changes until it is applied.
 #[derive(Default)]
