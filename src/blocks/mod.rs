@@ -3,8 +3,10 @@
 //! `roaring` keeps its containers private. The [portable format] is their public, stable
 //! image: a header with each 2^16-id block's key and cardinality, then each container's
 //! bytes (a sorted `u16` array, a 1,024-word bitset, or runs). This module writes and reads
-//! that image:
+//! that image, and is the one place that knows it:
 //!
+//! - [`format`]: the image itself (cookies, header layout, offsets, container kinds, the
+//!   4,096-value boundary between an array and a bitset), written once and read once.
 //! - [`build`]: a bitmap from sorted ids, written as the portable image and read back by
 //!   `roaring`, so every container is allocated at its exact size and already in its
 //!   smallest kind (what `optimize` would choose). Bulk loads use it.
@@ -21,6 +23,7 @@
 
 pub(crate) mod build;
 pub(crate) mod eval;
+pub(crate) mod format;
 pub(crate) mod kernels;
 pub(crate) mod stream;
 pub(crate) mod view;
