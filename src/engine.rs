@@ -108,6 +108,9 @@ pub struct Stats {
     /// union, so a deep chain over the same customers (`a/b/c/...` down 16 levels) keeps up
     /// to 15 copies of them.
     pub subtree_bytes: usize,
+    /// Heap bytes of the views queries keep of dense tags' containers, so they read them in
+    /// place (at most 1/16 of `bitmap_bytes`, or 1 MiB; made by queries, dropped on change).
+    pub view_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,
     /// Attributes (names that resolve in queries).
@@ -952,6 +955,7 @@ impl Engine {
             bitmap_bytes: self.store.serialized_bytes(),
             pool_bytes: self.pool.heap_bytes(),
             subtree_bytes: self.store.subtree_bytes(),
+            view_bytes: self.store.view_bytes(),
             directory_bytes: self.customers.heap_bytes(),
             attributes: self.attrs.len(),
             attribute_bytes: self.attrs.serialized_bytes(),

@@ -1,6 +1,10 @@
 //! A read-only view of a bitmap's containers, from its portable image.
 //!
 //! A view is one copy of the image ([`super::format`]), with each container's place in it.
+//! Queries make one for an operand they cannot stream, unless the tag store keeps one
+//! (`tags::Store` caches views of dense tags, so queries read their containers in place);
+//! a kept view follows one-id changes to its bitset containers in place
+//! ([`View::set`]).
 
 use roaring::RoaringBitmap;
 
@@ -18,7 +22,7 @@ struct Entry {
 
 /// A bitmap's containers, read from one copy of its portable image (`serialize_into` writes
 /// arrays and bitsets with one `memcpy` each).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct View {
     image: Vec<u8>,
     entries: Vec<Entry>,
@@ -30,6 +34,11 @@ impl View {
         bits.serialize_into(&mut image).expect("writing to a Vec cannot fail");
         let entries = parse(&image);
         View { image, entries }
+    }
+
+    /// Heap bytes: the image and the container table.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.image.capacity() + self.entries.capacity() * size_of::<Entry>()
     }
 
     /// Number of containers.
@@ -65,6 +74,27 @@ impl View {
             *cursor += 1;
         }
         (*cursor < self.entries.len() && self.entries[*cursor].key == key).then(|| self.container(*cursor))
+    }
+
+    /// Sets (`on`) or clears id `value`, when its block is a bitset container here (the
+    /// view then still shows the bitmap it was made from, after the same one-id change):
+    /// `false` when it is not, and the view is to be dropped. A bitset container keeps its
+    /// kind here even when its bitmap's turns into an array: kinds are a view's own.
+    pub(crate) fn set(&mut self, value: u32, on: bool) -> bool {
+        let key = (value >> 16) as u16;
+        let Ok(i) = self.entries.binary_search_by_key(&key, |e| e.key) else { return false };
+        let e = &mut self.entries[i];
+        if e.kind != Kind::Bitset {
+            return false;
+        }
+        let low = (value & 0xFFFF) as usize;
+        let byte = &mut self.image[e.start as usize + low / 8];
+        let bit = 1u8 << (low % 8);
+        if (*byte & bit != 0) != on {
+            *byte ^= bit;
+            if on { e.card += 1 } else { e.card -= 1 }
+        }
+        true
     }
 }
 
@@ -151,6 +181,32 @@ pub(crate) mod tests {
                 let lo = u32::from(key) << 16;
                 let present = b.range_cardinality(lo..=lo | 0xFFFF) > 0;
                 assert_eq!(v.seek(&mut cursor, key).is_some(), present, "key {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_id_changes_follow_bitset_containers_only() {
+        for b in sample_bitmaps() {
+            for (value, on) in [(3u32, true), (6, false), (1 << 20 | 77, true), (2 << 20 | 2, false), (u32::MAX, false)]
+            {
+                let mut view = View::new(&b);
+                let mut changed = b.clone();
+                if on {
+                    changed.insert(value)
+                } else {
+                    changed.remove(value)
+                };
+                let bitset = matches!(
+                    view.keys().position(|k| u32::from(k) == value >> 16).map(|i| view.container(i)),
+                    Some(Container::Bitset(_))
+                );
+                assert_eq!(view.set(value, on), bitset);
+                if bitset {
+                    assert_eq!(decode(&view), changed.iter().collect::<Vec<_>>());
+                    let cards: usize = (0..view.len()).map(|i| view.card(i)).sum();
+                    assert_eq!(cards as u64, changed.len());
+                }
             }
         }
     }
