@@ -109,7 +109,7 @@ pub struct Stats {
     /// to 15 copies of them.
     pub subtree_bytes: usize,
     /// Heap bytes of the views queries keep of dense tags' containers, so they read them in
-    /// place (at most 1/16 of `bitmap_bytes`, or 1 MiB; made by queries, dropped on change).
+    /// place (at most 1/12 of `bitmap_bytes`, or 1 MiB; made by queries, dropped on change).
     pub view_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,

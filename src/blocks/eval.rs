@@ -345,10 +345,21 @@ impl<'r> Run<'r> {
     }
 }
 
-/// The largest operand (by image size) that has no kept view: the one worth streaming.
+/// The largest operand (by image size) that has no kept view: the one worth streaming. Of
+/// operands with images of the same size (all bitsets over the same blocks), the one with
+/// the most ids: it is the one most often the largest in other queries too, so the others
+/// are the ones worth a kept view.
 pub(crate) fn largest_unviewed(operands: &[Operand<'_>]) -> Option<usize> {
-    let unviewed = operands.iter().enumerate().filter(|(_, o)| o.view.is_none());
-    unviewed.max_by_key(|(_, o)| o.bits.serialized_size()).map(|(i, _)| i)
+    let sizes: Vec<(usize, usize)> = operands
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.view.is_none())
+        .map(|(i, o)| (i, o.bits.serialized_size()))
+        .collect();
+    let max = sizes.iter().map(|&(_, s)| s).max()?;
+    let mut ties = sizes.iter().filter(|&&(_, s)| s == max).map(|&(i, _)| i);
+    let first = ties.next()?;
+    Some(ties.fold(first, |best, i| if operands[i].bits.len() > operands[best].bits.len() { i } else { best }))
 }
 
 /// `|a AND b|` for two operands, without materializing it, each pair of containers counted

@@ -378,7 +378,7 @@ impl fmt::Debug for Expr {
 /// Both routes read operands' containers in place: a dense tag through a read-only view of
 /// its containers that the engine keeps between queries (made by the first query that
 /// needs it, updated or dropped when the tag changes; all views together take at most
-/// 1/16 of the tag bitmaps' serialized size, or 1 MiB, reported as
+/// 1/12 of the tag bitmaps' serialized size, or 1 MiB, reported as
 /// [`Stats::view_bytes`](crate::Stats::view_bytes)), and the largest other operand as
 /// `roaring` streams its image. Only what is left (sparse tags, or dense ones past the
 /// views' budget) is copied, one image per query.
