@@ -335,13 +335,20 @@ fn run() -> Result<(), String> {
         ));
     }
 
+    // The views queries kept of dense tags (made by the queries above, within their budget).
+    let view_bytes = engine.stats().view_bytes;
+    eprintln!(
+        "  audience views kept by queries: {:.1} MB ({:.1}% of the serialized bitmaps)",
+        view_bytes as f64 / 1048576.0,
+        100.0 * view_bytes as f64 / stats.bitmap_bytes.max(1) as f64
+    );
     let mb = |b: f64| num(b / 1048576.0);
     let report = format!(
         "{{\"peer\": \"audience\", \"version\": {}, \"threads\": 1,\n \"data\": {{\"dir\": {}, \"customers\": {n}, \"pairs\": {n_pairs}}},\n \
          \"load\": {{\"read_s\": {}, \"build_s\": {}, \"customers_s\": {}, \"rss_base_mb\": {}, \"rss_loaded_mb\": {}, \
          \"rss_delta_mb\": {}, \"peak_rss_mb\": {}, \"peak_rss_after_load_mb\": {}, \"serialized_bytes\": {}, \
          \"serialized_mb\": {}, \"container_bytes_mb\": {}, \"directory_bytes\": {}, \"n_array_containers\": {arr}, \
-         \"n_bitset_containers\": {bit}, \"n_run_containers\": {run}}},\n \"queries\": [\n  {}\n ]}}\n",
+         \"n_bitset_containers\": {bit}, \"n_run_containers\": {run}, \"view_bytes\": {view_bytes}}},\n \"queries\": [\n  {}\n ]}}\n",
         json_str(&format!("audience {}", env!("CARGO_PKG_VERSION"))),
         json_str(&args.data),
         num(read_s),

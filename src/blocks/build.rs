@@ -10,23 +10,7 @@
 
 use roaring::RoaringBitmap;
 
-/// Cookie of the format without run containers (followed by a `u32` container count).
-const COOKIE_NO_RUNS: u32 = 12346;
-/// Cookie of the format with run containers (container count - 1 in the high 16 bits).
-const COOKIE_RUNS: u32 = 12347;
-/// The run format stores container offsets only from this many containers on.
-const RUN_OFFSETS_FROM: usize = 4;
-/// An array container holds at most this many values; more is a bitset.
-const ARRAY_LIMIT: usize = 4096;
-/// Bytes of a bitset container.
-const BITSET_BYTES: usize = 8192;
-
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Kind {
-    Array,
-    Bitset,
-    Run,
-}
+use super::format::{self, ARRAY_LIMIT, BITSET_BYTES, Kind};
 
 /// One 2^16-id block of the input: `ids[start..end]` share the high 16 bits `key`.
 struct Block {
@@ -43,11 +27,7 @@ impl Block {
     }
 
     fn bytes(&self) -> usize {
-        match self.kind {
-            Kind::Array => 2 * self.card(),
-            Kind::Bitset => BITSET_BYTES,
-            Kind::Run => 2 + 4 * self.runs,
-        }
+        self.kind.bytes(self.card(), self.runs)
     }
 }
 
@@ -74,10 +54,9 @@ fn split(ids: &[u32]) -> Vec<Block> {
         let block = &ids[start..end];
         let runs = 1 + block.windows(2).filter(|w| w[1] != w[0] + 1).count();
         let card = block.len();
-        let (plain, plain_bytes) =
-            if card <= ARRAY_LIMIT { (Kind::Array, 2 * card) } else { (Kind::Bitset, BITSET_BYTES) };
+        let plain = Kind::plain(card);
         // `optimize`'s rule: a run container only when strictly smaller.
-        let kind = if 2 + 4 * runs < plain_bytes { Kind::Run } else { plain };
+        let kind = if Kind::Run.bytes(card, runs) < plain.bytes(card, runs) { Kind::Run } else { plain };
         blocks.push(Block { key: key as u16, start, end, runs, kind });
         start = end;
     }
@@ -86,37 +65,11 @@ fn split(ids: &[u32]) -> Vec<Block> {
 
 /// Writes the portable image (header, descriptions, offsets, containers) of `ids`.
 fn write_image(ids: &[u32], blocks: &[Block]) -> Vec<u8> {
-    let n = blocks.len();
-    let has_runs = blocks.iter().any(|b| b.kind == Kind::Run);
-    let header =
-        if has_runs { 4 + n.div_ceil(8) + 4 * n + if n >= RUN_OFFSETS_FROM { 4 * n } else { 0 } } else { 8 + 8 * n };
+    let table: Vec<(u16, usize, Kind, usize)> = blocks.iter().map(|b| (b.key, b.card(), b.kind, b.bytes())).collect();
+    let header = format::header_size(&table);
     let total = header + blocks.iter().map(Block::bytes).sum::<usize>();
     let mut out = Vec::with_capacity(total);
-    if has_runs {
-        out.extend_from_slice(&(COOKIE_RUNS | ((n as u32 - 1) << 16)).to_le_bytes());
-        let mut flags = vec![0u8; n.div_ceil(8)];
-        for (i, b) in blocks.iter().enumerate() {
-            if b.kind == Kind::Run {
-                flags[i / 8] |= 1 << (i % 8);
-            }
-        }
-        out.extend_from_slice(&flags);
-    } else {
-        out.extend_from_slice(&COOKIE_NO_RUNS.to_le_bytes());
-        out.extend_from_slice(&(n as u32).to_le_bytes());
-    }
-    for b in blocks {
-        out.extend_from_slice(&b.key.to_le_bytes());
-        out.extend_from_slice(&((b.card() - 1) as u16).to_le_bytes());
-    }
-    if !has_runs || n >= RUN_OFFSETS_FROM {
-        let mut offset = header as u32;
-        for b in blocks {
-            out.extend_from_slice(&offset.to_le_bytes());
-            offset += b.bytes() as u32;
-        }
-    }
-    debug_assert_eq!(out.len(), header);
+    format::write_header(&mut out, &table);
     out.resize(total, 0);
     let mut at = header;
     for b in blocks {
@@ -136,8 +89,9 @@ fn write_image(ids: &[u32], blocks: &[Block]) -> Vec<u8> {
                 }
             }
             Kind::Run => {
-                dst[..2].copy_from_slice(&(b.runs as u16).to_le_bytes());
-                let mut pairs = dst[2..].chunks_exact_mut(4);
+                let (count, pairs) = dst.split_at_mut(format::RUN_COUNT_BYTES);
+                count.copy_from_slice(&(b.runs as u16).to_le_bytes());
+                let mut pairs = pairs.chunks_exact_mut(4);
                 let mut run_start = block[0];
                 for i in 1..=block.len() {
                     if i == block.len() || block[i] != block[i - 1] + 1 {
@@ -185,7 +139,7 @@ impl ImageWriter {
         }
         debug_assert!(self.blocks.last().is_none_or(|&(k, _)| k < key));
         self.blocks.push((key, card));
-        if card <= ARRAY_LIMIT {
+        if Kind::plain(card) == Kind::Array {
             let n = super::kernels::decode(self.level, words, &mut self.values[..]);
             debug_assert_eq!(n, card);
             self.data.reserve(2 * n);
@@ -202,23 +156,16 @@ impl ImageWriter {
     }
 
     pub(crate) fn finish(self) -> RoaringBitmap {
-        let n = self.blocks.len();
-        if n == 0 {
+        if self.blocks.is_empty() {
             return RoaringBitmap::new();
         }
-        let header = 8 + 8 * n;
-        let mut image = Vec::with_capacity(header + self.data.len());
-        image.extend_from_slice(&COOKIE_NO_RUNS.to_le_bytes());
-        image.extend_from_slice(&(n as u32).to_le_bytes());
-        for &(key, card) in &self.blocks {
-            image.extend_from_slice(&key.to_le_bytes());
-            image.extend_from_slice(&((card - 1) as u16).to_le_bytes());
-        }
-        let mut offset = header as u32;
-        for &(_, card) in &self.blocks {
-            image.extend_from_slice(&offset.to_le_bytes());
-            offset += if card <= ARRAY_LIMIT { 2 * card as u32 } else { BITSET_BYTES as u32 };
-        }
+        let table: Vec<(u16, usize, Kind, usize)> = self
+            .blocks
+            .iter()
+            .map(|&(key, card)| (key, card, Kind::plain(card), Kind::plain(card).bytes(card, 0)))
+            .collect();
+        let mut image = Vec::with_capacity(format::header_size(&table) + self.data.len());
+        format::write_header(&mut image, &table);
         image.extend_from_slice(&self.data);
         RoaringBitmap::deserialize_unchecked_from(&image[..])
             .expect("a portable image written by `ImageWriter` is well formed")

@@ -8,11 +8,12 @@
 //! only the final block is counted (or written out). Nothing is allocated per operator, and
 //! the word kernels are runtime-dispatched ([`super::kernels`]).
 //!
-//! The largest operand is read as `roaring` writes its portable image ([`super::stream`]),
-//! in place; the others through [`View`]s, one copy of each image. Those copies are the
-//! price of reaching containers that `roaring` keeps private, so the planner sends only
-//! expressions where it pays (three or more operands, and not a flat `AND` of tags with a
-//! sparse one: `worth_blocks` in `query/eval.rs`).
+//! Operands are read where they are: a dense tag through the [`View`] the tag store keeps
+//! for it ([`super::cache`]), the largest of the others as `roaring` writes its portable
+//! image ([`super::stream`]); only the rest (sparse operands, or dense ones past the views'
+//! memory budget) are copied, one image each. The planner sends only expressions where the
+//! route pays (three or more operands, and not a flat `AND` of tags with a sparse one:
+//! `worth_blocks` in `query/route.rs`).
 //!
 //! Results are written as array and bitset containers (as `roaring`'s own operations
 //! produce them); whoever keeps a result with long runs can shrink it with
@@ -37,6 +38,16 @@ pub(crate) enum Op {
 }
 
 impl Op {
+    /// Whether every id of the result is an id of operand `i`.
+    fn requires(&self, i: usize) -> bool {
+        match self {
+            Op::Leaf(j) => *j == i,
+            Op::And(xs) => xs.iter().any(|x| x.requires(i)),
+            Op::Or(xs) => !xs.is_empty() && xs.iter().all(|x| x.requires(i)),
+            Op::AndNot(b, _) => b.requires(i),
+        }
+    }
+
     /// Scratch blocks the evaluation needs: one per level, the deepest operator's counting
     /// its temporary (a leaf needs one block; an operator of leaves two).
     fn depth(&self) -> usize {
@@ -48,22 +59,49 @@ impl Op {
     }
 }
 
-/// An expression and its operands: the largest one is streamed block by block as `roaring`
-/// writes its image ([`super::stream`]), the others are read through [`View`]s (one copy
-/// each).
+/// An operand: a bitmap, with the view kept for it when it has one.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Operand<'a> {
+    pub(crate) bits: &'a RoaringBitmap,
+    pub(crate) view: Option<&'a View>,
+}
+
+/// How a program reads one operand.
+enum Source<'a> {
+    /// Through the view kept for it.
+    Kept(&'a View),
+    /// Through a copy of its image, made for this program.
+    Copied(View),
+    /// As `roaring` writes its image, block by block.
+    Streamed,
+}
+
+impl Source<'_> {
+    fn view(&self) -> Option<&View> {
+        match self {
+            Source::Kept(v) => Some(v),
+            Source::Copied(v) => Some(v),
+            Source::Streamed => None,
+        }
+    }
+}
+
+/// An expression and its operands: those with a kept view are read through it, the largest
+/// of the others is streamed block by block as `roaring` writes its image
+/// ([`super::stream`]), and the rest are copied (one image each).
 pub(crate) struct Program<'a> {
-    views: Vec<Option<View>>,
-    /// The operand read as a stream (its view is `None`).
+    sources: Vec<Source<'a>>,
+    /// The operand read as a stream.
     streamed: Option<(usize, &'a RoaringBitmap)>,
     root: Op,
-    /// Keys of the copied operands, ascending.
+    /// Keys of the operands read through views, ascending.
     keys: Vec<u16>,
     level: Level,
 }
 
 /// The state of one block's evaluation.
 struct Run<'r> {
-    views: &'r [Option<View>],
+    sources: &'r [Source<'r>],
     cursors: &'r mut [usize],
     /// The streamed operand's index (`usize::MAX` when none is).
     streamed: usize,
@@ -73,24 +111,29 @@ struct Run<'r> {
 }
 
 impl<'a> Program<'a> {
-    /// `root` over `operands` (indexed by [`Op::Leaf`]).
-    pub(crate) fn new(operands: &[&'a RoaringBitmap], root: Op) -> Program<'a> {
-        Program::with_level(operands, root, kernels::level(), true)
+    /// `root` over `operands` (indexed by [`Op::Leaf`]), streaming operand `streamed` (one
+    /// without a view: [`largest_unviewed`] is the one that saves the most).
+    pub(crate) fn new(operands: &[Operand<'a>], root: Op, streamed: Option<usize>) -> Program<'a> {
+        Program::with_level(operands, root, kernels::level(), streamed)
     }
 
-    /// As [`Program::new`], at an instruction-set level, streaming the largest operand or not.
-    pub(crate) fn with_level(operands: &[&'a RoaringBitmap], root: Op, level: Level, stream: bool) -> Program<'a> {
-        let largest = operands.iter().enumerate().max_by_key(|(_, b)| b.serialized_size()).map(|(i, _)| i);
-        let streamed = largest.filter(|_| stream).map(|i| (i, operands[i]));
-        let views: Vec<Option<View>> = operands
+    /// As [`Program::new`], at an instruction-set level.
+    pub(crate) fn with_level(operands: &[Operand<'a>], root: Op, level: Level, streamed: Option<usize>) -> Program<'a> {
+        debug_assert!(streamed.is_none_or(|i| operands[i].view.is_none()), "a kept view is read, not streamed");
+        let streamed = streamed.map(|i| (i, operands[i].bits));
+        let sources: Vec<Source<'a>> = operands
             .iter()
             .enumerate()
-            .map(|(i, b)| (streamed.map(|(s, _)| s) != Some(i)).then(|| View::new(b)))
+            .map(|(i, o)| match o.view {
+                _ if streamed.is_some_and(|(s, _)| s == i) => Source::Streamed,
+                Some(v) => Source::Kept(v),
+                None => Source::Copied(View::new(o.bits)),
+            })
             .collect();
-        let mut keys: Vec<u16> = views.iter().flatten().flat_map(View::keys).collect();
+        let mut keys: Vec<u16> = sources.iter().filter_map(Source::view).flat_map(View::keys).collect();
         keys.sort_unstable();
         keys.dedup();
-        Program { views, streamed, root, keys, level }
+        Program { sources, streamed, root, keys, level }
     }
 
     fn scratch(&self) -> Vec<Box<Words>> {
@@ -106,13 +149,13 @@ impl<'a> Program<'a> {
         bufs: &mut [Box<Words>],
     ) -> bool {
         let streamed = self.streamed.map_or(usize::MAX, |(i, _)| i);
-        let mut run = Run { views: &self.views, cursors, streamed, current, level: self.level };
+        let mut run = Run { sources: &self.sources, cursors, streamed, current, level: self.level };
         run.eval(&self.root, key, bufs)
     }
 
     /// Calls `on_block(key, words)` for every non-empty block of the result, ascending.
     fn drive(&self, mut on_block: impl FnMut(u16, &Words)) {
-        let mut cursors = vec![0; self.views.len()];
+        let mut cursors = vec![0; self.sources.len()];
         let mut bufs = self.scratch();
         let Some((_, bits)) = self.streamed else {
             for &key in &self.keys {
@@ -122,8 +165,17 @@ impl<'a> Program<'a> {
             }
             return;
         };
-        // The streamed operand's containers arrive in key order: blocks only the copied
-        // operands have are evaluated in between.
+        // The streamed operand's containers arrive in key order: blocks only the other
+        // operands have are evaluated in between, unless every result id must be in the
+        // streamed operand (it is an operand of the root's `AND`).
+        if self.root.requires(self.streamed.map_or(usize::MAX, |(i, _)| i)) {
+            super::stream::for_each_container(bits, |key, c| {
+                if self.block(key, Some(c), &mut cursors, &mut bufs) {
+                    on_block(key, &bufs[0]);
+                }
+            });
+            return;
+        }
         let mut next = 0;
         super::stream::for_each_container(bits, |key, c| {
             while next < self.keys.len() && self.keys[next] < key {
@@ -170,8 +222,8 @@ impl<'r> Run<'r> {
         if i == self.streamed {
             return self.current;
         }
-        let views: &'r [Option<View>] = self.views;
-        views[i].as_ref().expect("every operand but the streamed one has a view").seek(&mut self.cursors[i], key)
+        let sources: &'r [Source<'r>] = self.sources;
+        sources[i].view().expect("every operand but the streamed one has a view").seek(&mut self.cursors[i], key)
     }
 
     /// Evaluates `op` on block `key` into `bufs[0]` (using the rest as scratch). `false`
@@ -293,36 +345,79 @@ impl<'r> Run<'r> {
     }
 }
 
-/// `|a AND b|` for two operands, without materializing it: the smaller operand (by image
-/// size) is copied through a [`View`], the larger one streamed ([`super::stream`]), and each
-/// pair of containers counted in one pass (two bitsets with one dispatched `AND` +
-/// `POPCNT` kernel). `a AND NOT b` and `a OR b` counts follow from it.
-pub(crate) fn and_len(a: &RoaringBitmap, b: &RoaringBitmap) -> u64 {
-    let (small, large) = if a.serialized_size() <= b.serialized_size() { (a, b) } else { (b, a) };
+/// The largest operand (by image size) that has no kept view: the one worth streaming. Of
+/// operands with images of the same size (all bitsets over the same blocks), the one with
+/// the most ids: it is the one most often the largest in other queries too, so the others
+/// are the ones worth a kept view.
+pub(crate) fn largest_unviewed(operands: &[Operand<'_>]) -> Option<usize> {
+    let sizes: Vec<(usize, usize)> = operands
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.view.is_none())
+        .map(|(i, o)| (i, o.bits.serialized_size()))
+        .collect();
+    let max = sizes.iter().map(|&(_, s)| s).max()?;
+    let mut ties = sizes.iter().filter(|&&(_, s)| s == max).map(|&(i, _)| i);
+    let first = ties.next()?;
+    Some(ties.fold(first, |best, i| if operands[i].bits.len() > operands[best].bits.len() { i } else { best }))
+}
+
+/// `|a AND b|` for two operands, without materializing it, each pair of containers counted
+/// in one pass (two bitsets with one dispatched `AND` + `POPCNT` kernel). Kept views are
+/// read in place; of two operands without one, the smaller (by image size) is copied and
+/// the larger streamed ([`super::stream`]). `a AND NOT b` and `a OR b` counts follow.
+pub(crate) fn and_len(a: Operand<'_>, b: Operand<'_>) -> u64 {
     let level = kernels::level();
-    let view = View::new(small);
-    let mut cursor = 0;
     let mut scratch = Box::new([0u64; 1024]);
     let mut total = 0;
-    super::stream::for_each_container(large, |key, c| {
-        let Some(s) = view.seek(&mut cursor, key) else { return };
-        total += match (s, c) {
-            (Container::Bitset(x), Container::Bitset(y)) => kernels::and_count_bytes(level, x, y),
-            (s, c) => {
-                load(level, &mut scratch, s);
-                match c {
-                    Container::Bitset(y) => kernels::and_count_words(level, &scratch, y),
-                    Container::Array(y) => {
-                        kernels::array_values(y).map(|v| scratch[v / 64] >> (v % 64) & 1).sum::<u64>()
-                    }
-                    Container::Run(y) => {
-                        kernels::run_ranges(y).map(|(lo, hi)| kernels::count_range(&scratch, lo, hi)).sum()
-                    }
+    match (a.view, b.view) {
+        (Some(x), Some(y)) => {
+            let (few, many) = if x.len() <= y.len() { (x, y) } else { (y, x) };
+            let mut cursor = 0;
+            for i in 0..few.len() {
+                if let Some(c) = many.seek(&mut cursor, few.key(i)) {
+                    total += pair_len(level, &mut scratch, few.container(i), c);
                 }
             }
-        };
+        }
+        (Some(v), None) | (None, Some(v)) => {
+            let streamed = if a.view.is_none() { a.bits } else { b.bits };
+            total = stream_len(level, &mut scratch, v, streamed);
+        }
+        (None, None) => {
+            let (small, large) =
+                if a.bits.serialized_size() <= b.bits.serialized_size() { (a.bits, b.bits) } else { (b.bits, a.bits) };
+            total = stream_len(level, &mut scratch, &View::new(small), large);
+        }
+    }
+    total
+}
+
+/// `|view AND streamed|`.
+fn stream_len(level: Level, scratch: &mut Words, view: &View, streamed: &RoaringBitmap) -> u64 {
+    let mut cursor = 0;
+    let mut total = 0;
+    super::stream::for_each_container(streamed, |key, c| {
+        if let Some(s) = view.seek(&mut cursor, key) {
+            total += pair_len(level, scratch, s, c);
+        }
     });
     total
+}
+
+/// `|s AND c|` of two containers of one block.
+fn pair_len(level: Level, scratch: &mut Words, s: Container<'_>, c: Container<'_>) -> u64 {
+    match (s, c) {
+        (Container::Bitset(x), Container::Bitset(y)) => kernels::and_count_bytes(level, x, y),
+        (s, c) => {
+            load(level, scratch, s);
+            match c {
+                Container::Bitset(y) => kernels::and_count_words(level, scratch, y),
+                Container::Array(y) => kernels::array_values(y).map(|v| scratch[v / 64] >> (v % 64) & 1).sum::<u64>(),
+                Container::Run(y) => kernels::run_ranges(y).map(|(lo, hi)| kernels::count_range(scratch, lo, hi)).sum(),
+            }
+        }
+    }
 }
 
 /// `out = c`.
@@ -358,6 +453,13 @@ mod tests {
     use super::*;
     use crate::blocks::kernels::levels;
     use proptest::prelude::*;
+
+    impl<'a> Operand<'a> {
+        /// A bitmap without a kept view.
+        fn bits(bits: &'a RoaringBitmap) -> Operand<'a> {
+            Operand { bits, view: None }
+        }
+    }
 
     /// The operator-at-a-time reference.
     fn reference(op: &Op, bits: &[RoaringBitmap]) -> RoaringBitmap {
@@ -421,14 +523,22 @@ mod tests {
             bits in proptest::collection::vec(bitmap(), 4),
             roots in proptest::collection::vec(op(4), 1..4),
         ) {
-            let refs: Vec<&RoaringBitmap> = bits.iter().collect();
+            let views: Vec<View> = bits.iter().map(View::new).collect();
             for root in roots {
                 let want = reference(&root, &bits);
                 for level in levels() {
-                    for stream in [true, false] {
-                        let p = Program::with_level(&refs, root.clone(), level, stream);
-                        prop_assert_eq!(p.count(), want.len(), "{:?} at {:?}, stream {}", root, level, stream);
-                        prop_assert_eq!(p.select(), want.clone(), "{:?} at {:?}, stream {}", root, level, stream);
+                    // Kept views: none, every other operand, all.
+                    for kept in [0usize, 0b0101, 0b1111] {
+                        let ops: Vec<Operand<'_>> = (0..bits.len())
+                            .map(|i| Operand { bits: &bits[i], view: (kept >> i & 1 == 1).then_some(&views[i]) })
+                            .collect();
+                        for stream in [true, false] {
+                            let streamed = if stream { largest_unviewed(&ops) } else { None };
+                            let p = Program::with_level(&ops, root.clone(), level, streamed);
+                            let at = format!("{root:?} at {level:?}, stream {stream}, kept {kept:b}");
+                            prop_assert_eq!(p.count(), want.len(), "{}", at);
+                            prop_assert_eq!(p.select(), want.clone(), "{}", at);
+                        }
                     }
                 }
             }
@@ -439,9 +549,15 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
         #[test]
         fn and_len_matches_roaring(a in bitmap(), b in bitmap()) {
-            prop_assert_eq!(and_len(&a, &b), a.intersection_len(&b));
-            prop_assert_eq!(and_len(&b, &a), a.intersection_len(&b));
-            prop_assert_eq!(and_len(&a, &a), a.len());
+            let (va, vb) = (View::new(&a), View::new(&b));
+            let want = a.intersection_len(&b);
+            for (x, y) in [(None, None), (Some(&va), None), (None, Some(&vb)), (Some(&va), Some(&vb))] {
+                let (oa, ob) = (Operand { bits: &a, view: x }, Operand { bits: &b, view: y });
+                prop_assert_eq!(and_len(oa, ob), want);
+                prop_assert_eq!(and_len(ob, oa), want);
+            }
+            prop_assert_eq!(and_len(Operand::bits(&a), Operand::bits(&a)), a.len());
+            prop_assert_eq!(and_len(Operand { bits: &a, view: Some(&va) }, Operand { bits: &a, view: Some(&va) }), a.len());
         }
     }
 
@@ -450,7 +566,7 @@ mod tests {
         let a: RoaringBitmap = (0..10u32).collect();
         let b: RoaringBitmap = (1 << 16..(1 << 16) + 10).collect();
         let e = RoaringBitmap::new();
-        let refs = [&a, &b, &e];
+        let refs = [&a, &b, &e].map(Operand::bits);
         let cases = [
             (Op::And(vec![Op::Leaf(0), Op::Leaf(1)]), 0),
             (Op::Or(vec![Op::Leaf(0), Op::Leaf(1), Op::Leaf(2)]), 20),
@@ -458,7 +574,7 @@ mod tests {
             (Op::And(vec![Op::Leaf(2), Op::Or(vec![Op::Leaf(0), Op::Leaf(1)])]), 0),
         ];
         for (root, want) in cases {
-            let p = Program::new(&refs, root);
+            let p = Program::new(&refs, root, largest_unviewed(&refs));
             assert_eq!(p.count(), want);
             assert_eq!(p.select().len(), want);
         }

@@ -3,24 +3,69 @@
 //! `roaring` keeps its containers private. The [portable format] is their public, stable
 //! image: a header with each 2^16-id block's key and cardinality, then each container's
 //! bytes (a sorted `u16` array, a 1,024-word bitset, or runs). This module writes and reads
-//! that image:
+//! that image, and is the one place that knows it:
 //!
+//! - [`format`]: the image itself (cookies, header layout, offsets, container kinds, the
+//!   4,096-value boundary between an array and a bitset), written once and read once.
 //! - [`build`]: a bitmap from sorted ids, written as the portable image and read back by
 //!   `roaring`, so every container is allocated at its exact size and already in its
 //!   smallest kind (what `optimize` would choose). Bulk loads use it.
 //! - [`view`]: the containers of a bitmap, read from one copy of its image.
+//! - [`cache`]: views kept between queries for dense tags, within a memory budget, so a
+//!   query reads their containers in place instead of copying them.
 //! - [`stream`]: the containers of a bitmap as `roaring` writes its image, without a copy.
 //! - [`kernels`]: word kernels over one block, runtime-dispatched (AVX-512, AVX2, SSE4.2
 //!   with `POPCNT`, or the portable baseline) in safe code.
 //! - [`eval`]: a whole expression evaluated block by block into a dense scratch, the
-//!   planner's route for expressions of three or more operands.
+//!   planner's route for expressions of three or more operands, and two-operand counts.
+//!
+//! The planner asks this module about density ([`is_dense`], [`is_sparse`],
+//! [`counts_faster_here`]) rather than knowing container kinds itself.
 //!
 //! Id export ([`Audience::write_ids`](crate::Audience::write_ids)) decodes a view too.
 //!
 //! [portable format]: https://github.com/RoaringBitmap/RoaringFormatSpec
 
 pub(crate) mod build;
+pub(crate) mod cache;
 pub(crate) mod eval;
+pub(crate) mod format;
 pub(crate) mod kernels;
 pub(crate) mod stream;
 pub(crate) mod view;
+
+use roaring::RoaringBitmap;
+
+/// `b`'s ids per 2^16-id block it spans, compared with the array limit: more means mostly
+/// bitset containers, fewer mostly arrays. `None` for an empty bitmap.
+fn density(b: &RoaringBitmap) -> Option<std::cmp::Ordering> {
+    let (lo, hi) = (b.min()?, b.max()?);
+    let span = u64::from(hi >> 16) - u64::from(lo >> 16) + 1;
+    Some(b.len().cmp(&(format::ARRAY_LIMIT as u64 * span)))
+}
+
+/// Whether `b` has, on average, more than 4,096 ids ([`format::ARRAY_LIMIT`]) per 2^16-id
+/// block it spans: mostly bitset containers.
+pub(crate) fn is_dense(b: &RoaringBitmap) -> bool {
+    density(b) == Some(std::cmp::Ordering::Greater)
+}
+
+/// Whether `b` is empty or has, on average, fewer than 4,096 ids per 2^16-id block it spans:
+/// mostly array containers, cheap to intersect first.
+pub(crate) fn is_sparse(b: &RoaringBitmap) -> bool {
+    density(b).is_none_or(|d| d == std::cmp::Ordering::Less)
+}
+
+/// Whether `roaring`'s own bitset counts were compiled without a `POPCNT` instruction: an
+/// x86 target without the feature (the default `x86-64` target). Builds with
+/// `-C target-cpu=x86-64-v2` or above, and other architectures, count with the CPU's
+/// instruction inside `roaring`.
+const ROARING_WITHOUT_POPCNT: bool =
+    cfg!(all(any(target_arch = "x86", target_arch = "x86_64"), not(target_feature = "popcnt")));
+
+/// Whether a count of `b` against another such bitmap is faster here ([`eval::and_len`]: a
+/// dispatched `AND` + `POPCNT` pass over their bitsets) than in `roaring`: `b` is dense and
+/// `roaring` counts without `POPCNT` in this build.
+pub(crate) fn counts_faster_here(b: &RoaringBitmap) -> bool {
+    ROARING_WITHOUT_POPCNT && is_dense(b)
+}

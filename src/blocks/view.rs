@@ -1,41 +1,28 @@
 //! A read-only view of a bitmap's containers, from its portable image.
+//!
+//! A view is one copy of the image ([`super::format`]), with each container's place in it.
+//! Queries make one for an operand they cannot stream, unless the tag store keeps one
+//! (`tags::Store` caches views of dense tags, so queries read their containers in place);
+//! a kept view follows one-id changes to its bitset containers in place
+//! ([`View::set`]).
 
 use roaring::RoaringBitmap;
 
-/// Cookie of the format without run containers.
-const COOKIE_NO_RUNS: u32 = 12346;
-/// Cookie of the format with run containers (low 16 bits).
-const COOKIE_RUNS: u16 = 12347;
-/// The run format stores offsets only from this many containers on.
-const RUN_OFFSETS_FROM: usize = 4;
-
-/// One container of a [`View`]: the bytes of its store, little-endian, as in the image.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Container<'a> {
-    /// Sorted `u16` values, 2 bytes each.
-    Array(&'a [u8]),
-    /// 1,024 `u64` words, 8 bytes each; bit `k` of the block is bit `k % 64` of word `k / 64`.
-    Bitset(&'a [u8]),
-    /// `(start, length - 1)` pairs of `u16`, 4 bytes each.
-    Run(&'a [u8]),
-}
+pub(crate) use super::format::Container;
+use super::format::{self, Kind};
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
     key: u16,
-    kind: u8,
+    kind: Kind,
     card: u32,
     start: u32,
     end: u32,
 }
 
-const ARRAY: u8 = 0;
-const BITSET: u8 = 1;
-const RUN: u8 = 2;
-
 /// A bitmap's containers, read from one copy of its portable image (`serialize_into` writes
 /// arrays and bitsets with one `memcpy` each).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct View {
     image: Vec<u8>,
     entries: Vec<Entry>,
@@ -47,6 +34,11 @@ impl View {
         bits.serialize_into(&mut image).expect("writing to a Vec cannot fail");
         let entries = parse(&image);
         View { image, entries }
+    }
+
+    /// Heap bytes: the image and the container table.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.image.capacity() + self.entries.capacity() * size_of::<Entry>()
     }
 
     /// Number of containers.
@@ -67,12 +59,7 @@ impl View {
     /// Container `i`.
     pub(crate) fn container(&self, i: usize) -> Container<'_> {
         let e = self.entries[i];
-        let bytes = &self.image[e.start as usize..e.end as usize];
-        match e.kind {
-            ARRAY => Container::Array(bytes),
-            BITSET => Container::Bitset(bytes),
-            _ => Container::Run(bytes),
-        }
+        Container::new(e.kind, &self.image[e.start as usize..e.end as usize])
     }
 
     /// Keys in ascending order.
@@ -88,61 +75,52 @@ impl View {
         }
         (*cursor < self.entries.len() && self.entries[*cursor].key == key).then(|| self.container(*cursor))
     }
-}
 
-fn u16_at(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn u32_at(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+    /// Sets (`on`) or clears id `value`, when its block is a bitset container here (the
+    /// view then still shows the bitmap it was made from, after the same one-id change):
+    /// `false` when it is not, and the view is to be dropped. A bitset container keeps its
+    /// kind here even when its bitmap's turns into an array: kinds are a view's own.
+    pub(crate) fn set(&mut self, value: u32, on: bool) -> bool {
+        let key = (value >> 16) as u16;
+        let Ok(i) = self.entries.binary_search_by_key(&key, |e| e.key) else { return false };
+        let e = &mut self.entries[i];
+        if e.kind != Kind::Bitset {
+            return false;
+        }
+        let low = (value & 0xFFFF) as usize;
+        let byte = &mut self.image[e.start as usize + low / 8];
+        let bit = 1u8 << (low % 8);
+        if (*byte & bit != 0) != on {
+            *byte ^= bit;
+            if on { e.card += 1 } else { e.card -= 1 }
+        }
+        true
+    }
 }
 
 /// Reads the container table of an image written by `RoaringBitmap::serialize_into`.
 fn parse(b: &[u8]) -> Vec<Entry> {
-    if b.len() < 8 {
-        return Vec::new();
-    }
-    let cookie = u32_at(b, 0);
-    let (n, runs_at, mut at) = if cookie == COOKIE_NO_RUNS {
-        let n = u32_at(b, 4) as usize;
-        (n, None, 8)
-    } else {
-        debug_assert_eq!(cookie as u16, COOKIE_RUNS, "roaring writes one of the two cookies");
-        let n = (cookie >> 16) as usize + 1;
-        (n, Some(4), 4 + n.div_ceil(8))
-    };
-    let descriptions = at;
-    at += 4 * n;
-    if runs_at.is_none() || n >= RUN_OFFSETS_FROM {
-        at += 4 * n; // offsets: recomputed below while walking
-    }
-    let mut entries = Vec::with_capacity(n);
-    for i in 0..n {
-        let key = u16_at(b, descriptions + 4 * i);
-        let card = u16_at(b, descriptions + 4 * i + 2) as usize + 1;
-        let is_run = runs_at.is_some_and(|r| b[r + i / 8] & (1 << (i % 8)) != 0);
-        let (kind, start, len) = if is_run {
-            let runs = u16_at(b, at) as usize;
-            (RUN, at + 2, 4 * runs)
-        } else if card <= 4096 {
-            (ARRAY, at, 2 * card)
-        } else {
-            (BITSET, at, 8192)
-        };
-        entries.push(Entry { key, kind, card: card as u32, start: start as u32, end: (start + len) as u32 });
-        at = start + len;
-    }
+    let Some(header) = format::header_len(b) else { return Vec::new() };
+    let mut at = header;
+    let entries = format::read_header(&b[..header])
+        .map(|d| {
+            let d = &d;
+            let (start, end) = format::container_at(b, at, d);
+            at = end;
+            Entry { key: d.key, kind: d.kind, card: d.card as u32, start: start as u32, end: end as u32 }
+        })
+        .collect();
     debug_assert_eq!(at, b.len());
     entries
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::format::u16_at;
     use super::*;
 
     /// Decodes every container back to ids.
-    fn decode(v: &View) -> Vec<u32> {
+    pub(crate) fn decode(v: &View) -> Vec<u32> {
         let mut out = Vec::new();
         for i in 0..v.len() {
             let high = u32::from(v.key(i)) << 16;
@@ -203,6 +181,32 @@ pub(crate) mod tests {
                 let lo = u32::from(key) << 16;
                 let present = b.range_cardinality(lo..=lo | 0xFFFF) > 0;
                 assert_eq!(v.seek(&mut cursor, key).is_some(), present, "key {key}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_id_changes_follow_bitset_containers_only() {
+        for b in sample_bitmaps() {
+            for (value, on) in [(3u32, true), (6, false), (1 << 20 | 77, true), (2 << 20 | 2, false), (u32::MAX, false)]
+            {
+                let mut view = View::new(&b);
+                let mut changed = b.clone();
+                if on {
+                    changed.insert(value)
+                } else {
+                    changed.remove(value)
+                };
+                let bitset = matches!(
+                    view.keys().position(|k| u32::from(k) == value >> 16).map(|i| view.container(i)),
+                    Some(Container::Bitset(_))
+                );
+                assert_eq!(view.set(value, on), bitset);
+                if bitset {
+                    assert_eq!(decode(&view), changed.iter().collect::<Vec<_>>());
+                    let cards: usize = (0..view.len()).map(|i| view.card(i)).sum();
+                    assert_eq!(cards as u64, changed.len());
+                }
             }
         }
     }

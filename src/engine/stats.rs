@@ -25,6 +25,9 @@ pub struct Stats {
     /// union, so a deep chain over the same customers (`a/b/c/...` down 16 levels) keeps up
     /// to 15 copies of them.
     pub subtree_bytes: usize,
+    /// Heap bytes of the views queries keep of dense tags' containers, so they read them in
+    /// place (at most 1/12 of `bitmap_bytes`, or 1 MiB; made by queries, dropped on change).
+    pub view_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,
     /// Attributes (names that resolve in queries).
@@ -70,6 +73,7 @@ impl Engine {
             bitmap_bytes: self.tags.bitmap_bytes(),
             pool_bytes: self.tags.pool_bytes(),
             subtree_bytes: self.tags.subtree_bytes(),
+            view_bytes: self.tags.view_bytes(),
             directory_bytes: self.customers.heap_bytes(),
             attributes: self.attrs.len(),
             attribute_bytes: self.attrs.serialized_bytes(),

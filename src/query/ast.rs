@@ -370,12 +370,18 @@ impl fmt::Debug for Expr {
 /// with one or two operands, with attribute comparisons, or that are a flat `AND` of tags
 /// one of which is sparse (under 4,096 ids per block, so intersecting it first touches
 /// little) keep the operator-at-a-time plan ([`Explain::per_block`](crate::Explain::per_block) says which one a query
-/// gets). The largest operand is read as `roaring` streams its image, the
-/// others through one copy each. Counts of two dense tags (`a AND b`, `a AND NOT b`,
-/// `a OR b`, more than 4,096 ids per block on average) take one dispatched `AND` +
-/// `POPCNT` pass the same way in a default x86-64 build, where `roaring`'s own kernels
-/// have no `POPCNT`; a build with `-C target-cpu=x86-64-v2` or above leaves them to
-/// `roaring`.
+/// gets). Counts of two dense tags (`a AND b`, `a AND NOT b`, `a OR b`, more than 4,096
+/// ids per block on average) take one dispatched `AND` + `POPCNT` pass over their
+/// containers in a default x86-64 build, where `roaring`'s own kernels have no `POPCNT`; a
+/// build with `-C target-cpu=x86-64-v2` or above leaves them to `roaring`.
+///
+/// Both routes read operands' containers in place: a dense tag through a read-only view of
+/// its containers that the engine keeps between queries (made by the first query that
+/// needs it, updated or dropped when the tag changes; all views together take at most
+/// 1/12 of the tag bitmaps' serialized size, or 1 MiB, reported as
+/// [`Stats::view_bytes`](crate::Stats::view_bytes)), and the largest other operand as
+/// `roaring` streams its image. Only what is left (sparse tags, or dense ones past the
+/// views' budget) is copied, one image per query.
 #[derive(Clone)]
 pub struct Query {
     expr: Expr,

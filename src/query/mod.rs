@@ -3,13 +3,16 @@
 
 mod ast;
 mod eval;
+mod explain;
 mod fmt;
 mod parse;
+mod plan;
+mod route;
 
 pub use ast::{Comparison, Expr, Query, TagRef};
-pub use eval::{Explain, ExplainNode};
+pub use explain::{Explain, ExplainNode};
 
-pub(crate) use eval::Planner;
+pub(crate) use plan::Planner;
 
 /// The deepest nesting of `NOT`, `AND`, `OR` and parentheses a query may have.
 pub const MAX_QUERY_DEPTH: usize = 256;

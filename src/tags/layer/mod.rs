@@ -275,6 +275,11 @@ impl Tags {
         self.pool.heap_bytes()
     }
 
+    /// Heap bytes of the views kept of dense tags' containers.
+    pub(crate) fn view_bytes(&self) -> usize {
+        self.store.view_bytes()
+    }
+
     /// Bytes of the cached subtree unions.
     pub(crate) fn subtree_bytes(&self) -> usize {
         self.store.subtree_bytes()

@@ -4,7 +4,7 @@ use std::fmt;
 
 use roaring::RoaringBitmap;
 
-use super::{Node, Planner};
+use super::plan::{Node, Planner};
 use crate::error::Result;
 use crate::id::TagId;
 use crate::query::ast::Query;

@@ -1,0 +1,182 @@
+//! Views of dense bitmaps kept between queries, so a query reads their containers in place.
+//!
+//! `roaring` keeps its containers private: a query reaches them through a [`View`], one copy
+//! of the bitmap's portable image, or by streaming the image as `roaring` writes it (one
+//! operand per pass). Copying a dense operand (1.25 MB for a tag of 60% of 10M customers)
+//! costs about as much as the work on it, so the tag store keeps the views of dense bitmaps
+//! here, made by the first query that needs one and kept until the bitmap changes.
+//!
+//! The rule, and its budget:
+//!
+//! - Only a dense bitmap ([`super::is_dense`]: more than 4,096 ids per 2^16-id block on
+//!   average, so mostly bitset containers) gets a view: that is where a copy costs the most
+//!   and where the dispatched kernels read whole bitset words. A sparse operand is still
+//!   copied per query (its image is small), or streamed.
+//! - Views take at most [`VIEW_SHARE`] of the tag bitmaps' serialized bytes, or
+//!   [`VIEW_FLOOR`] when that is more. A view is as large as its bitmap's image, so the
+//!   budget caps views at one twelfth of the data. Past it, queries copy as before. The
+//!   bitmaps' total is measured when a view is first made after a bulk change
+//!   ([`ViewCache::stale_total`]); one-id changes move it by a few bytes and do not
+//!   re-measure it.
+//! - Views go when their bitmap changes: the store, the only writer of tag bitmaps, tells
+//!   the cache. A one-id change to a bitset container is applied to the view in place
+//!   ([`View::set`]); any other change drops the view, and the next query that needs it
+//!   makes it again.
+//!
+//! Views are shared through [`Arc`]s under a read-write lock, so queries from several
+//! threads read the same views; writers hold `&mut` and take no lock.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use roaring::RoaringBitmap;
+
+use super::view::View;
+
+/// Views take at most this share of the tag bitmaps' serialized bytes: 1/12 (8.3%). A
+/// loaded engine holds 1.10x the serialized bytes (10M customers x 1,000 tags), so with its
+/// views it stays within 1.2x.
+pub(crate) const VIEW_SHARE: (usize, usize) = (1, 12);
+/// ...or this many bytes (1 MiB), when that is more: small engines keep their dense views.
+pub(crate) const VIEW_FLOOR: usize = 1 << 20;
+
+/// Views of dense bitmaps by key (the store keys them by tag).
+#[derive(Default)]
+pub(crate) struct ViewCache {
+    inner: RwLock<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    views: BTreeMap<u32, Arc<View>>,
+    /// Heap bytes of `views`.
+    bytes: usize,
+    /// The tag bitmaps' serialized bytes, as last measured (`None`: measure again).
+    total: Option<usize>,
+}
+
+impl Inner {
+    fn drop_view(&mut self, key: u32) {
+        if let Some(v) = self.views.remove(&key) {
+            self.bytes -= v.heap_bytes();
+        }
+    }
+}
+
+impl Clone for ViewCache {
+    /// An empty cache: a clone makes its views again when queried.
+    fn clone(&self) -> ViewCache {
+        ViewCache::default()
+    }
+}
+
+impl std::fmt::Debug for ViewCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.read();
+        f.debug_struct("ViewCache").field("views", &inner.views.len()).field("bytes", &inner.bytes).finish()
+    }
+}
+
+impl ViewCache {
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn inner_mut(&mut self) -> &mut Inner {
+        self.inner.get_mut().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The view kept under `key`, if there is one.
+    pub(crate) fn kept(&self, key: u32) -> Option<Arc<View>> {
+        self.read().views.get(&key).cloned()
+    }
+
+    /// The view of `bits` kept under `key`, made now if `bits` is dense and its view fits the
+    /// budget; `None` otherwise. `total` measures the tag bitmaps' serialized bytes (called
+    /// at most once per bulk change).
+    pub(crate) fn get(&self, key: u32, bits: &RoaringBitmap, total: impl FnOnce() -> usize) -> Option<Arc<View>> {
+        let (bytes, measured) = {
+            let inner = self.read();
+            if let Some(v) = inner.views.get(&key) {
+                return Some(Arc::clone(v));
+            }
+            (inner.bytes, inner.total)
+        };
+        if !super::is_dense(bits) {
+            return None;
+        }
+        let total = measured.unwrap_or_else(|| {
+            let t = total();
+            self.write().total = Some(t);
+            t
+        });
+        let budget = (total / VIEW_SHARE.1 * VIEW_SHARE.0).max(VIEW_FLOOR);
+        // A view's image is exactly the serialized size; its table is 16 bytes a container.
+        if bytes + bits.serialized_size() > budget {
+            return None;
+        }
+        let view = Arc::new(View::new(bits));
+        let mut inner = self.write();
+        if let Some(v) = inner.views.get(&key) {
+            return Some(Arc::clone(v)); // another thread made it meanwhile
+        }
+        if inner.bytes + view.heap_bytes() > budget {
+            return None;
+        }
+        inner.bytes += view.heap_bytes();
+        inner.views.insert(key, Arc::clone(&view));
+        Some(view)
+    }
+
+    /// Heap bytes of the views kept, their table included.
+    pub(crate) fn bytes(&self) -> usize {
+        let inner = self.read();
+        inner.bytes + inner.views.len() * (size_of::<(u32, Arc<View>)>() + size_of::<usize>())
+    }
+
+    /// The bitmap under `key` changed: drops its view.
+    pub(crate) fn invalidate(&mut self, key: u32) {
+        self.inner_mut().drop_view(key);
+    }
+
+    /// The bitmap under `key` gained (`on`) or lost id `value`, and nothing else: its view
+    /// follows in place when the id's block is a bitset there, else it is dropped.
+    pub(crate) fn set(&mut self, key: u32, value: u32, on: bool) {
+        let inner = self.inner_mut();
+        let Some(v) = inner.views.get_mut(&key) else { return };
+        if !Arc::get_mut(v).is_some_and(|v| v.set(value, on)) {
+            inner.drop_view(key);
+        }
+    }
+
+    /// Every bitmap lost id `value` (where it had it).
+    pub(crate) fn clear_everywhere(&mut self, value: u32) {
+        let keys: Vec<u32> = self.inner_mut().views.keys().copied().collect();
+        for key in keys {
+            self.set(key, value, false);
+        }
+    }
+
+    /// Drops every view.
+    pub(crate) fn clear(&mut self) {
+        let inner = self.inner_mut();
+        inner.views.clear();
+        inner.bytes = 0;
+        inner.total = None;
+    }
+
+    /// The bitmaps' total size changed in bulk: measure it again before the next view.
+    pub(crate) fn stale_total(&mut self) {
+        self.inner_mut().total = None;
+    }
+
+    /// How many views are kept.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.read().views.len()
+    }
+}
