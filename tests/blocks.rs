@@ -2,16 +2,18 @@
 //!
 //! Queries with three or more tag operands are evaluated block by block (the whole
 //! expression per 2^16-id block over the tag bitmaps' array / bitset / run containers, into a
-//! dense scratch), and `Audience::write_ids` decodes containers of every kind. The other test
-//! files use small ids only, so every container there is an array. Here tags are built with
-//! random *shapes* so every container kind occurs: sparse random ids (arrays), dense random
-//! ids (more than 4,096 in a block: bitsets), contiguous ranges and long stripes (runs, also
-//! across block boundaries), full aligned blocks, and empty tags; over several blocks at the
-//! bottom of the id space and just below and at `u32::MAX`.
+//! dense scratch), and `Audience::write_ids` decodes containers of every kind. The random
+//! operations of the other test files use small ids, so their containers are mostly arrays.
+//! Here tags are built with random *shapes* so every container kind occurs: sparse random ids
+//! (arrays), dense random ids (more than 4,096 in a block: bitsets), contiguous ranges and
+//! long stripes (runs, also across block boundaries), full aligned blocks, and empty tags;
+//! over several blocks at the bottom of the id space and just below and at `u32::MAX`.
 //!
-//! The model is deliberately naive: one plain bit vector per tag over the *compact* universe
-//! of customer ids (the two id regions laid end to end, no 2^16 blocks, no containers), and a
-//! query is evaluated on it straight from its syntax tree (`NOT` = live minus the operand).
+//! The model is deliberately naive, and its own (the shared one of `common::model`, built on
+//! `BTreeSet`s, would be too slow for 270,000 ids): one plain bit vector per tag over the
+//! *compact* universe of customer ids (the two id regions laid end to end, no 2^16 blocks, no
+//! containers), and a query is evaluated on it straight from its syntax tree (`NOT` = live
+//! minus the operand).
 //! Every query is compared on `count`, `query(..).to_ids()`, `iter`, `write_ids` appended to a
 //! non-empty `Vec`, a parsed `Query` and `explain(..).count()` (which is computed one
 //! operator at a time, so it is a second, independent reference inside the engine).
@@ -24,13 +26,14 @@
 //!
 //! Failure persistence is off so a failing run writes no files. `PROPTEST_CASES=n` runs longer.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use audience::{Audience, CustomerId, Engine, Query, TagId};
+use common::{Rng, TestResult, config};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError, TestRunner};
-
-type TestResult = Result<(), TestCaseError>;
+use proptest::test_runner::{TestCaseError, TestRunner};
 
 // ------------------------------------------------------------------ id regions
 
@@ -203,37 +206,15 @@ impl Expr {
 
 // ------------------------------------------------------------------ randomness
 
-/// xorshift64*: the bulk of the ids and the queries are drawn from a seed proptest picks.
-struct Rng(u64);
+/// An id in slot `slot`.
+fn in_slot(rng: &mut Rng, slot: usize) -> u32 {
+    let (lo, hi) = SLOTS[slot];
+    lo + rng.below(u64::from(hi - lo) + 1) as u32
+}
 
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed | 1)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    fn chance(&mut self, one_in: u64) -> bool {
-        self.below(one_in) == 0
-    }
-
-    fn in_slot(&mut self, slot: usize) -> u32 {
-        let (lo, hi) = SLOTS[slot];
-        lo + self.below(u64::from(hi - lo) + 1) as u32
-    }
-
-    fn any_id(&mut self) -> u32 {
-        id_at(self.below(UNIVERSE as u64) as usize)
-    }
+/// An id anywhere in the two regions.
+fn any_id(rng: &mut Rng) -> u32 {
+    id_at(rng.below(UNIVERSE as u64) as usize)
 }
 
 /// A query with exactly `n` tag operands over `tags` tags.
@@ -276,7 +257,7 @@ impl Part {
         match *self {
             Part::Sparse { slot, count, seed } | Part::Dense { slot, count, seed } => {
                 let mut rng = Rng::new(seed);
-                (0..count).map(|_| rng.in_slot(slot)).collect()
+                (0..count).map(|_| in_slot(&mut rng, slot)).collect()
             }
             Part::Range { top, start, len } => {
                 let (lo, size) = if top { (TOP, u32::MAX - TOP + 1) } else { (0, LOW_END) };
@@ -466,9 +447,9 @@ fn mutate(e: &mut Engine, m: &mut Model, rng: &mut Rng, tag_ids: &[TagId]) -> Te
             0..=6 => {
                 let id = if rng.chance(2) {
                     let ids = m.tags[t].ids();
-                    if ids.is_empty() { rng.any_id() } else { ids[rng.below(ids.len() as u64) as usize] }
+                    if ids.is_empty() { any_id(rng) } else { ids[rng.below(ids.len() as u64) as usize] }
                 } else {
-                    rng.any_id()
+                    any_id(rng)
                 };
                 let r = e.untag(CustomerId(id), &name);
                 if m.live.contains(id) {
@@ -479,7 +460,7 @@ fn mutate(e: &mut Engine, m: &mut Model, rng: &mut Rng, tag_ids: &[TagId]) -> Te
             }
             // tag one id
             7..=10 => {
-                let id = rng.any_id();
+                let id = any_id(rng);
                 let r = e.tag(CustomerId(id), &name);
                 if m.live.contains(id) {
                     prop_assert_eq!(r.ok(), Some(m.tags[t].insert(id)), "tag {} {}", id, name);
@@ -489,7 +470,7 @@ fn mutate(e: &mut Engine, m: &mut Model, rng: &mut Rng, tag_ids: &[TagId]) -> Te
             }
             // remove a customer
             11..=13 => {
-                let id = rng.any_id();
+                let id = any_id(rng);
                 let r = e.remove_customer(CustomerId(id));
                 if m.live.remove(id) {
                     prop_assert!(r.is_ok(), "remove_customer {}: {:?}", id, r);
@@ -528,7 +509,7 @@ fn mutate(e: &mut Engine, m: &mut Model, rng: &mut Rng, tag_ids: &[TagId]) -> Te
             }
             // register an id again (a removed one comes back live, without tags)
             18 => {
-                let id = rng.any_id();
+                let id = any_id(rng);
                 prop_assert_eq!(e.customer_id(id).unwrap(), CustomerId(id));
                 m.live.insert(id);
             }
@@ -593,9 +574,7 @@ fn build(case: &Case) -> Result<(Engine, Model, Vec<TagId>), TestCaseError> {
 
 #[test]
 fn per_block_queries_match_the_model() {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(48);
-    let config = Config { cases, failure_persistence: None, ..Config::default() };
-    let mut runner = TestRunner::new(config);
+    let mut runner = TestRunner::new(config(48));
     runner
         .run(&case(), |case| {
             let (mut e, mut m, tag_ids) = build(&case)?;

@@ -4,13 +4,14 @@
 //! additions, followed exactly on one-customer removals under parents of at most 1,024
 //! children, and dropped and rebuilt lazily otherwise (batch removals, deletes, renames,
 //! parents with more children). These tests run random operation sequences on the real
-//! [`Engine`] and on a naive model that recomputes every match from scratch, by name:
+//! [`Engine`] and on the naive model of `common::model`, which recomputes every match from
+//! scratch, by name:
 //! - a tag matches customers carrying it or any tag whose name starts with it and `/`;
 //! - creating a tag creates its missing ancestors;
 //! - `delete_tag` refuses a tag with children; `rename_tag` moves the whole subtree (new
 //!   names are the new root plus each old suffix), creates missing ancestors of the new root,
 //!   and refuses a new name taken by a tag outside the subtree (or deeper than
-//!   [`MAX_TAG_DEPTH`]);
+//!   [`MAX_TAG_DEPTH`](audience::MAX_TAG_DEPTH));
 //! - removing a customer erases it everywhere; `NOT` is relative to the live customers.
 //!
 //! After every step, counts, selections, explanations and every tag's `len` and
@@ -22,14 +23,16 @@
 //! a failure message lists the operations applied, as resolved names and ids.
 //! `PROPTEST_CASES=n` runs longer.
 
-use std::collections::{BTreeMap, BTreeSet};
+mod common;
+
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
-use audience::{Audience, CustomerId, Engine, Error, MAX_TAG_DEPTH, Query};
+use audience::{Audience, CustomerId, Engine, Error, Query};
+use common::model::{Model, Q, depth, in_subtree, parent, same, self_and_ancestors};
+use common::{Pick, TestResult, config, pick};
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestCaseError};
-
-type TestResult = Result<(), TestCaseError>;
+use proptest::test_runner::TestCaseError;
 
 /// The levels of generated names: `a`, `a/b`, `c/a/b/b`, ...
 const LEVELS: &[&str] = &["a", "b", "c"];
@@ -44,274 +47,16 @@ const BIG_CHILDREN: u32 = 1_100;
 /// one of 50 shared customers; customers from `BIG_CHILDREN + 50` on carry nothing.
 const BIG_CUSTOMERS: u32 = 1_200;
 
-fn config(cases: u32) -> Config {
-    let cases = std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases);
-    Config { cases, failure_persistence: None, ..Config::default() }
-}
-
-/// A choice among however many items there are when it is used.
-#[derive(Clone, Copy, Debug)]
-struct Pick(usize);
-
-impl Pick {
-    /// Scales the pick into `0..len` (`len > 0`).
-    fn index(self, len: usize) -> usize {
-        ((len as u128 * self.0 as u128) >> usize::BITS) as usize
-    }
-
-    fn of<T: Clone>(self, items: &[T]) -> Option<T> {
-        (!items.is_empty()).then(|| items[self.index(items.len())].clone())
-    }
-}
-
-fn pick() -> impl Strategy<Value = Pick> {
-    any::<usize>().prop_map(Pick)
-}
-
-// ------------------------------------------------------------------ the model
-
-/// `name` is `root` or below it in the `/` hierarchy.
-fn in_subtree(name: &str, root: &str) -> bool {
-    name == root || (name.len() > root.len() && name.starts_with(root) && name.as_bytes()[root.len()] == b'/')
-}
-
-fn parent(name: &str) -> Option<&str> {
-    name.rfind('/').map(|i| &name[..i])
-}
-
-/// `name`, then its ancestors, nearest first.
-fn self_and_ancestors(name: &str) -> impl Iterator<Item = &str> {
-    std::iter::successors(Some(name), |n| parent(n))
-}
-
-fn depth(name: &str) -> usize {
-    name.split('/').count()
-}
-
-/// The error kinds the engine may return for an operation.
-type Kinds = Vec<&'static str>;
-
-fn kind(e: &Error) -> &'static str {
-    match e {
-        Error::UnknownCustomer { .. } => "UnknownCustomer",
-        Error::UnknownTag { .. } => "UnknownTag",
-        Error::TagHasChildren { .. } => "TagHasChildren",
-        Error::TagExists { .. } => "TagExists",
-        Error::InvalidTagName { .. } => "InvalidTagName",
-        _ => "other",
-    }
-}
-
-#[derive(Clone, Debug, Default)]
-struct Model {
-    live: BTreeSet<u32>,
-    /// Every tag of the pool (ancestors included), with its own members.
-    tags: BTreeMap<String, BTreeSet<u32>>,
-}
-
-impl Model {
-    fn with_customers(n: u32) -> Model {
-        Model { live: (0..n).collect(), tags: BTreeMap::new() }
-    }
-
-    /// Creates `name` and its missing ancestors.
-    fn ensure(&mut self, name: &str) {
-        for n in self_and_ancestors(name) {
-            self.tags.entry(n.to_owned()).or_default();
-        }
-    }
-
-    /// The tags of `root`'s subtree (`root` included), with their own members.
-    fn subtree<'a>(&'a self, root: &'a str) -> impl Iterator<Item = (&'a String, &'a BTreeSet<u32>)> + 'a {
-        self.tags
-            .range::<str, _>((std::ops::Bound::Included(root), std::ops::Bound::Unbounded))
-            .take_while(move |(k, _)| k.starts_with(root))
-            .filter(move |(k, _)| in_subtree(k, root))
-    }
-
-    /// The names strictly below `root`.
-    fn below(&self, root: &str) -> Vec<String> {
-        self.subtree(root).map(|(k, _)| k).filter(|k| *k != root).cloned().collect()
-    }
-
-    fn children(&self, name: &str) -> usize {
-        self.subtree(name).filter(|(k, _)| parent(k) == Some(name)).count()
-    }
-
-    fn has_children(&self, name: &str) -> bool {
-        let prefix = format!("{name}/");
-        self.tags.range(prefix.clone()..).next().is_some_and(|(k, _)| k.starts_with(&prefix))
-    }
-
-    /// What a query on `name` matches: own members of the tag and of every descendant.
-    fn matches(&self, name: &str) -> BTreeSet<u32> {
-        self.subtree(name).flat_map(|(_, members)| members).copied().collect()
-    }
-
-    /// [`Model::matches`] of every tag at once.
-    fn all_matches(&self) -> BTreeMap<&str, BTreeSet<u32>> {
-        let mut out: BTreeMap<&str, BTreeSet<u32>> = self.tags.keys().map(|k| (k.as_str(), BTreeSet::new())).collect();
-        for (name, members) in self.tags.iter().filter(|(_, m)| !m.is_empty()) {
-            for a in self_and_ancestors(name) {
-                out.get_mut(a).expect("ancestors are in the pool").extend(members);
-            }
-        }
-        out
-    }
-
-    fn names(&self) -> Vec<String> {
-        self.tags.keys().cloned().collect()
-    }
-
-    fn leaves(&self) -> Vec<String> {
-        self.tags.keys().filter(|k| !self.has_children(k)).cloned().collect()
-    }
-
-    fn parents(&self) -> Vec<String> {
-        self.tags.keys().filter(|k| self.has_children(k)).cloned().collect()
-    }
-
-    fn live_check(&self, c: u32) -> Result<(), Kinds> {
-        if self.live.contains(&c) { Ok(()) } else { Err(vec!["UnknownCustomer"]) }
-    }
-
-    fn known(&self, name: &str) -> Result<(), Kinds> {
-        if self.tags.contains_key(name) { Ok(()) } else { Err(vec!["UnknownTag"]) }
-    }
-
-    fn tag(&mut self, c: u32, name: &str) -> Result<bool, Kinds> {
-        self.live_check(c)?;
-        self.ensure(name);
-        Ok(self.tags.get_mut(name).expect("ensured").insert(c))
-    }
-
-    fn untag(&mut self, c: u32, name: &str) -> Result<bool, Kinds> {
-        self.live_check(c)?;
-        self.known(name)?;
-        Ok(self.tags.get_mut(name).expect("known").remove(&c))
-    }
-
-    fn tag_all(&mut self, audience: &BTreeSet<u32>, name: &str) -> Result<u64, Kinds> {
-        self.ensure(name);
-        let live = &self.live;
-        let members = self.tags.get_mut(name).expect("ensured");
-        Ok(audience.iter().filter(|c| live.contains(c)).filter(|&&c| members.insert(c)).count() as u64)
-    }
-
-    fn untag_all(&mut self, audience: &BTreeSet<u32>, name: &str) -> Result<u64, Kinds> {
-        self.known(name)?;
-        let members = self.tags.get_mut(name).expect("known");
-        Ok(audience.iter().filter(|c| members.remove(c)).count() as u64)
-    }
-
-    fn tag_pairs(&mut self, pairs: &[(u32, String)]) -> Result<u64, Kinds> {
-        for (c, _) in pairs {
-            self.live_check(*c)?;
-        }
-        let mut added = 0;
-        for (c, name) in pairs {
-            added += u64::from(self.tag(*c, name)?);
-        }
-        Ok(added)
-    }
-
-    fn delete(&mut self, name: &str) -> Result<u64, Kinds> {
-        self.known(name)?;
-        if self.has_children(name) {
-            return Err(vec!["TagHasChildren"]);
-        }
-        Ok(self.tags.remove(name).expect("known").len() as u64)
-    }
-
-    fn rename(&mut self, old: &str, new: &str) -> Result<(), Kinds> {
-        self.known(old)?;
-        if old == new {
-            return Ok(());
-        }
-        let moved: Vec<String> = self.subtree(old).map(|(k, _)| k.clone()).collect();
-        let mut errs = Kinds::new();
-        for n in &moved {
-            let renamed = format!("{new}{}", &n[old.len()..]);
-            if depth(&renamed) > MAX_TAG_DEPTH {
-                errs.push("InvalidTagName");
-            }
-            if self.tags.contains_key(&renamed) && !in_subtree(&renamed, old) {
-                errs.push("TagExists");
-            }
-        }
-        if !errs.is_empty() {
-            return Err(errs);
-        }
-        let entries: Vec<(String, BTreeSet<u32>)> =
-            moved.iter().map(|n| (format!("{new}{}", &n[old.len()..]), self.tags.remove(n).expect("listed"))).collect();
-        self.tags.extend(entries);
-        self.ensure(new);
-        Ok(())
-    }
-
-    fn remove(&mut self, c: u32) -> Result<(), Kinds> {
-        self.live_check(c)?;
-        self.live.remove(&c);
-        for members in self.tags.values_mut() {
-            members.remove(&c);
-        }
-        Ok(())
-    }
-
-    fn remove_many(&mut self, audience: &BTreeSet<u32>) -> Result<u64, Kinds> {
-        let gone: Vec<u32> = audience.intersection(&self.live).copied().collect();
-        for &c in &gone {
-            self.remove(c)?;
-        }
-        Ok(gone.len() as u64)
-    }
-
-    fn revive(&mut self, c: u32) -> Result<CustomerId, Kinds> {
-        self.live.insert(c);
-        Ok(CustomerId(c))
-    }
-}
-
 // ------------------------------------------------------------------ queries
 
-/// A query as a tree, printed for the engine and evaluated on the model.
-#[derive(Clone, Debug)]
-enum Q {
-    Tag(String),
-    Not(Box<Q>),
-    And(Box<Q>, Box<Q>),
-    Or(Box<Q>, Box<Q>),
-}
-
-impl Q {
-    fn not(self) -> Q {
-        Q::Not(Box::new(self))
-    }
-
-    fn and(self, other: Q) -> Q {
-        Q::And(Box::new(self), Box::new(other))
-    }
-
-    fn or(self, other: Q) -> Q {
-        Q::Or(Box::new(self), Box::new(other))
-    }
-
-    fn text(&self) -> String {
-        match self {
-            Q::Tag(n) => n.clone(),
-            Q::Not(q) => format!("NOT ({})", q.text()),
-            Q::And(a, b) => format!("({}) AND ({})", a.text(), b.text()),
-            Q::Or(a, b) => format!("({}) OR ({})", a.text(), b.text()),
-        }
-    }
-
-    fn eval(&self, m: &Model) -> BTreeSet<u32> {
-        match self {
-            Q::Tag(n) => m.matches(n),
-            Q::Not(q) => m.live.difference(&q.eval(m)).copied().collect(),
-            Q::And(a, b) => a.eval(m).intersection(&b.eval(m)).copied().collect(),
-            Q::Or(a, b) => a.eval(m).union(&b.eval(m)).copied().collect(),
-        }
+/// A query's text, every operand in parentheses (so the parser's grouping is exercised).
+fn text(q: &Q) -> String {
+    match q {
+        Q::Tag(n) => n.clone(),
+        Q::Not(x) => format!("NOT ({})", text(x)),
+        Q::And(xs) => xs.iter().map(|x| format!("({})", text(x))).collect::<Vec<_>>().join(" AND "),
+        Q::Or(xs) => xs.iter().map(|x| format!("({})", text(x))).collect::<Vec<_>>().join(" OR "),
+        other => unreachable!("not generated here: {other:?}"),
     }
 }
 
@@ -331,9 +76,9 @@ fn qgen() -> impl Strategy<Value = QGen> {
 impl QGen {
     /// The query, or `None` when the pool is empty.
     fn resolve(self, m: &Model) -> Option<Q> {
-        let p = self.a.of(&m.parents()).or_else(|| self.a.of(&m.names()))?;
+        let p = self.a.of(&m.parents()).or_else(|| self.a.of(&m.tag_names()))?;
         let child = self.b.of(&m.below(&p)).unwrap_or_else(|| p.clone());
-        let other = self.b.of(&m.names()).expect("the pool is not empty");
+        let other = self.b.of(&m.tag_names()).expect("the pool is not empty");
         let (p, child, other) = (Q::Tag(p), Q::Tag(child), Q::Tag(other));
         Some(match self.shape {
             0 => p,
@@ -350,7 +95,7 @@ impl QGen {
 
 /// Engine and model agree on a query: count, selection and explanation.
 fn check_query(e: &Engine, m: &Model, q: &Q) -> TestResult {
-    check_text(e, &q.text(), &q.eval(m))
+    check_text(e, &text(q), &m.eval(q).expect("names of the pool"))
 }
 
 /// Engine gives `want` for query `text`: count, selection and explanation.
@@ -368,7 +113,7 @@ fn check_tag(e: &Engine, m: &Model, name: &str, matches: &BTreeSet<u32>) -> Test
     let info = e.tag_info(name);
     prop_assert!(info.is_ok(), "tag_info {:?}: {:?}", name, info.err());
     let info = info.expect("checked");
-    prop_assert_eq!(info.len, m.tags[name].len() as u64, "len of {:?}", name);
+    prop_assert_eq!(info.len, m.members(name).len() as u64, "len of {:?}", name);
     prop_assert_eq!(info.subtree_len, matches.len() as u64, "subtree_len of {:?}", name);
     prop_assert_eq!(info.parent, parent(name), "parent of {:?}", name);
     prop_assert_eq!(info.children, m.children(name), "children of {:?}", name);
@@ -402,26 +147,17 @@ fn audience(ids: &BTreeSet<u32>) -> Audience {
     ids.iter().map(|&c| CustomerId(c)).collect()
 }
 
-/// Engine and model give the same answer: equal values, or errors of a predicted kind.
-fn agree<T: PartialEq + std::fmt::Debug>(act: &Act, got: Result<T, Error>, want: Result<T, Kinds>) -> TestResult {
-    match (got, want) {
-        (Ok(g), Ok(w)) => prop_assert_eq!(g, w, "result of {:?}", act),
-        (Err(g), Err(w)) => prop_assert!(w.contains(&kind(&g)), "{:?}: got {:?}, want one of {:?}", act, g, w),
-        (g, w) => prop_assert!(false, "{:?}: got {:?}, want {:?}", act, g, w),
-    }
-    Ok(())
-}
-
 /// Applies `act` to both sides and compares the results (on an error, both are unchanged).
 fn perform(e: &mut Engine, m: &mut Model, act: &Act) -> TestResult {
+    let what = format_args!("{act:?}");
     match act {
-        Act::Tag(c, n) => agree(act, e.tag(CustomerId(*c), n), m.tag(*c, n)),
-        Act::Untag(c, n) => agree(act, e.untag(CustomerId(*c), n), m.untag(*c, n)),
-        Act::TagAll(a, n) => agree(act, e.tag_all(&audience(a), n), m.tag_all(a, n)),
-        Act::UntagAll(a, n) => agree(act, e.untag_all(&audience(a), n), m.untag_all(a, n)),
+        Act::Tag(c, n) => same(what, e.tag(CustomerId(*c), n), m.tag(*c, n)),
+        Act::Untag(c, n) => same(what, e.untag(CustomerId(*c), n), m.untag(*c, n)),
+        Act::TagAll(a, n) => same(what, e.tag_all(&audience(a), n), m.tag_all(a, n)),
+        Act::UntagAll(a, n) => same(what, e.untag_all(&audience(a), n), m.untag_all(a, n)),
         Act::TagPairs(pairs) => {
             let ids = pairs.iter().map(|(c, n)| (CustomerId(*c), n.as_str()));
-            agree(act, e.tag_pairs(ids), m.tag_pairs(pairs))
+            same(what, e.tag_pairs(ids), m.tag_pairs(pairs))
         }
         Act::TagIdPairs(pairs) => {
             let mut ids = Vec::new();
@@ -431,13 +167,13 @@ fn perform(e: &mut Engine, m: &mut Model, act: &Act) -> TestResult {
                 prop_assert!(id.is_ok(), "ensure_tag {:?}: {:?}", n, id);
                 ids.push((CustomerId(*c), id.expect("checked")));
             }
-            agree(act, e.tag_id_pairs(ids), m.tag_pairs(pairs))
+            same(what, e.tag_id_pairs(ids), m.tag_pairs(pairs))
         }
-        Act::Delete(n) => agree(act, e.delete_tag(n), m.delete(n)),
-        Act::Rename(old, new) => agree(act, e.rename_tag(old, new), m.rename(old, new)),
-        Act::Remove(c) => agree(act, e.remove_customer(CustomerId(*c)), m.remove(*c)),
-        Act::RemoveMany(a) => agree(act, e.remove_customers(&audience(a)), m.remove_many(a)),
-        Act::Revive(c) => agree(act, e.customer_id(*c), m.revive(*c)),
+        Act::Delete(n) => same(what, e.delete_tag(n), m.delete_tag(n)),
+        Act::Rename(old, new) => same(what, e.rename_tag(old, new), m.rename_tag(old, new)),
+        Act::Remove(c) => same(what, e.remove_customer(CustomerId(*c)), m.remove(*c)),
+        Act::RemoveMany(a) => same(what, e.remove_customers(&audience(a)), m.remove_customers(a)),
+        Act::Revive(c) => same(what, e.customer_id(*c), m.customer_id(*c).map(CustomerId)),
     }
 }
 
@@ -477,7 +213,7 @@ fn name_sel() -> impl Strategy<Value = NameSel> {
 }
 
 fn name_of(m: &Model, sel: &NameSel) -> String {
-    let pool = |p: Pick| p.of(&m.names()).unwrap_or_else(|| LEVELS[p.index(LEVELS.len())].to_owned());
+    let pool = |p: Pick| p.of(&m.tag_names()).unwrap_or_else(|| LEVELS[p.index(LEVELS.len())].to_owned());
     match sel {
         NameSel::Fixed(n) => n.clone(),
         NameSel::Pool(p) => pool(*p),
@@ -508,9 +244,7 @@ fn cust_of(m: &Model, c: Cust, name: &str) -> u32 {
     match c {
         Cust::Raw(c) => c,
         Cust::Live(p) => live(p),
-        Cust::Member(p) => {
-            m.tags.get(name).and_then(|s| p.of(&s.iter().copied().collect::<Vec<_>>())).unwrap_or_else(|| live(p))
-        }
+        Cust::Member(p) => p.of(&m.members(name).into_iter().collect::<Vec<_>>()).unwrap_or_else(|| live(p)),
     }
 }
 
@@ -534,10 +268,10 @@ fn aud() -> impl Strategy<Value = Aud> {
 fn audience_of(e: &Engine, m: &Model, a: Aud) -> Result<BTreeSet<u32>, TestCaseError> {
     let mut ids = BTreeSet::new();
     if let Some(q) = a.query.resolve(m) {
-        ids = q.eval(m);
+        ids = m.eval(&q).expect("names of the pool");
         if a.via_engine {
             check_query(e, m, &q)?;
-            ids = e.select(&q.text()).expect("checked").iter().map(u32::from).collect();
+            ids = e.select(&text(&q)).expect("checked").iter().map(u32::from).collect();
         }
     }
     ids.extend(a.extra);
@@ -655,14 +389,13 @@ fn check_all(e: &Engine, m: &Model, s: &Step) -> TestResult {
         check_query(e, m, &q)?;
     }
     // A name not in the pool is an error, not an empty match.
-    let missing = ["a", "b", "c", "a/a", "c/b/a/c"].into_iter().find(|n| !m.tags.contains_key(*n));
+    let missing = ["a", "b", "c", "a/a", "c/b/a/c"].into_iter().find(|n| !m.pool.contains(*n));
     if let Some(n) = missing {
         prop_assert!(matches!(e.count(n), Err(Error::UnknownTag { .. })), "count of unknown {:?}", n);
     }
     let got = e.tags_of(CustomerId(s.probe));
     if m.live.contains(&s.probe) {
-        let want: BTreeSet<&str> =
-            m.tags.iter().filter(|(_, v)| v.contains(&s.probe)).map(|(k, _)| k.as_str()).collect();
+        let want: BTreeSet<&str> = m.tags[&s.probe].iter().map(String::as_str).collect();
         prop_assert_eq!(got.map(|v| v.into_iter().collect::<BTreeSet<_>>()).ok(), Some(want), "tags_of #{}", s.probe);
     } else {
         prop_assert!(matches!(got, Err(Error::UnknownCustomer { .. })), "tags_of removed #{}", s.probe);
@@ -785,7 +518,7 @@ fn resolve_big(m: &Model, op: &BigOp) -> Act {
         BigOp::TagNew(i, c) => Act::Tag(*c, format!("big/n{i}")),
         BigOp::UntagAll(t, c) => {
             let n = under(*t);
-            let mut ids = m.tags.get(&n).cloned().unwrap_or_default();
+            let mut ids = m.members(&n);
             ids.insert(*c);
             Act::UntagAll(ids, n)
         }
@@ -801,7 +534,7 @@ fn resolve_big(m: &Model, op: &BigOp) -> Act {
             Act::Rename(n, new)
         }
         BigOp::RenameIn(t, i) => {
-            let outside: Vec<String> = m.names().into_iter().filter(|n| !in_subtree(n, "big")).collect();
+            let outside: Vec<String> = m.tag_names().into_iter().filter(|n| !in_subtree(n, "big")).collect();
             let n = t.of(&outside).unwrap_or_else(|| under(*t));
             Act::Rename(n, format!("big/k{i}"))
         }
@@ -833,15 +566,14 @@ fn check_big(e: &Engine, m: &Model, acts: &[Act]) -> TestResult {
     let mut names: BTreeSet<&str> = acts.iter().flat_map(touched).flat_map(self_and_ancestors).collect();
     names.insert("out");
     for n in names.into_iter().filter(|n| *n != "big") {
-        match m.tags.get(n) {
-            Some(_) => {
-                let matches = m.matches(n);
-                check_tag(e, m, n, &matches)?;
-                if in_subtree(n, "big") {
-                    check_text(e, &format!("big AND NOT {n}"), &big.difference(&matches).copied().collect())?;
-                }
+        if m.pool.contains(n) {
+            let matches = m.matches(n);
+            check_tag(e, m, n, &matches)?;
+            if in_subtree(n, "big") {
+                check_text(e, &format!("big AND NOT {n}"), &big.difference(&matches).copied().collect())?;
             }
-            None => prop_assert_eq!(e.tag_id(n), None, "{:?} is not in the pool", n),
+        } else {
+            prop_assert_eq!(e.tag_id(n), None, "{:?} is not in the pool", n);
         }
     }
     Ok(())
@@ -870,10 +602,11 @@ fn run_big(ops: &[BigOp]) -> TestResult {
 /// Every tag of the pool, listed by `tags()`: names, `len` and `subtree_len`.
 fn check_pool(e: &Engine, m: &Model) -> TestResult {
     let matches = m.all_matches();
+    let lens = m.member_counts();
     let listed: BTreeSet<&str> = e.tags().map(|t| t.name).collect();
     prop_assert_eq!(listed, matches.keys().copied().collect::<BTreeSet<_>>(), "tag pool");
     for t in e.tags() {
-        prop_assert_eq!(t.len, m.tags[t.name].len() as u64, "tags(): len of {:?}", t.name);
+        prop_assert_eq!(t.len, lens[t.name], "tags(): len of {:?}", t.name);
         prop_assert_eq!(t.subtree_len, matches[t.name].len() as u64, "tags(): subtree_len of {:?}", t.name);
     }
     Ok(())

@@ -6,6 +6,8 @@
 //! the process's RSS, which the tests running beside this one share), and times are checked
 //! with a wide margin only, since the machine is noisy and tests run unoptimized.
 
+mod common;
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::{Duration, Instant};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use audience::{
     CustomerId, Day, Engine, Error, MAX_QUERY_LEN, MAX_QUERY_TERMS, MAX_TAG_DEPTH, MAX_TAG_NAME_LEN, Money, Query,
 };
+use common::{config, suggestions};
 use proptest::prelude::*;
 
 // ------------------------------------------------------------------ counting allocator
@@ -255,7 +258,7 @@ fn query_text() -> impl Strategy<Value = String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    #![proptest_config(config(200))]
 
     /// Parsing any text, valid or not, allocates a bounded multiple of it.
     #[test]
@@ -293,13 +296,6 @@ fn many_tags(n: u32) -> Engine {
     let names: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
     e.tag_pairs(names.iter().enumerate().map(|(i, t)| (CustomerId(i as u32), t.as_str()))).unwrap();
     e
-}
-
-fn suggestions(r: audience::Result<u64>) -> Vec<String> {
-    match r {
-        Err(Error::UnknownTag { suggestions, .. }) => suggestions,
-        other => panic!("expected UnknownTag, got {other:?}"),
-    }
 }
 
 #[test]

@@ -2,8 +2,12 @@
 //! attribute comparisons (operators, literals, names), errors that point at the input, and
 //! the depth limit.
 
+mod common;
+
 use audience::{CmpOp, Engine, Error, MAX_QUERY_DEPTH, Query, TagKind};
 use audience::{Expr, Span};
+use common::model::normalize;
+use common::{DERIVED_ATTRS, DERIVED_GROUPS, compact, config};
 use proptest::prelude::*;
 
 // ---------------------------------------------------------------- helpers
@@ -26,68 +30,6 @@ fn parse_err(text: &str) -> (Span, String, Option<String>, Error) {
         }
         other => panic!("{text:?} should be a parse error, got {other:?}"),
     }
-}
-
-/// Whether `raw` is a valid tag name (trimmed non-empty, no control character, no invisible
-/// character but an emoji's joiner, no empty `/` level, at most `MAX_TAG_NAME_LEN` bytes and
-/// `MAX_TAG_DEPTH` levels), and its normal form (NFC): the rules of the crate docs, restated
-/// independently.
-fn normal_form(raw: &str) -> Option<String> {
-    use unicode_normalization::UnicodeNormalization;
-    let t = raw.trim();
-    let bad_char = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
-    // Default-ignorable code points and the blank braille pattern, but for what emoji need.
-    let invisible = |c: char| {
-        matches!(c, '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}' | '\u{17B5}'
-            | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}'
-            | '\u{2800}' | '\u{3164}' | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
-            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
-    };
-    // Emoji are Unicode's `Emoji=Yes` characters, but for keycap bases and regional indicators.
-    let emoji = |c: char| {
-        use unicode_properties::UnicodeEmoji;
-        !matches!(c, '0'..='9' | '#' | '*' | '\u{1F1E6}'..='\u{1F1FF}') && c.is_emoji_char()
-    };
-    let is_tag = |c: char| ('\u{E0020}'..='\u{E007F}').contains(&c);
-    let chars: Vec<char> = t.chars().collect();
-    // A subdivision flag: 🏴, tag digits or lower-case tag letters, the cancel tag.
-    let in_flag = |i: usize| {
-        let (mut lo, mut hi) = (i, i);
-        while lo > 0 && is_tag(chars[lo - 1]) {
-            lo -= 1;
-        }
-        while hi + 1 < chars.len() && is_tag(chars[hi + 1]) {
-            hi += 1;
-        }
-        lo > 0
-            && chars[lo - 1] == '\u{1F3F4}'
-            && hi > lo
-            && chars[hi] == '\u{E007F}'
-            && chars[lo..hi].iter().all(|&c| matches!(c, '\u{E0030}'..='\u{E0039}' | '\u{E0061}'..='\u{E007A}'))
-    };
-    let hidden = chars.iter().enumerate().any(|(i, &c)| {
-        let before = i.checked_sub(1).map(|j| chars[j]);
-        let after = chars.get(i + 1).copied();
-        let in_emoji = match c {
-            '\u{200D}' => before.is_some_and(|b| b == '\u{FE0F}' || emoji(b)) && after.is_some_and(emoji),
-            '\u{FE0E}' | '\u{FE0F}' => before
-                .is_some_and(|b| if matches!(b, '0'..='9' | '#' | '*') { after == Some('\u{20E3}') } else { emoji(b) }),
-            c if is_tag(c) => in_flag(i),
-            _ => false,
-        };
-        invisible(c) && !in_emoji
-    });
-    if t.is_empty() || t.chars().any(bad_char) || hidden || t.split('/').any(|l| l.trim().is_empty()) {
-        return None;
-    }
-    let joined = t.split('/').map(str::trim).collect::<Vec<_>>().join("/");
-    // No white space around the first ':' (the exclusive-group separator).
-    let spaced = match joined.split_once(':') {
-        Some((g, v)) => format!("{}:{}", g.trim_end(), v.trim_start()),
-        None => joined,
-    };
-    let norm: String = spaced.nfc().collect();
-    (norm.len() <= audience::MAX_TAG_NAME_LEN && norm.split('/').count() <= audience::MAX_TAG_DEPTH).then_some(norm)
 }
 
 /// Every tag term of `e` (recursive: only used on small trees).
@@ -140,7 +82,7 @@ fn assert_canonical(e: &Expr) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// Names that exercise the quoting rules; each is valid (see `normal_form`).
+/// Names that exercise the quoting rules; each is valid (see `normalize`).
 const NAMES: &[&str] = &[
     "vip",
     "a",
@@ -198,7 +140,7 @@ fn name() -> impl Strategy<Value = String> {
         2 => prop::collection::vec(special, 1..7).prop_map(|cs| cs.into_iter().collect::<String>()),
         1 => "\\PC{1,6}",
     ]
-    .prop_filter("a valid tag name", |n| normal_form(n).is_some())
+    .prop_filter("a valid tag name", |n| normalize(n).is_some())
 }
 
 /// A query built with the typed builder only.
@@ -220,13 +162,9 @@ fn literal() -> impl Strategy<Value = i64> {
     ]
 }
 
-/// The tag groups and attributes `refresh` derives (users cannot write them).
-const DERIVED_GROUPS: &[&str] = &["r", "f", "m", "rfm", "stage"];
-const DERIVED_ATTRS: &[&str] = &["recency_days", "frequency", "monetary"];
-
 /// Whether a user may tag with `raw` and set it as an attribute: not a name `refresh` owns.
 fn writable(raw: &str) -> bool {
-    normal_form(raw).is_some_and(|n| {
+    normalize(raw).is_some_and(|n| {
         !DERIVED_ATTRS.contains(&n.as_str())
             && n.split_once(':').is_none_or(|(group, _)| !DERIVED_GROUPS.contains(&group))
     })
@@ -349,14 +287,14 @@ fn check_any_text(text: &str) -> Result<(), TestCaseError> {
 // ---------------------------------------------------------------- properties
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(config(512))]
 
     /// The builder normalizes names exactly as the docs say (trimmed, each level trimmed).
     #[test]
     fn builder_normalizes_names(raw in name()) {
         let q = Query::tag(&raw);
         let Expr::Tag(t) = q.expr() else { panic!("{q:?} is not a tag") };
-        prop_assert_eq!(Some(t.name().to_owned()), normal_form(&raw));
+        prop_assert_eq!(Some(t.name().to_owned()), normalize(&raw));
         prop_assert_eq!(t.span(), None);
         prop_assert_eq!(q.source(), None);
     }
@@ -369,11 +307,11 @@ proptest! {
         comparisons_of(q.expr(), &mut cmps);
         prop_assert_eq!(cmps.len(), 1);
         let (name, got_op, got_v, span) = cmps.pop().unwrap();
-        prop_assert_eq!(Some(name), normal_form(&raw));
+        prop_assert_eq!(Some(name), normalize(&raw));
         prop_assert_eq!((got_op, got_v, span), (op, v, None));
         prop_assert_eq!(q.source(), None);
         prop_assert_eq!(q.depth(), 0);
-        prop_assert_eq!(Query::compare(&raw, op, v), Query::compare(normal_form(&raw).unwrap(), op, v));
+        prop_assert_eq!(Query::compare(&raw, op, v), Query::compare(normalize(&raw).unwrap(), op, v));
         prop_assert_ne!(q, Query::tag(&raw), "a comparison is not the tag of the same name");
     }
 
@@ -473,12 +411,6 @@ proptest! {
     fn arbitrary_strings_never_panic(text in ".{0,40}") {
         check_any_text(&text)?;
     }
-}
-
-/// Canonical text with the spaces around comparison operators removed (`age >= 30` ->
-/// `age>=30`, `x < -5` -> `x<-5`). For text without quoted names.
-fn compact(text: &str) -> String {
-    CmpOp::ALL.iter().fold(text.to_owned(), |t, op| t.replace(&format!(" {op} "), op.as_str()))
 }
 
 /// Canonical text written differently: keywords in mixed case, runs of white space.
