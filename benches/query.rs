@@ -6,7 +6,7 @@
 //! cargo bench --no-run             # compile only
 //! ```
 //!
-//! The data mimics the peer harness generator (`../shared/peers/gen.py`) at 1M customers and
+//! The data mimics the peer harness generator (`benches/peers/gen.py`) at 1M customers and
 //! 1,000 tags, with a PRNG of our own (splitmix64), so the numbers are comparable in kind but
 //! not count for count: tag k has the share `min(0.6, 0.6 / (k+1)^0.95)` (t0 60%, t1 31%,
 //! t2 21% ... t999 0.08%), and a kind: cohort (t5, t15, t25, t35, t45: one contiguous id
@@ -26,7 +26,7 @@ const CUSTOMERS: u32 = 1_000_000;
 const TAGS: usize = 1_000;
 const SEED: u64 = 42;
 
-/// The peer harness's queries (`../shared/peers/queries.txt`): id, shape, expression.
+/// The peer harness's queries (`benches/peers/queries.txt`): id, shape, expression.
 const QUERIES: [(&str, &str, &str); 25] = [
     ("q01", "single_big", "t0"),
     ("q02", "single_mid", "t40"),

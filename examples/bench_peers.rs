@@ -1,9 +1,9 @@
 //! The `audience` engine as one more column of the peer benchmark harness
-//! (`../shared/peers`, see its README, "Contract for an external engine").
+//! (`benches/peers`, a copy of the team's shared harness; see its README, "Contract for an external engine").
 //!
 //! ```text
 //! cargo build --release --example bench_peers
-//! ENGINE=target/release/examples/bench_peers SCALES=n1M bash ../shared/peers/run.sh
+//! ENGINE=target/release/examples/bench_peers SCALES=n1M bash benches/peers/run.sh
 //! target/release/examples/bench_peers --data DIR --queries FILE --out JSON [--repeat R]
 //! ```
 //!
