@@ -4,8 +4,8 @@ use std::ops::{BitAnd, BitOr, BitXor, Sub};
 
 use roaring::RoaringBitmap;
 
-use crate::blocks::kernels;
 use crate::blocks::view::{Container, View};
+use crate::blocks::{format, kernels};
 use crate::id::CustomerId;
 
 /// A set of customers: what a query returns and what bulk tagging takes.
@@ -132,7 +132,7 @@ impl Audience {
             let high = u32::from(view.key(i)) << 16;
             match view.container(i) {
                 Container::Array(b) => {
-                    out.extend(b.chunks_exact(2).map(|c| high | u32::from(u16::from_le_bytes([c[0], c[1]]))));
+                    out.extend(format::array_values(b).map(|v| high | v as u32));
                 }
                 Container::Bitset(b) => {
                     let at = out.len();
@@ -141,7 +141,7 @@ impl Audience {
                     out.truncate(at + n);
                 }
                 Container::Run(b) => {
-                    for (lo, hi) in kernels::run_ranges(b) {
+                    for (lo, hi) in format::run_ranges(b) {
                         out.extend(high | lo as u32..=high | hi as u32);
                     }
                 }

@@ -82,12 +82,12 @@
 //!  │                          knows (is the customer live?) and delegates; one file per concern
 //!  │                          (customers, tags, queries, attrs, history, stats)
 //!  ├─ customers.rs            key <-> dense id directory, live set
-//!  ├─ tags/                   Tags (layer.rs): the pool and the bitmaps behind private fields,
+//!  ├─ tags/                   Tags (layer/): the pool and the bitmaps behind private fields,
 //!  │                          the only writer of tag bitmaps; it keeps the rules: exclusive
 //!  │                          groups, hierarchy, rename and delete, names derived layers own.
-//!  │                          derived.rs: the API derived layers write through (a group's value
+//!  │                          layer/derived.rs: the API derived layers write through (a group's value
 //!  │                          tags ensured, customers moved between them, a value replaced);
-//!  │                          bulk.rs: bulk loads; pool.rs, name.rs, suggest.rs, store.rs
+//!  │                          layer/bulk.rs: bulk loads; pool.rs, name.rs, suggest.rs, store.rs
 //!  │                          (bitmaps and cached subtree unions)
 //!  ├─ attrs/                  one bit-sliced index per numeric attribute (bsi.rs); its writes and
 //!  │                          the comparison operators (CmpOp) live here
@@ -106,10 +106,10 @@
 //!
 //! Dependencies point one way, from the foundations up (`tests/architecture.rs` fails on a
 //! cycle). The rooms for what comes next: a **segment layer** (`segment/`) reads audiences
-//! through the planner and writes its exclusive groups through `tags::derived`, as `refresh/`
-//! does; a **snapshot writer** (`persist/`) reads each layer's state through its crate API (the
-//! tag bitmaps in the portable format through `blocks/format.rs`) and never reaches into
-//! fields; a **profile** reads through queries and listings only.
+//! through the planner and writes its exclusive groups through the tags layer's
+//! derived-group API (`tags/layer/derived.rs`), as `refresh/` does; a **snapshot writer** (`persist/`) reads each layer's state through its crate API (tag
+//! bitmaps in `roaring`'s portable format, the layout `blocks/format.rs` reads and writes)
+//! and never reaches into fields; a **profile** reads through queries and listings only.
 //!
 //! ## Errors and limits
 //!

@@ -3,7 +3,8 @@
 //! nothing above them, and no layer imports the `engine` facade.
 //!
 //! Imports are read from the source text: every `crate::<module>` path outside comments and
-//! outside the `#[cfg(test)]` module at a file's end (tests may build an engine). On failure
+//! outside test code (a `#[cfg(test)] mod tests { ... }` at a file's end, or the one item a
+//! `#[cfg(test)]` marks), a `use crate::{...}` spread over lines read as one. On failure
 //! the message lists the cycle with the files and lines that make it.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -70,17 +71,38 @@ fn graph() -> Graph {
             continue; // the crate root only declares and re-exports
         }
         let text = fs::read_to_string(file).expect("a source file");
-        for (n, line) in text.lines().enumerate() {
-            if line.starts_with("#[cfg(test)]") {
-                break;
+        let lines: Vec<&str> = text.lines().collect();
+        let mut n = 0;
+        while n < lines.len() {
+            let line = lines[n];
+            let at = n + 1;
+            n += 1;
+            if line.trim_start().starts_with("#[cfg(test)]") {
+                match lines.get(n).map(|l| l.trim_start()) {
+                    // A test module to the end of the file: tests may build an engine.
+                    Some(l) if l.starts_with("mod tests {") => break,
+                    // `mod tests;` (a file of its own, not read as a room) or one test item.
+                    _ => {
+                        n += 1;
+                        continue;
+                    }
+                }
             }
             let code = line.trim_start();
             if code.starts_with("//") {
                 continue;
             }
-            for to in crate_paths(code) {
+            // A `use` that rustfmt spread over several lines is read as one.
+            let mut joined = code.to_owned();
+            if code.contains("use crate::{") && !code.contains('}') {
+                while n < lines.len() && !joined.contains('}') {
+                    joined.push_str(lines[n].trim());
+                    n += 1;
+                }
+            }
+            for to in crate_paths(&joined) {
                 if to != from && modules.contains(&to) {
-                    let at = format!("{}:{}", file.strip_prefix(&src).unwrap().display(), n + 1);
+                    let at = format!("{}:{}", file.strip_prefix(&src).unwrap().display(), at);
                     graph.entry(from.clone()).or_default().entry(to).or_insert(at);
                 }
             }
@@ -155,4 +177,5 @@ fn the_checker_sees_a_cycle() {
     assert_eq!(find_cycle(&g), None);
     assert_eq!(crate_paths("use crate::{attrs::CmpOp, error::Error};"), ["attrs", "error"]);
     assert_eq!(crate_paths("x: crate::id::TagId, y: crate::span::Span"), ["id", "span"]);
+    assert_eq!(crate_paths("use crate::{attrs::Attrs,customers::Directory,};"), ["attrs", "customers"]);
 }

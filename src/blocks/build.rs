@@ -78,14 +78,13 @@ fn write_image(ids: &[u32], blocks: &[Block]) -> Vec<u8> {
         match b.kind {
             Kind::Array => {
                 for (d, &v) in dst.chunks_exact_mut(2).zip(block) {
-                    d.copy_from_slice(&(v as u16).to_le_bytes());
+                    format::write_array_value(d, v as u16);
                 }
             }
             Kind::Bitset => {
-                // Bit k of the block is bit k % 8 of byte k / 8 (little-endian words).
                 for &v in block {
-                    let low = (v & 0xFFFF) as usize;
-                    dst[low >> 3] |= 1 << (low & 7);
+                    let (byte, bit) = format::bitset_bit((v & 0xFFFF) as usize);
+                    dst[byte] |= bit;
                 }
             }
             Kind::Run => {
@@ -96,8 +95,7 @@ fn write_image(ids: &[u32], blocks: &[Block]) -> Vec<u8> {
                 for i in 1..=block.len() {
                     if i == block.len() || block[i] != block[i - 1] + 1 {
                         let pair = pairs.next().expect("one slot per counted run");
-                        pair[..2].copy_from_slice(&(run_start as u16).to_le_bytes());
-                        pair[2..].copy_from_slice(&((block[i - 1] - run_start) as u16).to_le_bytes());
+                        format::write_run(pair, run_start as u16, (block[i - 1] - run_start) as u16);
                         if i < block.len() {
                             run_start = block[i];
                         }

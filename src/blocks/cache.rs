@@ -15,9 +15,12 @@
 //! - Views take at most [`VIEW_SHARE`] of the tag bitmaps' serialized bytes, or
 //!   [`VIEW_FLOOR`] when that is more. A view is as large as its bitmap's image, so the
 //!   budget caps views at one twelfth of the data. Past it, queries copy as before. The
-//!   bitmaps' total is measured when a view is first made after a bulk change
-//!   ([`ViewCache::stale_total`]); one-id changes move it by a few bytes and do not
-//!   re-measure it.
+//!   bitmaps' total is measured when a dense view is first asked for after a bulk change
+//!   ([`ViewCache::stale_total`]), and again when a view does not fit after
+//!   [`REMEASURE_AFTER`] one-id changes (an engine that grows by single `tag` calls raises
+//!   its budget as it grows; one re-measure, a walk over every bitmap's container table, per
+//!   that many changes). When a measure finds the views over the budget (the bitmaps
+//!   shrank), every view is dropped and the next queries make them again within it.
 //! - Views go when their bitmap changes: the store, the only writer of tag bitmaps, tells
 //!   the cache. A one-id change to a bitset container is applied to the view in place
 //!   ([`View::set`]); any other change drops the view, and the next query that needs it
@@ -39,6 +42,13 @@ use super::view::View;
 pub(crate) const VIEW_SHARE: (usize, usize) = (1, 12);
 /// ...or this many bytes (1 MiB), when that is more: small engines keep their dense views.
 pub(crate) const VIEW_FLOOR: usize = 1 << 20;
+/// One-id changes after which a view that does not fit re-measures the bitmaps' total.
+pub(crate) const REMEASURE_AFTER: usize = 4_096;
+
+/// The views' budget for bitmaps of `total` serialized bytes.
+fn budget(total: usize) -> usize {
+    (total / VIEW_SHARE.1 * VIEW_SHARE.0).max(VIEW_FLOOR)
+}
 
 /// Views of dense bitmaps by key (the store keys them by tag).
 #[derive(Default)]
@@ -53,6 +63,8 @@ struct Inner {
     bytes: usize,
     /// The tag bitmaps' serialized bytes, as last measured (`None`: measure again).
     total: Option<usize>,
+    /// One-id changes since `total` was measured.
+    drift: usize,
 }
 
 impl Inner {
@@ -99,24 +111,37 @@ impl ViewCache {
     /// budget; `None` otherwise. `total` measures the tag bitmaps' serialized bytes (called
     /// at most once per bulk change).
     pub(crate) fn get(&self, key: u32, bits: &RoaringBitmap, total: impl FnOnce() -> usize) -> Option<Arc<View>> {
-        let (bytes, measured) = {
+        let (bytes, measured, drift) = {
             let inner = self.read();
             if let Some(v) = inner.views.get(&key) {
                 return Some(Arc::clone(v));
             }
-            (inner.bytes, inner.total)
+            (inner.bytes, inner.total, inner.drift)
         };
         if !super::is_dense(bits) {
             return None;
         }
-        let total = measured.unwrap_or_else(|| {
-            let t = total();
-            self.write().total = Some(t);
-            t
-        });
-        let budget = (total / VIEW_SHARE.1 * VIEW_SHARE.0).max(VIEW_FLOOR);
         // A view's image is exactly the serialized size; its table is 16 bytes a container.
-        if bytes + bits.serialized_size() > budget {
+        let size = bits.serialized_size();
+        let fits = |bytes: usize, total: usize| bytes + size <= budget(total);
+        let mut bytes = bytes;
+        let total = match measured {
+            Some(t) if fits(bytes, t) || drift < REMEASURE_AFTER => t,
+            _ => {
+                let t = total();
+                let mut inner = self.write();
+                inner.total = Some(t);
+                inner.drift = 0;
+                if inner.bytes > budget(t) {
+                    inner.views.clear(); // the bitmaps shrank: start again within the budget
+                    inner.bytes = 0;
+                }
+                bytes = inner.bytes;
+                t
+            }
+        };
+        let budget = budget(total);
+        if bytes + size > budget {
             return None;
         }
         let view = Arc::new(View::new(bits));
@@ -147,6 +172,7 @@ impl ViewCache {
     /// follows in place when the id's block is a bitset there, else it is dropped.
     pub(crate) fn set(&mut self, key: u32, value: u32, on: bool) {
         let inner = self.inner_mut();
+        inner.drift += 1;
         let Some(v) = inner.views.get_mut(&key) else { return };
         if !Arc::get_mut(v).is_some_and(|v| v.set(value, on)) {
             inner.drop_view(key);
@@ -155,6 +181,7 @@ impl ViewCache {
 
     /// Every bitmap lost id `value` (where it had it).
     pub(crate) fn clear_everywhere(&mut self, value: u32) {
+        self.inner_mut().drift += 1;
         let keys: Vec<u32> = self.inner_mut().views.keys().copied().collect();
         for key in keys {
             self.set(key, value, false);
@@ -178,5 +205,57 @@ impl ViewCache {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         self.read().views.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A dense bitmap of `blocks` bitset containers (8 KiB each in the image).
+    fn dense(blocks: u32, first: u32) -> RoaringBitmap {
+        let mut b = RoaringBitmap::new();
+        for k in first..first + blocks {
+            b.insert_range(k << 16..(k << 16) + 40_000);
+        }
+        b.remove_run_compression();
+        b
+    }
+
+    #[test]
+    fn a_grown_engine_measures_its_budget_again() {
+        let mut cache = ViewCache::default();
+        let big = dense(140, 0); // over the 1 MiB floor
+        assert!(big.serialized_size() > VIEW_FLOOR);
+        assert!(cache.get(1, &big, || 0).is_none(), "does not fit the floor of a small engine");
+        // Without enough one-id changes since, the total is not measured again.
+        let measured = std::cell::Cell::new(false);
+        assert!(
+            cache
+                .get(1, &big, || {
+                    measured.set(true);
+                    100 << 20
+                })
+                .is_none()
+        );
+        assert!(!measured.get());
+        for i in 0..REMEASURE_AFTER as u32 {
+            cache.set(7, i, true); // changes to bitmaps without views still count
+        }
+        assert!(cache.get(1, &big, || 100 << 20).is_some(), "the grown total makes room");
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn views_over_a_shrunk_budget_are_dropped_at_the_next_measure() {
+        let mut cache = ViewCache::default();
+        let (a, b) = (dense(140, 0), dense(140, 200));
+        assert!(cache.get(1, &a, || 100 << 20).is_some());
+        assert!(cache.get(2, &b, || unreachable!("measured once")).is_some());
+        assert_eq!(cache.len(), 2);
+        cache.stale_total(); // a bulk change: the bitmaps shrank to 12 MiB, budget 1 MiB
+        assert!(cache.get(3, &dense(10, 400), || 12 << 20).is_some());
+        assert_eq!(cache.len(), 1, "the two old views were over the new budget");
+        assert!(cache.bytes() <= budget(12 << 20));
     }
 }

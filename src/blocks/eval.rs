@@ -23,6 +23,7 @@ use fearless_simd::Level;
 use roaring::RoaringBitmap;
 
 use super::build::ImageWriter;
+use super::format;
 use super::kernels::{self, Words};
 use super::view::{Container, View};
 
@@ -259,7 +260,7 @@ impl<'r> Run<'r> {
                                     // Keep only the array's values that are set so far.
                                     let tmp = &mut rest[0];
                                     tmp.fill(0);
-                                    for v in kernels::array_values(b) {
+                                    for v in format::array_values(b) {
                                         tmp[v / 64] |= out[v / 64] & (1 << (v % 64));
                                     }
                                     std::mem::swap(out, tmp);
@@ -267,7 +268,7 @@ impl<'r> Run<'r> {
                                 Container::Run(b) => {
                                     let tmp = &mut rest[0];
                                     tmp.fill(0);
-                                    for (lo, hi) in kernels::run_ranges(b) {
+                                    for (lo, hi) in format::run_ranges(b) {
                                         kernels::fill(tmp, lo, hi, true);
                                     }
                                     kernels::and(level, out, tmp);
@@ -322,12 +323,12 @@ impl<'r> Run<'r> {
                             None => {}
                             Some(Container::Bitset(b)) => kernels::andnot_bytes(level, out, b),
                             Some(Container::Array(b)) => {
-                                for v in kernels::array_values(b) {
+                                for v in format::array_values(b) {
                                     out[v / 64] &= !(1 << (v % 64));
                                 }
                             }
                             Some(Container::Run(b)) => {
-                                for (lo, hi) in kernels::run_ranges(b) {
+                                for (lo, hi) in format::run_ranges(b) {
                                     kernels::fill(out, lo, hi, false);
                                 }
                             }
@@ -413,8 +414,8 @@ fn pair_len(level: Level, scratch: &mut Words, s: Container<'_>, c: Container<'_
             load(level, scratch, s);
             match c {
                 Container::Bitset(y) => kernels::and_count_words(level, scratch, y),
-                Container::Array(y) => kernels::array_values(y).map(|v| scratch[v / 64] >> (v % 64) & 1).sum::<u64>(),
-                Container::Run(y) => kernels::run_ranges(y).map(|(lo, hi)| kernels::count_range(scratch, lo, hi)).sum(),
+                Container::Array(y) => format::array_values(y).map(|v| scratch[v / 64] >> (v % 64) & 1).sum::<u64>(),
+                Container::Run(y) => format::run_ranges(y).map(|(lo, hi)| kernels::count_range(scratch, lo, hi)).sum(),
             }
         }
     }
@@ -436,12 +437,12 @@ fn merge(level: Level, out: &mut Words, c: Container<'_>) {
     match c {
         Container::Bitset(b) => kernels::or_bytes(level, out, b),
         Container::Array(b) => {
-            for v in kernels::array_values(b) {
+            for v in format::array_values(b) {
                 out[v / 64] |= 1 << (v % 64);
             }
         }
         Container::Run(b) => {
-            for (lo, hi) in kernels::run_ranges(b) {
+            for (lo, hi) in format::run_ranges(b) {
                 kernels::fill(out, lo, hi, true);
             }
         }

@@ -184,6 +184,39 @@ pub(crate) fn write_header(out: &mut Vec<u8>, blocks: &[(u16, usize, Kind, usize
     debug_assert_eq!(out.len() - start, header);
 }
 
+// ------------------------------------------------------------------ container contents
+
+/// The values of an array container's bytes: sorted `u16`s, little-endian.
+pub(crate) fn array_values(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    b.chunks_exact(2).map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])))
+}
+
+/// Writes array value `v` into its 2 bytes.
+pub(crate) fn write_array_value(dst: &mut [u8], v: u16) {
+    dst.copy_from_slice(&v.to_le_bytes());
+}
+
+/// The inclusive ranges of a run container's bytes (after its run count): `(start, length
+/// - 1)` pairs of little-endian `u16`s.
+pub(crate) fn run_ranges(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
+    b.chunks_exact(4).map(|c| {
+        let start = usize::from(u16::from_le_bytes([c[0], c[1]]));
+        (start, start + usize::from(u16::from_le_bytes([c[2], c[3]])))
+    })
+}
+
+/// Writes the run `start..=start + extra` into its 4 bytes.
+pub(crate) fn write_run(pair: &mut [u8], start: u16, extra: u16) {
+    pair[..2].copy_from_slice(&start.to_le_bytes());
+    pair[2..].copy_from_slice(&extra.to_le_bytes());
+}
+
+/// Where a bitset container's bytes keep the block's bit `low`: the byte, and the bit in it
+/// (bit `k` of the block is bit `k % 64` of little-endian word `k / 64`).
+pub(crate) fn bitset_bit(low: usize) -> (usize, u8) {
+    (low / 8, 1 << (low % 8))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -204,19 +204,6 @@ pub(crate) fn decode(level: Level, w: &Words, out: &mut [u16]) -> usize {
     dispatch!(level, simd => decode_k(simd, w, out))
 }
 
-/// The values of an array container's bytes.
-pub(crate) fn array_values(b: &[u8]) -> impl Iterator<Item = usize> + '_ {
-    b.chunks_exact(2).map(|c| usize::from(u16::from_le_bytes([c[0], c[1]])))
-}
-
-/// The inclusive ranges of a run container's bytes.
-pub(crate) fn run_ranges(b: &[u8]) -> impl Iterator<Item = (usize, usize)> + '_ {
-    b.chunks_exact(4).map(|c| {
-        let start = usize::from(u16::from_le_bytes([c[0], c[1]]));
-        (start, start + usize::from(u16::from_le_bytes([c[2], c[3]])))
-    })
-}
-
 /// Sets bits `lo..=hi` of `out` (a run) to `set`.
 pub(crate) fn fill(out: &mut Words, lo: usize, hi: usize, set: bool) {
     let (wl, wh) = (lo / 64, hi / 64);

@@ -87,9 +87,8 @@ impl View {
         if e.kind != Kind::Bitset {
             return false;
         }
-        let low = (value & 0xFFFF) as usize;
-        let byte = &mut self.image[e.start as usize + low / 8];
-        let bit = 1u8 << (low % 8);
+        let (at, bit) = format::bitset_bit((value & 0xFFFF) as usize);
+        let byte = &mut self.image[e.start as usize + at];
         if (*byte & bit != 0) != on {
             *byte ^= bit;
             if on { e.card += 1 } else { e.card -= 1 }

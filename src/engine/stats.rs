@@ -26,7 +26,11 @@ pub struct Stats {
     /// to 15 copies of them.
     pub subtree_bytes: usize,
     /// Heap bytes of the views queries keep of dense tags' containers, so they read them in
-    /// place (at most 1/12 of `bitmap_bytes`, or 1 MiB; made by queries, dropped on change).
+    /// place: within 1/12 of `bitmap_bytes` as last measured (after a bulk change, or after
+    /// 4,096 one-customer changes when a view does not fit), or 1 MiB when that is more.
+    /// Made by the first query that needs one and dropped when its tag changes, so this
+    /// figure depends on which queries have run: compare two engines' `Stats` with it set
+    /// aside. A clone starts without views.
     pub view_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,
