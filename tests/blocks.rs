@@ -20,9 +20,8 @@
 //! Random mutations (untag, tag, remove customers, re-register, range untag/tag, optimize)
 //! run between query rounds so no cached or derived state can go stale unnoticed.
 //!
-//! The plain `#[test]`s at the end cover the edge cases by hand: empty operands, the same tag
-//! used twice in one query, `NOT` of a 3-way `OR`, a full block, ids at `u32::MAX`, and
-//! `write_ids` of a result that is exactly one full block.
+//! The edge cases by hand are in `blocks_edges.rs`; the id regions, the bit vector and the
+//! checks of a query that both files use are in `common::blocks`.
 //!
 //! Failure persistence is off so a failing run writes no files. `PROPTEST_CASES=n` runs longer.
 
@@ -30,34 +29,13 @@ mod common;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use audience::{Audience, CustomerId, Engine, Query, TagId};
+use audience::{Audience, CustomerId, Engine, TagId};
+use common::blocks::{Bits, LOW_END, TOP, UNIVERSE, check_audience, check_query, id_at, register_regions};
 use common::{Rng, TestResult, config};
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 
 // ------------------------------------------------------------------ id regions
-
-/// Region A: `0..LOW_END` (blocks 0..=2 full, block 3 partial).
-const LOW_END: u32 = 200_000;
-/// Region B: `TOP..=u32::MAX` (block 65,534 partial, block 65,535 full).
-const TOP: u32 = u32::MAX - 70_000;
-/// Size of the compact universe (both regions end to end).
-const UNIVERSE: usize = LOW_END as usize + (u32::MAX - TOP) as usize + 1;
-
-/// The model's index of a customer id.
-fn index(id: u32) -> usize {
-    if id < LOW_END {
-        id as usize
-    } else {
-        assert!(id >= TOP, "id {id} outside the regions");
-        LOW_END as usize + (id - TOP) as usize
-    }
-}
-
-/// The customer id at a model index.
-fn id_at(i: usize) -> u32 {
-    if i < LOW_END as usize { i as u32 } else { TOP + (i - LOW_END as usize) as u32 }
-}
 
 /// Id ranges (inclusive) of the blocks the regions touch: parts of tags are drawn in these.
 const SLOTS: [(u32, u32); 6] = [
@@ -72,87 +50,7 @@ const SLOTS: [(u32, u32); 6] = [
 /// Slots that are whole aligned 65,536-id blocks.
 const FULL_SLOTS: [usize; 4] = [0, 1, 2, 5];
 
-/// Registers both regions as live customers.
-fn register_regions(e: &mut Engine) {
-    assert_eq!(e.customer_id_range(0..LOW_END).unwrap(), u64::from(LOW_END));
-    assert_eq!(e.customer_id_range(TOP..u32::MAX).unwrap(), u64::from(u32::MAX - TOP));
-    e.customer_id(u32::MAX).unwrap();
-    assert_eq!(e.customer_count(), UNIVERSE as u64);
-}
-
 // ------------------------------------------------------------------ the model
-
-/// A plain bit vector over the compact universe.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn empty() -> Bits {
-        Bits(vec![0; UNIVERSE.div_ceil(64)])
-    }
-
-    fn full() -> Bits {
-        let mut b = Bits::empty();
-        for i in 0..UNIVERSE {
-            b.0[i / 64] |= 1 << (i % 64);
-        }
-        b
-    }
-
-    fn contains(&self, id: u32) -> bool {
-        let i = index(id);
-        self.0[i / 64] >> (i % 64) & 1 == 1
-    }
-
-    /// Inserts; whether it was absent.
-    fn insert(&mut self, id: u32) -> bool {
-        let was = self.contains(id);
-        let i = index(id);
-        self.0[i / 64] |= 1 << (i % 64);
-        !was
-    }
-
-    /// Removes; whether it was present.
-    fn remove(&mut self, id: u32) -> bool {
-        let was = self.contains(id);
-        let i = index(id);
-        self.0[i / 64] &= !(1 << (i % 64));
-        was
-    }
-
-    fn zip(&self, other: &Bits, f: impl Fn(u64, u64) -> u64) -> Bits {
-        Bits(self.0.iter().zip(&other.0).map(|(&a, &b)| f(a, b)).collect())
-    }
-
-    fn and(&self, o: &Bits) -> Bits {
-        self.zip(o, |a, b| a & b)
-    }
-
-    fn or(&self, o: &Bits) -> Bits {
-        self.zip(o, |a, b| a | b)
-    }
-
-    fn minus(&self, o: &Bits) -> Bits {
-        self.zip(o, |a, b| a & !b)
-    }
-
-    fn len(&self) -> u64 {
-        self.0.iter().map(|w| u64::from(w.count_ones())).sum()
-    }
-
-    /// The customer ids, ascending (the index order is the id order).
-    fn ids(&self) -> Vec<u32> {
-        let mut out = Vec::new();
-        for (w, &x) in self.0.iter().enumerate() {
-            let mut x = x;
-            while x != 0 {
-                out.push(id_at(w * 64 + x.trailing_zeros() as usize));
-                x &= x - 1;
-            }
-        }
-        out
-    }
-}
 
 /// Live customers and one bit vector per tag (`t0`, `t1`, ...); every tag is within `live`.
 #[derive(Clone, Debug)]
@@ -338,53 +236,6 @@ fn case() -> impl Strategy<Value = Case> {
 }
 
 // ------------------------------------------------------------------ checks
-
-/// Equal id lists, reported by the first difference rather than by printing 200,000 ids.
-fn same_ids(got: &[u32], want: &[u32], what: &str) -> TestResult {
-    if got == want {
-        return Ok(());
-    }
-    let at = got.iter().zip(want).position(|(a, b)| a != b).unwrap_or(got.len().min(want.len()));
-    let show = |v: &[u32]| format!("{:?}", &v[at.saturating_sub(2)..(at + 3).min(v.len())]);
-    Err(TestCaseError::fail(format!(
-        "{what}: {} ids, want {}; first difference at #{at}: got {} want {}",
-        got.len(),
-        want.len(),
-        show(got),
-        show(want)
-    )))
-}
-
-/// Every way of reading a result agrees with `want`.
-fn check_audience(a: &Audience, want: &[u32], what: &str) -> TestResult {
-    prop_assert_eq!(a.len(), want.len() as u64, "len of {}", what);
-    same_ids(&a.to_ids(), want, &format!("to_ids of {what}"))?;
-    let mut out = vec![7, u32::MAX, 0];
-    a.write_ids(&mut out);
-    prop_assert_eq!(&out[..3], &[7, u32::MAX, 0][..], "write_ids of {} overwrote the prefix", what);
-    same_ids(&out[3..], want, &format!("write_ids of {what}"))?;
-    let iterated: Vec<u32> = a.iter().map(u32::from).collect();
-    same_ids(&iterated, want, &format!("iter of {what}"))?;
-    prop_assert_eq!(a.first().map(u32::from), want.first().copied(), "first of {}", what);
-    prop_assert_eq!(a.last().map(u32::from), want.last().copied(), "last of {}", what);
-    Ok(())
-}
-
-/// Checks one query text against `want`; returns whether it ran per block.
-fn check_query(e: &Engine, text: &str, want: &Bits, live: u64) -> Result<bool, TestCaseError> {
-    let err = |x: audience::Error| TestCaseError::fail(format!("{text}: {x}"));
-    let want_ids = want.ids();
-    let n = want_ids.len() as u64;
-    prop_assert_eq!(e.count(text).map_err(err)?, n, "count of {}", text);
-    check_audience(&e.query(text).map_err(err)?, &want_ids, text)?;
-    let parsed = Query::parse(text).map_err(err)?;
-    prop_assert_eq!(e.count(&parsed).map_err(err)?, n, "count of parsed {}", text);
-    prop_assert_eq!(e.select(&parsed).map_err(err)?.len(), n, "select of parsed {}", text);
-    let plan = e.explain(text).map_err(err)?;
-    prop_assert_eq!(plan.count(), n, "explain of {}:\n{}", text, plan);
-    prop_assert_eq!(plan.live, live, "explain's live count, {}", text);
-    Ok(plan.per_block)
-}
 
 /// Queries run, and how many of them per block, over the whole property test.
 static QUERIES: AtomicUsize = AtomicUsize::new(0);
@@ -591,236 +442,4 @@ fn per_block_queries_match_the_model() {
     let (queries, per_block) = (QUERIES.load(Ordering::Relaxed), PER_BLOCK.load(Ordering::Relaxed));
     eprintln!("{per_block} of {queries} random queries ran per block");
     assert!(per_block * 4 >= queries, "only {per_block} of {queries} random queries ran per block");
-}
-
-// ------------------------------------------------------------------ edge cases by hand
-
-/// `check_query` for plain tests.
-fn expect(e: &Engine, text: &str, want: &[u32]) -> bool {
-    let mut b = Bits::empty();
-    want.iter().for_each(|&id| {
-        b.insert(id);
-    });
-    assert_eq!(b.ids(), want, "the expectation of {text} must be sorted and distinct");
-    check_query(e, text, &b, e.customer_count()).unwrap_or_else(|err| panic!("{err}"))
-}
-
-/// An engine with both regions live and the given tags (bulk loaded, in this order).
-fn engine_with(tags: &[(&str, Vec<u32>)]) -> Engine {
-    let mut e = Engine::new();
-    register_regions(&mut e);
-    for (name, ids) in tags {
-        let t = e.ensure_tag(name).unwrap();
-        e.tag_id_pairs(ids.iter().map(|&id| (CustomerId(id), t))).unwrap();
-    }
-    e
-}
-
-fn sorted(mut v: Vec<u32>) -> Vec<u32> {
-    v.sort_unstable();
-    v.dedup();
-    v
-}
-
-/// Every third id of a block: a bitset container.
-fn dense(block: u32) -> Vec<u32> {
-    (block << 16..=(block << 16 | 0xFFFF)).step_by(3).collect()
-}
-
-#[test]
-fn or_of_empty_tags_is_empty() {
-    let e = engine_with(&[("e0", vec![]), ("e1", vec![]), ("e2", vec![]), ("x", dense(1))]);
-    assert!(expect(&e, "e0 OR e1 OR e2", &[]), "a 3-way OR runs per block");
-    expect(&e, "(e0 OR e1) OR (e2 OR e0)", &[]);
-    expect(&e, "e0 OR e1 OR e2 OR x", &dense(1));
-    let everyone: Vec<u32> = e.customers().to_ids();
-    assert_eq!(everyone.len(), UNIVERSE);
-    expect(&e, "NOT (e0 OR e1 OR e2)", &everyone);
-    let mut out = vec![1, 2, 3];
-    e.query("e0 OR e1 OR e2").unwrap().write_ids(&mut out);
-    assert_eq!(out, [1, 2, 3]);
-}
-
-#[test]
-fn and_with_an_empty_operand_is_empty() {
-    let full: Vec<u32> = (65_536..131_072).collect();
-    let big: Vec<u32> = (0..LOW_END).collect();
-    let e = engine_with(&[("full", full), ("big", big), ("d", dense(1)), ("empty", vec![])]);
-    for text in [
-        "full AND big AND empty",
-        "empty AND full AND big",
-        "full AND empty AND d",
-        "(full OR d) AND big AND empty",
-        "full AND d AND big AND NOT big",
-        "full AND d AND NOT empty AND empty",
-    ] {
-        expect(&e, text, &[]);
-    }
-    expect(&e, "full AND big AND d", &dense(1));
-    expect(&e, "full AND big AND d AND NOT empty", &dense(1));
-}
-
-#[test]
-fn not_of_a_three_way_or_is_the_complement_within_live_customers() {
-    let a: Vec<u32> = (1_000..70_000).collect(); // runs across a block boundary
-    let b = dense(2);
-    let c: Vec<u32> = vec![5, 65_535, TOP, TOP + 1, u32::MAX - 1, u32::MAX];
-    let mut e = engine_with(&[("a", a.clone()), ("b", b.clone()), ("c", c.clone())]);
-    // Removed customers match no NOT: one tagged, one untagged, one in the top block.
-    for gone in [1_500, 150_001, u32::MAX - 2] {
-        e.remove_customer(CustomerId(gone)).unwrap();
-    }
-    let live: Vec<u32> = e.customers().to_ids();
-    assert_eq!(live.len(), UNIVERSE - 3);
-    let or = sorted([a, b, c].concat().into_iter().filter(|id| ![1_500, 150_001, u32::MAX - 2].contains(id)).collect());
-    assert!(expect(&e, "a OR b OR c", &or));
-    let not: Vec<u32> = live.iter().copied().filter(|id| or.binary_search(id).is_err()).collect();
-    assert!(expect(&e, "NOT (a OR b OR c)", &not), "NOT of a 3-way OR runs per block");
-    expect(&e, "NOT a AND NOT b AND NOT c", &not);
-    expect(&e, "NOT (a OR b OR c) OR NOT (c OR b OR a)", &not);
-    assert_eq!(e.count("NOT (a OR b OR c)").unwrap() + e.count("a OR b OR c").unwrap(), e.customer_count());
-}
-
-#[test]
-fn the_same_tag_twice_in_one_query() {
-    // t0: a run across blocks 0-1, a bitset in block 2, a few ids at the top;
-    // t1: a bitset in block 1, a run in block 2, an array at the top.
-    let t0 = sorted([(60_000..70_000).collect::<Vec<u32>>(), dense(2), vec![TOP, u32::MAX]].concat());
-    let t1 = sorted([dense(1), (140_000..150_000).collect(), vec![TOP + 7, u32::MAX]].concat());
-    let e = engine_with(&[("t0", t0.clone()), ("t1", t1.clone())]);
-    expect(&e, "t0 AND t1 AND NOT t0", &[]);
-    expect(&e, "t0 AND NOT t0 AND t1", &[]);
-    expect(&e, "t0 AND t0 AND t0", &t0);
-    expect(&e, "t0 OR t0 OR t0", &t0);
-    let xor: Vec<u32> = sorted(
-        t0.iter()
-            .filter(|x| t1.binary_search(x).is_err())
-            .chain(t1.iter().filter(|x| t0.binary_search(x).is_err()))
-            .copied()
-            .collect(),
-    );
-    assert!(expect(&e, "(t0 AND NOT t1) OR (t1 AND NOT t0)", &xor), "the symmetric difference runs per block");
-    expect(&e, "(t0 OR t1) AND NOT (t0 AND t1)", &xor);
-    let both: Vec<u32> = t0.iter().copied().filter(|x| t1.binary_search(x).is_ok()).collect();
-    assert!(both.len() > 1_000, "the tags overlap");
-    expect(&e, "(t0 OR t1) AND NOT ((t0 AND NOT t1) OR (t1 AND NOT t0))", &both);
-}
-
-#[test]
-fn a_full_block_or_sparse_tags() {
-    let full: Vec<u32> = (65_536..131_072).collect();
-    let s1: Vec<u32> = vec![0, 3, 65_535, 131_072, 131_073, 199_999];
-    let s2: Vec<u32> = vec![70_000, 196_608, TOP, u32::MAX];
-    let e = engine_with(&[("full", full.clone()), ("s1", s1.clone()), ("s2", s2.clone())]);
-    let want = sorted([full.clone(), s1, s2].concat());
-    assert!(expect(&e, "full OR s1 OR s2", &want));
-    expect(&e, "s2 OR full OR s1", &want);
-    expect(&e, "full AND (s1 OR s2 OR full)", &full);
-    expect(&e, "full AND NOT s1 AND NOT s2", &full.iter().copied().filter(|&x| x != 70_000).collect::<Vec<_>>());
-    expect(&e, "(s1 OR s2) AND NOT full", &[0, 3, 65_535, 131_072, 131_073, 196_608, 199_999, TOP, u32::MAX]);
-}
-
-#[test]
-fn ids_at_the_top_of_u32() {
-    let top: Vec<u32> = vec![0, 65_535, TOP, 0xFFFF_0000, u32::MAX - 1, u32::MAX];
-    let top_run: Vec<u32> = (u32::MAX - 40_000..=u32::MAX).collect();
-    let top_dense = dense(0xFFFF);
-    let e = engine_with(&[("a", top.clone()), ("b", top_run.clone()), ("c", top_dense.clone())]);
-    expect(&e, "a", &top);
-    expect(&e, "b", &top_run);
-    assert!(expect(&e, "a OR b OR c", &sorted([top.clone(), top_run.clone(), top_dense.clone()].concat())));
-    let abc: Vec<u32> = top
-        .iter()
-        .copied()
-        .filter(|x| top_run.binary_search(x).is_ok() && top_dense.binary_search(x).is_ok())
-        .collect();
-    expect(&e, "a AND b AND c", &abc);
-    expect(&e, "b AND c AND a", &abc);
-    let b_only: Vec<u32> = top_run
-        .iter()
-        .copied()
-        .filter(|x| top.binary_search(x).is_err() && top_dense.binary_search(x).is_err())
-        .collect();
-    expect(&e, "b AND NOT a AND NOT c", &b_only);
-    assert_eq!(*e.query("a OR b OR c").unwrap().to_ids().last().unwrap(), u32::MAX);
-    // The whole top block: full, and the last result id is u32::MAX.
-    let full_top: Vec<u32> = (0xFFFF_0000..=u32::MAX).collect();
-    let mut e = e;
-    let f = e.ensure_tag("f").unwrap();
-    e.tag_id_pairs(full_top.iter().map(|&id| (CustomerId(id), f))).unwrap();
-    expect(&e, "f OR a OR c", &sorted([full_top.clone(), top.clone()].concat()));
-    expect(
-        &e,
-        "f AND NOT (a OR b)",
-        &full_top.iter().copied().filter(|x| *x < u32::MAX - 40_000 && !top.contains(x)).collect::<Vec<_>>(),
-    );
-}
-
-#[test]
-fn write_ids_of_one_full_block_lists_all_65536_ids() {
-    let full: Vec<u32> = (65_536..131_072).collect();
-    let halves = [(65_536..98_304).collect::<Vec<u32>>(), (98_304..131_072).collect()];
-    let e = engine_with(&[
-        ("full", full.clone()),
-        ("lo", halves[0].clone()),
-        ("hi", halves[1].clone()),
-        ("odd", (65_537..131_072).step_by(2).collect()),
-        ("even", (65_536..131_072).step_by(2).collect()),
-        ("d", dense(1)),
-        ("first", vec![65_536]),
-        ("last", vec![131_071]),
-    ]);
-    for text in [
-        "full",
-        "lo OR hi",
-        "lo OR hi OR d",
-        "odd OR even OR d",
-        "full AND (lo OR hi) AND (odd OR even)",
-        "full OR lo OR d",
-    ] {
-        expect(&e, text, &full);
-        let a = e.query(text).unwrap();
-        let mut out = vec![42];
-        a.write_ids(&mut out);
-        assert_eq!(out.len(), 1 + 65_536, "{text}");
-        assert_eq!(out[0], 42);
-        assert!(out[1..].iter().copied().eq(65_536..131_072), "{text}");
-    }
-    assert!(e.explain("odd OR even OR d").unwrap().per_block);
-    // A full block minus its last id, and minus its first: nearly full bitsets.
-    expect(&e, "(odd OR even OR d) AND NOT last", &(65_536..131_071).collect::<Vec<_>>());
-    expect(&e, "(odd OR even OR d) AND NOT first", &(65_537..131_072).collect::<Vec<_>>());
-    expect(&e, "(odd OR even OR d) AND NOT first AND NOT last OR first OR last", &full);
-    let e2 = engine_with(&[("a", (65_536..131_071).collect()), ("b", vec![]), ("c", vec![65_540])]);
-    expect(&e2, "a OR b OR c", &(65_536..131_071).collect::<Vec<_>>());
-}
-
-#[test]
-fn block_results_at_the_array_bitset_boundary() {
-    // Per-block results of 4,095 / 4,096 / 4,097 ids (array or bitset) and other sizes,
-    // every other id of a block, split over three tags; at the bottom and at the top of u32.
-    for base in [65_536u32, 0xFFFF_0000] {
-        for n in [1u32, 3, 4, 5, 4_095, 4_096, 4_097, 32_767, 32_768] {
-            let ids: Vec<u32> = (0..n).map(|i| base + 2 * i).collect();
-            let part = |k: u32| ids.iter().copied().filter(|id| id / 2 % 3 == k).collect::<Vec<u32>>();
-            let e = engine_with(&[("a", part(0)), ("b", part(1)), ("c", part(2)), ("all", ids.clone())]);
-            assert!(expect(&e, "a OR b OR c", &ids), "{n} at {base}");
-            expect(&e, "all AND (a OR b OR c) AND NOT (a AND b)", &ids);
-        }
-    }
-}
-
-/// Regression: decoding a bitset container of the top block (`0xFFFF_0000..`) whose last
-/// 64-id word holds a count of ids that is not a multiple of four (here: none) computed
-/// `0xFFFF_FFC0 + 64` for the word decoder's unconditional slack writes, a `u32` overflow:
-/// a panic with overflow checks (debug builds), before 44be6c1.
-#[test]
-fn write_ids_of_a_bitset_in_the_top_block() {
-    let mut e = Engine::new();
-    e.customer_id_range(0xFFFF_0000..u32::MAX).unwrap();
-    let t = e.ensure_tag("d").unwrap();
-    // 5,000 ids (a bitset), none in the last word (ids u32::MAX - 63..=u32::MAX).
-    let ids: Vec<u32> = (0..5_000).map(|i| 0xFFFF_0000 + 13 * i).collect();
-    e.tag_id_pairs(ids.iter().map(|&id| (CustomerId(id), t))).unwrap();
-    assert_eq!(e.query("d").unwrap().to_ids(), ids);
 }

@@ -1,7 +1,9 @@
 //! What the test files share: the proptest configuration, one seeded random stream, days and
 //! amounts, small builders and readers; the naive model of customers, tags and attributes
 //! ([`model`]); the reference model of purchases, RFM and lifecycle stages ([`reference`]);
-//! and two ways to observe a whole engine ([`observe`]).
+//! two ways to observe a whole engine ([`observe`]); the random query templates of the model
+//! tests ([`templates`]); the helpers of the query-language tests ([`query`]); and the id
+//! regions, bit vector and checks of the per-block tests ([`blocks`]).
 //!
 //! Each file under `tests/` is its own crate and declares `mod common;`, using a different
 //! part of it; hence the `allow(dead_code)` below, so a helper one file does not use is no
@@ -9,9 +11,12 @@
 
 #![allow(dead_code)]
 
+pub mod blocks;
 pub mod model;
 pub mod observe;
+pub mod query;
 pub mod reference;
+pub mod templates;
 
 use audience::{Audience, CustomerId, Day, Engine, Error, Money, TagInfo};
 use proptest::prelude::*;
