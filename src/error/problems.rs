@@ -188,7 +188,10 @@ impl fmt::Display for DateProblem {
 #[non_exhaustive]
 pub enum AmountProblem {
     /// More than [`Money::MAX_MINOR`](crate::Money::MAX_MINOR) minor units in absolute value.
-    OutOfRange,
+    OutOfRange {
+        /// The largest absolute amount accepted, in minor units (`Money::MAX_MINOR`).
+        max_minor: i64,
+    },
     /// NaN or an infinity.
     NotFinite,
     /// Nothing before the decimal point (`.50`, or an empty field).
@@ -205,10 +208,9 @@ pub enum AmountProblem {
 impl fmt::Display for AmountProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            AmountProblem::OutOfRange => write!(
+            AmountProblem::OutOfRange { max_minor } => write!(
                 f,
-                "more than {} minor units in absolute value (hint: amounts are minor units such as cents)",
-                crate::Money::MAX_MINOR
+                "more than {max_minor} minor units in absolute value (hint: amounts are minor units such as cents)"
             ),
             AmountProblem::NotFinite => {
                 f.write_str("not a finite number (hint: drop or fix the record; a refund is a negative amount)")

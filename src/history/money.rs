@@ -40,7 +40,7 @@ impl Money {
     /// Errors: [`Error::InvalidAmount`] beyond ±[`Money::MAX_MINOR`].
     pub fn from_minor(minor: i64) -> Result<Money> {
         if minor.unsigned_abs() > Money::MAX_MINOR as u64 {
-            return Err(invalid(&minor.to_string(), AmountProblem::OutOfRange));
+            return Err(invalid(&minor.to_string(), AmountProblem::OutOfRange { max_minor: Money::MAX_MINOR }));
         }
         Ok(Money(minor))
     }
@@ -66,7 +66,7 @@ impl Money {
         }
         let minor = (major * 100.0).round();
         if minor.abs() > Money::MAX_MINOR as f64 {
-            return Err(invalid(&major.to_string(), AmountProblem::OutOfRange));
+            return Err(invalid(&major.to_string(), AmountProblem::OutOfRange { max_minor: Money::MAX_MINOR }));
         }
         Money::from_minor(minor as i64)
     }
@@ -107,10 +107,13 @@ impl Money {
                 f.bytes().fold(0i64, |acc, b| acc * 10 + i64::from(b - b'0')) * if f.len() == 1 { 10 } else { 1 }
             }
         };
-        let whole: i64 = int.parse().map_err(|_| bad(AmountProblem::OutOfRange))?;
-        let minor =
-            whole.checked_mul(100).and_then(|m| m.checked_add(cents)).ok_or_else(|| bad(AmountProblem::OutOfRange))?;
-        Money::from_minor(if negative { -minor } else { minor }).map_err(|_| bad(AmountProblem::OutOfRange))
+        let whole: i64 = int.parse().map_err(|_| bad(AmountProblem::OutOfRange { max_minor: Money::MAX_MINOR }))?;
+        let minor = whole
+            .checked_mul(100)
+            .and_then(|m| m.checked_add(cents))
+            .ok_or_else(|| bad(AmountProblem::OutOfRange { max_minor: Money::MAX_MINOR }))?;
+        Money::from_minor(if negative { -minor } else { minor })
+            .map_err(|_| bad(AmountProblem::OutOfRange { max_minor: Money::MAX_MINOR }))
     }
 
     /// The amount in minor units.
