@@ -85,8 +85,9 @@
 //!  ├─ tags/                   Tags (layer/): the pool and the bitmaps behind private fields,
 //!  │                          the only writer of tag bitmaps; it keeps the rules: exclusive
 //!  │                          groups, hierarchy, rename and delete, names derived layers own.
-//!  │                          layer/derived.rs: the API derived layers write through (a group's value
-//!  │                          tags ensured, customers moved between them, a value replaced);
+//!  │                          layer/derived.rs: the API derived layers write through (a group's
+//!  │                          value tags ensured, customers moved between them, a value
+//!  │                          replaced);
 //!  │                          layer/bulk.rs: bulk loads; pool.rs, name.rs, suggest.rs, store.rs
 //!  │                          (bitmaps and cached subtree unions)
 //!  ├─ attrs/                  one bit-sliced index per numeric attribute (bsi.rs); its writes and
@@ -107,9 +108,10 @@
 //! Dependencies point one way, from the foundations up (`tests/architecture.rs` fails on a
 //! cycle). The rooms for what comes next: a **segment layer** (`segment/`) reads audiences
 //! through the planner and writes its exclusive groups through the tags layer's
-//! derived-group API (`tags/layer/derived.rs`), as `refresh/` does; a **snapshot writer** (`persist/`) reads each layer's state through its crate API (tag
-//! bitmaps in `roaring`'s portable format, the layout `blocks/format.rs` reads and writes)
-//! and never reaches into fields; a **profile** reads through queries and listings only.
+//! derived-group API (`tags/layer/derived.rs`), as `refresh/` does; a **snapshot writer**
+//! (`persist/`) reads each layer's state through its crate API (tag bitmaps in `roaring`'s
+//! portable format, the layout `blocks/format.rs` reads and writes) and never reaches into
+//! fields; a **profile** reads through queries and listings only.
 //!
 //! ## Errors and limits
 //!
