@@ -53,6 +53,11 @@
 //!   running) AND NOT churned AND age >= 30`. Text is parsed once into a [`Query`] (or built
 //!   with the typed builder) and evaluated many times; an [`Audience`] is the result. The
 //!   grammar is on [`Query`](Query#grammar).
+//! - **Segments** classify: a [`SegmentPlan`] (ordered rules `(name, query)` and a
+//!   fallback) puts every live customer in exactly one segment, the first rule that
+//!   matches. [`Engine::segment`] evaluates it with bitmaps; [`Engine::apply_plan`] stores
+//!   it as an exclusive group (`campaign:champions`), moves only the customers whose segment
+//!   changed when applied again, and reports who moved ([`SegmentDiff`]).
 //! - **Purchase history** ([`Engine::record_purchase`]: a customer, a UTC [`Day`], an amount
 //!   of [`Money`] in integer minor units; negative for a refund) feeds the two standard
 //!   models, computed **as of any day** by [`Engine::refresh`]: [RFM](RfmModel#scores-and-segments) scores 1-5 with the
@@ -99,16 +104,18 @@
 //!  │                          codec), views, runtime-dispatched word kernels, per-block programs
 //!  ├─ history/                Day, Money, Purchase; the columnar purchase store; summaries
 //!  ├─ rfm.rs, lifecycle.rs    the models: RFM scores and grid, lifecycle windows and stages
-//!  └─ refresh/                the first derived layer: plan.rs (typed diffs, no mutation),
-//!                             apply.rs (through tags' derived API and attrs), report.rs
+//!  ├─ refresh/                the first derived layer: plan.rs (typed diffs, no mutation),
+//!  │                          apply.rs (through tags' derived API and attrs), report.rs
+//!  └─ segment/                segment plans (plan.rs: rules, validation, serde); evaluated
+//!                             through the planner, applied through tags' derived API
 //! Audience (audience.rs)      a query result: bitmap wrapper, iteration, paging, set algebra
 //! error/, span.rs, id.rs      foundations: import nothing above them
 //! ```
 //!
 //! Dependencies point one way, from the foundations up (`tests/architecture.rs` fails on a
-//! cycle). The rooms for what comes next: a **segment layer** (`segment/`) reads audiences
-//! through the planner and writes its exclusive groups through the tags layer's
-//! derived-group API (`tags/layer/derived.rs`), as `refresh/` does; a **snapshot writer**
+//! cycle). The segment layer (`segment/`) reads audiences through the planner and writes its
+//! exclusive groups through the tags layer's derived-group API (`tags/layer/derived.rs`), as
+//! `refresh/` does. The rooms for what comes next: a **snapshot writer**
 //! (`persist/`) reads each layer's state through its crate API (tag bitmaps in `roaring`'s
 //! portable format, the layout `blocks/format.rs` reads and writes) and never reaches into
 //! fields; a **profile** reads through queries and listings only.
@@ -173,6 +180,7 @@ mod lifecycle;
 mod query;
 mod refresh;
 mod rfm;
+mod segment;
 mod span;
 mod tags;
 
@@ -180,7 +188,7 @@ pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
 pub use customers::MAX_CUSTOMER_KEY_LEN;
 pub use engine::{AsQuery, Engine, Stats};
-pub use error::{AmountProblem, DateProblem, Error, KeyProblem, ModelProblem, NameProblem, Result};
+pub use error::{AmountProblem, DateProblem, Error, KeyProblem, ModelProblem, NameProblem, PlanProblem, Result};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
@@ -189,6 +197,7 @@ pub use query::{
 };
 pub use refresh::{RefreshReport, RfmScores, StageTransition};
 pub use rfm::{RfmGrid, RfmModel};
+pub use segment::{IntoRuleQuery, SegmentDiff, SegmentMove, SegmentPlan, SegmentRule, Segmentation};
 pub use span::Span;
 pub use tags::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN, TagInfo, TagKind};
 

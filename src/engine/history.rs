@@ -8,8 +8,10 @@ use crate::error::Result;
 use crate::history::{Day, Money, Purchase};
 use crate::id::CustomerId;
 use crate::lifecycle::{Lifecycle, Stage};
+use crate::query::Planner;
 use crate::refresh::{RefreshReport, RfmScores};
 use crate::rfm::RfmModel;
+use crate::segment::Segments;
 
 impl Engine {
     /// Records a purchase (or, with a negative amount, a refund) of customer `id` on the UTC
@@ -139,11 +141,25 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     ///
-    /// Errors: [`Error::MonetaryOverflow`] when a customer's total leaves the `i64` range
-    /// (nothing changes then).
+    /// Segment plans applied with [`Engine::apply_plan`] are applied again after the derived
+    /// tags are written (so a plan may use `stage:` and `r:`), in the order they were first
+    /// applied; who moved is in [`RefreshReport::plans`].
+    ///
+    /// Errors: [`Error::MonetaryOverflow`] when a customer's total leaves the `i64` range;
+    /// [`Error::InRule`] when an applied plan no longer resolves (a tag it names was
+    /// deleted). Both are found before anything changes.
     pub fn refresh(&mut self, as_of: impl Into<Day>) -> Result<RefreshReport> {
-        let Engine { customers, tags, attrs, history, models } = self;
-        models.refresh(as_of.into(), customers, history, tags, attrs)
+        self.segments.check(&self.planner())?;
+        let Engine { customers, tags, attrs, history, models, segments } = self;
+        let mut report = models.refresh(as_of.into(), customers, history, tags, attrs)?;
+        // The applied plans, after the derived tags they may read, in the order applied.
+        for (group, plan) in segments.applied().to_vec() {
+            let planner = Planner { pool: tags.pool(), store: tags.store(), live: customers.live(), attrs };
+            let now = Segments::evaluate(&planner, &plan)?;
+            let diff = segments.apply(tags, &group, &plan, &now)?;
+            report.plans.push((group, diff));
+        }
+        Ok(report)
     }
 
     /// The as-of day of the last refresh.

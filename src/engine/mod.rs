@@ -8,6 +8,7 @@
 //! | `queries.rs` | query, select, count, explain | the [`Planner`] |
 //! | `attrs.rs` | numeric attributes | [`Attrs`] |
 //! | `history.rs` | purchases, the models, refresh | [`History`], [`Models`] (the refresh layer) |
+//! | `segments.rs` | segment plans: evaluate, apply | [`Segments`] (the segment layer) |
 //! | `stats.rs` | sizes, optimize | all of them |
 
 use std::borrow::Cow;
@@ -18,12 +19,14 @@ use crate::error::Result;
 use crate::history::History;
 use crate::query::{Planner, Query};
 use crate::refresh::Models;
+use crate::segment::Segments;
 use crate::tags::Tags;
 
 mod attrs;
 mod customers;
 mod history;
 mod queries;
+mod segments;
 mod stats;
 mod tags;
 #[cfg(test)]
@@ -48,6 +51,7 @@ pub struct Engine {
     attrs: Attrs,
     history: History,
     models: Models,
+    segments: Segments,
 }
 
 impl std::fmt::Debug for Engine {

@@ -24,7 +24,7 @@ use crate::span::Span;
 
 mod problems;
 
-pub use problems::{AmountProblem, DateProblem, KeyProblem, ModelProblem, NameProblem};
+pub use problems::{AmountProblem, DateProblem, KeyProblem, ModelProblem, NameProblem, PlanProblem};
 
 /// `Result<T, audience::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -334,6 +334,24 @@ pub enum Error {
         name: String,
         /// Which model derives it.
         owner: &'static str,
+    },
+
+    /// A segment plan was rejected: no rules, a duplicate or invalid segment name, a
+    /// fallback named like a rule.
+    #[error("invalid segment plan: {reason}")]
+    InvalidPlan {
+        /// What is wrong; prints with a hint.
+        reason: PlanProblem,
+    },
+
+    /// A rule of a segment plan failed: its query does not parse, names an unknown tag or
+    /// attribute (with suggestions), or is too large. `error` is what the query alone gives.
+    #[error("in the rule {}: {error}", Quote(rule))]
+    InRule {
+        /// The rule's segment name.
+        rule: String,
+        /// The query's error.
+        error: Box<Error>,
     },
 
     /// A model configuration (RFM thresholds, segment grid, lifecycle windows) was rejected.

@@ -336,3 +336,49 @@ impl fmt::Display for ModelProblem {
         }
     }
 }
+
+/// Why a segment plan was rejected ([`Error::InvalidPlan`](crate::Error::InvalidPlan)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PlanProblem {
+    /// The plan has no rules.
+    NoRules,
+    /// Two rules have one name.
+    DuplicateName {
+        /// The name.
+        name: String,
+    },
+    /// The fallback has a rule's name.
+    FallbackIsRule {
+        /// The name.
+        name: String,
+    },
+    /// A segment name that cannot be a value tag `<group>:<name>`.
+    InvalidName {
+        /// The name as given ([cut to an excerpt](crate::Error#long-input) when long).
+        name: String,
+        /// Why.
+        reason: NameProblem,
+    },
+}
+
+impl fmt::Display for PlanProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PlanProblem::NoRules => {
+                f.write_str("a segment plan needs at least one rule (hint: everyone in the fallback is one tag)")
+            }
+            PlanProblem::DuplicateName { name } => {
+                write!(
+                    f,
+                    "two rules are named {} (hint: a segment has one rule; join the queries with OR)",
+                    Quote(name)
+                )
+            }
+            PlanProblem::FallbackIsRule { name } => {
+                write!(f, "the fallback is named {} like a rule (hint: give it a name of its own)", Quote(name))
+            }
+            PlanProblem::InvalidName { name, reason } => write!(f, "segment name {}: {reason}", Quote(name)),
+        }
+    }
+}

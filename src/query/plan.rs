@@ -60,6 +60,12 @@ pub(crate) struct Planner<'a> {
 
 impl<'a> Planner<'a> {
     /// Plans `q`: the node and whether the result is its complement within the live set.
+    /// Whether `q` resolves here (every name known, within the limits), without evaluating
+    /// it: the error it would give, if any.
+    pub(crate) fn resolves(&self, q: &Query) -> Result<()> {
+        self.plan(q).map(|_| ())
+    }
+
     pub(super) fn plan(&self, q: &Query) -> Result<(Node<'a>, bool)> {
         if q.depth() > MAX_QUERY_DEPTH {
             return Err(Error::QueryTooLarge { what: "nesting depth", found: q.depth(), limit: MAX_QUERY_DEPTH });

@@ -226,6 +226,7 @@ impl Models {
             transitions,
             incremental,
             recomputed,
+            plans: Vec::new(),
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::audience::Audience;
 use crate::history::Day;
 use crate::lifecycle::Stage;
 use crate::rfm::RfmGrid;
+use crate::segment::SegmentDiff;
 use crate::tags::Tags;
 
 use super::apply::DerivedTags;
@@ -83,6 +84,9 @@ pub struct RefreshReport {
     pub incremental: bool,
     /// Customers whose purchase history was read.
     pub recomputed: u64,
+    /// Per applied segment plan ([`Engine::apply_plan`](crate::Engine::apply_plan)), its
+    /// group and who moved between its segments, in the order the plans were applied.
+    pub plans: Vec<(String, SegmentDiff)>,
 }
 
 impl RefreshReport {

@@ -56,6 +56,20 @@ impl Tags {
         Ok(DerivedGroup { group: group.into(), values: ids })
     }
 
+    /// Every value tag of exclusive group `group` (listed by a layer or not), in creation
+    /// order: the value's name (after `group:`) and its customers.
+    pub(crate) fn group_members(&self, group: &str) -> Vec<(String, RoaringBitmap)> {
+        let Some(g) = self.pool.group(group) else { return Vec::new() };
+        g.members
+            .iter()
+            .map(|&t| {
+                let name = self.pool.name(t);
+                let value = name.split_once(':').map_or(name, |(_, v)| v);
+                (value.to_owned(), self.store.get(t).clone())
+            })
+            .collect()
+    }
+
     /// The customers of the group's `value`-th value.
     pub(crate) fn members(&self, group: &DerivedGroup, value: usize) -> &RoaringBitmap {
         self.store.get(group.values[value])

@@ -133,6 +133,16 @@ impl Tags {
         self.declare_group(&group, kind)
     }
 
+    /// `group` normalized, if a layer may own it as an exclusive group: a valid group name
+    /// that no other layer (refresh) owns.
+    pub(crate) fn check_group_name<'g>(&self, group: &'g str) -> Result<std::borrow::Cow<'g, str>> {
+        let group = normalize_group(group)?;
+        if DERIVED_GROUPS.contains(&&*group) {
+            return Err(Error::DerivedName { name: group.into_owned(), owner: DERIVED_OWNER });
+        }
+        Ok(group)
+    }
+
     /// Declares `group` (normalized; any owner) unless it is declared, after checking that
     /// no customer carries two of the tags that become its values.
     pub(super) fn declare_group(&mut self, group: &str, kind: TagKind) -> Result<()> {
