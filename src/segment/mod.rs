@@ -113,24 +113,29 @@ impl Segmentation {
                 left.push((name.to_owned(), Audience::from(went)));
             }
         }
-        let everyone_then = previous.members.iter().map(Audience::bitmap).union();
-        let everyone_now = self.members.iter().map(Audience::bitmap).union();
+        // Moves from the entries and exits alone, so the work follows the movers: a customer
+        // who entered `to` and left `from` moved from `from` to `to`; one who entered and
+        // left nothing was in no segment before, one who left and entered nothing is in none
+        // now.
+        let all_entered = entered.iter().map(|(_, a)| a.bitmap()).union();
+        let all_left = left.iter().map(|(_, a)| a.bitmap()).union();
         let mut moves = Vec::new();
-        for (from, then) in previous.iter().map(|(n, a)| (Some(n), a.bitmap())).chain([(None, &everyone_now)]) {
-            for (to, now) in self.iter().map(|(n, a)| (Some(n), a.bitmap())).chain([(None, &everyone_then)]) {
-                if from == to || (from.is_none() && to.is_none()) {
-                    continue;
-                }
-                let moved = match (from, to) {
-                    (None, Some(_)) => now - &everyone_then,
-                    (Some(_), None) => then - &everyone_now,
-                    _ => then & now,
-                };
-                if !moved.is_empty() {
-                    let (from, to) = (from.map(str::to_owned), to.map(str::to_owned));
-                    moves.push(SegmentMove { from, to, audience: Audience::from(moved) });
+        let mut push = |from: Option<&str>, to: Option<&str>, moved: RoaringBitmap| {
+            if !moved.is_empty() {
+                let (from, to) = (from.map(str::to_owned), to.map(str::to_owned));
+                moves.push(SegmentMove { from, to, audience: Audience::from(moved) });
+            }
+        };
+        for (from, went) in &left {
+            for (to, came) in &entered {
+                if from != to {
+                    push(Some(from), Some(to), went.bitmap() & came.bitmap());
                 }
             }
+            push(Some(from), None, went.bitmap() - &all_entered);
+        }
+        for (to, came) in &entered {
+            push(None, Some(to), came.bitmap() - &all_left);
         }
         SegmentDiff { entered, left, moves }
     }
@@ -185,7 +190,9 @@ impl SegmentDiff {
         &self.left
     }
 
-    /// The moves, ordered by (from, to) in plan order, `None` last.
+    /// The moves: per segment customers left, in plan order, the segments they entered in
+    /// plan order and then `None` (no longer live); then the customers that were in no
+    /// segment (new since), by the segment they entered.
     pub fn moves(&self) -> &[SegmentMove] {
         &self.moves
     }
@@ -205,8 +212,8 @@ impl Segments {
         let mut members = Vec::with_capacity(plan.rules().len() + 1);
         for rule in plan.rules() {
             let bits = planner.select(rule.query()).map_err(|e| rule.error(e))?;
-            let mine = &bits - &taken;
-            taken |= bits;
+            let mine = if taken.is_empty() { bits } else { bits - &taken };
+            taken |= &mine;
             members.push(Audience::from(mine));
         }
         members.push(Audience::from(planner.live - &taken));
