@@ -8,10 +8,8 @@ use crate::error::Result;
 use crate::history::{Day, Money, Purchase};
 use crate::id::CustomerId;
 use crate::lifecycle::{Lifecycle, Stage};
-use crate::query::Planner;
 use crate::refresh::{RefreshReport, RfmScores};
 use crate::rfm::RfmModel;
-use crate::segment::Segments;
 
 impl Engine {
     /// Records a purchase (or, with a negative amount, a refund) of customer `id` on the UTC
@@ -152,13 +150,7 @@ impl Engine {
         self.segments.check(&self.planner())?;
         let Engine { customers, tags, attrs, history, models, segments } = self;
         let mut report = models.refresh(as_of.into(), customers, history, tags, attrs)?;
-        // The applied plans, after the derived tags they may read, in the order applied.
-        for (group, plan) in segments.applied().to_vec() {
-            let planner = Planner { pool: tags.pool(), store: tags.store(), live: customers.live(), attrs };
-            let now = Segments::evaluate(&planner, &plan)?;
-            let diff = segments.apply(tags, &group, &plan, &now)?;
-            report.plans.push((group, diff));
-        }
+        report.plans = segments.reapply(tags, customers.live(), attrs)?;
         Ok(report)
     }
 

@@ -12,6 +12,7 @@ mod plan;
 
 use roaring::{MultiOps, RoaringBitmap};
 
+use crate::attrs::Attrs;
 use crate::audience::Audience;
 use crate::error::Result;
 use crate::id::CustomerId;
@@ -249,6 +250,22 @@ impl Segments {
         Ok(())
     }
 
+    /// Applies every kept plan again (after `refresh` wrote the tags they may read), in the
+    /// order they were first applied; per plan its group and who moved.
+    pub(crate) fn reapply(
+        &self,
+        tags: &mut Tags,
+        live: &RoaringBitmap,
+        attrs: &Attrs,
+    ) -> Result<Vec<(String, SegmentDiff)>> {
+        let mut diffs = Vec::with_capacity(self.applied.len());
+        for (group, plan) in &self.applied {
+            let now = Segments::evaluate(&Planner { pool: tags.pool(), store: tags.store(), live, attrs }, plan)?;
+            diffs.push((group.clone(), write(tags, group, plan, &now)?));
+        }
+        Ok(diffs)
+    }
+
     /// The applied plans, `(group, plan)`, in the order they were first applied.
     pub(crate) fn applied(&self) -> &[(String, SegmentPlan)] {
         &self.applied
@@ -261,13 +278,7 @@ fn write(tags: &mut Tags, group: &str, plan: &SegmentPlan, now: &Segmentation) -
     let values = tags.derived_group(group, TagKind::Custom, plan.names())?;
     // What the group holds now, by the plan's names; values of an earlier plan it no longer
     // has are read too, so their customers are seen leaving.
-    let before_values = tags.group_members(group);
-    let mut names: Vec<String> = Vec::new();
-    let mut members: Vec<Audience> = Vec::new();
-    for (name, bits) in before_values {
-        names.push(name);
-        members.push(Audience::from(bits));
-    }
+    let (names, members) = tags.group_members(group).into_iter().map(|(n, bits)| (n, Audience::from(bits))).unzip();
     let before = Segmentation { names, members };
     let diff = now.diff(&before);
     let listed: Vec<&str> = plan.names().collect();
@@ -278,11 +289,10 @@ fn write(tags: &mut Tags, group: &str, plan: &SegmentPlan, now: &Segmentation) -
             tags.replace_members(&values, i, seg.bitmap().clone());
         }
     } else {
+        let empty = RoaringBitmap::new();
         for (i, (name, seg)) in now.iter().enumerate() {
-            let then = before.audience(name).map(Audience::bitmap).cloned().unwrap_or_default();
-            let removes: Vec<u32> = (&then - seg.bitmap()).iter().collect();
-            let adds: Vec<u32> = (seg.bitmap() - &then).iter().collect();
-            tags.move_members(&values, i, &removes, &adds);
+            let then = before.audience(name).map_or(&empty, Audience::bitmap);
+            tags.move_member_bits(&values, i, &(then - seg.bitmap()), seg.bitmap() - then);
         }
     }
     Ok(diff)

@@ -89,17 +89,27 @@ impl Tags {
     /// joining are removed from no other value: the layer's diff moves each customer out of
     /// its old value itself. Whether anything was given.
     pub(crate) fn move_members(&mut self, group: &DerivedGroup, value: usize, removes: &[u32], adds: &[u32]) -> bool {
+        let bits = |ids: &[u32]| RoaringBitmap::from_sorted_iter(ids.iter().copied()).expect("ids ascend");
+        self.move_member_bits(group, value, &bits(removes), bits(adds))
+    }
+
+    /// [`Tags::move_members`] with the customers as bitmaps.
+    pub(crate) fn move_member_bits(
+        &mut self,
+        group: &DerivedGroup,
+        value: usize,
+        removes: &RoaringBitmap,
+        adds: RoaringBitmap,
+    ) -> bool {
         if removes.is_empty() && adds.is_empty() {
             return false;
         }
         let tag = group.values[value];
         if !removes.is_empty() {
-            let bits = RoaringBitmap::from_sorted_iter(removes.iter().copied()).expect("ids ascend");
-            self.store.remove_many(&self.pool, tag, &bits);
+            self.store.remove_many(&self.pool, tag, removes);
         }
         if !adds.is_empty() {
-            let bits = RoaringBitmap::from_sorted_iter(adds.iter().copied()).expect("ids ascend");
-            self.store.add(&self.pool, tag, bits);
+            self.store.add(&self.pool, tag, adds);
         }
         self.store.optimize_tag(tag);
         true

@@ -126,10 +126,7 @@ impl Tags {
     /// Declares exclusive group `group`, whose new value tags get `kind`; a no-op for a
     /// declared group. Refused when a customer already carries two of its values.
     pub(crate) fn define_group(&mut self, group: &str, kind: TagKind) -> Result<()> {
-        let group = normalize_group(group)?;
-        if DERIVED_GROUPS.contains(&&*group) {
-            return Err(Error::DerivedName { name: group.into_owned(), owner: DERIVED_OWNER });
-        }
+        let group = self.check_group_name(group)?;
         self.declare_group(&group, kind)
     }
 
