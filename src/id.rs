@@ -35,6 +35,10 @@ pub(crate) const DERIVED_GROUPS: [&str; 5] = [derived::R, derived::F, derived::M
 pub(crate) const DERIVED_ATTRS: [&str; 3] = [derived::RECENCY_DAYS, derived::FREQUENCY, derived::MONETARY];
 /// Who owns them, for errors.
 pub(crate) const DERIVED_OWNER: &str = "refresh (RFM and lifecycle)";
+/// Who owns an applied segment plan's group, for errors.
+pub(crate) const PLAN_OWNER: &str = "a segment plan (Engine::apply_plan)";
+/// Who owns a rule tag, for errors.
+pub(crate) const RULE_OWNER: &str = "its rule (Engine::define_rule_tag)";
 
 /// The longest tag (or attribute, or exclusive group) name, in bytes of its normal form:
 /// 256 bytes is 256 ASCII letters, 85 CJK characters or 64 emoji.

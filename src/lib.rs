@@ -174,6 +174,7 @@ mod blocks;
 mod customers;
 mod engine;
 mod error;
+mod feed;
 mod history;
 mod id;
 mod lifecycle;
@@ -188,7 +189,10 @@ pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
 pub use customers::MAX_CUSTOMER_KEY_LEN;
 pub use engine::{AsQuery, Engine, Stats};
-pub use error::{AmountProblem, DateProblem, Error, KeyProblem, ModelProblem, NameProblem, PlanProblem, Result};
+pub use error::{
+    AmountProblem, DateProblem, Error, KeyProblem, ModelProblem, NameProblem, PlanProblem, Result, UsedBy,
+};
+pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
@@ -197,7 +201,9 @@ pub use query::{
 };
 pub use refresh::{RefreshReport, RfmScores, StageTransition};
 pub use rfm::{RfmGrid, RfmModel};
-pub use segment::{IntoRuleQuery, SegmentDiff, SegmentMove, SegmentPlan, SegmentRule, Segmentation};
+pub use segment::{
+    IntoRuleQuery, RuleUpdate, RulesReport, SegmentDiff, SegmentMove, SegmentPlan, SegmentRule, Segmentation,
+};
 pub use span::Span;
 pub use tags::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN, TagInfo, TagKind};
 

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use audience::{CustomerId, Day, Engine, Error, Money, PlanProblem, SegmentPlan, Segmentation};
+use audience::{CustomerId, Day, Engine, Error, Money, PlanProblem, SegmentPlan, Segmentation, UsedBy};
 use common::config;
 use proptest::prelude::*;
 
@@ -253,12 +253,15 @@ fn refresh_applies_plans_again_after_the_stage_tags() {
         (Some("active"), Some("slipping"), vec![a.0])
     );
     assert_eq!(e.count("lc:slipping").unwrap(), 1);
-    // A plan whose tag was deleted is an error before the refresh changes anything.
+    // A tag an applied plan reads cannot be deleted (the plan would stop resolving).
     e.tag(b, "temp").unwrap();
     e.apply_plan("t", &SegmentPlan::new([("x", "temp")], "rest").unwrap()).unwrap();
     e.untag(b, "temp").unwrap();
-    e.delete_tag("temp").unwrap();
-    let before = e.last_refresh();
-    assert!(matches!(e.refresh(day("2024-12-31")), Err(Error::InRule { .. })));
-    assert_eq!(e.last_refresh(), before);
+    let err = e.delete_tag("temp").unwrap_err();
+    assert!(
+        matches!(&err, Error::TagInUse { tag, by: UsedBy::Plan { group, rule } } if tag == "temp" && group == "t" && rule == "x"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("the rule \"x\" of the segment plan applied as \"t\""), "{err}");
+    assert!(e.tag_id("temp").is_some());
 }

@@ -10,6 +10,7 @@ use crate::id::CustomerId;
 use crate::lifecycle::{Lifecycle, Stage};
 use crate::refresh::{RefreshReport, RfmScores};
 use crate::rfm::RfmModel;
+use crate::segment::Inputs;
 
 impl Engine {
     /// Records a purchase (or, with a negative amount, a refund) of customer `id` on the UTC
@@ -139,18 +140,19 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     ///
-    /// Segment plans applied with [`Engine::apply_plan`] are applied again after the derived
-    /// tags are written (so a plan may use `stage:` and `r:`), in the order they were first
-    /// applied; who moved is in [`RefreshReport::plans`].
+    /// Rule tags ([`Engine::define_rule_tag`]) and segment plans applied with
+    /// [`Engine::apply_plan`] are computed again after the derived tags are written (so they
+    /// may use `stage:` and `r:`), each after what it reads; who joined and left each rule
+    /// tag is in [`RefreshReport::rules`], who moved in each plan in [`RefreshReport::plans`].
     ///
     /// Errors: [`Error::MonetaryOverflow`] when a customer's total leaves the `i64` range;
-    /// [`Error::InRule`] when an applied plan no longer resolves (a tag it names was
-    /// deleted). Both are found before anything changes.
+    /// [`Error::InRule`] when a rule tag or an applied plan no longer resolves. Both are found before anything changes.
     pub fn refresh(&mut self, as_of: impl Into<Day>) -> Result<RefreshReport> {
-        self.segments.check(&self.planner())?;
+        self.segments.check(&self.tags, Inputs { live: self.customers.live(), attrs: &self.attrs })?;
         let Engine { customers, tags, attrs, history, models, segments } = self;
         let mut report = models.refresh(as_of.into(), customers, history, tags, attrs)?;
-        report.plans = segments.reapply(tags, customers.live(), attrs)?;
+        let saved = segments.compute_all(tags, Inputs { live: customers.live(), attrs })?;
+        (report.rules, report.plans) = (saved.rules, saved.plans);
         Ok(report)
     }
 

@@ -8,7 +8,8 @@
 //! | `queries.rs` | query, select, count, explain | the [`Planner`] |
 //! | `attrs.rs` | numeric attributes | [`Attrs`] |
 //! | `history.rs` | purchases, the models, refresh | [`History`], [`Models`] (the refresh layer) |
-//! | `segments.rs` | segment plans: evaluate, apply | [`Segments`] (the segment layer) |
+//! | `segments.rs` | segment plans and rule tags: evaluate, apply, define, compute | [`Segments`] (the segment layer) |
+//! | `changes.rs` | the change feed: on, off, drain | [`Tags`] (which records every write) |
 //! | `stats.rs` | sizes, optimize | all of them |
 
 use std::borrow::Cow;
@@ -23,6 +24,7 @@ use crate::segment::Segments;
 use crate::tags::Tags;
 
 mod attrs;
+mod changes;
 mod customers;
 mod history;
 mod queries;

@@ -1,11 +1,13 @@
-//! Segment plans: evaluated through the planner, applied by the segment layer through the
-//! tags layer's derived-group API.
+//! Segment plans and rule tags: evaluated through the planner, kept and computed by the
+//! segment layer, written through the tags layer.
 
 use super::Engine;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
-use crate::segment::{SegmentDiff, SegmentPlan, Segmentation, Segments};
+use crate::id::TagId;
+use crate::query::Query;
+use crate::segment::{Inputs, IntoRuleQuery, RulesReport, SegmentDiff, SegmentPlan, Segmentation, Segments};
 
 impl Engine {
     /// Puts every live customer in exactly one segment of `plan`: the first rule whose query
@@ -24,7 +26,10 @@ impl Engine {
     /// again (the same plan or a new version of it) moves only the customers whose segment
     /// changed; a value the new plan no longer has stays as an empty tag. Returns who moved
     /// since the group's last state ([`SegmentDiff`]); customers removed since are not in
-    /// it (their removal already took them out of every tag). The plan is kept:
+    /// it (their removal already took them out of every tag).
+    ///
+    /// The plan is kept and owns the group: its tags cannot be written by hand. Rule tags
+    /// and other plans that read the group are computed again after it.
     /// [`Engine::refresh`] applies it again after the RFM and stage tags, so a plan may use
     /// `stage:` and `r:`, and its diff is in [`RefreshReport::plans`](crate::RefreshReport::plans).
     ///
@@ -41,19 +46,81 @@ impl Engine {
     /// let moved = engine.apply_plan("campaign", &plan)?;
     /// assert_eq!(moved.entered("vips").map(|a| a.len()), Some(1));
     /// assert_eq!(engine.count("campaign:vips AND NOT campaign:others")?, 2);
+    /// assert!(engine.tag(a, "campaign:others").is_err()); // the plan owns the group
     /// # Ok::<(), audience::Error>(())
     /// ```
     ///
     /// Errors: as [`Engine::segment`]; [`Error::InvalidTagName`] for a group name with `/`
-    /// or `:`; [`Error::DerivedName`] for a group `refresh` owns. Nothing changes on error.
+    /// or `:`; [`Error::DerivedName`] for a group `refresh` owns; [`Error::GroupInUse`] for
+    /// a group with hand-written tags; [`Error::RuleCycle`] when the plan reads, through
+    /// rule tags, its own group. Nothing changes on error.
     pub fn apply_plan(&mut self, group: &str, plan: &SegmentPlan) -> Result<SegmentDiff> {
-        let group = self.tags.check_group_name(group)?;
-        let now = Segments::evaluate(&self.planner(), plan)?;
-        self.segments.apply(&mut self.tags, &group, plan, &now)
+        let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
+        self.segments.apply_plan(&mut self.tags, input, group, plan)
     }
 
     /// The applied plans, `(group, plan)`, in the order they were first applied.
     pub fn applied_plans(&self) -> impl Iterator<Item = (&str, &SegmentPlan)> + '_ {
         self.segments.applied().iter().map(|(g, p)| (g.as_str(), p))
+    }
+
+    /// Defines rule tag `name`: a tag whose members are whatever `query` says (a saved
+    /// audience), computed now, by [`Engine::refresh_rules`] and by [`Engine::refresh`].
+    /// Defining an existing rule tag again gives it the new query. A rule may read other
+    /// rule tags and applied plans' segments: they are computed in dependency order, and
+    /// rule tags that read this one are computed again with it. Between computations a
+    /// rule tag keeps the members it was given (a `tag` that changes a customer's match
+    /// shows at the next `refresh_rules`).
+    ///
+    /// The tag belongs to its rule: tagging it by hand is an [`Error::DerivedName`];
+    /// deleting it ([`Engine::delete_tag`]) drops the rule; deleting or renaming a tag a
+    /// rule reads is an [`Error::TagInUse`] naming the rule.
+    ///
+    /// ```
+    /// use audience::{Engine, TagKind};
+    /// let mut engine = Engine::new();
+    /// let (a, b) = (engine.customer("a")?, engine.customer("b")?);
+    /// engine.tag(a, "vip")?;
+    /// engine.tag(b, "outdoor")?;
+    /// engine.set_attr(a, "spend", 1_500)?;
+    /// engine.define_rule_tag("high_value", "spend >= 1000 AND vip")?;
+    /// engine.define_rule_tag("reachable", "high_value OR outdoor")?;
+    /// assert_eq!(engine.count("reachable")?, 2);
+    /// let err = engine.define_rule_tag("high_value", "reachable").unwrap_err();
+    /// assert_eq!(err.to_string().contains("high_value -> reachable -> high_value"), true);
+    /// engine.set_attr(b, "spend", 2_000)?;
+    /// engine.tag(b, "vip")?;
+    /// engine.refresh_rules()?;
+    /// assert_eq!(engine.count("high_value")?, 2);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::InRule`] naming the rule for a query that does not parse or names
+    /// an unknown tag or attribute (with suggestions); [`Error::RuleCycle`] naming the
+    /// cycle (`a -> b -> a`) when the rule would read itself; [`Error::TagExists`] for a
+    /// name a hand-written tag has; [`Error::DerivedName`] for a name another layer owns;
+    /// [`Error::InvalidTagName`] for an invalid name or a value of an exclusive group.
+    /// Nothing changes on error.
+    pub fn define_rule_tag(&mut self, name: &str, query: impl IntoRuleQuery) -> Result<TagId> {
+        let query =
+            query.into_query().map_err(|e| crate::Error::InRule { rule: name.to_owned(), error: Box::new(e) })?;
+        let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
+        self.segments.define_rule(&mut self.tags, input, name, query)
+    }
+
+    /// The rule tags, `(name, query)`, in the order they were defined.
+    pub fn rule_tags(&self) -> impl Iterator<Item = (&str, &Query)> + '_ {
+        self.segments.rule_tags(&self.tags)
+    }
+
+    /// Computes every rule tag and applied plan again from the tags as they are now, each
+    /// after what it reads; who joined and left each rule tag, who moved in each plan.
+    /// ([`Engine::refresh`] does this too, after the RFM and stage tags.)
+    ///
+    /// Errors: [`Error::InRule`] when a saved query no longer resolves; nothing changes then.
+    pub fn refresh_rules(&mut self) -> Result<RulesReport> {
+        let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
+        self.segments.check(&self.tags, input)?;
+        self.segments.compute_all(&mut self.tags, input)
     }
 }

@@ -72,7 +72,9 @@ impl Engine {
 
     /// Deletes tag `name` from the pool and from every customer; returns how many customers
     /// carried it. A tag with child tags is not deleted ([`Error::TagHasChildren`]): delete the
-    /// children first, so a whole branch is never dropped by accident.
+    /// children first, so a whole branch is never dropped by accident. Nor is a tag that a
+    /// rule tag's query or an applied plan names ([`Error::TagInUse`], naming the rule). A
+    /// rule tag can be deleted (when no other rule uses it): its rule goes with it.
     ///
     /// ```
     /// use audience::{Engine, Error};
@@ -86,7 +88,7 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn delete_tag(&mut self, name: &str) -> Result<u64> {
-        self.tags.delete(name)
+        self.segments.delete_tag(&mut self.tags, name)
     }
 
     /// Renames tag `old` to `new`, keeping its id and customers. Descendants move with it
@@ -95,7 +97,9 @@ impl Engine {
     ///
     /// Errors: [`Error::UnknownTag`], [`Error::InvalidTagName`], [`Error::TagExists`] when a
     /// new name is taken, [`Error::ExclusiveConflict`] when joining a group would give a
-    /// customer two of its values. Nothing changes on error.
+    /// customer two of its values, [`Error::TagInUse`] when a rule tag's query or an applied
+    /// plan names the tag or a descendant, [`Error::DerivedName`] for a derived tag (a rule
+    /// tag, a plan's or `refresh`'s). Nothing changes on error.
     ///
     /// ```
     /// use audience::Engine;
@@ -110,6 +114,7 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn rename_tag(&mut self, old: &str, new: &str) -> Result<()> {
+        self.segments.check_rename(&self.tags, old)?;
         self.tags.rename(old, new)
     }
 

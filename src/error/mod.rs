@@ -24,7 +24,7 @@ use crate::span::Span;
 
 mod problems;
 
-pub use problems::{AmountProblem, DateProblem, KeyProblem, ModelProblem, NameProblem, PlanProblem};
+pub use problems::{AmountProblem, DateProblem, KeyProblem, ModelProblem, NameProblem, PlanProblem, UsedBy};
 
 /// `Result<T, audience::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -352,6 +352,44 @@ pub enum Error {
         rule: String,
         /// The query's error.
         error: Box<Error>,
+    },
+
+    /// A segment plan cannot be applied as a group that holds tags written by hand (or a
+    /// group declared by hand): the plan would take over, and rewrite, its values.
+    #[error(
+        "the group {} is in use by hand-written tags{} (hint: apply the plan as a new group, e.g. {}, \
+         or delete the group's tags first)",
+        Quote(group), tag.as_deref().map(|t| format!(" such as {}", Quote(t))).unwrap_or_default(),
+        Quote(&format!("{group}_plan"))
+    )]
+    GroupInUse {
+        /// The group.
+        group: String,
+        /// One of its tags, if it has any.
+        tag: Option<String>,
+    },
+
+    /// A tag cannot be deleted or renamed while a rule tag's query or an applied segment
+    /// plan names it: the rule would stop resolving.
+    #[error("tag {} is used by {by} (hint: redefine or delete that first)", Quote(tag))]
+    TagInUse {
+        /// The tag (as named by the rule, for a rename of one of its ancestors).
+        tag: String,
+        /// Who uses it.
+        by: UsedBy,
+    },
+
+    /// Rule tags (and applied plans) that depend on each other in a circle: none of them
+    /// could be computed first. Found when the rule is defined or the plan applied.
+    #[error(
+        "rule tags depend on each other in a cycle: {} (hint: a rule tag may use other rule tags \
+         and plans, but not, through them, itself)",
+        cycle.join(" -> ")
+    )]
+    RuleCycle {
+        /// The cycle, starting and ending with the rule being defined: `["a", "b", "a"]`.
+        /// An applied plan is named `plan <group>`.
+        cycle: Vec<String>,
     },
 
     /// A model configuration (RFM thresholds, segment grid, lifecycle windows) was rejected.

@@ -80,6 +80,15 @@ pub enum NameProblem {
         /// The group.
         group: String,
     },
+    /// A segment name with `/` or `:`: applied, a segment becomes the value tag
+    /// `<group>:<name>` of its plan's group.
+    SegmentSeparator,
+    /// A rule tag named as a value of an exclusive group: a rule's members are whatever its
+    /// query says, so they could overlap the group's other values.
+    RuleInGroup {
+        /// The group.
+        group: String,
+    },
 }
 
 impl fmt::Display for NameProblem {
@@ -126,6 +135,16 @@ impl fmt::Display for NameProblem {
                 f,
                 "a value of the exclusive group {group:?} must be a plain non-empty name without '/' or ':' \
                  (hint: \"{group}:gold\")"
+            ),
+            NameProblem::SegmentSeparator => f.write_str(
+                "a segment name cannot contain '/' or ':': applied, it becomes the tag \"<group>:<name>\" \
+                 (hint: e.g. \"at_risk_vip\")",
+            ),
+            NameProblem::RuleInGroup { group } => write!(
+                f,
+                "is a value of the exclusive group {group:?}, and a rule tag's members are whatever its query says, \
+                 which may overlap the group's other values (hint: name it outside the group, or use a segment plan \
+                 for exclusive buckets)"
             ),
         }
     }
@@ -379,6 +398,35 @@ impl fmt::Display for PlanProblem {
                 write!(f, "the fallback is named {} like a rule (hint: give it a name of its own)", Quote(name))
             }
             PlanProblem::InvalidName { name, reason } => write!(f, "segment name {}: {reason}", Quote(name)),
+        }
+    }
+}
+
+/// What uses a tag ([`Error::TagInUse`](crate::Error::TagInUse)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UsedBy {
+    /// The query of a rule tag.
+    RuleTag {
+        /// The rule tag.
+        name: String,
+    },
+    /// A rule of an applied segment plan.
+    Plan {
+        /// The group the plan is applied as.
+        group: String,
+        /// The rule's segment name.
+        rule: String,
+    },
+}
+
+impl fmt::Display for UsedBy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UsedBy::RuleTag { name } => write!(f, "the query of the rule tag {}", Quote(name)),
+            UsedBy::Plan { group, rule } => {
+                write!(f, "the rule {} of the segment plan applied as {}", Quote(rule), Quote(group))
+            }
         }
     }
 }

@@ -511,6 +511,49 @@ impl Query {
         self.depth
     }
 
+    /// The tag names the query reads, each once, in the order they first appear (normalized
+    /// when valid, as [`TagRef::name`]).
+    ///
+    /// ```
+    /// use audience::Query;
+    /// let q = Query::parse("vip AND (outdoor OR vip) AND age >= 30")?;
+    /// assert_eq!(q.tag_names(), ["vip", "outdoor"]);
+    /// assert_eq!(q.attribute_names(), ["age"]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn tag_names(&self) -> Vec<&str> {
+        self.names(|e| match e {
+            Expr::Tag(t) => Some(t.name()),
+            _ => None,
+        })
+    }
+
+    /// The attribute names the query compares, each once, in the order they first appear.
+    pub fn attribute_names(&self) -> Vec<&str> {
+        self.names(|e| match e {
+            Expr::Compare(c) => Some(c.name()),
+            _ => None,
+        })
+    }
+
+    /// The names `term` picks from the leaves, left to right, each once (iterative).
+    fn names<'q>(&'q self, term: impl Fn(&'q Expr) -> Option<&'q str>) -> Vec<&'q str> {
+        let mut out: Vec<&str> = Vec::new();
+        let mut stack = vec![&self.expr];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Not(x) => stack.push(x),
+                Expr::And(xs) | Expr::Or(xs) => stack.extend(xs.iter().rev()),
+                _ => {
+                    if let Some(name) = term(e).filter(|n| !out.contains(n)) {
+                        out.push(name);
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn into_expr(mut self) -> Expr {
         std::mem::replace(&mut self.expr, Expr::Everyone)
     }

@@ -39,7 +39,9 @@ pub(super) fn apply(
         f: ensure(tags, &d.f)?,
         m: ensure(tags, &d.m)?,
         segment: ensure(tags, &d.segment)?,
-        stage: ensure(tags, &d.stage)?,
+        // Stage moves reach the change feed as stage changes (recorded with the report's
+        // transitions), not as tag events.
+        stage: ensure(tags, &d.stage)?.quiet(),
     };
     move_members(tags, &mut d.r, &groups.r);
     move_members(tags, &mut d.f, &groups.f);

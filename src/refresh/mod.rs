@@ -19,6 +19,7 @@ use crate::attrs::Attrs;
 use crate::audience::Audience;
 use crate::customers::Directory;
 use crate::error::{Error, Result};
+use crate::feed::ChangeEvent;
 use crate::history::{Day, History, Summary};
 use crate::lifecycle::{Lifecycle, Stage};
 use crate::rfm::RfmModel;
@@ -191,10 +192,15 @@ impl Models {
             e => e,
         })?;
         let groups = apply::apply(&mut plan, tags, attrs, live, as_of)?;
-        let transitions = std::mem::take(&mut plan.transitions)
+        let transitions: Vec<StageTransition> = std::mem::take(&mut plan.transitions)
             .into_iter()
             .map(|(from, to, bits)| StageTransition { from, to, count: bits.len(), audience: Audience::from(bits) })
             .collect();
+        if tags.tracks_changes() {
+            for t in &transitions {
+                tags.record(ChangeEvent::StageChanged { from: t.from, to: t.to, audience: t.audience.clone() });
+            }
+        }
         let report =
             self.report(tags, &groups, live, as_of, plan.scored, transitions, (plan.incremental, plan.recomputed));
         self.last = Some(plan.next);
@@ -227,6 +233,7 @@ impl Models {
             incremental,
             recomputed,
             plans: Vec::new(),
+            rules: Vec::new(),
         }
     }
 }

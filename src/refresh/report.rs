@@ -5,7 +5,7 @@ use crate::audience::Audience;
 use crate::history::Day;
 use crate::lifecycle::Stage;
 use crate::rfm::RfmGrid;
-use crate::segment::SegmentDiff;
+use crate::segment::{RuleUpdate, SegmentDiff};
 use crate::tags::Tags;
 
 use super::apply::DerivedTags;
@@ -85,8 +85,12 @@ pub struct RefreshReport {
     /// Customers whose purchase history was read.
     pub recomputed: u64,
     /// Per applied segment plan ([`Engine::apply_plan`](crate::Engine::apply_plan)), its
-    /// group and who moved between its segments, in the order the plans were applied.
+    /// group and who moved between its segments, in the order they were computed (each
+    /// after the rule tags and plans it reads).
     pub plans: Vec<(String, SegmentDiff)>,
+    /// Per rule tag ([`Engine::define_rule_tag`](crate::Engine::define_rule_tag)), who
+    /// joined and who left it, in the order they were computed.
+    pub rules: Vec<RuleUpdate>,
 }
 
 impl RefreshReport {

@@ -4,22 +4,26 @@
 //!
 //! - `plan.rs`: [`SegmentPlan`], its validation and its serde form.
 //! - `mod.rs`: [`Segmentation`] (one plan's segments), [`SegmentDiff`] (who moved between
-//!   two of them), and the layer's state: the plans applied as exclusive groups, which
-//!   `refresh` re-evaluates. It reads audiences through the planner and writes through the
-//!   tags layer's derived-group API, as `refresh/` does.
+//!   two of them).
+//! - `saved.rs`: the layer's state, saved queries materialized as tags: plans applied as
+//!   exclusive groups and rule tags (saved audiences), computed when defined, by
+//!   `refresh_rules` and by `refresh`. It reads audiences through the planner and writes
+//!   through the tags layer, as `refresh/` does.
+//! - `order.rs`: the order saved queries are computed in (each after what it reads), and
+//!   cycles.
 
+mod order;
 mod plan;
+mod saved;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use crate::attrs::Attrs;
 use crate::audience::Audience;
-use crate::error::Result;
 use crate::id::CustomerId;
-use crate::query::Planner;
-use crate::tags::{TagKind, Tags};
 
 pub use plan::{IntoRuleQuery, SegmentPlan, SegmentRule};
+pub(crate) use saved::{Inputs, Segments};
+pub use saved::{RuleUpdate, RulesReport};
 
 /// One plan's segments: every live customer in exactly one, in plan order (the fallback
 /// last). From [`Engine::segment`](crate::Engine::segment).
@@ -197,103 +201,4 @@ impl SegmentDiff {
     pub fn moves(&self) -> &[SegmentMove] {
         &self.moves
     }
-}
-
-/// The plans applied as exclusive groups, in the order they were applied.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Segments {
-    applied: Vec<(String, SegmentPlan)>,
-}
-
-impl Segments {
-    /// Evaluates `plan`: rule `i`'s segment is its query's customers minus those of the rules
-    /// before it; the fallback is every live customer no rule matched.
-    pub(crate) fn evaluate(planner: &Planner<'_>, plan: &SegmentPlan) -> Result<Segmentation> {
-        let mut taken = RoaringBitmap::new();
-        let mut members = Vec::with_capacity(plan.rules().len() + 1);
-        for rule in plan.rules() {
-            let bits = planner.select(rule.query()).map_err(|e| rule.error(e))?;
-            let mine = if taken.is_empty() { bits } else { bits - &taken };
-            taken |= &mine;
-            members.push(Audience::from(mine));
-        }
-        members.push(Audience::from(planner.live - &taken));
-        Ok(Segmentation { names: plan.names().map(str::to_owned).collect(), members })
-    }
-
-    /// Applies `plan`, evaluated as `now`, as exclusive group `group` (normalized): one
-    /// value tag per segment, customers moved only where their segment changed; who moved.
-    /// The plan is kept, and `refresh` applies it again.
-    pub(crate) fn apply(
-        &mut self,
-        tags: &mut Tags,
-        group: &str,
-        plan: &SegmentPlan,
-        now: &Segmentation,
-    ) -> Result<SegmentDiff> {
-        let diff = write(tags, group, plan, now)?;
-        match self.applied.iter_mut().find(|(g, _)| g == group) {
-            Some((_, p)) => *p = plan.clone(),
-            None => self.applied.push((group.to_owned(), plan.clone())),
-        }
-        Ok(diff)
-    }
-
-    /// Checks that every applied plan still resolves (its tags and attributes exist), so a
-    /// refresh can re-apply them after it wrote its own tags.
-    pub(crate) fn check(&self, planner: &Planner<'_>) -> Result<()> {
-        for (_, plan) in &self.applied {
-            for rule in plan.rules() {
-                planner.resolves(rule.query()).map_err(|e| rule.error(e))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Applies every kept plan again (after `refresh` wrote the tags they may read), in the
-    /// order they were first applied; per plan its group and who moved.
-    pub(crate) fn reapply(
-        &self,
-        tags: &mut Tags,
-        live: &RoaringBitmap,
-        attrs: &Attrs,
-    ) -> Result<Vec<(String, SegmentDiff)>> {
-        let mut diffs = Vec::with_capacity(self.applied.len());
-        for (group, plan) in &self.applied {
-            let now = Segments::evaluate(&Planner { pool: tags.pool(), store: tags.store(), live, attrs }, plan)?;
-            diffs.push((group.clone(), write(tags, group, plan, &now)?));
-        }
-        Ok(diffs)
-    }
-
-    /// The applied plans, `(group, plan)`, in the order they were first applied.
-    pub(crate) fn applied(&self) -> &[(String, SegmentPlan)] {
-        &self.applied
-    }
-}
-
-/// Writes segmentation `now` of `plan` into group `group`; who moved since what the group
-/// held.
-fn write(tags: &mut Tags, group: &str, plan: &SegmentPlan, now: &Segmentation) -> Result<SegmentDiff> {
-    let values = tags.derived_group(group, TagKind::Custom, plan.names())?;
-    // What the group holds now, by the plan's names; values of an earlier plan it no longer
-    // has are read too, so their customers are seen leaving.
-    let (names, members) = tags.group_members(group).into_iter().map(|(n, bits)| (n, Audience::from(bits))).unzip();
-    let before = Segmentation { names, members };
-    let diff = now.diff(&before);
-    let listed: Vec<&str> = plan.names().collect();
-    let stale = before.names.iter().any(|n| !listed.contains(&n.as_str()) && before.size(n) > 0);
-    if stale {
-        tags.clear_group(&values); // a value the plan no longer has: start from empty
-        for (i, (_, seg)) in now.iter().enumerate() {
-            tags.replace_members(&values, i, seg.bitmap().clone());
-        }
-    } else {
-        let empty = RoaringBitmap::new();
-        for (i, (name, seg)) in now.iter().enumerate() {
-            let then = before.audience(name).map_or(&empty, Audience::bitmap);
-            tags.move_member_bits(&values, i, &(then - seg.bitmap()), seg.bitmap() - then);
-        }
-    }
-    Ok(diff)
 }

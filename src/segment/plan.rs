@@ -150,7 +150,7 @@ fn check_name(raw: &str) -> Result<String> {
         e => e,
     })?;
     if norm.contains(['/', ':']) {
-        return Err(invalid(NameProblem::GroupValue { group: "<plan group>".into() }));
+        return Err(invalid(NameProblem::SegmentSeparator));
     }
     Ok(norm.into_owned())
 }

@@ -9,7 +9,6 @@ use std::hash::Hasher;
 use roaring::RoaringBitmap;
 
 use super::Tags;
-use super::check_writable;
 use crate::customers::Directory;
 use crate::error::Result;
 use crate::id::{CustomerId, TagId};
@@ -136,7 +135,7 @@ impl Tags {
 
     fn bulk_slot(&self, bulk: &mut Bulk, name: &str) -> Result<Slot> {
         let norm = normalize_tag(name)?;
-        check_writable(&norm)?;
+        self.check_writable(&norm)?;
         if let Some(id) = self.pool.lookup(&norm) {
             return Ok(Slot::Existing(id));
         }
@@ -204,7 +203,7 @@ impl Tags {
             let bits = crate::blocks::build::from_sorted(&run);
             drop(run);
             let merged = !self.store.get(tag).is_empty();
-            added += self.store.add(&self.pool, tag, bits);
+            added += self.put_many(tag, bits);
             if merged {
                 self.store.optimize_tag(tag);
             }
@@ -239,11 +238,12 @@ impl Tags {
             for (tag, bits) in &runs {
                 added += bits.len() - bits.intersection_len(self.store.get(*tag));
             }
-            for &member in self.pool.exclusive_members(runs[0].0) {
-                self.store.remove_many(&self.pool, member, &touched);
+            for i in 0..self.pool.exclusive_members(runs[0].0).len() {
+                let member = self.pool.exclusive_members(runs[0].0)[i];
+                self.take_many(member, &touched);
             }
             for (tag, bits) in runs {
-                self.store.add(&self.pool, tag, bits);
+                self.put_many(tag, bits);
             }
         }
         added

@@ -24,12 +24,21 @@ use crate::tags::TagKind;
 pub(crate) struct DerivedGroup {
     group: Box<str>,
     values: Vec<TagId>,
+    /// Whether writes through it record no tag events in the change feed: the layer
+    /// describes them itself (segment moves, stage changes).
+    quiet: bool,
 }
 
 impl DerivedGroup {
     /// How many values the layer listed.
     pub(crate) fn len(&self) -> usize {
         self.values.len()
+    }
+
+    /// The group with its writes' tag events muted in the change feed: the layer records
+    /// higher-level events for them itself.
+    pub(crate) fn quiet(self) -> DerivedGroup {
+        DerivedGroup { quiet: true, ..self }
     }
 }
 
@@ -53,7 +62,7 @@ impl Tags {
                 None => self.create(&name, kind)?,
             });
         }
-        Ok(DerivedGroup { group: group.into(), values: ids })
+        Ok(DerivedGroup { group: group.into(), values: ids, quiet: false })
     }
 
     /// Every value tag of exclusive group `group` (listed by a layer or not), in creation
@@ -79,9 +88,11 @@ impl Tags {
     /// it no longer has stay as empty tags, so stored queries naming them still resolve).
     pub(crate) fn clear_group(&mut self, group: &DerivedGroup) {
         let members = self.pool.group(&group.group).map(|g| g.members.clone()).unwrap_or_default();
-        for m in members {
-            self.store.replace(&self.pool, m, RoaringBitmap::new());
-        }
+        self.muted(group.quiet, |tags| {
+            for m in members {
+                tags.set_members(m, RoaringBitmap::new());
+            }
+        });
     }
 
     /// Moves customers in and out of the group's `value`-th value: `removes` leave it, then
@@ -105,12 +116,14 @@ impl Tags {
             return false;
         }
         let tag = group.values[value];
-        if !removes.is_empty() {
-            self.store.remove_many(&self.pool, tag, removes);
-        }
-        if !adds.is_empty() {
-            self.store.add(&self.pool, tag, adds);
-        }
+        self.muted(group.quiet, |tags| {
+            if !removes.is_empty() {
+                tags.take_many(tag, removes);
+            }
+            if !adds.is_empty() {
+                tags.put_many(tag, adds);
+            }
+        });
         self.store.optimize_tag(tag);
         true
     }
@@ -118,7 +131,7 @@ impl Tags {
     /// Sets the group's `value`-th value's members wholesale (and run-optimizes them).
     pub(crate) fn replace_members(&mut self, group: &DerivedGroup, value: usize, members: RoaringBitmap) {
         let tag = group.values[value];
-        self.store.replace(&self.pool, tag, members);
+        self.muted(group.quiet, |tags| tags.set_members(tag, members));
         self.store.optimize_tag(tag);
     }
 }

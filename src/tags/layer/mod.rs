@@ -11,8 +11,11 @@ use roaring::RoaringBitmap;
 
 mod bulk;
 mod derived;
+mod owners;
+mod writes;
 
 pub(crate) use derived::DerivedGroup;
+use owners::Owners;
 
 use super::name::{normalize_group, normalize_tag};
 use super::pool::{Pool, TagInfo};
@@ -20,7 +23,8 @@ use super::store::Store;
 use super::{TagKind, group_prefix};
 use crate::customers::Directory;
 use crate::error::{Error, LISTED, Result};
-use crate::id::{CustomerId, DERIVED_GROUPS, DERIVED_OWNER, TagId};
+use crate::feed::Feed;
+use crate::id::{CustomerId, RULE_OWNER, TagId};
 
 /// The tag pool (names, kinds, exclusive groups, hierarchy) and one bitmap per tag.
 ///
@@ -32,6 +36,10 @@ use crate::id::{CustomerId, DERIVED_GROUPS, DERIVED_OWNER, TagId};
 pub(crate) struct Tags {
     pool: Pool,
     store: Store,
+    /// The tags and groups derived layers own (`owners.rs`).
+    owners: Owners,
+    /// The change feed: every write records what it changed, when on (`writes.rs`).
+    feed: Feed,
 }
 
 impl Tags {
@@ -82,7 +90,7 @@ impl Tags {
     /// Defines tag `name` with `kind` (see [`Engine::define_tag`](crate::Engine::define_tag)).
     pub(crate) fn define(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
         let norm = normalize_tag(name)?;
-        check_writable(&norm)?;
+        self.check_writable(&norm)?;
         match self.pool.lookup(&norm) {
             Some(id) => {
                 let existing = self.pool.check(id)?.kind;
@@ -106,7 +114,7 @@ impl Tags {
     /// The id of tag `name`, creating it (with its implicit kind) if needed.
     pub(crate) fn ensure(&mut self, name: &str) -> Result<TagId> {
         let norm = normalize_tag(name)?;
-        check_writable(&norm)?;
+        self.check_writable(&norm)?;
         match self.pool.lookup(&norm) {
             Some(id) => Ok(id),
             None => {
@@ -130,16 +138,6 @@ impl Tags {
         self.declare_group(&group, kind)
     }
 
-    /// `group` normalized, if a layer may own it as an exclusive group: a valid group name
-    /// that no other layer (refresh) owns.
-    pub(crate) fn check_group_name<'g>(&self, group: &'g str) -> Result<std::borrow::Cow<'g, str>> {
-        let group = normalize_group(group)?;
-        if DERIVED_GROUPS.contains(&&*group) {
-            return Err(Error::DerivedName { name: group.into_owned(), owner: DERIVED_OWNER });
-        }
-        Ok(group)
-    }
-
     /// Declares `group` (normalized; any owner) unless it is declared, after checking that
     /// no customer carries two of the tags that become its values.
     pub(super) fn declare_group(&mut self, group: &str, kind: TagKind) -> Result<()> {
@@ -147,6 +145,9 @@ impl Tags {
             return Ok(());
         }
         let members = self.pool.would_be_members(group)?;
+        if let Some(rule) = self.first_rule_tag(&members) {
+            return Err(Error::DerivedName { name: self.name(rule).to_owned(), owner: RULE_OWNER });
+        }
         let mut seen = RoaringBitmap::new();
         for (i, &m) in members.iter().enumerate() {
             let bits = self.store.get(m);
@@ -175,9 +176,7 @@ impl Tags {
     pub(crate) fn delete(&mut self, name: &str) -> Result<u64> {
         let id = self.lookup(name)?;
         self.check_writable_id(id)?;
-        let parent = self.pool.check(id)?.parent();
-        self.pool.delete(id)?;
-        Ok(self.store.deleted(&self.pool, id, parent))
+        self.delete_id(id)
     }
 
     /// Renames tag `old` (and its descendants) to `new`; nothing changes on error.
@@ -189,8 +188,9 @@ impl Tags {
             return Ok(());
         }
         let plan = self.pool.plan_rename(id, &new)?;
-        for (_, new_name) in &plan {
-            check_writable(new_name)?;
+        for (t, new_name) in &plan {
+            self.check_writable_id(*t)?;
+            self.check_writable(new_name)?;
         }
         for (t, new_name) in &plan {
             self.check_joins_group(*t, new_name)?;
@@ -303,12 +303,13 @@ impl Tags {
     }
 
     fn assign_id(&mut self, customer: u32, tag: TagId) -> bool {
-        for &other in self.pool.exclusive_members(tag) {
+        for i in 0..self.pool.exclusive_members(tag).len() {
+            let other = self.pool.exclusive_members(tag)[i];
             if other != tag {
-                self.store.remove(&self.pool, other, customer);
+                self.take(other, customer);
             }
         }
-        self.store.insert(&self.pool, tag, customer)
+        self.put(tag, customer)
     }
 
     /// Removes tag `name` itself from live customer `id`; whether it carried it.
@@ -316,7 +317,7 @@ impl Tags {
         customers.check_live(id)?;
         let tag = self.lookup(name)?;
         self.check_writable_id(tag)?;
-        Ok(self.store.remove(&self.pool, tag, id.0))
+        Ok(self.take(tag, id.0))
     }
 
     /// Tags the live customers of `bits` with `name` (others are skipped); how many were
@@ -326,55 +327,34 @@ impl Tags {
         let live = customers.live();
         let add: Cow<'_, RoaringBitmap> =
             if bits.is_subset(live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) };
-        for &other in self.pool.exclusive_members(tag) {
+        for i in 0..self.pool.exclusive_members(tag).len() {
+            let other = self.pool.exclusive_members(tag)[i];
             if other != tag {
-                self.store.remove_many(&self.pool, other, &add);
+                self.take_many(other, &add);
             }
         }
-        Ok(self.store.add(&self.pool, tag, add.into_owned()))
+        Ok(self.put_many(tag, add.into_owned()))
     }
 
     /// Removes tag `name` from every customer of `bits`; how many carried it.
     pub(crate) fn unassign_all(&mut self, bits: &RoaringBitmap, name: &str) -> Result<u64> {
         let tag = self.lookup(name)?;
         self.check_writable_id(tag)?;
-        Ok(self.store.remove_many(&self.pool, tag, bits))
+        Ok(self.take_many(tag, bits))
     }
 
     /// Erases a customer from every tag.
     pub(crate) fn remove_customer(&mut self, customer: u32) {
-        self.store.remove_everywhere(customer);
+        self.take_everywhere(&RoaringBitmap::from_iter([customer]));
     }
 
     /// Erases customers from every tag.
     pub(crate) fn remove_customers(&mut self, customers: &RoaringBitmap) {
-        self.store.remove_all_everywhere(customers);
+        self.take_everywhere(customers);
     }
 
     /// Converts containers to runs wherever that is smaller.
     pub(crate) fn optimize(&mut self) {
         self.store.optimize();
-    }
-
-    // ------------------------------------------------------------------ derived names
-
-    /// Refuses tags of the groups a derived layer owns.
-    pub(super) fn check_writable_id(&self, id: TagId) -> Result<()> {
-        match self.pool.def(id).and_then(|d| d.group()).and_then(|g| self.pool.group_name(g)) {
-            Some(g) if DERIVED_GROUPS.contains(&g) => {
-                Err(Error::DerivedName { name: self.name(id).to_owned(), owner: DERIVED_OWNER })
-            }
-            _ => Ok(()),
-        }
-    }
-}
-
-/// Refuses names in the groups a derived layer owns (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
-pub(super) fn check_writable(norm: &str) -> Result<()> {
-    match group_prefix(norm) {
-        Some(g) if DERIVED_GROUPS.contains(&g) => {
-            Err(Error::DerivedName { name: norm.to_owned(), owner: DERIVED_OWNER })
-        }
-        _ => Ok(()),
     }
 }

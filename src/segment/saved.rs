@@ -1,0 +1,376 @@
+//! [`Segments`], the layer's state: saved queries materialized as tags. Two kinds:
+//!
+//! - **applied plans**: a [`SegmentPlan`] stored as an exclusive group, one value tag per
+//!   segment (`campaign:champions`);
+//! - **rule tags** (saved audiences): a tag whose members are whatever its query says.
+//!
+//! Both are computed in dependency order (`order.rs`) when defined or applied (with
+//! everything that reads them), by [`Engine::refresh_rules`](crate::Engine::refresh_rules)
+//! and by [`Engine::refresh`](crate::Engine::refresh) (after the RFM and stage tags). They
+//! read through the planner and write through the tags layer: plans through the
+//! derived-group API, rule tags through [`Tags::set_rule_members`]; the tags layer refuses
+//! hand writes to both.
+
+use roaring::RoaringBitmap;
+
+use super::order::{Graph, Node};
+use super::{SegmentDiff, SegmentPlan, Segmentation};
+use crate::attrs::Attrs;
+use crate::audience::Audience;
+use crate::error::{Error, Result, UsedBy};
+use crate::feed::ChangeEvent;
+use crate::id::TagId;
+use crate::query::{Planner, Query};
+use crate::tags::{TagKind, Tags, normalize_tag};
+
+/// The saved queries: plans applied as groups and rule tags, each in definition order.
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Segments {
+    plans: Vec<(String, SegmentPlan)>,
+    rules: Vec<RuleTag>,
+}
+
+/// A rule tag: the tag and the query that sets its members.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct RuleTag {
+    tag: TagId,
+    #[serde(with = "query_text")]
+    query: Query,
+}
+
+/// What one pass over the saved queries changed: who joined and left each rule tag, who
+/// moved in each plan, in the order they were computed (each after what it reads).
+///
+/// From [`Engine::refresh_rules`](crate::Engine::refresh_rules); [`RefreshReport`](crate::RefreshReport)
+/// carries the same lists.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct RulesReport {
+    /// Per rule tag, who joined and who left it.
+    pub rules: Vec<RuleUpdate>,
+    /// Per applied plan, its group and who moved.
+    pub plans: Vec<(String, SegmentDiff)>,
+}
+
+/// Who joined and who left a rule tag when it was computed again.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct RuleUpdate {
+    /// The rule tag.
+    pub name: String,
+    /// Customers its query matches now and did not before.
+    pub added: Audience,
+    /// Customers it matched before and does not now.
+    pub removed: Audience,
+}
+
+/// What a saved-query pass reads: the live customers and the attributes (the tags come
+/// mutably, as the pass writes them).
+#[derive(Copy, Clone)]
+pub(crate) struct Inputs<'a> {
+    pub(crate) live: &'a RoaringBitmap,
+    pub(crate) attrs: &'a Attrs,
+}
+
+impl Inputs<'_> {
+    fn planner<'t>(&'t self, tags: &'t Tags) -> Planner<'t> {
+        Planner { pool: tags.pool(), store: tags.store(), live: self.live, attrs: self.attrs }
+    }
+}
+
+impl Segments {
+    /// Evaluates `plan`: rule `i`'s segment is its query's customers minus those of the rules
+    /// before it; the fallback is every live customer no rule matched.
+    pub(crate) fn evaluate(planner: &Planner<'_>, plan: &SegmentPlan) -> Result<Segmentation> {
+        let mut taken = RoaringBitmap::new();
+        let mut members = Vec::with_capacity(plan.rules().len() + 1);
+        for rule in plan.rules() {
+            let bits = planner.select(rule.query()).map_err(|e| rule.error(e))?;
+            let mine = if taken.is_empty() { bits } else { bits - &taken };
+            taken |= &mine;
+            members.push(Audience::from(mine));
+        }
+        members.push(Audience::from(planner.live - &taken));
+        Ok(Segmentation { names: plan.names().map(str::to_owned).collect(), members })
+    }
+
+    // ------------------------------------------------------------------ defining
+
+    /// Applies `plan` as exclusive group `group`: checked (the group is the plan's or new,
+    /// no cycle, every rule resolves), kept, then written with everything that reads it.
+    /// Who moved in the group. Nothing changes on error.
+    pub(crate) fn apply_plan(
+        &mut self,
+        tags: &mut Tags,
+        input: Inputs<'_>,
+        group: &str,
+        plan: &SegmentPlan,
+    ) -> Result<SegmentDiff> {
+        let group = tags.check_plan_group(group)?.into_owned();
+        let at = self.plans.iter().position(|(g, _)| *g == group);
+        {
+            let mut graph = self.graph(tags);
+            let node = match at {
+                Some(i) => {
+                    graph.plans[i].1 = plan.rules().iter().map(|r| r.query()).collect();
+                    Node::Plan(i)
+                }
+                None => {
+                    graph.plans.push((&group, plan.rules().iter().map(|r| r.query()).collect()));
+                    Node::Plan(graph.plans.len() - 1)
+                }
+            };
+            graph.order(&[node]).map_err(|cycle| cycle_error(&graph, &cycle))?;
+            let planner = input.planner(tags);
+            for rule in plan.rules() {
+                planner.resolves(rule.query()).map_err(|e| rule.error(e))?;
+            }
+        }
+        tags.claim_plan_group(&group);
+        let i = match at {
+            Some(i) => {
+                self.plans[i].1 = plan.clone();
+                i
+            }
+            None => {
+                self.plans.push((group, plan.clone()));
+                self.plans.len() - 1
+            }
+        };
+        let mut report = self.compute(tags, input, Some(Node::Plan(i)))?;
+        Ok(report.plans.swap_remove(0).1) // the plan itself is computed first
+    }
+
+    /// Defines rule tag `name` with `query` (or gives an existing rule tag a new query):
+    /// checked (no cycle, the query resolves, the name is free or the rule's), kept, then
+    /// computed with everything that reads it. Nothing changes on error.
+    pub(crate) fn define_rule(
+        &mut self,
+        tags: &mut Tags,
+        input: Inputs<'_>,
+        name: &str,
+        query: Query,
+    ) -> Result<TagId> {
+        let norm = normalize_tag(name)?.into_owned();
+        let at = self.rules.iter().position(|r| tags.name_of(r.tag) == Some(&norm));
+        {
+            let mut graph = self.graph(tags);
+            let node = match at {
+                Some(i) => {
+                    graph.rules[i].1 = &query;
+                    Node::Rule(i)
+                }
+                None => {
+                    graph.rules.push((&norm, &query));
+                    Node::Rule(graph.rules.len() - 1)
+                }
+            };
+            graph.order(&[node]).map_err(|cycle| cycle_error(&graph, &cycle))?;
+            input
+                .planner(tags)
+                .resolves(&query)
+                .map_err(|e| Error::InRule { rule: norm.clone(), error: Box::new(e) })?;
+        }
+        let tag = tags.rule_tag(&norm)?;
+        let i = match at {
+            Some(i) => {
+                self.rules[i].query = query;
+                i
+            }
+            None => {
+                self.rules.push(RuleTag { tag, query });
+                self.rules.len() - 1
+            }
+        };
+        self.compute(tags, input, Some(Node::Rule(i)))?;
+        Ok(tag)
+    }
+
+    // ------------------------------------------------------------------ computing
+
+    /// Checks that every saved query still resolves (its tags and attributes exist), so a
+    /// refresh can compute them after it wrote its own tags.
+    pub(crate) fn check(&self, tags: &Tags, input: Inputs<'_>) -> Result<()> {
+        let planner = input.planner(tags);
+        for (_, plan) in &self.plans {
+            for rule in plan.rules() {
+                planner.resolves(rule.query()).map_err(|e| rule.error(e))?;
+            }
+        }
+        for r in &self.rules {
+            let rule = tags.name_of(r.tag).unwrap_or_default().to_owned();
+            planner.resolves(&r.query).map_err(|e| Error::InRule { rule, error: Box::new(e) })?;
+        }
+        Ok(())
+    }
+
+    /// Computes every saved query again, each after what it reads.
+    pub(crate) fn compute_all(&self, tags: &mut Tags, input: Inputs<'_>) -> Result<RulesReport> {
+        self.compute(tags, input, None)
+    }
+
+    /// Computes, in dependency order, `from` and every saved query that reads it (directly
+    /// or through others), or all of them (`None`).
+    fn compute(&self, tags: &mut Tags, input: Inputs<'_>, from: Option<Node>) -> Result<RulesReport> {
+        let (order, reads) = {
+            let graph = self.graph(tags);
+            let order = graph.order(&[]).expect("the saved queries are checked acyclic when defined");
+            let reads: Vec<Vec<Node>> = order.iter().map(|&n| graph.reads(n)).collect();
+            (order, reads)
+        };
+        let mut due: Vec<Node> = Vec::with_capacity(order.len());
+        for (&node, reads) in order.iter().zip(&reads) {
+            if from.is_none_or(|f| f == node || reads.iter().any(|r| due.contains(r))) {
+                due.push(node);
+            }
+        }
+        let mut report = RulesReport::default();
+        for node in due {
+            match node {
+                Node::Rule(i) => {
+                    let rule = &self.rules[i];
+                    let members = input.planner(tags).select(&rule.query)?;
+                    let (added, removed) = tags.set_rule_members(rule.tag, members);
+                    let name = tags.name_of(rule.tag).unwrap_or_default().to_owned();
+                    report.rules.push(RuleUpdate { name, added: added.into(), removed: removed.into() });
+                }
+                Node::Plan(i) => {
+                    let (group, plan) = &self.plans[i];
+                    let now = Segments::evaluate(&input.planner(tags), plan)?;
+                    report.plans.push((group.clone(), write(tags, group, plan, &now)?));
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    fn graph<'a>(&'a self, tags: &'a Tags) -> Graph<'a> {
+        Graph {
+            rules: self.rules.iter().map(|r| (tags.name_of(r.tag).unwrap_or_default(), &r.query)).collect(),
+            plans: self
+                .plans
+                .iter()
+                .map(|(g, p)| (g.as_str(), p.rules().iter().map(|r| r.query()).collect()))
+                .collect(),
+        }
+    }
+
+    // ------------------------------------------------------------------ guards
+
+    /// Deletes tag `name`: refused while a saved query names it; a rule tag takes its rule
+    /// with it. How many customers carried it.
+    pub(crate) fn delete_tag(&mut self, tags: &mut Tags, name: &str) -> Result<u64> {
+        let id = tags.lookup(name)?;
+        let norm = tags.name_of(id).unwrap_or_default();
+        if let Some(by) = self.used_by(tags, |n| n == norm, Some(id)) {
+            return Err(Error::TagInUse { tag: norm.to_owned(), by });
+        }
+        if !tags.is_rule_tag(id) {
+            return tags.delete(name);
+        }
+        let n = tags.delete_rule_tag(id)?;
+        self.rules.retain(|r| r.tag != id);
+        Ok(n)
+    }
+
+    /// Refuses a rename of tag `old` while a saved query names it or a descendant (which
+    /// the rename would move).
+    pub(crate) fn check_rename(&self, tags: &Tags, old: &str) -> Result<()> {
+        let id = tags.lookup(old)?;
+        let norm = tags.name_of(id).unwrap_or_default();
+        let below = |n: &str| n.strip_prefix(norm).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
+        match self.used_by(tags, below, None) {
+            Some(by) => {
+                let tag = self.names().into_iter().find(|n| below(n)).unwrap_or(norm).to_owned();
+                Err(Error::TagInUse { tag, by })
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The first saved query (rule tags, then plans) naming a tag that `hit` picks, other
+    /// than rule tag `except`'s own.
+    fn used_by(&self, tags: &Tags, hit: impl Fn(&str) -> bool, except: Option<TagId>) -> Option<UsedBy> {
+        for r in self.rules.iter().filter(|r| Some(r.tag) != except) {
+            if r.query.tag_names().into_iter().any(&hit) {
+                return Some(UsedBy::RuleTag { name: tags.name_of(r.tag).unwrap_or_default().to_owned() });
+            }
+        }
+        for (group, plan) in &self.plans {
+            if let Some(rule) = plan.rules().iter().find(|r| r.query().tag_names().into_iter().any(&hit)) {
+                return Some(UsedBy::Plan { group: group.clone(), rule: rule.name().to_owned() });
+            }
+        }
+        None
+    }
+
+    /// Every tag name a saved query names.
+    fn names(&self) -> Vec<&str> {
+        let rules = self.rules.iter().flat_map(|r| r.query.tag_names());
+        rules.chain(self.plans.iter().flat_map(|(_, p)| p.rules().iter().flat_map(|r| r.query().tag_names()))).collect()
+    }
+
+    // ------------------------------------------------------------------ listings
+
+    /// The applied plans, `(group, plan)`, in the order they were first applied.
+    pub(crate) fn applied(&self) -> &[(String, SegmentPlan)] {
+        &self.plans
+    }
+
+    /// The rule tags, `(name, query)`, in the order they were defined.
+    pub(crate) fn rule_tags<'a>(&'a self, tags: &'a Tags) -> impl Iterator<Item = (&'a str, &'a Query)> + 'a {
+        self.rules.iter().map(|r| (tags.name_of(r.tag).unwrap_or_default(), &r.query))
+    }
+}
+
+/// The error for a cycle of saved queries.
+fn cycle_error(graph: &Graph<'_>, cycle: &[Node]) -> Error {
+    Error::RuleCycle { cycle: cycle.iter().map(|&n| graph.label(n)).collect() }
+}
+
+/// Writes segmentation `now` of `plan` into group `group`; who moved since what the group
+/// held.
+fn write(tags: &mut Tags, group: &str, plan: &SegmentPlan, now: &Segmentation) -> Result<SegmentDiff> {
+    // Moves reach the change feed as segment moves (below), not as tag events.
+    let values = tags.derived_group(group, TagKind::Custom, plan.names())?.quiet();
+    // What the group holds now, by the plan's names; values of an earlier plan it no longer
+    // has are read too, so their customers are seen leaving.
+    let (names, members) = tags.group_members(group).into_iter().map(|(n, bits)| (n, Audience::from(bits))).unzip();
+    let before = Segmentation { names, members };
+    let diff = now.diff(&before);
+    let listed: Vec<&str> = plan.names().collect();
+    let stale = before.names.iter().any(|n| !listed.contains(&n.as_str()) && before.size(n) > 0);
+    if stale {
+        tags.clear_group(&values); // a value the plan no longer has: start from empty
+        for (i, (_, seg)) in now.iter().enumerate() {
+            tags.replace_members(&values, i, seg.bitmap().clone());
+        }
+    } else {
+        let empty = RoaringBitmap::new();
+        for (i, (name, seg)) in now.iter().enumerate() {
+            let then = before.audience(name).map_or(&empty, Audience::bitmap);
+            tags.move_member_bits(&values, i, &(then - seg.bitmap()), seg.bitmap() - then);
+        }
+    }
+    if tags.tracks_changes() {
+        for m in diff.moves() {
+            let (from, to, audience) = (m.from.clone(), m.to.clone(), m.audience.clone());
+            tags.record(ChangeEvent::SegmentMoved { group: group.to_owned(), from, to, audience });
+        }
+    }
+    Ok(diff)
+}
+
+/// A query stored as its canonical text (serde), parsed back when read.
+mod query_text {
+    use crate::query::Query;
+
+    pub(super) fn serialize<S: serde::Serializer>(q: &Query, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(q)
+    }
+
+    pub(super) fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Query, D::Error> {
+        let text = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+        Query::parse(&text).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,157 @@
+//! Who owns which tags. A derived layer owns what it computes, and the tags layer refuses
+//! hand writes to it (the next computation would silently undo them):
+//!
+//! - `refresh` owns the groups `r`, `f`, `m`, `rfm` and `stage` (fixed names, in `id.rs`);
+//! - a segment plan owns the exclusive group it was applied as (`campaign`), from its first
+//!   [`Engine::apply_plan`](crate::Engine::apply_plan) on;
+//! - a rule tag is owned by its query, from [`Engine::define_rule_tag`](crate::Engine::define_rule_tag)
+//!   until the tag is deleted.
+//!
+//! Owned tags are written only through the derived-group API (`derived.rs`) and the rule-tag
+//! writes below.
+
+use std::collections::BTreeSet;
+
+use roaring::RoaringBitmap;
+
+use super::Tags;
+use crate::error::{Error, NameProblem, Result};
+use crate::id::{DERIVED_GROUPS, DERIVED_OWNER, PLAN_OWNER, RULE_OWNER, TagId};
+use crate::tags::group_prefix;
+use crate::tags::name::normalize_group;
+
+/// The groups segment plans own and the tags rule queries own (refresh's groups are fixed).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Owners {
+    plan_groups: BTreeSet<Box<str>>,
+    rule_tags: BTreeSet<TagId>,
+}
+
+impl Tags {
+    /// Who owns group `group`, if anyone (normalized name).
+    fn group_owner(&self, group: &str) -> Option<&'static str> {
+        if DERIVED_GROUPS.contains(&group) {
+            Some(DERIVED_OWNER)
+        } else if self.owners.plan_groups.contains(group) {
+            Some(PLAN_OWNER)
+        } else {
+            None
+        }
+    }
+
+    /// Refuses a normalized tag name that a layer owns: a value of an owned group, or an
+    /// existing rule tag.
+    pub(super) fn check_writable(&self, norm: &str) -> Result<()> {
+        if let Some(owner) = group_prefix(norm).and_then(|g| self.group_owner(g)) {
+            return Err(Error::DerivedName { name: norm.to_owned(), owner });
+        }
+        match self.pool.lookup(norm) {
+            Some(id) if self.owners.rule_tags.contains(&id) => {
+                Err(Error::DerivedName { name: norm.to_owned(), owner: RULE_OWNER })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses tag `id` when a layer owns it.
+    pub(super) fn check_writable_id(&self, id: TagId) -> Result<()> {
+        let owner = if self.owners.rule_tags.contains(&id) {
+            Some(RULE_OWNER)
+        } else {
+            let group = self.pool.def(id).and_then(|d| d.group()).and_then(|g| self.pool.group_name(g));
+            group.and_then(|g| self.group_owner(g))
+        };
+        match owner {
+            Some(owner) => Err(Error::DerivedName { name: self.name(id).to_owned(), owner }),
+            None => Ok(()),
+        }
+    }
+
+    /// `group` normalized, if a user may declare it: a valid group name no layer owns.
+    pub(crate) fn check_group_name<'g>(&self, group: &'g str) -> Result<std::borrow::Cow<'g, str>> {
+        let group = normalize_group(group)?;
+        if let Some(owner) = self.group_owner(&group) {
+            return Err(Error::DerivedName { name: group.into_owned(), owner });
+        }
+        Ok(group)
+    }
+
+    /// `group` normalized, if a segment plan may be applied as it: a valid group name that a
+    /// plan owns already, or that is new (no tag `group:...` exists, so no hand-written
+    /// value would be taken over). Changes nothing; [`Tags::claim_plan_group`] claims it.
+    pub(crate) fn check_plan_group<'g>(&self, group: &'g str) -> Result<std::borrow::Cow<'g, str>> {
+        let group = normalize_group(group)?;
+        match self.group_owner(&group) {
+            Some(PLAN_OWNER) => return Ok(group),
+            Some(owner) => return Err(Error::DerivedName { name: group.into_owned(), owner }),
+            None => {}
+        }
+        let declared = self.pool.group(&group);
+        let taken = declared.and_then(|g| g.members.first().copied());
+        let taken = taken.or_else(|| self.pool.would_be_members(&group).ok()?.first().copied());
+        if declared.is_none() && taken.is_none() {
+            return Ok(group);
+        }
+        Err(Error::GroupInUse { group: group.into_owned(), tag: taken.map(|t| self.name(t).to_owned()) })
+    }
+
+    /// Claims `group` (checked by [`Tags::check_plan_group`]) for a segment plan.
+    pub(crate) fn claim_plan_group(&mut self, group: &str) {
+        self.owners.plan_groups.insert(group.into());
+    }
+
+    // ------------------------------------------------------------------ rule tags
+
+    /// The id of rule tag `name` (normalized), defining it if new: a tag whose members a
+    /// rule's query sets. Refused for a tag written by hand ([`Error::TagExists`]), a name
+    /// another layer owns, and a value of an exclusive group (a rule's members may overlap
+    /// the group's other values). Changes nothing when refused.
+    pub(crate) fn rule_tag(&mut self, name: &str) -> Result<TagId> {
+        let norm = crate::tags::normalize_tag(name)?;
+        if let Some(id) = self.pool.lookup(&norm) {
+            if self.owners.rule_tags.contains(&id) {
+                return Ok(id);
+            }
+            self.check_writable_id(id)?;
+            return Err(Error::TagExists { name: norm.into_owned() });
+        }
+        self.check_writable(&norm)?;
+        if let Some(group) = group_prefix(&norm).filter(|g| self.pool.group(g).is_some()) {
+            let reason = NameProblem::RuleInGroup { group: group.to_owned() };
+            return Err(Error::InvalidTagName { name: norm.into_owned(), reason });
+        }
+        let kind = self.pool.implicit_kind(&norm);
+        let id = self.create(&norm, kind)?;
+        self.owners.rule_tags.insert(id);
+        Ok(id)
+    }
+
+    /// Whether tag `id` is a rule tag.
+    pub(crate) fn is_rule_tag(&self, id: TagId) -> bool {
+        self.owners.rule_tags.contains(&id)
+    }
+
+    /// Whether any rule tag is among `members` (a group about to be declared).
+    pub(super) fn first_rule_tag(&self, members: &[TagId]) -> Option<TagId> {
+        members.iter().copied().find(|m| self.owners.rule_tags.contains(m))
+    }
+
+    /// Sets rule tag `id`'s members to `members` (live customers); who joined and who left.
+    pub(crate) fn set_rule_members(&mut self, id: TagId, members: RoaringBitmap) -> (RoaringBitmap, RoaringBitmap) {
+        debug_assert!(self.owners.rule_tags.contains(&id), "only rule tags are written here");
+        let old = self.store.get(id);
+        let (joined, left) = (&members - old, old - &members);
+        if !joined.is_empty() || !left.is_empty() {
+            self.set_members(id, members);
+            self.store.optimize_tag(id);
+        }
+        (joined, left)
+    }
+
+    /// Deletes rule tag `id` (childless) and its ownership; how many carried it.
+    pub(crate) fn delete_rule_tag(&mut self, id: TagId) -> Result<u64> {
+        let n = self.delete_id(id)?;
+        self.owners.rule_tags.remove(&id);
+        Ok(n)
+    }
+}

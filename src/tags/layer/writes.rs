@@ -1,0 +1,141 @@
+//! Every write to a tag bitmap, in one place, so the change feed sees each: the rest of
+//! the layer calls these instead of the store. With the feed off (the default) each is the
+//! store's call and one flag test; with it on, it first reads what the write changes (one
+//! difference or intersection with the tag's bitmap, no per-customer work) and records it.
+
+use roaring::RoaringBitmap;
+
+use super::Tags;
+use crate::audience::Audience;
+use crate::error::Result;
+use crate::feed::{Change, ChangeEvent};
+use crate::id::TagId;
+
+impl Tags {
+    /// Adds `customer` to `tag`; whether it was new.
+    pub(super) fn put(&mut self, tag: TagId, customer: u32) -> bool {
+        let added = self.store.insert(&self.pool, tag, customer);
+        if added && self.feed.records() {
+            self.record_added(tag, RoaringBitmap::from_iter([customer]));
+        }
+        added
+    }
+
+    /// Removes `customer` from `tag`; whether it carried it.
+    pub(super) fn take(&mut self, tag: TagId, customer: u32) -> bool {
+        let removed = self.store.remove(&self.pool, tag, customer);
+        if removed && self.feed.records() {
+            self.record_removed(tag, RoaringBitmap::from_iter([customer]));
+        }
+        removed
+    }
+
+    /// Adds `bits` to `tag`; how many were new.
+    pub(super) fn put_many(&mut self, tag: TagId, bits: RoaringBitmap) -> u64 {
+        if self.feed.records() {
+            let new = &bits - self.store.get(tag);
+            self.record_added(tag, new);
+        }
+        self.store.add(&self.pool, tag, bits)
+    }
+
+    /// Removes `bits` from `tag`; how many carried it.
+    pub(super) fn take_many(&mut self, tag: TagId, bits: &RoaringBitmap) -> u64 {
+        if self.feed.records() {
+            let gone = bits & self.store.get(tag);
+            self.record_removed(tag, gone);
+        }
+        self.store.remove_many(&self.pool, tag, bits)
+    }
+
+    /// Sets `tag`'s members to `bits`.
+    pub(super) fn set_members(&mut self, tag: TagId, bits: RoaringBitmap) {
+        if self.feed.records() {
+            let old = self.store.get(tag);
+            let (new, gone) = (&bits - old, old - &bits);
+            self.record_removed(tag, gone);
+            self.record_added(tag, new);
+        }
+        self.store.replace(&self.pool, tag, bits);
+    }
+
+    /// Deletes tag `id` (it must have no children) from the pool and every customer; how
+    /// many carried it.
+    pub(super) fn delete_id(&mut self, id: TagId) -> Result<u64> {
+        let parent = self.pool.check(id)?.parent();
+        let gone = self.feed.records().then(|| (self.pool.name(id).to_owned(), self.store.get(id).clone()));
+        self.pool.delete(id)?;
+        if let Some((tag, bits)) = gone {
+            self.feed.push(ChangeEvent::TagRemoved { tag, audience: Audience::from(bits) });
+        }
+        Ok(self.store.deleted(&self.pool, id, parent))
+    }
+
+    /// Erases `customers` from every tag.
+    pub(super) fn take_everywhere(&mut self, customers: &RoaringBitmap) {
+        if self.feed.records() {
+            let hit: Vec<(TagId, RoaringBitmap)> = self
+                .pool
+                .iter()
+                .filter_map(|(t, _)| Some((t, Some(customers & self.store.get(t)).filter(|b| !b.is_empty())?)))
+                .collect();
+            for (t, gone) in hit {
+                self.record_removed(t, gone);
+            }
+        }
+        match customers.len() {
+            0 => {}
+            1 => self.store.remove_everywhere(customers.min().expect("one customer")),
+            _ => self.store.remove_all_everywhere(customers),
+        }
+    }
+
+    fn record_added(&mut self, tag: TagId, bits: RoaringBitmap) {
+        let tag = self.pool.name(tag).to_owned();
+        self.feed.push(ChangeEvent::TagAdded { tag, audience: Audience::from(bits) });
+    }
+
+    fn record_removed(&mut self, tag: TagId, bits: RoaringBitmap) {
+        let tag = self.pool.name(tag).to_owned();
+        self.feed.push(ChangeEvent::TagRemoved { tag, audience: Audience::from(bits) });
+    }
+
+    // ------------------------------------------------------------------ the feed
+
+    /// Records an event a layer describes itself (a segment move, a stage change).
+    pub(crate) fn record(&mut self, event: ChangeEvent) {
+        self.feed.push(event);
+    }
+
+    /// Whether the feed is on (so a layer builds its events only then).
+    pub(crate) fn tracks_changes(&self) -> bool {
+        self.feed.is_on()
+    }
+
+    /// Turns the feed on or off.
+    pub(crate) fn track_changes(&mut self, on: bool) {
+        self.feed.set_on(on);
+    }
+
+    /// The events since the last drain, oldest first.
+    pub(crate) fn drain_changes(&mut self) -> Vec<Change> {
+        self.feed.drain()
+    }
+
+    /// The last sequence number handed out.
+    pub(crate) fn last_change(&self) -> u64 {
+        self.feed.last_seq()
+    }
+
+    /// Runs `write` with tag events muted when `quiet` (the caller reports the writes as
+    /// higher-level events).
+    pub(super) fn muted<R>(&mut self, quiet: bool, write: impl FnOnce(&mut Tags) -> R) -> R {
+        if !quiet {
+            return write(self);
+        }
+        let was = self.feed.mute(true);
+        let out = write(self);
+        self.feed.mute(was);
+        out
+    }
+}
