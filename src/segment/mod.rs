@@ -100,16 +100,22 @@ impl Segmentation {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn diff(&self, previous: &Segmentation) -> SegmentDiff {
-        fn bits<'s>(s: &'s Segmentation, name: &str) -> Option<&'s RoaringBitmap> {
-            s.audience(name).map(Audience::bitmap)
-        }
+        let then: Vec<(&str, &RoaringBitmap)> = previous.iter().map(|(n, a)| (n, a.bitmap())).collect();
+        self.diff_from(&then)
+    }
+
+    /// [`Segmentation::diff`] from segments given as borrowed bitmaps (a group's value tags),
+    /// so nothing is copied to compare.
+    pub(crate) fn diff_from(&self, previous: &[(&str, &RoaringBitmap)]) -> SegmentDiff {
+        let bits = |name: &str| previous.iter().find(|(n, _)| *n == name).map(|&(_, b)| b);
         let mut names: Vec<&str> = self.names.iter().map(String::as_str).collect();
-        names.extend(previous.names.iter().map(String::as_str).filter(|n| !self.names.iter().any(|m| m == n)));
+        names.extend(previous.iter().map(|&(n, _)| n).filter(|n| !self.names.iter().any(|m| m == n)));
         let empty = RoaringBitmap::new();
         let mut entered = Vec::new();
         let mut left = Vec::new();
         for name in names {
-            let (now, then) = (bits(self, name).unwrap_or(&empty), bits(previous, name).unwrap_or(&empty));
+            let now = self.audience(name).map_or(&empty, Audience::bitmap);
+            let then = bits(name).unwrap_or(&empty);
             let (came, went) = (now - then, then - now);
             if !came.is_empty() {
                 entered.push((name.to_owned(), Audience::from(came)));

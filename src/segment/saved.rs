@@ -329,28 +329,27 @@ fn cycle_error(graph: &Graph<'_>, cycle: &[Node]) -> Error {
 }
 
 /// Writes segmentation `now` of `plan` into group `group`; who moved since what the group
-/// held.
+/// held. The diff is taken against the group's value tags as they are (no copy), and only
+/// the customers in it are written: the work follows the movers.
 fn write(tags: &mut Tags, group: &str, plan: &SegmentPlan, now: &Segmentation) -> Result<SegmentDiff> {
+    // The plan's values, then those of an earlier plan it no longer has (stale: their
+    // customers are seen leaving, and the tags stay, empty, so stored queries still resolve).
+    let mut names: Vec<String> = plan.names().map(str::to_owned).collect();
+    let stale: Vec<String> =
+        tags.group_values(group).into_iter().filter(|v| !names.iter().any(|n| n == v)).map(str::to_owned).collect();
+    names.extend(stale);
     // Moves reach the change feed as segment moves (below), not as tag events.
-    let values = tags.derived_group(group, TagKind::Custom, plan.names())?.quiet();
-    // What the group holds now, by the plan's names; values of an earlier plan it no longer
-    // has are read too, so their customers are seen leaving.
-    let (names, members) = tags.group_members(group).into_iter().map(|(n, bits)| (n, Audience::from(bits))).unzip();
-    let before = Segmentation { names, members };
-    let diff = now.diff(&before);
-    let listed: Vec<&str> = plan.names().collect();
-    let stale = before.names.iter().any(|n| !listed.contains(&n.as_str()) && before.size(n) > 0);
-    if stale {
-        tags.clear_group(&values); // a value the plan no longer has: start from empty
-        for (i, (_, seg)) in now.iter().enumerate() {
-            tags.replace_members(&values, i, seg.bitmap().clone());
-        }
-    } else {
-        let empty = RoaringBitmap::new();
-        for (i, (name, seg)) in now.iter().enumerate() {
-            let then = before.audience(name).map_or(&empty, Audience::bitmap);
-            tags.move_member_bits(&values, i, &(then - seg.bitmap()), seg.bitmap() - then);
-        }
+    let values = tags.derived_group(group, TagKind::Custom, &names)?.quiet();
+    let diff = {
+        let then: Vec<(&str, &RoaringBitmap)> =
+            names.iter().enumerate().map(|(i, n)| (n.as_str(), tags.members(&values, i))).collect();
+        now.diff_from(&then)
+    };
+    let empty = RoaringBitmap::new();
+    for (i, name) in names.iter().enumerate() {
+        let went = diff.left(name).map_or(&empty, Audience::bitmap);
+        let came = diff.entered(name).map_or_else(RoaringBitmap::new, |a| a.bitmap().clone());
+        tags.move_member_bits(&values, i, went, came);
     }
     if tags.tracks_changes() {
         for m in diff.moves() {

@@ -19,6 +19,10 @@ use crate::error::Result;
 use crate::id::TagId;
 use crate::tags::TagKind;
 
+/// How large a share (one in this many) of a tag's customers must move for a move to
+/// run-optimize the tag: below it the pass over the whole tag would cost more than the move.
+pub(crate) const OPTIMIZE_SHARE: u64 = 16;
+
 /// A derived group's value tags, in the order the layer listed the values.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct DerivedGroup {
@@ -65,16 +69,15 @@ impl Tags {
         Ok(DerivedGroup { group: group.into(), values: ids, quiet: false })
     }
 
-    /// Every value tag of exclusive group `group` (listed by a layer or not), in creation
-    /// order: the value's name (after `group:`) and its customers.
-    pub(crate) fn group_members(&self, group: &str) -> Vec<(String, RoaringBitmap)> {
+    /// The values of exclusive group `group` (listed by a layer or not), in creation order:
+    /// each tag's name after `group:`.
+    pub(crate) fn group_values(&self, group: &str) -> Vec<&str> {
         let Some(g) = self.pool.group(group) else { return Vec::new() };
         g.members
             .iter()
             .map(|&t| {
                 let name = self.pool.name(t);
-                let value = name.split_once(':').map_or(name, |(_, v)| v);
-                (value.to_owned(), self.store.get(t).clone())
+                name.split_once(':').map_or(name, |(_, v)| v)
             })
             .collect()
     }
@@ -96,7 +99,8 @@ impl Tags {
     }
 
     /// Moves customers in and out of the group's `value`-th value: `removes` leave it, then
-    /// `adds` join it (both ascending ids), and the bitmap is run-optimized. Customers
+    /// `adds` join it (both ascending ids), and the bitmap is run-optimized when at least
+    /// one in [`OPTIMIZE_SHARE`] of its customers moved. Customers
     /// joining are removed from no other value: the layer's diff moves each customer out of
     /// its old value itself. Whether anything was given.
     pub(crate) fn move_members(&mut self, group: &DerivedGroup, value: usize, removes: &[u32], adds: &[u32]) -> bool {
@@ -116,6 +120,7 @@ impl Tags {
             return false;
         }
         let tag = group.values[value];
+        let moved = removes.len() + adds.len();
         self.muted(group.quiet, |tags| {
             if !removes.is_empty() {
                 tags.take_many(tag, removes);
@@ -124,7 +129,11 @@ impl Tags {
                 tags.put_many(tag, adds);
             }
         });
-        self.store.optimize_tag(tag);
+        // Run-optimizing reads the whole tag: worth it when a good part of it moved, not for
+        // a few movers (an insert into a run container keeps it a run).
+        if moved.saturating_mul(OPTIMIZE_SHARE) >= self.store.get(tag).len() {
+            self.store.optimize_tag(tag);
+        }
         true
     }
 
