@@ -2,7 +2,10 @@
 //! bounded quoting of input in error messages.
 //!
 //! Included by each example with `#[path = "support/mod.rs"] mod support;` (cargo builds
-//! only `examples/*.rs` and `examples/*/main.rs` as examples, so this file is not one).
+//! only `examples/*.rs` and `examples/*/main.rs` as examples, so this file is not one). The
+//! examples that load a pairs CSV (`query`, `segment`) also include `support/load.rs`, the
+//! loading itself, kept apart so an example that does not load pairs (`rfm`) does not
+//! compile it.
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
