@@ -3,11 +3,11 @@
 //!
 //! ```text
 //! cargo bench --bench segments                # everything, about 3 minutes on 2 cores
-//! cargo bench --bench segments -- segment/    # one group
+//! cargo bench --bench segments -- segment_    # one group
 //! AUDIENCE_BENCH_CUSTOMERS=1000000 cargo bench --bench segments   # a smaller run
 //! ```
 //!
-//! Groups:
+//! Groups (named with the scale, `segment_10M`):
 //!
 //! - `segment`: a 20-rule plan (`s{i}: t{2i+1} AND NOT t{2i+2}`, fallback `rest`): its 20
 //!   queries evaluated alone, `segment` of the plan (the target: about those 20 queries
@@ -60,7 +60,8 @@ fn benches(c: &mut Criterion) {
     let moving: u64 = diff.moves().iter().map(|m| m.audience.len()).sum();
     eprintln!("apply_plan after tagging {} customers with t1: {moving} moved", movers.len());
 
-    let mut g = c.benchmark_group("segment");
+    let scale = format!("{}M", n / 1_000_000);
+    let mut g = c.benchmark_group(format!("segment_{scale}"));
     g.sample_size(10).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3));
     g.bench_function("20_rule_queries_alone", |b| {
         b.iter(|| plan.rules().iter().map(|r| engine.select(black_box(r.query())).expect("select").len()).sum::<u64>())
@@ -88,7 +89,7 @@ fn benches(c: &mut Criterion) {
         ruled.define_rule_tag(&format!("rule_{name}"), query.as_str()).expect("rule");
     }
     ruled.tag_pairs(movers.iter().copied()).expect("tag");
-    let mut g = c.benchmark_group("rules");
+    let mut g = c.benchmark_group(format!("rules_{scale}"));
     g.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(3));
     g.bench_function("refresh_rules_20_rules_and_the_plan_after_1pct_moved", |b| {
         b.iter_batched(|| ruled.clone(), |mut e| (e.refresh_rules().expect("refresh_rules"), e), BatchSize::LargeInput)
@@ -111,7 +112,7 @@ fn benches(c: &mut Criterion) {
         e.customer_id_range(0..n).expect("dense ids");
         e
     };
-    let mut g = c.benchmark_group("feed");
+    let mut g = c.benchmark_group(format!("feed_{scale}"));
     g.sample_size(10).sampling_mode(SamplingMode::Flat).measurement_time(Duration::from_secs(20));
     for on in [false, true] {
         let name = format!("tag_pairs_{}M_feed_{}", feed_pairs.len() / 1_000_000, if on { "on" } else { "off" });

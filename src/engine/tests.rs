@@ -173,3 +173,31 @@ fn a_range_of_ids_is_refused_when_a_keyed_customer_has_one() {
     assert_eq!(e.customer_id_range(5..5).unwrap(), 0);
     assert_eq!(e.customer("j").unwrap(), CustomerId(10));
 }
+
+/// Issue 12 part 7: what the segment layer keeps (plans, rule tags and their queries) is
+/// plain serde data; restored into a copy of the engine, it computes the same.
+#[test]
+fn saved_queries_round_trip_through_serde() {
+    use crate::SegmentPlan;
+    use crate::segment::Segments;
+    let (mut e, c) = engine_with(&["a", "b", "c"]);
+    e.tag(c[0], "vip").unwrap();
+    e.tag(c[1], "高消费").unwrap();
+    e.set_attr(c[2], "spend", 500).unwrap();
+    e.define_rule_tag("big", "spend >= 100 OR 高消费").unwrap();
+    e.define_rule_tag("audiences/reach", "big OR vip").unwrap();
+    let plan = SegmentPlan::new([("vips", "vip"), ("reach", "audiences")], "rest").unwrap();
+    e.apply_plan("campaign", &plan).unwrap();
+    let json = serde_json::to_string(&e.segments).unwrap();
+    let back: Segments = serde_json::from_str(&json).unwrap();
+    assert_eq!(serde_json::to_string(&back).unwrap(), json);
+    let mut restored = e.clone();
+    restored.segments = back;
+    for engine in [&mut e, &mut restored] {
+        engine.tag(c[2], "vip").unwrap();
+    }
+    assert_eq!(restored.refresh_rules().unwrap(), e.refresh_rules().unwrap());
+    assert_eq!(restored.rule_tags().collect::<Vec<_>>(), e.rule_tags().collect::<Vec<_>>());
+    assert_eq!(restored.applied_plans().collect::<Vec<_>>(), e.applied_plans().collect::<Vec<_>>());
+    assert_eq!(e.count("campaign:vips").unwrap(), 2);
+}

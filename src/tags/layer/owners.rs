@@ -155,3 +155,26 @@ impl Tags {
         Ok(n)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12 part 7: who owns what, and the change feed's state (on, the last sequence
+    /// number), are plain serde data; undrained events are not (drain before saving).
+    #[test]
+    fn owners_and_the_feed_round_trip_through_serde() {
+        let mut tags = Tags::default();
+        let rule = tags.rule_tag("高价值").unwrap();
+        tags.claim_plan_group("campaign");
+        tags.track_changes(true);
+        let id = tags.ensure("vip").unwrap();
+        tags.put(id, 7);
+        let owners: Owners = serde_json::from_str(&serde_json::to_string(&tags.owners).unwrap()).unwrap();
+        assert!(owners.rule_tags.contains(&rule) && owners.plan_groups.contains("campaign"));
+        assert_eq!(serde_json::to_string(&owners).unwrap(), serde_json::to_string(&tags.owners).unwrap());
+        let feed: crate::feed::Feed = serde_json::from_str(&serde_json::to_string(&tags.feed).unwrap()).unwrap();
+        assert!(feed.is_on());
+        assert_eq!(feed.last_seq(), 1);
+    }
+}
