@@ -143,6 +143,10 @@ impl Engine {
     /// tags are written (so a plan may use `stage:` and `r:`), in the order they were first
     /// applied; who moved is in [`RefreshReport::plans`].
     ///
+    /// Expiring tags ([`Engine::tag_until`]) whose day is `as_of` or earlier are removed
+    /// first, as [`Engine::expire`] removes them, before anything derived is written; how
+    /// many is [`RefreshReport::expired`].
+    ///
     /// Errors: [`Error::MonetaryOverflow`] when a customer's total leaves the `i64` range;
     /// [`Error::InRule`] when an applied plan no longer resolves (a tag it names was
     /// deleted). Both are found before anything changes.

@@ -87,6 +87,10 @@ pub struct RefreshReport {
     /// Per applied segment plan ([`Engine::apply_plan`](crate::Engine::apply_plan)), its
     /// group and who moved between its segments, in the order the plans were applied.
     pub plans: Vec<(String, SegmentDiff)>,
+    /// Expiring (customer, tag) assignments this refresh removed: those ending on the as-of
+    /// day or before ([`Engine::expire`](crate::Engine::expire), run before the derived tags
+    /// and the segment plans are written, so a plan sees them gone).
+    pub expired: u64,
 }
 
 impl RefreshReport {

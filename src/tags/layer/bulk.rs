@@ -204,6 +204,7 @@ impl Tags {
             let bits = crate::blocks::build::from_sorted(&run);
             drop(run);
             let merged = !self.store.get(tag).is_empty();
+            self.expiry.forget_all(tag, &bits); // plain assignments are for good
             added += self.store.add(&self.pool, tag, bits);
             if merged {
                 self.store.optimize_tag(tag);
@@ -241,6 +242,7 @@ impl Tags {
             }
             for &member in self.pool.exclusive_members(runs[0].0) {
                 self.store.remove_many(&self.pool, member, &touched);
+                self.expiry.forget_all(member, &touched); // the winners' values are for good
             }
             for (tag, bits) in runs {
                 self.store.add(&self.pool, tag, bits);

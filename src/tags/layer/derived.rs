@@ -81,6 +81,7 @@ impl Tags {
         let members = self.pool.group(&group.group).map(|g| g.members.clone()).unwrap_or_default();
         for m in members {
             self.store.replace(&self.pool, m, RoaringBitmap::new());
+            self.expiry.forget_tag(m);
         }
     }
 
@@ -105,6 +106,9 @@ impl Tags {
             return false;
         }
         let tag = group.values[value];
+        // The layer's writes are for good: no day a user gave survives them.
+        self.expiry.forget_all(tag, removes);
+        self.expiry.forget_all(tag, &adds);
         if !removes.is_empty() {
             self.store.remove_many(&self.pool, tag, removes);
         }
@@ -118,6 +122,7 @@ impl Tags {
     /// Sets the group's `value`-th value's members wholesale (and run-optimizes them).
     pub(crate) fn replace_members(&mut self, group: &DerivedGroup, value: usize, members: RoaringBitmap) {
         let tag = group.values[value];
+        self.expiry.forget_tag(tag);
         self.store.replace(&self.pool, tag, members);
         self.store.optimize_tag(tag);
     }

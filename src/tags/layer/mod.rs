@@ -3,7 +3,8 @@
 //! a group is declared or a rename joins one), the hierarchy's cached unions (through
 //! [`Store`]), and the names derived layers own (writing them by hand is an
 //! [`Error::DerivedName`]). Derived layers write through `derived.rs`; bulk loads through
-//! `bulk.rs`; both are child modules, so the fields stay private to this folder.
+//! `bulk.rs`; expiring assignments live in `expiry.rs`, whose buckets every removal here
+//! keeps in step. All are child modules, so the fields stay private to this folder.
 
 use std::borrow::Cow;
 
@@ -11,6 +12,7 @@ use roaring::RoaringBitmap;
 
 mod bulk;
 mod derived;
+mod expiry;
 
 pub(crate) use derived::DerivedGroup;
 
@@ -32,6 +34,8 @@ use crate::id::{CustomerId, DERIVED_GROUPS, DERIVED_OWNER, TagId};
 pub(crate) struct Tags {
     pool: Pool,
     store: Store,
+    /// The days expiring assignments end (`expiry.rs`).
+    expiry: expiry::Expiry,
 }
 
 impl Tags {
@@ -177,6 +181,7 @@ impl Tags {
         self.check_writable_id(id)?;
         let parent = self.pool.check(id)?.parent();
         self.pool.delete(id)?;
+        self.expiry.forget_tag(id);
         Ok(self.store.deleted(&self.pool, id, parent))
     }
 
@@ -299,13 +304,16 @@ impl Tags {
     pub(crate) fn assign(&mut self, customers: &Directory, id: CustomerId, name: &str) -> Result<bool> {
         customers.check_live(id)?;
         let tag = self.ensure(name)?;
+        self.expiry.forget(tag, id.0); // a plain assignment is for good
         Ok(self.assign_id(id.0, tag))
     }
 
+    /// Adds `customer` to `tag`, removing its other value of an exclusive group.
     fn assign_id(&mut self, customer: u32, tag: TagId) -> bool {
         for &other in self.pool.exclusive_members(tag) {
             if other != tag {
                 self.store.remove(&self.pool, other, customer);
+                self.expiry.forget(other, customer);
             }
         }
         self.store.insert(&self.pool, tag, customer)
@@ -316,6 +324,7 @@ impl Tags {
         customers.check_live(id)?;
         let tag = self.lookup(name)?;
         self.check_writable_id(tag)?;
+        self.expiry.forget(tag, id.0);
         Ok(self.store.remove(&self.pool, tag, id.0))
     }
 
@@ -323,32 +332,41 @@ impl Tags {
     /// new. For an exclusive group, their other values are removed.
     pub(crate) fn assign_all(&mut self, customers: &Directory, bits: &RoaringBitmap, name: &str) -> Result<u64> {
         let tag = self.ensure(name)?;
-        let live = customers.live();
-        let add: Cow<'_, RoaringBitmap> =
-            if bits.is_subset(live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) };
+        let add = live_part(bits, customers.live());
+        self.expiry.forget_all(tag, &add); // plain assignments are for good
+        Ok(self.add_exclusive(tag, add))
+    }
+
+    /// Adds the customers of `add` (live) to `tag`, removing their other value of an
+    /// exclusive group; how many were new.
+    fn add_exclusive(&mut self, tag: TagId, add: Cow<'_, RoaringBitmap>) -> u64 {
         for &other in self.pool.exclusive_members(tag) {
             if other != tag {
                 self.store.remove_many(&self.pool, other, &add);
+                self.expiry.forget_all(other, &add);
             }
         }
-        Ok(self.store.add(&self.pool, tag, add.into_owned()))
+        self.store.add(&self.pool, tag, add.into_owned())
     }
 
     /// Removes tag `name` from every customer of `bits`; how many carried it.
     pub(crate) fn unassign_all(&mut self, bits: &RoaringBitmap, name: &str) -> Result<u64> {
         let tag = self.lookup(name)?;
         self.check_writable_id(tag)?;
+        self.expiry.forget_all(tag, bits);
         Ok(self.store.remove_many(&self.pool, tag, bits))
     }
 
     /// Erases a customer from every tag.
     pub(crate) fn remove_customer(&mut self, customer: u32) {
         self.store.remove_everywhere(customer);
+        self.expiry.remove_customer(customer);
     }
 
     /// Erases customers from every tag.
     pub(crate) fn remove_customers(&mut self, customers: &RoaringBitmap) {
         self.store.remove_all_everywhere(customers);
+        self.expiry.remove_customers(customers);
     }
 
     /// Converts containers to runs wherever that is smaller.
@@ -367,6 +385,11 @@ impl Tags {
             _ => Ok(()),
         }
     }
+}
+
+/// The live customers of `bits` (borrowed when all of them are).
+fn live_part<'b>(bits: &'b RoaringBitmap, live: &RoaringBitmap) -> Cow<'b, RoaringBitmap> {
+    if bits.is_subset(live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) }
 }
 
 /// Refuses names in the groups a derived layer owns (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
