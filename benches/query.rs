@@ -14,12 +14,13 @@
 //! 64 id blocks by a log-normal factor) or uniform.
 //!
 //! Groups: `bulk_load` (building the 1M-customer engine through `tag_id_pairs`), `count` and
-//! `select` for the harness's 25 query shapes (parsed once), and `parse`.
+//! `select` for the harness's 25 query shapes (parsed once), `segment`, `parse`, and
+//! `expiry` (at 10M customers, built only when the group runs: about 2 s of setup).
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use audience::{CustomerId, Engine, Query, SegmentPlan};
+use audience::{Audience, CustomerId, Day, Engine, Query, SegmentPlan};
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 
 const CUSTOMERS: u32 = 1_000_000;
@@ -192,6 +193,18 @@ fn build_one_call(n: u32, per_tag: &[Vec<u32>]) -> Engine {
     engine
 }
 
+/// The 10M-customer engine of the `expiry` group: customers `0..n` registered as one range,
+/// then one `tag_id_pairs` call per tag.
+fn build_dense(n: u32, per_tag: &[Vec<u32>]) -> Engine {
+    let mut engine = Engine::new();
+    engine.customer_id_range(0..n).expect("fresh ids");
+    for (k, ids) in per_tag.iter().enumerate() {
+        let tag = engine.ensure_tag(&format!("t{k}")).expect("valid tag name");
+        engine.tag_id_pairs(ids.iter().map(|&c| (CustomerId(c), tag))).expect("registered customers");
+    }
+    engine
+}
+
 // ------------------------------------------------------------------------ benchmarks
 
 fn benches(c: &mut Criterion) {
@@ -268,6 +281,57 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
+/// Expiring tags at 10M customers x 1,000 tags: one tag (`t40`, 1.75% of the customers)
+/// has a day bucket of 100,000 other customers spread over the id space; `expire` of that
+/// day removes them from the tag (the target of issue 12: under 1 ms). The bucket is made
+/// again before each timed call (`tag_all_until`, untimed).
+fn expiry(c: &mut Criterion) {
+    const N: u32 = 10_000_000;
+    const BUCKET: u64 = 100_000;
+    // Built on first use, so a run filtered to other groups does not pay for it.
+    let mut data: Option<(Engine, Audience)> = None;
+    let mut setup = || {
+        let started = Instant::now();
+        let per_tag = generate(N, TAGS, SEED);
+        let engine = build_dense(N, &per_tag);
+        let t40 = &per_tag[40];
+        let bucket: Audience = (0..N)
+            .step_by(97)
+            .filter(|c| t40.binary_search(c).is_err())
+            .take(BUCKET as usize)
+            .map(CustomerId)
+            .collect();
+        assert_eq!(bucket.len(), BUCKET);
+        eprintln!("expiry: {N} customers, {TAGS} tags, t40 {}; built in {:.1?}", t40.len(), started.elapsed());
+        (engine, bucket)
+    };
+    let day = Day::from_ymd(2024, 6, 30).expect("a day");
+    let mut g = c.benchmark_group("expiry");
+    g.bench_function("expire_day_100k_of_10M", |b| {
+        let (engine, bucket) = data.get_or_insert_with(&mut setup);
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                assert_eq!(engine.tag_all_until(bucket, "t40", day).expect("tag"), BUCKET);
+                let start = Instant::now();
+                let removed = engine.expire(black_box(day));
+                timed += start.elapsed();
+                assert_eq!(removed, BUCKET);
+            }
+            timed
+        })
+    });
+    // The same engine with the bucket a day later: what an expiry with nothing due costs.
+    g.bench_function("expire_nothing_due_10M", |b| {
+        let (engine, bucket) = data.get_or_insert_with(&mut setup);
+        let later = day.checked_add_days(1).expect("a day");
+        engine.tag_all_until(bucket, "t40", later).expect("tag");
+        b.iter(|| assert_eq!(engine.expire(black_box(day)), 0));
+        assert_eq!(engine.expire(later), BUCKET);
+    });
+    g.finish();
+}
+
 criterion_group! {
     name = query;
     // Short runs: 75 benchmarks in about a minute and a half; pass `--measurement-time` for more.
@@ -275,6 +339,6 @@ criterion_group! {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(1))
         .sample_size(30);
-    targets = benches
+    targets = benches, expiry
 }
 criterion_main!(query);

@@ -128,11 +128,20 @@ fn main() -> Result<(), audience::Error> {
     print_segments(&engine, &plan)?;
     println!("  at-risk VIPs without a live coupon: {}", engine.count("campaign:at_risk_vip AND NOT coupon")?);
 
-    // The feed, as the application reads it: one line per event, a few keys each.
+    // The feed, as the application reads it: one line per event, a few keys each. The
+    // score and RFM-segment tags (`r:`, `f:`, `m:`, `rfm:`) move by the hundred at every
+    // refresh; they are summed up in one line.
     let changes = engine.changes();
     println!("\nchange feed: {} events", changes.len());
+    let mut scores = (0, 0);
     for change in &changes {
         let (what, audience) = match &change.event {
+            ChangeEvent::TagAdded { tag, audience } | ChangeEvent::TagRemoved { tag, audience }
+                if ["r:", "f:", "m:", "rfm:"].iter().any(|p| tag.starts_with(p)) =>
+            {
+                scores = (scores.0 + 1, scores.1 + audience.len());
+                continue;
+            }
             ChangeEvent::TagAdded { tag, audience } => (format!("+ {tag}"), audience),
             ChangeEvent::TagRemoved { tag, audience } => (format!("- {tag}"), audience),
             ChangeEvent::SegmentMoved { group, from, to, audience } => {
@@ -146,8 +155,9 @@ fn main() -> Result<(), audience::Error> {
         };
         let some: Vec<&str> = audience.iter().take(3).map(|c| key(&engine, c)).collect();
         let more = if audience.len() > 3 { ", ..." } else { "" };
-        println!("  #{:<3} {what:<44} {:>5}  {}{more}", change.seq, audience.len(), some.join(", "));
+        println!("  #{:<3} {what:<40} {:>5}  {}{more}", change.seq, audience.len(), some.join(", "));
     }
+    println!("  ({} more events moved {} customers between r:, f:, m: and rfm: tags)", scores.0, scores.1);
     Ok(())
 }
 

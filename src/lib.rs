@@ -93,7 +93,9 @@
 //!  │                          layer/derived.rs: the API derived layers write through (a group's
 //!  │                          value tags ensured, customers moved between them, a value
 //!  │                          replaced);
-//!  │                          layer/bulk.rs: bulk loads; pool.rs, name.rs, suggest.rs, store.rs
+//!  │                          layer/bulk.rs: bulk loads; layer/expiry.rs: expiring tags
+//!  │                          (per tag, day buckets of customers, drained by expire);
+//!  │                          pool.rs, name.rs, suggest.rs, store.rs
 //!  │                          (bitmaps and cached subtree unions)
 //!  ├─ attrs/                  one bit-sliced index per numeric attribute (bsi.rs); its writes and
 //!  │                          the comparison operators (CmpOp) live here

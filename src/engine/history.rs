@@ -145,6 +145,10 @@ impl Engine {
     /// may use `stage:` and `r:`), each after what it reads; who joined and left each rule
     /// tag is in [`RefreshReport::rules`], who moved in each plan in [`RefreshReport::plans`].
     ///
+    /// Expiring tags ([`Engine::tag_until`]) whose day is `as_of` or earlier are removed
+    /// first, as [`Engine::expire`] removes them, before anything derived is written; how
+    /// many is [`RefreshReport::expired`].
+    ///
     /// Errors: [`Error::MonetaryOverflow`] when a customer's total leaves the `i64` range;
     /// [`Error::InRule`] when a rule tag or an applied plan no longer resolves. Both are found before anything changes.
     pub fn refresh(&mut self, as_of: impl Into<Day>) -> Result<RefreshReport> {

@@ -5,6 +5,7 @@
 //! |---|---|---|
 //! | `customers.rs` | keys, dense ids, removal | [`Directory`], then every layer's erase |
 //! | `tags.rs` | the tag pool, tagging one customer or many, bulk loads | [`Tags`] |
+//! | `expiry.rs` | expiring tags: tag until a day, expire as of a day | [`Tags`] (`tags/layer/expiry.rs`) |
 //! | `queries.rs` | query, select, count, explain | the [`Planner`] |
 //! | `attrs.rs` | numeric attributes | [`Attrs`] |
 //! | `history.rs` | purchases, the models, refresh | [`History`], [`Models`] (the refresh layer) |
@@ -26,6 +27,7 @@ use crate::tags::Tags;
 mod attrs;
 mod changes;
 mod customers;
+mod expiry;
 mod history;
 mod queries;
 mod segments;

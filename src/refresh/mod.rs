@@ -167,8 +167,9 @@ impl Models {
     }
 
     /// Refreshes as of `as_of`: the history flushed, a plan made (nothing changes on
-    /// error), applied to the derived tags and attributes, and reported; the models keep the
-    /// plan's state for the next, incremental, refresh.
+    /// error), the expiring tags due by `as_of` removed ([`Tags::expire`]), the plan applied
+    /// to the derived tags and attributes, and reported; the models keep the plan's state for
+    /// the next, incremental, refresh.
     pub(crate) fn refresh(
         &mut self,
         as_of: Day,
@@ -181,7 +182,11 @@ impl Models {
         let quiet = !history.has_pending();
         if let Some((scored, groups)) = self.unchanged(as_of, live).filter(|_| quiet) {
             // Same day, same models, nothing new: the derived data is current.
-            return Ok(self.report(tags, groups, live, as_of, scored, Vec::new(), (true, 0)));
+            let expired = tags.expire(as_of);
+            return Ok(RefreshReport {
+                expired,
+                ..self.report(tags, groups, live, as_of, scored, Vec::new(), (true, 0))
+            });
         }
         let touched = history.flush();
         self.note_touched(&touched);
@@ -191,6 +196,8 @@ impl Models {
             }
             e => e,
         })?;
+        // The plan (which reads no tag) is made: expiring tags go before anything is written.
+        let expired = tags.expire(as_of);
         let groups = apply::apply(&mut plan, tags, attrs, live, as_of)?;
         let transitions: Vec<StageTransition> = std::mem::take(&mut plan.transitions)
             .into_iter()
@@ -201,8 +208,10 @@ impl Models {
                 tags.record(ChangeEvent::StageChanged { from: t.from, to: t.to, audience: t.audience.clone() });
             }
         }
-        let report =
-            self.report(tags, &groups, live, as_of, plan.scored, transitions, (plan.incremental, plan.recomputed));
+        let report = RefreshReport {
+            expired,
+            ..self.report(tags, &groups, live, as_of, plan.scored, transitions, (plan.incremental, plan.recomputed))
+        };
         self.last = Some(plan.next);
         self.derived = Some(groups);
         self.removed.clear();
@@ -234,6 +243,7 @@ impl Models {
             recomputed,
             plans: Vec::new(),
             rules: Vec::new(),
+            expired: 0,
         }
     }
 }

@@ -91,6 +91,10 @@ pub struct RefreshReport {
     /// Per rule tag ([`Engine::define_rule_tag`](crate::Engine::define_rule_tag)), who
     /// joined and who left it, in the order they were computed.
     pub rules: Vec<RuleUpdate>,
+    /// Expiring (customer, tag) assignments this refresh removed: those ending on the as-of
+    /// day or before ([`Engine::expire`](crate::Engine::expire), run before the derived tags
+    /// and the segment plans are written, so a plan sees them gone).
+    pub expired: u64,
 }
 
 impl RefreshReport {

@@ -4,7 +4,8 @@
 //! - `layer/`: [`Tags`] and the rules it keeps (exclusive groups, renames, deletes, the
 //!   names derived layers own), listings, tagging one customer or many (`mod.rs`); the API
 //!   derived layers (refresh, segments) write through (`derived.rs`); bulk loads of
-//!   (customer, tag) pairs (`bulk.rs`). Its fields are private to it.
+//!   (customer, tag) pairs (`bulk.rs`); expiring assignments and their day buckets
+//!   (`expiry.rs`). Its fields are private to it.
 //! - `pool.rs` (names, slots, groups, hierarchy), `name.rs` (name rules and limits),
 //!   `suggest.rs` ("did you mean"), `store.rs` (bitmaps and cached subtree unions),
 //!   `kind.rs` (parsing [`TagKind`]).

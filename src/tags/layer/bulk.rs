@@ -203,6 +203,7 @@ impl Tags {
             let bits = crate::blocks::build::from_sorted(&run);
             drop(run);
             let merged = !self.store.get(tag).is_empty();
+            self.expiry.forget_all(tag, &bits); // plain assignments are for good
             added += self.put_many(tag, bits);
             if merged {
                 self.store.optimize_tag(tag);

@@ -3,7 +3,8 @@
 //! a group is declared or a rename joins one), the hierarchy's cached unions (through
 //! [`Store`]), and the names derived layers own (writing them by hand is an
 //! [`Error::DerivedName`]). Derived layers write through `derived.rs`; bulk loads through
-//! `bulk.rs`; both are child modules, so the fields stay private to this folder.
+//! `bulk.rs`; expiring assignments live in `expiry.rs`, whose buckets every removal here
+//! keeps in step. All are child modules, so the fields stay private to this folder.
 
 use std::borrow::Cow;
 
@@ -11,6 +12,7 @@ use roaring::RoaringBitmap;
 
 mod bulk;
 mod derived;
+mod expiry;
 mod owners;
 mod writes;
 
@@ -40,6 +42,9 @@ pub(crate) struct Tags {
     owners: Owners,
     /// The change feed: every write records what it changed, when on (`writes.rs`).
     feed: Feed,
+    /// The days expiring assignments end (`expiry.rs`), kept in step by every removal in
+    /// `writes.rs`.
+    expiry: expiry::Expiry,
 }
 
 impl Tags {
@@ -299,9 +304,11 @@ impl Tags {
     pub(crate) fn assign(&mut self, customers: &Directory, id: CustomerId, name: &str) -> Result<bool> {
         customers.check_live(id)?;
         let tag = self.ensure(name)?;
+        self.expiry.forget(tag, id.0); // a plain assignment is for good
         Ok(self.assign_id(id.0, tag))
     }
 
+    /// Adds `customer` to `tag`, removing its other value of an exclusive group.
     fn assign_id(&mut self, customer: u32, tag: TagId) -> bool {
         for i in 0..self.pool.exclusive_members(tag).len() {
             let other = self.pool.exclusive_members(tag)[i];
@@ -324,16 +331,21 @@ impl Tags {
     /// new. For an exclusive group, their other values are removed.
     pub(crate) fn assign_all(&mut self, customers: &Directory, bits: &RoaringBitmap, name: &str) -> Result<u64> {
         let tag = self.ensure(name)?;
-        let live = customers.live();
-        let add: Cow<'_, RoaringBitmap> =
-            if bits.is_subset(live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) };
+        let add = live_part(bits, customers.live());
+        self.expiry.forget_all(tag, &add); // plain assignments are for good
+        Ok(self.add_exclusive(tag, add))
+    }
+
+    /// Adds the customers of `add` (live) to `tag`, removing their other value of an
+    /// exclusive group; how many were new.
+    fn add_exclusive(&mut self, tag: TagId, add: Cow<'_, RoaringBitmap>) -> u64 {
         for i in 0..self.pool.exclusive_members(tag).len() {
             let other = self.pool.exclusive_members(tag)[i];
             if other != tag {
                 self.take_many(other, &add);
             }
         }
-        Ok(self.put_many(tag, add.into_owned()))
+        self.put_many(tag, add.into_owned())
     }
 
     /// Removes tag `name` from every customer of `bits`; how many carried it.
@@ -357,4 +369,9 @@ impl Tags {
     pub(crate) fn optimize(&mut self) {
         self.store.optimize();
     }
+}
+
+/// The live customers of `bits` (borrowed when all of them are).
+fn live_part<'b>(bits: &'b RoaringBitmap, live: &RoaringBitmap) -> Cow<'b, RoaringBitmap> {
+    if bits.is_subset(live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) }
 }

@@ -1,7 +1,13 @@
-//! Every write to a tag bitmap, in one place, so the change feed sees each: the rest of
-//! the layer calls these instead of the store. With the feed off (the default) each is the
-//! store's call and one flag test; with it on, it first reads what the write changes (one
-//! difference or intersection with the tag's bitmap, no per-customer work) and records it.
+//! Every write to a tag bitmap, in one place, so the change feed sees each and the expiry
+//! days follow each removal: the rest of the layer calls these instead of the store.
+//!
+//! - The feed: off (the default), each write is the store's call and one flag test; on, it
+//!   first reads what the write changes (one difference or intersection with the tag's
+//!   bitmap, no per-customer work) and records it.
+//! - Expiry: whatever a write removes loses its expiry day, so a stale day can never remove
+//!   a later assignment (one lookup in a map that is empty while nothing expires). Making
+//!   an assignment permanent is the callers' choice (`assign`, `assign_all`, bulk loads),
+//!   since `assign_until` adds through the same calls.
 
 use roaring::RoaringBitmap;
 
@@ -24,6 +30,9 @@ impl Tags {
     /// Removes `customer` from `tag`; whether it carried it.
     pub(super) fn take(&mut self, tag: TagId, customer: u32) -> bool {
         let removed = self.store.remove(&self.pool, tag, customer);
+        if removed {
+            self.expiry.forget(tag, customer);
+        }
         if removed && self.feed.records() {
             self.record_removed(tag, RoaringBitmap::from_iter([customer]));
         }
@@ -45,6 +54,7 @@ impl Tags {
             let gone = bits & self.store.get(tag);
             self.record_removed(tag, gone);
         }
+        self.expiry.forget_all(tag, bits);
         self.store.remove_many(&self.pool, tag, bits)
     }
 
@@ -56,6 +66,7 @@ impl Tags {
             self.record_removed(tag, gone);
             self.record_added(tag, new);
         }
+        self.expiry.forget_tag(tag); // a wholesale write is for good
         self.store.replace(&self.pool, tag, bits);
     }
 
@@ -68,6 +79,7 @@ impl Tags {
         if let Some((tag, bits)) = gone {
             self.feed.push(ChangeEvent::TagRemoved { tag, audience: Audience::from(bits) });
         }
+        self.expiry.forget_tag(id);
         Ok(self.store.deleted(&self.pool, id, parent))
     }
 
@@ -85,8 +97,15 @@ impl Tags {
         }
         match customers.len() {
             0 => {}
-            1 => self.store.remove_everywhere(customers.min().expect("one customer")),
-            _ => self.store.remove_all_everywhere(customers),
+            1 => {
+                let customer = customers.min().expect("one customer");
+                self.store.remove_everywhere(customer);
+                self.expiry.remove_customer(customer);
+            }
+            _ => {
+                self.store.remove_all_everywhere(customers);
+                self.expiry.remove_customers(customers);
+            }
         }
     }
 
