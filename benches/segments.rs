@@ -22,6 +22,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
+use audience::roaring::RoaringBitmap;
 use audience::{CustomerId, Engine, SegmentPlan};
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 
@@ -67,6 +68,29 @@ fn benches(c: &mut Criterion) {
         b.iter(|| plan.rules().iter().map(|r| engine.select(black_box(r.query())).expect("select").len()).sum::<u64>())
     });
     g.bench_function("segment_20_rules", |b| b.iter(|| engine.segment(black_box(&plan)).expect("segment")));
+    // The differences alone, on the 20 results computed once: what `segment` adds to the
+    // queries (per rule one difference with what earlier rules took, one union into it,
+    // then the fallback).
+    let results: Vec<RoaringBitmap> =
+        plan.rules().iter().map(|r| engine.select(r.query()).expect("select").bitmap().clone()).collect();
+    let live = engine.customers().bitmap().clone();
+    g.bench_function("first_match_differences_alone", |b| {
+        b.iter_batched(
+            || results.clone(),
+            |results| {
+                let mut taken = RoaringBitmap::new();
+                let mut out = Vec::with_capacity(results.len() + 1);
+                for bits in results {
+                    let mine = bits - &taken;
+                    taken |= &mine;
+                    out.push(mine);
+                }
+                out.push(&live - &taken);
+                out
+            },
+            BatchSize::LargeInput,
+        )
+    });
     g.sampling_mode(SamplingMode::Flat);
     g.bench_function("apply_plan_nobody_moved", |b| {
         b.iter_batched(

@@ -213,45 +213,9 @@ fn money(minor: i64) -> String {
 
 // ------------------------------------------------------------------------ synthetic data
 
-/// splitmix64: tiny, fast, and good enough for synthetic data.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (n > 0; the modulo bias is negligible here).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-
-    /// An index into `weights` with probability proportional to its weight.
-    fn weighted<T>(&mut self, weights: &[(T, u64)]) -> usize {
-        let total: u64 = weights.iter().map(|w| w.1).sum();
-        let mut x = self.below(total);
-        for (i, w) in weights.iter().enumerate() {
-            if x < w.1 {
-                return i;
-            }
-            x -= w.1;
-        }
-        weights.len() - 1
-    }
-}
+#[path = "support/rng.rs"]
+mod rng;
+use rng::SplitMix64;
 
 struct Customer {
     key: String,

@@ -27,6 +27,10 @@
 
 use audience::{ChangeEvent, CustomerId, Day, Engine, Money, SegmentPlan, TagKind};
 
+#[path = "support/rng.rs"]
+mod rng;
+use rng::SplitMix64;
+
 const CUSTOMERS: u32 = 3_000;
 const SEED: u64 = 0x5E6_2024;
 
@@ -178,22 +182,4 @@ fn plus(d: Day, n: i32) -> Day {
 
 fn key(engine: &Engine, c: CustomerId) -> &str {
     engine.key_of(c).unwrap_or("?")
-}
-
-/// splitmix64: a tiny seeded generator, so every run is the same.
-struct SplitMix64(u64);
-
-impl SplitMix64 {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n`.
-    fn below(&mut self, n: u64) -> u64 {
-        ((u128::from(self.next() >> 11) * u128::from(n)) >> 53) as u64
-    }
 }

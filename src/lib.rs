@@ -58,6 +58,15 @@
 //!   matches. [`Engine::segment`] evaluates it with bitmaps; [`Engine::apply_plan`] stores
 //!   it as an exclusive group (`campaign:champions`), moves only the customers whose segment
 //!   changed when applied again, and reports who moved ([`SegmentDiff`]).
+//!   **Rule tags** ([`Engine::define_rule_tag`]) are saved audiences: a tag whose members
+//!   are whatever its query says, computed again by [`Engine::refresh_rules`] and
+//!   [`Engine::refresh`], in dependency order with plans (a cycle is an
+//!   [`Error::RuleCycle`]). **Expiring tags** ([`Engine::tag_until`]) end on a day, removed
+//!   by [`Engine::expire`] or the next refresh (the engine has no clock: the caller's date
+//!   is the time). The **change feed** ([`Engine::track_changes`], [`Engine::changes`])
+//!   reports every membership change as a typed [`ChangeEvent`] with a sequence number
+//!   (tags added and removed, customers moving between segments, stage changes), one event
+//!   per tag and operation with an [`Audience`], so an application can act on them.
 //! - **Purchase history** ([`Engine::record_purchase`]: a customer, a UTC [`Day`], an amount
 //!   of [`Money`] in integer minor units; negative for a refund) feeds the two standard
 //!   models, computed **as of any day** by [`Engine::refresh`]: [RFM](RfmModel#scores-and-segments) scores 1-5 with the
@@ -85,7 +94,8 @@
 //! ```text
 //! Engine (engine/)            the typed facade users hold: each method checks what the facade
 //!  │                          knows (is the customer live?) and delegates; one file per concern
-//!  │                          (customers, tags, queries, attrs, history, stats)
+//!  │                          (customers, tags, expiry, queries, attrs, history, segments,
+//!  │                          changes, stats)
 //!  ├─ customers.rs            key <-> dense id directory, live set
 //!  ├─ tags/                   Tags (layer/): the pool and the bitmaps behind private fields,
 //!  │                          the only writer of tag bitmaps; it keeps the rules: exclusive
@@ -95,6 +105,10 @@
 //!  │                          replaced);
 //!  │                          layer/bulk.rs: bulk loads; layer/expiry.rs: expiring tags
 //!  │                          (per tag, day buckets of customers, drained by expire);
+//!  │                          layer/owners.rs: who owns which tags (refresh's groups, plans'
+//!  │                          groups, rule tags), refused to hand writes;
+//!  │                          layer/writes.rs: every bitmap write, where the change feed
+//!  │                          records it and expiry days follow removals;
 //!  │                          pool.rs, name.rs, suggest.rs, store.rs
 //!  │                          (bitmaps and cached subtree unions)
 //!  ├─ attrs/                  one bit-sliced index per numeric attribute (bsi.rs); its writes and
@@ -108,8 +122,10 @@
 //!  ├─ rfm.rs, lifecycle.rs    the models: RFM scores and grid, lifecycle windows and stages
 //!  ├─ refresh/                the first derived layer: plan.rs (typed diffs, no mutation),
 //!  │                          apply.rs (through tags' derived API and attrs), report.rs
-//!  └─ segment/                segment plans (plan.rs: rules, validation, serde); evaluated
-//!                             through the planner, applied through tags' derived API
+//!  └─ segment/                segment plans (plan.rs: rules, validation, serde) and rule tags,
+//!                             kept in saved.rs and computed in dependency order (order.rs);
+//!                             evaluated through the planner, written through the tags layer
+//! feed.rs                     the change feed's events (Change, ChangeEvent) and log
 //! Audience (audience.rs)      a query result: bitmap wrapper, iteration, paging, set algebra
 //! error/, span.rs, id.rs      foundations: import nothing above them
 //! ```
