@@ -33,7 +33,7 @@ impl Graph<'_> {
         (0..self.rules.len()).map(Node::Rule).chain((0..self.plans.len()).map(Node::Plan))
     }
 
-    fn index(&self, n: Node) -> usize {
+    pub(crate) fn index(&self, n: Node) -> usize {
         match n {
             Node::Rule(i) => i,
             Node::Plan(i) => self.rules.len() + i,
@@ -48,32 +48,45 @@ impl Graph<'_> {
         }
     }
 
-    /// The nodes `n`'s queries read, in the order the queries name them.
-    pub(crate) fn reads(&self, n: Node) -> Vec<Node> {
-        let queries: Vec<&Query> = match n {
-            Node::Rule(i) => vec![self.rules[i].1],
-            Node::Plan(i) => self.plans[i].1.clone(),
-        };
-        let mut out = Vec::new();
-        for name in queries.iter().flat_map(|q| q.tag_names()) {
-            for (i, (rule, _)) in self.rules.iter().enumerate() {
-                let below = rule.strip_prefix(name).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
-                if below && !out.contains(&Node::Rule(i)) {
-                    out.push(Node::Rule(i));
+    /// What each node's queries read (by [`Graph::index`]), in the order the queries name
+    /// them. With the rule tags sorted by name once, a name finds the rule tags at or below
+    /// it by a range search, so the cost follows the names the queries hold, not the number
+    /// of rules times names.
+    pub(crate) fn edges(&self) -> Vec<Vec<Node>> {
+        let mut by_name: Vec<(&str, usize)> = self.rules.iter().enumerate().map(|(i, (n, _))| (*n, i)).collect();
+        by_name.sort_unstable();
+        fn at_or_below<'n>(by_name: &'n [(&str, usize)], name: &'n str) -> impl Iterator<Item = Node> + 'n {
+            let from = by_name.partition_point(|(n, _)| *n < name);
+            by_name[from..]
+                .iter()
+                .take_while(move |(n, _)| n.starts_with(name))
+                .filter(move |(n, _)| n.len() == name.len() || n.as_bytes()[name.len()] == b'/')
+                .map(|&(_, i)| Node::Rule(i))
+        }
+        let mut edges = Vec::with_capacity(self.rules.len() + self.plans.len());
+        for n in self.nodes() {
+            let queries: &[&Query] = match n {
+                Node::Rule(i) => std::slice::from_ref(&self.rules[i].1),
+                Node::Plan(i) => &self.plans[i].1,
+            };
+            let mut out = Vec::new();
+            for name in queries.iter().flat_map(|q| q.tag_names()) {
+                let plan = group_prefix(name).and_then(|g| self.plans.iter().position(|(group, _)| *group == g));
+                for read in at_or_below(&by_name, name).chain(plan.map(Node::Plan)) {
+                    if !out.contains(&read) {
+                        out.push(read);
+                    }
                 }
             }
-            let plan = group_prefix(name).and_then(|g| self.plans.iter().position(|(group, _)| *group == g));
-            if let Some(i) = plan.filter(|&i| !out.contains(&Node::Plan(i))) {
-                out.push(Node::Plan(i));
-            }
+            edges.push(out);
         }
-        out
+        edges
     }
 
     /// Every node, each after the nodes it reads (rules first, then plans, where the
     /// graph leaves the order free); or a cycle, as the path of nodes that closes it (the
     /// first node repeated at the end), starting from the first node of `start` on a cycle.
-    pub(crate) fn order(&self, start: &[Node]) -> std::result::Result<Vec<Node>, Vec<Node>> {
+    pub(crate) fn order(&self, start: &[Node], edges: &[Vec<Node>]) -> std::result::Result<Vec<Node>, Vec<Node>> {
         #[derive(Copy, Clone, PartialEq)]
         enum Mark {
             New,
@@ -90,7 +103,7 @@ impl Graph<'_> {
             }
             // An explicit stack of (node, what it reads, next to visit): the path is the
             // nodes on it, so a cycle is read off it.
-            let mut path: Vec<(Node, Vec<Node>, usize)> = vec![(root, self.reads(root), 0)];
+            let mut path: Vec<(Node, &[Node], usize)> = vec![(root, &edges[self.index(root)], 0)];
             mark[self.index(root)] = Mark::Open;
             while let Some((node, reads, next)) = path.last_mut() {
                 if let Some(&dep) = reads.get(*next) {
@@ -105,7 +118,7 @@ impl Graph<'_> {
                         }
                         Mark::New => {
                             mark[self.index(dep)] = Mark::Open;
-                            path.push((dep, self.reads(dep), 0));
+                            path.push((dep, &edges[self.index(dep)], 0));
                         }
                     }
                 } else {
@@ -136,7 +149,7 @@ mod tests {
             rules: vec![("a", &a), ("b", &b), ("audiences/c", &c)],
             plans: vec![("campaign", plan.iter().collect())],
         };
-        let order = g.order(&[]).unwrap();
+        let order = g.order(&[], &g.edges()).unwrap();
         let pos = |n: Node| order.iter().position(|&m| m == n).unwrap();
         assert!(pos(Node::Rule(1)) < pos(Node::Rule(0)));
         assert!(pos(Node::Plan(0)) < pos(Node::Rule(1)));
@@ -146,11 +159,16 @@ mod tests {
         let (x, y) = (q("y"), q("campaign:vips"));
         let plan = [q("x OR vip")];
         let g = Graph { rules: vec![("x", &x), ("y", &y)], plans: vec![("campaign", plan.iter().collect())] };
-        let cycle = g.order(&[Node::Rule(1)]).unwrap_err();
+        let cycle = g.order(&[Node::Rule(1)], &g.edges()).unwrap_err();
         let names: Vec<String> = cycle.iter().map(|&n| g.label(n)).collect();
         assert_eq!(names, ["y", "plan campaign", "x", "y"]);
         let me = q("me OR vip");
         let g = Graph { rules: vec![("me", &me)], plans: vec![] };
-        assert_eq!(g.order(&[]).unwrap_err(), [Node::Rule(0), Node::Rule(0)]);
+        assert_eq!(g.order(&[], &g.edges()).unwrap_err(), [Node::Rule(0), Node::Rule(0)]);
+        // `aud` reads `aud` and `aud/x`, not `audience`.
+        let (aud, x, other, reader) = (q("vip"), q("vip"), q("vip"), q("aud"));
+        let g =
+            Graph { rules: vec![("audience", &other), ("aud/x", &x), ("aud", &aud), ("r", &reader)], plans: vec![] };
+        assert_eq!(g.edges()[3], [Node::Rule(2), Node::Rule(1)]);
     }
 }

@@ -120,7 +120,7 @@ impl Segments {
                     Node::Plan(graph.plans.len() - 1)
                 }
             };
-            graph.order(&[node]).map_err(|cycle| cycle_error(&graph, &cycle))?;
+            graph.order(&[node], &graph.edges()).map_err(|cycle| cycle_error(&graph, &cycle))?;
             let planner = input.planner(tags);
             for rule in plan.rules() {
                 planner.resolves(rule.query()).map_err(|e| rule.error(e))?;
@@ -165,7 +165,7 @@ impl Segments {
                     Node::Rule(graph.rules.len() - 1)
                 }
             };
-            graph.order(&[node]).map_err(|cycle| cycle_error(&graph, &cycle))?;
+            graph.order(&[node], &graph.edges()).map_err(|cycle| cycle_error(&graph, &cycle))?;
             input
                 .planner(tags)
                 .resolves(&query)
@@ -212,18 +212,22 @@ impl Segments {
     /// Computes, in dependency order, `from` and every saved query that reads it (directly
     /// or through others), or all of them (`None`).
     fn compute(&self, tags: &mut Tags, input: Inputs<'_>, from: Option<Node>) -> Result<RulesReport> {
-        let (order, reads) = {
+        let due: Vec<Node> = {
             let graph = self.graph(tags);
-            let order = graph.order(&[]).expect("the saved queries are checked acyclic when defined");
-            let reads: Vec<Vec<Node>> = order.iter().map(|&n| graph.reads(n)).collect();
-            (order, reads)
-        };
-        let mut due: Vec<Node> = Vec::with_capacity(order.len());
-        for (&node, reads) in order.iter().zip(&reads) {
-            if from.is_none_or(|f| f == node || reads.iter().any(|r| due.contains(r))) {
-                due.push(node);
+            let edges = graph.edges();
+            let order = graph.order(&[], &edges).expect("the saved queries are checked acyclic when defined");
+            // In dependency order, a node is due when it is `from` or reads a due node.
+            let mut is_due = vec![from.is_none(); edges.len()];
+            let mut due = Vec::with_capacity(order.len());
+            for node in order {
+                let i = graph.index(node);
+                is_due[i] = is_due[i] || from == Some(node) || edges[i].iter().any(|&r| is_due[graph.index(r)]);
+                if is_due[i] {
+                    due.push(node);
+                }
             }
-        }
+            due
+        };
         let mut report = RulesReport::default();
         for node in due {
             match node {
