@@ -154,6 +154,7 @@
 //! | [`MAX_QUERY_LEN`] | 1 MiB | longer query text ([`Error::QueryTooLarge`]), before it is read |
 //! | [`MAX_QUERY_TERMS`] | 131,072 | more terms in query text ([`Error::QueryTooLarge`]), by a first pass of the lexer, before the tree is built; in a built [`Query`], when it is evaluated |
 //! | [`MAX_QUERY_DEPTH`] | 256 | deeper nesting in query text ([`Error::Parse`] at the level that crosses it); in a built [`Query`], [`Error::QueryTooLarge`] when evaluated |
+//! | [`MAX_PLAN_RULES`] | 1,024 | more rules in a [`SegmentPlan`] ([`Error::InvalidPlan`]), at the first rule past it, before it is parsed |
 //!
 //! What that buys, measured (`tests/hostile.rs` checks each with a counting allocator):
 //!
@@ -220,7 +221,8 @@ pub use query::{
 pub use refresh::{RefreshReport, RfmScores, StageTransition};
 pub use rfm::{RfmGrid, RfmModel};
 pub use segment::{
-    IntoRuleQuery, RuleUpdate, RulesReport, SegmentDiff, SegmentMove, SegmentPlan, SegmentRule, Segmentation,
+    IntoRuleQuery, MAX_PLAN_RULES, RuleUpdate, RulesReport, SegmentDiff, SegmentMove, SegmentPlan, SegmentRule,
+    Segmentation,
 };
 pub use span::Span;
 pub use tags::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN, TagInfo, TagKind};

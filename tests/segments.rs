@@ -265,3 +265,20 @@ fn refresh_applies_plans_again_after_the_stage_tags() {
     assert!(err.to_string().contains("the rule \"x\" of the segment plan applied as \"t\""), "{err}");
     assert!(e.tag_id("temp").is_some());
 }
+
+#[test]
+fn a_plan_has_at_most_max_plan_rules_rules() {
+    use audience::MAX_PLAN_RULES;
+    let names: Vec<String> = (0..=MAX_PLAN_RULES).map(|i| format!("s{i}")).collect();
+    let ok = SegmentPlan::new(names[..MAX_PLAN_RULES].iter().map(|n| (n.as_str(), "vip")), "rest").unwrap();
+    assert_eq!(ok.rules().len(), MAX_PLAN_RULES);
+    // One more is refused at the first rule past the limit, before it is read (its query
+    // does not even parse).
+    let over = names.iter().enumerate().map(|(i, n)| (n.as_str(), if i < MAX_PLAN_RULES { "vip" } else { "(" }));
+    let err = SegmentPlan::new(over, "rest").unwrap_err();
+    assert_eq!(err, Error::InvalidPlan { reason: PlanProblem::TooManyRules { limit: MAX_PLAN_RULES } });
+    assert!(err.to_string().contains("at most 1024 rules (MAX_PLAN_RULES)"), "{err}");
+    // An endless list costs no more than the limit.
+    let endless = (0..).map(|i| (format!("s{i}"), "vip"));
+    assert!(matches!(SegmentPlan::new(endless, "rest"), Err(Error::InvalidPlan { .. })));
+}

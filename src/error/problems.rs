@@ -362,6 +362,11 @@ impl fmt::Display for ModelProblem {
 pub enum PlanProblem {
     /// The plan has no rules.
     NoRules,
+    /// More rules than [`MAX_PLAN_RULES`](crate::MAX_PLAN_RULES).
+    TooManyRules {
+        /// The limit.
+        limit: usize,
+    },
     /// Two rules have one name.
     DuplicateName {
         /// The name.
@@ -387,6 +392,11 @@ impl fmt::Display for PlanProblem {
             PlanProblem::NoRules => {
                 f.write_str("a segment plan needs at least one rule (hint: everyone in the fallback is one tag)")
             }
+            PlanProblem::TooManyRules { limit } => write!(
+                f,
+                "a segment plan has at most {limit} rules (MAX_PLAN_RULES) (hint: a segment per rule is a \
+                 campaign bucket; for more, split the plan, or use rule tags, which have no such limit)"
+            ),
             PlanProblem::DuplicateName { name } => {
                 write!(
                     f,

@@ -21,7 +21,7 @@ use roaring::{MultiOps, RoaringBitmap};
 use crate::audience::Audience;
 use crate::id::CustomerId;
 
-pub use plan::{IntoRuleQuery, SegmentPlan, SegmentRule};
+pub use plan::{IntoRuleQuery, MAX_PLAN_RULES, SegmentPlan, SegmentRule};
 pub(crate) use saved::{Inputs, Segments};
 pub use saved::{RuleUpdate, RulesReport};
 

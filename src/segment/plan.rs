@@ -6,6 +6,13 @@ use crate::error::{Error, NameProblem, PlanProblem, Result};
 use crate::query::Query;
 use crate::tags::normalize_tag;
 
+/// The most rules a [`SegmentPlan`] may have: 1,024. A plan's cost grows with its rules
+/// (one query and one difference each), and comparing two segmentations with the number of
+/// segments squared at worst (who moved from which to which), so the limit bounds what one
+/// plan can cost. A longer plan is an [`Error::InvalidPlan`] with
+/// [`PlanProblem::TooManyRules`], refused before its rules are checked further.
+pub const MAX_PLAN_RULES: usize = 1_024;
+
 /// One rule of a [`SegmentPlan`]: a segment name and the query that puts customers in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentRule {
@@ -57,8 +64,9 @@ pub struct SegmentPlan {
 impl SegmentPlan {
     /// A plan of `rules` (`(name, query)`: query text or a built [`Query`]) and a fallback.
     ///
-    /// Errors: [`Error::InvalidPlan`] for no rules, two rules with one name, a fallback named
-    /// like a rule, or a name that is empty, has `/` or `:`, or breaks the tag-name rules;
+    /// Errors: [`Error::InvalidPlan`] for no rules, more than [`MAX_PLAN_RULES`], two rules
+    /// with one name, a fallback named like a rule, or a name that is empty, has `/` or `:`,
+    /// or breaks the tag-name rules;
     /// [`Error::InRule`] (naming the rule, with the parse error and its span) for query text
     /// that does not parse. Unknown tags and attributes are found when the plan is evaluated
     /// against an engine.
@@ -69,6 +77,9 @@ impl SegmentPlan {
     {
         let mut checked: Vec<SegmentRule> = Vec::new();
         for (name, query) in rules {
+            if checked.len() == MAX_PLAN_RULES {
+                return Err(Error::InvalidPlan { reason: PlanProblem::TooManyRules { limit: MAX_PLAN_RULES } });
+            }
             let name = check_name(name.as_ref())?;
             let query = query.into_query().map_err(|e| Error::InRule { rule: name.clone(), error: Box::new(e) })?;
             if checked.iter().any(|r| r.name == name) {
