@@ -2,8 +2,9 @@
 //! amounts, small builders and readers; the naive model of customers, tags and attributes
 //! ([`model`]); the reference model of purchases, RFM and lifecycle stages ([`reference`]);
 //! two ways to observe a whole engine ([`observe`]); the random query templates of the model
-//! tests ([`templates`]); the helpers of the query-language tests ([`query`]); and the id
-//! regions, bit vector and checks of the per-block tests ([`blocks`]).
+//! tests ([`templates`]); the naive model of rule tags and applied plans ([`saved`]); the
+//! helpers of the query-language tests ([`query`]); and the id regions, bit vector and checks
+//! of the per-block tests ([`blocks`]).
 //!
 //! Each file under `tests/` is its own crate and declares `mod common;`, using a different
 //! part of it; hence the `allow(dead_code)` below, so a helper one file does not use is no
@@ -16,6 +17,7 @@ pub mod model;
 pub mod observe;
 pub mod query;
 pub mod reference;
+pub mod saved;
 pub mod templates;
 
 use audience::{Audience, CustomerId, Day, Engine, Error, Money, TagInfo};

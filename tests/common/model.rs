@@ -146,6 +146,11 @@ pub fn kind(e: &Error) -> &'static str {
         Error::UnknownAttribute { .. } => "UnknownAttribute",
         Error::InvalidAttributeName { .. } => "InvalidAttributeName",
         Error::DerivedName { .. } => "DerivedName",
+        Error::InvalidPlan { .. } => "InvalidPlan",
+        Error::InRule { .. } => "InRule",
+        Error::GroupInUse { .. } => "GroupInUse",
+        Error::TagInUse { .. } => "TagInUse",
+        Error::RuleCycle { .. } => "RuleCycle",
         _ => "other",
     }
 }
