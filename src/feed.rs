@@ -18,10 +18,15 @@
 //!   customer records it leaving every tag it carried; a rename records nothing (the
 //!   customers keep the tag under its new name).
 //! - [`ChangeEvent::SegmentMoved`]: customers who moved between two segments of an applied
-//!   plan (`apply_plan`, `refresh_rules`, `refresh`); the group's value tags are reported
-//!   this way only, not as tag events.
+//!   plan (`apply_plan`, `refresh_rules`, `refresh`); the plan's writes to its group are
+//!   reported this way, not as tag events.
 //! - [`ChangeEvent::StageChanged`]: customers whose lifecycle stage changed at a refresh;
-//!   the `stage:` tags are reported this way only.
+//!   the refresh's writes to the `stage:` tags are reported this way.
+//!
+//! One exception: removing a customer records [`ChangeEvent::TagRemoved`] for every tag it
+//! carried, a plan's segment tag and its `stage:` tag included (a removed customer is in no
+//! segment and no stage from then on; the next refresh or plan computation reports nothing
+//! more for it).
 //!
 //! Sequence numbers start at 1 and grow by one per event, across drains and across turning
 //! the feed off and on, so a consumer can tell it missed nothing.

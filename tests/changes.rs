@@ -256,11 +256,7 @@ fn run(e: &mut Engine, op: &Op) -> TestResult {
         Op::TagAll(m, t) => observe(e, |e| ok(e.tag_all(&audience_of(e, *m), TAGS[*t]))),
         Op::UntagAll(m, t) => observe(e, |e| ok(e.untag_all(&audience_of(e, *m), TAGS[*t]))),
         Op::Pairs(pairs) => {
-            let mut pairs: Vec<(CustomerId, &str)> =
-                pairs.iter().filter_map(|(c, t)| Some((who(c)?, TAGS[*t]))).collect();
-            if KNOWN_BUG_PAIRS {
-                avoid_known_bug(e, &mut pairs);
-            }
+            let pairs: Vec<(CustomerId, &str)> = pairs.iter().filter_map(|(c, t)| Some((who(c)?, TAGS[*t]))).collect();
             observe(e, |e| ok(e.tag_pairs(pairs)))
         }
         Op::DefineGroup => observe(e, |e| ok(e.define_exclusive_group("tier"))),
@@ -290,22 +286,6 @@ fn run(e: &mut Engine, op: &Op) -> TestResult {
         }),
     };
     events.map(drop)
-}
-
-/// While `tag_pairs_giving_a_customer_the_value_it_has_records_nothing` fails: the random
-/// loads leave out the exclusive values that give a customer the value it already carries
-/// (the case that records it leaving and rejoining the tag). Set to `false` once fixed.
-const KNOWN_BUG_PAIRS: bool = true;
-
-/// Drops the `tier:` pairs of each customer whose last `tier:` value in the load is the one
-/// it carries (when `tier` is an exclusive group).
-fn avoid_known_bug(e: &Engine, pairs: &mut Vec<(CustomerId, &str)>) {
-    if !e.exclusive_groups().any(|g| g == "tier") {
-        return;
-    }
-    let last: BTreeMap<CustomerId, &str> = pairs.iter().filter(|(_, t)| t.starts_with("tier:")).copied().collect();
-    let keeps = |c: CustomerId| last.get(&c).is_none_or(|v| !e.tags_of(c).unwrap().contains(v));
-    pairs.retain(|&(c, t)| !t.starts_with("tier:") || keeps(c));
 }
 
 proptest! {
@@ -643,7 +623,6 @@ fn a_refresh_records_stage_changes_and_score_tags() {
 }
 
 #[test]
-#[ignore = "BUG: tag_pairs giving a customer the exclusive value it already carries records TagRemoved + TagAdded for it"]
 fn tag_pairs_giving_a_customer_the_value_it_has_records_nothing() {
     let (mut e, c) = common::keyed_engine(2);
     e.define_exclusive_group("tier").unwrap();
@@ -660,7 +639,6 @@ fn tag_pairs_giving_a_customer_the_value_it_has_records_nothing() {
 }
 
 #[test]
-#[ignore = "BUG: a refresh after a new RFM segment grid records every scored customer leaving and rejoining rfm: tags it keeps"]
 fn a_new_segment_grid_records_only_the_customers_who_change_segment() {
     let (mut e, c) = common::keyed_engine(5);
     let grid = |best: std::ops::RangeInclusive<u8>, below: std::ops::RangeInclusive<u8>| {

@@ -67,17 +67,26 @@ fn ensure(tags: &mut Tags, diff: &GroupDiff) -> Result<DerivedGroup> {
 
 /// Moves the customers of one group's diff between its value tags.
 fn move_members(tags: &mut Tags, diff: &mut GroupDiff, group: &DerivedGroup) {
-    if diff.reset {
-        // A new segment grid: every segment tag starts empty. Segments the grid no longer
-        // has stay as empty tags, so stored queries naming them still resolve.
-        tags.clear_group(group);
-    }
     debug_assert_eq!(diff.adds.len(), group.len());
+    if diff.reset {
+        // A new segment grid: every scored customer is added to its segment afresh, so the
+        // adds are each segment's members; segments the grid no longer has get nobody (and
+        // stay as empty tags, so stored queries naming them still resolve).
+        let members = diff.adds.iter_mut().map(|ids| bitmap(std::mem::take(ids))).collect();
+        diff.removes.iter_mut().for_each(Vec::clear);
+        tags.reset_group(group, members);
+        return;
+    }
     for (i, (adds, removes)) in diff.adds.iter_mut().zip(&mut diff.removes).enumerate() {
         tags.move_members(group, i, removes, adds);
         adds.clear();
         removes.clear();
     }
+}
+
+/// Ascending ids as a bitmap.
+fn bitmap(ids: Vec<u32>) -> RoaringBitmap {
+    RoaringBitmap::from_sorted_iter(ids).expect("a diff's ids ascend")
 }
 
 fn write(attrs: &mut Attrs, diff: &mut AttrDiff, reading: Reading) {

@@ -239,11 +239,17 @@ impl Tags {
             for (tag, bits) in &runs {
                 added += bits.len() - bits.intersection_len(self.store.get(*tag));
             }
+            // Each value loses the touched customers it is not given: a customer given the
+            // value it has keeps it (no change for the feed to report).
             for i in 0..self.pool.exclusive_members(runs[0].0).len() {
                 let member = self.pool.exclusive_members(runs[0].0)[i];
-                self.take_many(member, &touched);
+                match runs.iter().find(|(t, _)| *t == member) {
+                    Some((_, kept)) => self.take_many(member, &(&touched - kept)),
+                    None => self.take_many(member, &touched),
+                };
             }
             for (tag, bits) in runs {
+                self.expiry.forget_all(tag, &bits); // plain assignments are for good
                 self.put_many(tag, bits);
             }
         }

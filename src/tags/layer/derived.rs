@@ -5,7 +5,7 @@
 //! A layer asks for its group once per run ([`Tags::derived_group`]: the group is declared
 //! and every value tag exists, so queries on an empty value resolve) and gets a
 //! [`DerivedGroup`] back; it then moves customers between the group's values by index
-//! ([`Tags::move_members`], [`Tags::replace_members`], [`Tags::clear_group`]). Only tags
+//! ([`Tags::move_members`], [`Tags::replace_members`], [`Tags::reset_group`]). Only tags
 //! handed out this way can be written: a layer cannot reach a user's tag through this API.
 //! These methods skip the derived-name guard that refuses the same names to hand writes:
 //! the guard is for users, and the layer owns the names.
@@ -87,13 +87,19 @@ impl Tags {
         self.store.get(group.values[value])
     }
 
-    /// Empties every value tag of the group, listed or not (its value list changed: values
-    /// it no longer has stay as empty tags, so stored queries naming them still resolve).
-    pub(crate) fn clear_group(&mut self, group: &DerivedGroup) {
-        let members = self.pool.group(&group.group).map(|g| g.members.clone()).unwrap_or_default();
+    /// Sets every value tag of the group at once: the `i`-th listed value gets `members[i]`,
+    /// a value the layer no longer lists gets nobody (it stays as an empty tag, so stored
+    /// queries naming it still resolve). Each tag is diffed against what it held, so the
+    /// change feed records only the customers whose membership changed.
+    pub(crate) fn reset_group(&mut self, group: &DerivedGroup, members: Vec<RoaringBitmap>) {
+        debug_assert_eq!(members.len(), group.values.len());
+        let all = self.pool.group(&group.group).map(|g| g.members.clone()).unwrap_or_default();
+        let mut members: Vec<Option<RoaringBitmap>> = members.into_iter().map(Some).collect();
         self.muted(group.quiet, |tags| {
-            for m in members {
-                tags.set_members(m, RoaringBitmap::new());
+            for tag in all {
+                let bits = group.values.iter().position(|&v| v == tag).and_then(|i| members[i].take());
+                tags.set_members(tag, bits.unwrap_or_default());
+                tags.store.optimize_tag(tag);
             }
         });
     }
