@@ -282,3 +282,64 @@ fn a_plan_has_at_most_max_plan_rules_rules() {
     let endless = (0..).map(|i| (format!("s{i}"), "vip"));
     assert!(matches!(SegmentPlan::new(endless, "rest"), Err(Error::InvalidPlan { .. })));
 }
+
+/// Review findings of issue 12: a plan's group with any hand-written `group:...` tag is taken
+/// (even one that could not be a value), and nothing changes when apply_plan fails.
+#[test]
+fn a_group_with_a_hand_written_tag_of_any_shape_is_taken() {
+    let mut e = Engine::new();
+    let (a, b) = (e.customer("a").unwrap(), e.customer("b").unwrap());
+    e.tag(a, "vip").unwrap();
+    e.tag(b, "camp:a/b").unwrap();
+    let plan = SegmentPlan::new([("v", "vip")], "rest").unwrap();
+    let err = e.apply_plan("camp", &plan).unwrap_err();
+    assert!(
+        matches!(&err, Error::GroupInUse { group, tag: Some(t) } if group == "camp" && t.starts_with("camp:a")),
+        "{err}"
+    );
+    assert_eq!(e.applied_plans().count(), 0);
+    e.refresh_rules().unwrap();
+    e.refresh(Day::from_ymd(2024, 1, 1).unwrap()).unwrap();
+    // A segment tag `group:name` must stay within the tag-name limit (a query must reach it).
+    let long = "g".repeat(200);
+    let plan = SegmentPlan::new([("s".repeat(200), "vip")], "rest").unwrap();
+    let err = e.apply_plan(&long, &plan).unwrap_err();
+    assert!(matches!(err, Error::InvalidTagName { reason: audience::NameProblem::TooLong { .. }, .. }), "{err}");
+    assert_eq!(e.applied_plans().count(), 0);
+    assert_eq!(e.tags().filter(|t| t.name.starts_with(&long)).count(), 0);
+}
+
+#[test]
+fn nothing_can_be_written_below_a_rule_tag() {
+    use audience::NameProblem;
+    let mut e = Engine::new();
+    let (a, b) = (e.customer("a").unwrap(), e.customer("b").unwrap());
+    e.tag(a, "vip").unwrap();
+    e.tag(b, "other").unwrap();
+    e.define_rule_tag("hv", "vip").unwrap();
+    let under = |r: Result<(), Error>| matches!(r, Err(Error::InvalidTagName { reason: NameProblem::UnderRuleTag { ref rule }, .. }) if rule == "hv");
+    assert!(under(e.tag(b, "hv/extra").map(|_| ())));
+    assert!(under(e.tag_pairs([(b, "hv/x/y")]).map(|_| ())));
+    assert!(under(e.ensure_tag("hv/extra").map(|_| ())));
+    assert!(under(e.tag_until(b, "hv/extra", Day::from_ymd(2030, 1, 1).unwrap()).map(|_| ())));
+    assert!(under(e.rename_tag("other", "hv/other")));
+    assert!(under(e.define_rule_tag("hv/more", "other").map(|_| ())));
+    e.refresh_rules().unwrap();
+    assert_eq!(e.count("hv").unwrap(), 1);
+    assert_eq!(e.tags_of(b).unwrap(), ["other"]);
+    // A rule tag may stand below a hand-written tag, and the parent reads it.
+    e.define_rule_tag("audiences/hv", "vip OR other").unwrap();
+    assert_eq!(e.count("audiences").unwrap(), 2);
+}
+
+#[test]
+fn plan_json_refuses_unknown_fields() {
+    let err = serde_json::from_str::<SegmentPlan>(r#"{"rules": [{"name": "a", "query": "vip"}], "fallbak": "rest"}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `fallbak`"), "{err}");
+    let err = serde_json::from_str::<SegmentPlan>(r#"{"rules": [{"name": "a", "qeury": "vip"}], "fallback": "rest"}"#)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unknown field `qeury`"), "{err}");
+}

@@ -40,7 +40,8 @@ impl Engine {
     /// ```
     ///
     /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`]; [`Error::DerivedName`]
-    /// for a tag of the groups [`Engine::refresh`] owns.
+    /// for a derived tag (of the groups [`Engine::refresh`] owns, of an applied plan's group,
+    /// or a rule tag).
     pub fn tag_until(&mut self, customer: CustomerId, tag: &str, until: Day) -> Result<bool> {
         self.tags.assign_until(&self.customers, customer, tag, until)
     }
@@ -65,8 +66,8 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     ///
-    /// Errors: [`Error::InvalidTagName`]; [`Error::DerivedName`] for a tag of the groups
-    /// [`Engine::refresh`] owns.
+    /// Errors: [`Error::InvalidTagName`]; [`Error::DerivedName`] for a derived tag (of the
+    /// groups [`Engine::refresh`] owns, of an applied plan's group, or a rule tag).
     pub fn tag_all_until(&mut self, audience: &Audience, tag: &str, until: Day) -> Result<u64> {
         self.tags.assign_all_until(&self.customers, audience.bitmap(), tag, until)
     }
@@ -115,7 +116,7 @@ impl Engine {
     /// assert_eq!(engine.count("sports")?, 1);
     /// # Ok::<(), audience::Error>(())
     /// ```
-    pub fn expire(&mut self, as_of: Day) -> u64 {
-        self.tags.expire(as_of)
+    pub fn expire(&mut self, as_of: impl Into<Day>) -> u64 {
+        self.tags.expire(as_of.into())
     }
 }

@@ -2,7 +2,9 @@
 //! segment layer, written through the tags layer.
 
 use super::Engine;
-use crate::error::{Error, Result};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
 use crate::id::TagId;
 use crate::query::Query;
 use crate::segment::{Inputs, IntoRuleQuery, RulesReport, SegmentDiff, SegmentPlan, Segmentation, Segments};
@@ -100,7 +102,6 @@ impl Engine {
     /// [`Error::InvalidTagName`] for an invalid name or a value of an exclusive group.
     /// Nothing changes on error.
     pub fn define_rule_tag(&mut self, name: &str, query: impl IntoRuleQuery) -> Result<TagId> {
-        let query = query.into_query().map_err(|e| Error::InRule { rule: name.to_owned(), error: Box::new(e) })?;
         let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
         self.segments.define_rule(&mut self.tags, input, name, query)
     }

@@ -89,6 +89,12 @@ pub enum NameProblem {
         /// The group.
         group: String,
     },
+    /// A name below a rule tag (`high_value/extra`): a query on the rule tag reads its
+    /// descendants too, so a child would make the rule tag differ from its query.
+    UnderRuleTag {
+        /// The rule tag above it.
+        rule: String,
+    },
 }
 
 impl fmt::Display for NameProblem {
@@ -145,6 +151,11 @@ impl fmt::Display for NameProblem {
                 "is a value of the exclusive group {group:?}, and a rule tag's members are whatever its query says, \
                  which may overlap the group's other values (hint: name it outside the group, or use a segment plan \
                  for exclusive buckets)"
+            ),
+            NameProblem::UnderRuleTag { rule } => write!(
+                f,
+                "is below the rule tag {rule:?}, whose members are whatever its query says; a query on {rule:?} \
+                 reads its descendants too (hint: name it outside {rule:?})"
             ),
         }
     }

@@ -166,14 +166,17 @@ fn check_name(raw: &str) -> Result<String> {
     Ok(norm.into_owned())
 }
 
-/// The serde form of a plan.
+/// The serde form of a plan. Unknown fields are refused, so a misspelt `"fallbak"` is
+/// named as such rather than reported as a missing `fallback`.
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawPlan {
     rules: Vec<RawRule>,
     fallback: String,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct RawRule {
     name: String,
     query: String,

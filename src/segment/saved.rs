@@ -14,7 +14,7 @@
 use roaring::RoaringBitmap;
 
 use super::order::{Graph, Node};
-use super::{SegmentDiff, SegmentPlan, Segmentation};
+use super::{IntoRuleQuery, SegmentDiff, SegmentPlan, Segmentation};
 use crate::attrs::Attrs;
 use crate::audience::Audience;
 use crate::error::{Error, Result, UsedBy};
@@ -107,6 +107,7 @@ impl Segments {
         plan: &SegmentPlan,
     ) -> Result<SegmentDiff> {
         let group = tags.check_plan_group(group)?.into_owned();
+        tags.check_plan_values(&group, plan.names())?;
         let at = self.plans.iter().position(|(g, _)| *g == group);
         {
             let mut graph = self.graph(tags);
@@ -149,9 +150,10 @@ impl Segments {
         tags: &mut Tags,
         input: Inputs<'_>,
         name: &str,
-        query: Query,
+        query: impl IntoRuleQuery,
     ) -> Result<TagId> {
         let norm = normalize_tag(name)?.into_owned();
+        let query = query.into_query().map_err(|e| Error::InRule { rule: norm.clone(), error: Box::new(e) })?;
         let at = self.rules.iter().position(|r| tags.name_of(r.tag) == Some(&norm));
         {
             let mut graph = self.graph(tags);

@@ -242,6 +242,12 @@ impl Saved {
         self.rule_index(norm).is_some() || self.owned_value(norm)
     }
 
+    /// Whether a strict ancestor of `norm` is a rule tag: nothing may be written below one
+    /// (a query on the rule tag would read it).
+    pub fn under_rule(&self, norm: &str) -> bool {
+        norm.match_indices('/').any(|(at, _)| self.rule_index(&norm[..at]).is_some())
+    }
+
     /// Whether a saved query (other than rule `except`'s own) names a tag `hit` picks.
     fn named(&self, hit: impl Fn(&str) -> bool, except: Option<&str>) -> bool {
         let rules = self.rules.iter().filter(|(n, _)| Some(n.as_str()) != except).map(|(_, q)| q);
@@ -254,6 +260,9 @@ impl Saved {
     pub fn tag(&mut self, c: u32, raw: &str) -> Result<bool, Errs> {
         if normalize(raw).is_some_and(|n| self.derived(&n)) {
             return err("DerivedName");
+        }
+        if normalize(raw).is_some_and(|n| self.under_rule(&n)) {
+            return err("InvalidTagName"); // NameProblem::UnderRuleTag
         }
         self.m.tag(c, raw)
     }
@@ -268,6 +277,9 @@ impl Saved {
     pub fn tag_all(&mut self, audience: &BTreeSet<u32>, raw: &str) -> Result<u64, Errs> {
         if normalize(raw).is_some_and(|n| self.derived(&n)) {
             return err("DerivedName");
+        }
+        if normalize(raw).is_some_and(|n| self.under_rule(&n)) {
+            return err("InvalidTagName"); // NameProblem::UnderRuleTag
         }
         self.m.tag_all(audience, raw)
     }
@@ -298,12 +310,17 @@ impl Saved {
         }
         let subtree: Vec<&String> = self.m.pool.iter().filter(|n| in_subtree(n, &old)).collect();
         let mut derived = subtree.iter().any(|n| self.derived(n));
+        let mut under = false;
         if let Some(new) = normalize(new_raw).filter(|new| *new != old) {
             derived |= subtree.iter().any(|n| self.owned_value(&format!("{new}{}", &n[old.len()..])));
+            under = subtree.iter().any(|n| self.under_rule(&format!("{new}{}", &n[old.len()..])));
         }
-        if derived {
+        if derived || under {
             // The engine checks ownership among the rename's other checks: any of them.
-            let mut errs: Errs = ["DerivedName"].into_iter().collect();
+            let mut errs: Errs = [if derived { "DerivedName" } else { "InvalidTagName" }].into_iter().collect();
+            if derived && under {
+                errs.insert("InvalidTagName");
+            }
             errs.extend(self.m.clone().rename_tag(&old, new_raw).err().unwrap_or_default());
             return Err(errs);
         }
@@ -330,6 +347,9 @@ impl Saved {
             }
             if self.owned_value(&norm) {
                 return err("DerivedName");
+            }
+            if self.under_rule(&norm) {
+                return err("InvalidTagName"); // NameProblem::UnderRuleTag
             }
             if group_of(&norm).is_some_and(|g| self.m.groups.iter().any(|d| d == g)) {
                 return err("InvalidTagName"); // NameProblem::RuleInGroup

@@ -49,8 +49,24 @@ impl Tags {
             Some(id) if self.owners.rule_tags.contains(&id) => {
                 Err(Error::DerivedName { name: norm.to_owned(), owner: RULE_OWNER })
             }
-            _ => Ok(()),
+            _ => self.check_not_under_rule(norm),
         }
+    }
+
+    /// Refuses a name below a rule tag (`high_value/extra`): a query on the rule tag reads
+    /// its descendants too, so a hand-written child would make it differ from its query.
+    fn check_not_under_rule(&self, norm: &str) -> Result<()> {
+        if self.owners.rule_tags.is_empty() {
+            return Ok(());
+        }
+        let ancestors = norm.match_indices('/').map(|(at, _)| &norm[..at]);
+        for ancestor in ancestors {
+            if self.pool.lookup(ancestor).is_some_and(|a| self.owners.rule_tags.contains(&a)) {
+                let reason = NameProblem::UnderRuleTag { rule: ancestor.to_owned() };
+                return Err(Error::InvalidTagName { name: norm.to_owned(), reason });
+            }
+        }
+        Ok(())
     }
 
     /// Refuses tag `id` when a layer owns it.
@@ -86,13 +102,28 @@ impl Tags {
             Some(owner) => return Err(Error::DerivedName { name: group.into_owned(), owner }),
             None => {}
         }
-        let declared = self.pool.group(&group);
-        let taken = declared.and_then(|g| g.members.first().copied());
-        let taken = taken.or_else(|| self.pool.would_be_members(&group).ok()?.first().copied());
-        if declared.is_none() && taken.is_none() {
+        // Any tag `group:...` is a hand-written one (valid as a value or not): taken.
+        let declared = self.pool.group(&group).is_some();
+        let taken = self.pool.iter().find(|(_, d)| group_prefix(&d.name) == Some(&*group)).map(|(t, _)| t);
+        if !declared && taken.is_none() {
             return Ok(group);
         }
         Err(Error::GroupInUse { group: group.into_owned(), tag: taken.map(|t| self.name(t).to_owned()) })
+    }
+
+    /// Checks that plan `names` can be the values of group `group` (normalized, checked by
+    /// [`Tags::check_plan_group`]): each `group:<name>` within the limits of a tag name, so
+    /// every segment stays reachable by a query. Changes nothing.
+    pub(crate) fn check_plan_values<'n>(&self, group: &str, names: impl IntoIterator<Item = &'n str>) -> Result<()> {
+        let mut tag = String::new();
+        for name in names {
+            tag.clear();
+            tag.push_str(group);
+            tag.push(':');
+            tag.push_str(name);
+            crate::tags::normalize_tag(&tag)?;
+        }
+        Ok(())
     }
 
     /// Claims `group` (checked by [`Tags::check_plan_group`]) for a segment plan.
