@@ -11,10 +11,10 @@
 //!
 //! - `segment`: a 20-rule plan (`s{i}: t{2i+1} AND NOT t{2i+2}`, fallback `rest`): its 20
 //!   queries evaluated alone, `segment` of the plan (the target: about those 20 queries
-//!   plus one pass of differences), `apply_plan` of an applied plan when nobody moved
-//!   (evaluation and diff, no write) and after 1% of the customers moved (what the writes
-//!   add: they should follow the movers, not the 10M). Each `apply_plan` run gets its own
-//!   clone of the engine, made untimed.
+//!   plus one pass of differences), and `apply_plan` of the same plan again when nobody
+//!   moved, after 0.1% and after 1% of the customers were touched (it evaluates only the
+//!   touched customers: the cost should follow them, not the 10M). Each `apply_plan` run
+//!   gets its own clone of the engine, made untimed.
 //! - `rules`: `refresh_rules` of 20 rule tags (the same 20 queries), after 1% moved.
 //! - `feed`: `tag_pairs` of 50M (customer, tag) pairs into a fresh engine with the change
 //!   feed off and on (its overhead on the biggest batch an engine sees).
@@ -55,6 +55,12 @@ fn benches(c: &mut Criterion) {
     let moved = {
         let mut e = applied.clone();
         e.tag_pairs(movers.iter().copied()).expect("tag");
+        e
+    };
+    // 0.1% of the customers gain t1: applying again evaluates only them.
+    let few = {
+        let mut e = applied.clone();
+        e.tag_pairs((0..n / 1000).map(|i| (CustomerId(i * 1000), "t1"))).expect("tag");
         e
     };
     let diff = moved.clone().apply_plan("plan", &plan).expect("apply");
@@ -99,6 +105,13 @@ fn benches(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+    g.bench_function("apply_plan_after_0.1pct_moved", |b| {
+        b.iter_batched(
+            || few.clone(),
+            |mut e| (e.apply_plan("plan", black_box(&plan)).expect("apply"), e),
+            BatchSize::LargeInput,
+        )
+    });
     g.bench_function("apply_plan_after_1pct_moved", |b| {
         b.iter_batched(
             || moved.clone(),
@@ -119,7 +132,7 @@ fn benches(c: &mut Criterion) {
         b.iter_batched(|| ruled.clone(), |mut e| (e.refresh_rules().expect("refresh_rules"), e), BatchSize::LargeInput)
     });
     g.finish();
-    drop((engine, applied, moved, ruled));
+    drop((engine, applied, moved, few, ruled));
 
     // 50M pairs (the tags' members in tag order, cut at 50M) into a fresh engine of `n`
     // customers, with the feed off and on.

@@ -6,6 +6,7 @@ use super::Engine;
 use crate::error::Error;
 use crate::error::Result;
 use crate::id::CustomerId;
+use roaring::RoaringBitmap;
 
 impl Engine {
     /// Declares numeric attribute `name` without giving anyone a value, so queries on it
@@ -42,7 +43,9 @@ impl Engine {
     /// [`Error::DerivedName`] for the attributes `refresh` owns.
     pub fn set_attr(&mut self, id: CustomerId, name: &str, value: i64) -> Result<Option<i64>> {
         self.customers.check_live(id)?;
-        self.attrs.set(id.0, name, value)
+        let old = self.attrs.set(id.0, name, value)?;
+        self.tags.touch_one(id.0); // applied plans read attributes too
+        Ok(old)
     }
 
     /// Bulk [`Engine::set_attr`]: `(customer, attribute, value)` triples, the last value given
@@ -67,7 +70,13 @@ impl Engine {
         I: IntoIterator<Item = (CustomerId, S, i64)>,
         S: AsRef<str>,
     {
-        self.attrs.load(&self.customers, values)
+        if !self.tags.notes_touches() {
+            return self.attrs.load(&self.customers, values);
+        }
+        let mut ids = RoaringBitmap::new(); // applied plans read attributes too
+        let n = self.attrs.load(&self.customers, values.into_iter().inspect(|(c, _, _)| _ = ids.insert(c.0)))?;
+        self.tags.touch(&ids);
+        Ok(n)
     }
 
     /// Removes customer `id`'s value of attribute `name`; returns it.
@@ -76,7 +85,9 @@ impl Engine {
     /// [`Error::DerivedName`].
     pub fn unset_attr(&mut self, id: CustomerId, name: &str) -> Result<Option<i64>> {
         self.customers.check_live(id)?;
-        self.attrs.unset(id.0, name)
+        let old = self.attrs.unset(id.0, name)?;
+        self.tags.touch_one(id.0);
+        Ok(old)
     }
 
     /// Customer `id`'s value of attribute `name`, if it has one. The derived attributes read

@@ -1,6 +1,8 @@
 //! Customers: external keys and dense ids in, removal (the right to be forgotten) from every
 //! layer.
 
+use roaring::RoaringBitmap;
+
 use super::Engine;
 use crate::audience::Audience;
 #[cfg(doc)]
@@ -17,7 +19,9 @@ impl Engine {
     /// [`MAX_CUSTOMER_KEY_LEN`](crate::MAX_CUSTOMER_KEY_LEN), [`Error::CustomerIdsExhausted`]
     /// when no `u32` id is left.
     pub fn customer(&mut self, key: &str) -> Result<CustomerId> {
-        self.customers.intern(key)
+        let id = self.customers.intern(key)?;
+        self.tags.touch_one(id.0); // a new customer lands in an applied plan's segments
+        Ok(id)
     }
 
     /// Registers a customer by a dense id the caller already has (for users whose customers
@@ -41,6 +45,7 @@ impl Engine {
     pub fn customer_id(&mut self, id: impl Into<CustomerId>) -> Result<CustomerId> {
         let id = id.into();
         self.customers.register_id(id)?;
+        self.tags.touch_one(id.0);
         Ok(id)
     }
 
@@ -61,7 +66,13 @@ impl Engine {
     /// Errors: [`Error::CustomerIdTaken`] when a live keyed customer has one of the ids
     /// (nothing is registered then).
     pub fn customer_id_range(&mut self, ids: std::ops::Range<u32>) -> Result<u64> {
-        self.customers.register_range(ids)
+        let n = self.customers.register_range(ids.clone())?;
+        if self.tags.notes_touches() {
+            let mut range = RoaringBitmap::new();
+            range.insert_range(ids);
+            self.tags.touch(&range);
+        }
+        Ok(n)
     }
 
     /// The external key of a live customer, if it was registered by key.

@@ -30,6 +30,14 @@ impl Engine {
     ///
     /// The plan is kept and owns the group: its tags cannot be written by hand. Rule tags
     /// and other plans that read the group are computed again after it.
+    ///
+    /// Applying the same plan again costs what changed, not the customer count: from its
+    /// first application on, the engine notes which customers any write touches (tags,
+    /// bulk loads, attributes, new and removed customers, renames moving customers under a
+    /// parent, expiry), and applying again evaluates the plan for those customers only
+    /// (while they are at most 2% of the customers; beyond that, for everyone, which is
+    /// cheaper then). The notes are dropped when every saved query is computed again
+    /// ([`Engine::refresh_rules`], [`Engine::refresh`]).
     /// [`Engine::refresh`] applies it again after the RFM and stage tags, so a plan may use
     /// `stage:` and `r:`, and its diff is in [`RefreshReport::plans`](crate::RefreshReport::plans).
     ///

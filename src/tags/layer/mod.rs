@@ -45,6 +45,8 @@ pub(crate) struct Tags {
     /// The days expiring assignments end (`expiry.rs`), kept in step by every removal in
     /// `writes.rs`.
     expiry: expiry::Expiry,
+    /// Who may have changed since the saved queries were last all computed (`writes.rs`).
+    touched: writes::Touched,
 }
 
 impl Tags {
@@ -201,6 +203,11 @@ impl Tags {
             self.check_joins_group(*t, new_name)?;
         }
         let old_parent = self.pool.check(id)?.parent();
+        if self.notes_touches() {
+            // The subtree's customers change which parents' queries match them.
+            let moved = self.store.members(&self.pool, id).clone();
+            self.touch(&moved);
+        }
         let before = self.pool.slot_count();
         self.pool.apply_rename(plan)?;
         for created in before..self.pool.slot_count() {

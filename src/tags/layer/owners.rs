@@ -129,6 +129,7 @@ impl Tags {
     /// Claims `group` (checked by [`Tags::check_plan_group`]) for a segment plan.
     pub(crate) fn claim_plan_group(&mut self, group: &str) {
         self.owners.plan_groups.insert(group.into());
+        self.note_touches();
     }
 
     // ------------------------------------------------------------------ rule tags

@@ -4,6 +4,9 @@
 //! - The feed: off (the default), each write is the store's call and one flag test; on, it
 //!   first reads what the write changes (one difference or intersection with the tag's
 //!   bitmap, no per-customer work) and records it.
+//! - Touches: once a segment plan is applied, every write also notes whose membership it
+//!   may have changed ([`Touched`]), so applying the plan again evaluates only those
+//!   customers. Off until then: one flag test.
 //! - Expiry: whatever a write removes loses its expiry day, so a stale day can never remove
 //!   a later assignment (one lookup in a map that is empty while nothing expires). Making
 //!   an assignment permanent is the callers' choice (`assign`, `assign_all`, bulk loads),
@@ -17,10 +20,67 @@ use crate::error::Result;
 use crate::feed::{Change, ChangeEvent};
 use crate::id::TagId;
 
+/// The customers whose tags (or attributes, or liveness: the engine reports those) may have
+/// changed since the saved queries were last all computed. Noted only while some segment
+/// plan is applied (`on`); a superset is fine, a miss is not: applying a plan again
+/// evaluates it for these customers only.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Touched {
+    on: bool,
+    bits: RoaringBitmap,
+}
+
 impl Tags {
+    /// Starts noting touches (a segment plan is applied).
+    pub(crate) fn note_touches(&mut self) {
+        self.touched.on = true;
+    }
+
+    /// Whether touches are noted.
+    pub(crate) fn notes_touches(&self) -> bool {
+        self.touched.on
+    }
+
+    /// Notes that `customers` may have changed.
+    pub(crate) fn touch(&mut self, customers: &RoaringBitmap) {
+        if self.touched.on {
+            self.touched.bits |= customers;
+        }
+    }
+
+    /// Notes that `customer` may have changed.
+    pub(crate) fn touch_one(&mut self, customer: u32) {
+        if self.touched.on {
+            self.touched.bits.insert(customer);
+        }
+    }
+
+    /// The customers noted since the last [`Tags::clear_touches`].
+    pub(crate) fn touched(&self) -> &RoaringBitmap {
+        &self.touched.bits
+    }
+
+    /// Runs `write` without noting touches: a saved query's own writes (a plan's segment
+    /// tags, a rule tag) need none, since whatever reads them is computed again, in full,
+    /// right after them.
+    pub(crate) fn without_touches<R>(&mut self, write: impl FnOnce(&mut Tags) -> R) -> R {
+        let on = std::mem::replace(&mut self.touched.on, false);
+        let out = write(self);
+        self.touched.on = on;
+        out
+    }
+
+    /// Forgets the touches (every saved query was just computed for everyone).
+    pub(crate) fn clear_touches(&mut self) {
+        self.touched.bits.clear();
+    }
+
     /// Adds `customer` to `tag`; whether it was new.
     pub(super) fn put(&mut self, tag: TagId, customer: u32) -> bool {
         let added = self.store.insert(&self.pool, tag, customer);
+        if added {
+            self.touch_one(customer);
+        }
         if added && self.feed.records() {
             self.record_added(tag, RoaringBitmap::from_iter([customer]));
         }
@@ -32,6 +92,7 @@ impl Tags {
         let removed = self.store.remove(&self.pool, tag, customer);
         if removed {
             self.expiry.forget(tag, customer);
+            self.touch_one(customer);
         }
         if removed && self.feed.records() {
             self.record_removed(tag, RoaringBitmap::from_iter([customer]));
@@ -45,6 +106,7 @@ impl Tags {
             let new = &bits - self.store.get(tag);
             self.record_added(tag, new);
         }
+        self.touch(&bits);
         self.store.add(&self.pool, tag, bits)
     }
 
@@ -55,6 +117,7 @@ impl Tags {
             self.record_removed(tag, gone);
         }
         self.expiry.forget_all(tag, bits);
+        self.touch(bits);
         self.store.remove_many(&self.pool, tag, bits)
     }
 
@@ -66,6 +129,10 @@ impl Tags {
             self.record_removed(tag, gone);
             self.record_added(tag, new);
         }
+        if self.touched.on {
+            let changed = &bits ^ self.store.get(tag);
+            self.touched.bits |= changed;
+        }
         self.expiry.forget_tag(tag); // a wholesale write is for good
         self.store.replace(&self.pool, tag, bits);
     }
@@ -76,6 +143,9 @@ impl Tags {
         let parent = self.pool.check(id)?.parent();
         let gone = self.feed.records().then(|| (self.pool.name(id).to_owned(), self.store.get(id).clone()));
         self.pool.delete(id)?;
+        if self.touched.on {
+            self.touched.bits |= self.store.get(id);
+        }
         if let Some((tag, bits)) = gone {
             self.feed.push(ChangeEvent::TagRemoved { tag, audience: Audience::from(bits) });
         }
@@ -85,6 +155,7 @@ impl Tags {
 
     /// Erases `customers` from every tag.
     pub(super) fn take_everywhere(&mut self, customers: &RoaringBitmap) {
+        self.touch(customers);
         if self.feed.records() {
             let hit: Vec<(TagId, RoaringBitmap)> = self
                 .pool
