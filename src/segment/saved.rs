@@ -108,7 +108,7 @@ impl Segments {
         let mut left = scope & planner.live;
         let mut members = Vec::with_capacity(plan.rules().len() + 1);
         for rule in plan.rules() {
-            let mine = planner.select_within(rule.query(), &left).map_err(|e| rule.error(e))?;
+            let mine = planner.select_among(rule.query(), &left).map_err(|e| rule.error(e))?;
             left -= &mine;
             members.push(Audience::from(mine));
         }
