@@ -70,7 +70,9 @@ pub enum ChangeEvent {
         group: String,
         /// Their segment before; `None` for customers that were in none (new since).
         from: Option<String>,
-        /// Their segment now; `None` for customers in none (removed since).
+        /// Their segment now. The feed records `Some`: a removed customer is reported when it
+        /// is removed, as [`ChangeEvent::TagRemoved`] of its segment's tag. (`Option`, as in
+        /// [`SegmentMove`](crate::SegmentMove), for segmentations compared by hand.)
         to: Option<String>,
         /// Who moved.
         audience: Audience,
