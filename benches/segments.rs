@@ -16,6 +16,8 @@
 //!   touched customers: the cost should follow them, not the 10M). Each `apply_plan` run
 //!   gets its own clone of the engine, made untimed.
 //! - `rules`: `refresh_rules` of 20 rule tags (the same 20 queries), after 1% moved.
+//! - `describe`: what makes a 10% audience (every tenth customer) different over the 1,000
+//!   tags: one intersection count per tag.
 //! - `feed`: `tag_pairs` of 50M (customer, tag) pairs into a fresh engine with the change
 //!   feed off and on (its overhead on the biggest batch an engine sees).
 
@@ -23,7 +25,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use audience::roaring::RoaringBitmap;
-use audience::{CustomerId, Engine, SegmentPlan};
+use audience::{Audience, CustomerId, DescribeOptions, Engine, SegmentPlan};
 use criterion::{BatchSize, Criterion, SamplingMode, criterion_group, criterion_main};
 
 #[path = "common/synth.rs"]
@@ -118,6 +120,15 @@ fn benches(c: &mut Criterion) {
             |mut e| (e.apply_plan("plan", black_box(&plan)).expect("apply"), e),
             BatchSize::LargeInput,
         )
+    });
+    g.finish();
+
+    // What makes a 10% audience different, over the 1,000 tags (profiles issue, part 2).
+    let tenth: Audience = (0..n).step_by(10).map(CustomerId).collect();
+    let mut g = c.benchmark_group(format!("describe_{scale}"));
+    g.sample_size(10).measurement_time(Duration::from_secs(3));
+    g.bench_function("describe_10pct_audience_1000_tags", |b| {
+        b.iter(|| engine.describe(black_box(&tenth), &DescribeOptions::new()))
     });
     g.finish();
 

@@ -10,6 +10,7 @@
 //! | `attrs.rs` | numeric attributes | [`Attrs`] |
 //! | `history.rs` | purchases, the models, refresh | [`History`], [`Models`] (the refresh layer) |
 //! | `segments.rs` | segment plans and rule tags: evaluate, apply, define, compute | [`Segments`] (the segment layer) |
+//! | `profiles.rs` | what makes an audience different (describe) | the profile layer |
 //! | `changes.rs` | the change feed: on, off, drain | [`Tags`] (which records every write) |
 //! | `stats.rs` | sizes, optimize | all of them |
 
@@ -29,6 +30,7 @@ mod changes;
 mod customers;
 mod expiry;
 mod history;
+mod profiles;
 mod queries;
 mod segments;
 mod stats;

@@ -1,0 +1,132 @@
+//! The profile layer: what makes an audience different ([`Description`], from
+//! [`Engine::describe`](crate::Engine::describe)). It reads tags through the tags layer's
+//! listings and counts with bitmap cardinalities (`intersection_len`), never customer by
+//! customer, and writes nothing.
+//!
+//! Part 2 of the profiles issue; the customer profile, breakdowns, comparisons and tag
+//! housekeeping come next.
+
+use roaring::RoaringBitmap;
+
+use crate::tags::{Tags, normalize_tag};
+
+/// What [`Engine::describe`](crate::Engine::describe) lists, and how many.
+///
+/// ```
+/// use audience::DescribeOptions;
+/// let mut options = DescribeOptions::new();
+/// options.top(5).min_count(10).exclude(["vip"]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DescribeOptions {
+    top: usize,
+    min_count: u64,
+    exclude: Vec<String>,
+}
+
+impl Default for DescribeOptions {
+    fn default() -> DescribeOptions {
+        DescribeOptions { top: 20, min_count: 1, exclude: Vec::new() }
+    }
+}
+
+impl DescribeOptions {
+    /// The defaults: the top 20 tags, carried by at least one customer of the audience,
+    /// none excluded.
+    pub fn new() -> DescribeOptions {
+        DescribeOptions::default()
+    }
+
+    /// How many tags to list at most. Default: 20.
+    pub fn top(&mut self, k: usize) -> &mut Self {
+        self.top = k;
+        self
+    }
+
+    /// The fewest customers of the audience a listed tag must have. Default: 1; 0 is taken
+    /// as 1 (a tag nobody in the audience carries tells nothing about it).
+    pub fn min_count(&mut self, m: u64) -> &mut Self {
+        self.min_count = m.max(1);
+        self
+    }
+
+    /// Tags not to list, typically those the audience's own query names (they over-index by
+    /// construction). Names are matched after normalization; unknown names are ignored.
+    /// Default: none.
+    pub fn exclude<S: AsRef<str>>(&mut self, names: impl IntoIterator<Item = S>) -> &mut Self {
+        self.exclude.extend(names.into_iter().filter_map(|n| normalize_tag(n.as_ref()).ok().map(|n| n.into_owned())));
+        self
+    }
+}
+
+/// What makes an audience different: its size and share of the live customers, and the tags
+/// that over-index in it. From [`Engine::describe`](crate::Engine::describe).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Description {
+    /// Live customers in the audience.
+    pub size: u64,
+    /// Live customers.
+    pub live: u64,
+    /// The over-indexing tags, highest lift first (then most customers of the audience,
+    /// then name).
+    pub tags: Vec<TagLift>,
+}
+
+impl Description {
+    /// The audience's share of the live customers (0 when there are none).
+    pub fn share(&self) -> f64 {
+        if self.live == 0 { 0.0 } else { self.size as f64 / self.live as f64 }
+    }
+}
+
+/// One tag of a [`Description`]: how many of the audience carry it against how many
+/// overall. A tag counts as a query naming it does: a parent includes its descendants.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct TagLift {
+    /// The tag.
+    pub tag: String,
+    /// Customers of the audience with it.
+    pub count: u64,
+    /// Live customers with it.
+    pub total: u64,
+    /// `(count / size) / (total / live)`: 1 when the audience carries it as often as
+    /// everyone does, 2 when twice as often. For display; the order is decided exactly.
+    pub lift: f64,
+}
+
+/// Describes the live customers of `audience` over every tag of the pool.
+pub(crate) fn describe(
+    tags: &Tags,
+    live: &RoaringBitmap,
+    audience: &RoaringBitmap,
+    options: &DescribeOptions,
+) -> Description {
+    let audience = audience & live;
+    let (size, everyone) = (audience.len(), live.len());
+    let mut listed: Vec<TagLift> = Vec::new();
+    if size > 0 {
+        for (id, def) in tags.pool().iter() {
+            if options.exclude.iter().any(|e| **e == *def.name) {
+                continue;
+            }
+            let members = tags.store().members(tags.pool(), id);
+            let count = audience.intersection_len(members);
+            if count < options.min_count {
+                continue;
+            }
+            let total = members.len();
+            let lift = (count as f64 / size as f64) / (total as f64 / everyone as f64);
+            listed.push(TagLift { tag: def.name.to_string(), count, total, lift });
+        }
+    }
+    // Lift compared exactly: count_a / total_a against count_b / total_b (size and live are
+    // common to both), by cross-multiplying in u128.
+    listed.sort_by(|a, b| {
+        let by_lift = (u128::from(b.count) * u128::from(a.total)).cmp(&(u128::from(a.count) * u128::from(b.total)));
+        by_lift.then(b.count.cmp(&a.count)).then_with(|| a.tag.cmp(&b.tag))
+    });
+    listed.truncate(options.top);
+    Description { size, live: everyone, tags: listed }
+}
