@@ -102,3 +102,72 @@ fn ties_in_lift_go_to_the_larger_count_then_the_name() {
     assert_eq!((empty.size, empty.tags.len()), (0, 0));
     assert_eq!(Engine::new().describe(&a, &DescribeOptions::new()).share(), 0.0);
 }
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// `breakdown` over an exclusive group and over a parent's children equals counting each
+    /// customer's value (and, for children, any descendant) one by one.
+    #[test]
+    fn breakdown_equals_the_naive_spread(
+        values in prop::collection::vec((0..30u32, 0..3usize), 0..60),
+        sports in prop::collection::vec((0..30u32, 0..3usize), 0..60),
+        removed in prop::collection::btree_set(0..30u32, 0..4),
+        audience in prop::collection::btree_set(0..32u32, 0..30),
+    ) {
+        const TIERS: [&str; 3] = ["tier:gold", "tier:silver", "tier:黄金"];
+        const SPORTS: [&str; 3] = ["sports/run", "sports/run/trail", "sports/bike"];
+        let mut e = Engine::new();
+        for c in 0..30 {
+            e.customer_id(c).unwrap();
+        }
+        e.define_exclusive_group("tier").unwrap();
+        for t in TIERS.iter().chain(&SPORTS) {
+            e.ensure_tag(t).unwrap();
+        }
+        let mut tier: BTreeMap<u32, &str> = BTreeMap::new();
+        let mut sport: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
+        for &(c, v) in &values {
+            e.tag(CustomerId(c), TIERS[v]).unwrap();
+            tier.insert(c, TIERS[v]); // single-choice: the last value wins
+        }
+        for &(c, s) in &sports {
+            e.tag(CustomerId(c), SPORTS[s]).unwrap();
+            sport.entry(c).or_default().insert(SPORTS[s]);
+        }
+        for &c in &removed {
+            e.remove_customer(CustomerId(c)).unwrap();
+        }
+        let inside: BTreeSet<u32> = audience.iter().copied().filter(|c| *c < 30 && !removed.contains(c)).collect();
+        let a: Audience = audience.iter().copied().map(CustomerId).collect();
+
+        let spread = |parts: Vec<(String, u64)>| {
+            let mut parts = parts;
+            parts.sort_by(|x, y| y.1.cmp(&x.1).then_with(|| x.0.cmp(&y.0)));
+            parts
+        };
+        let b = e.breakdown(&a, "tier").unwrap();
+        let want = spread(TIERS.iter().map(|t| (t.to_string(), inside.iter().filter(|c| tier.get(c) == Some(t)).count() as u64)).collect());
+        prop_assert_eq!(&b.parts, &want);
+        prop_assert_eq!(b.rest, inside.iter().filter(|c| !tier.contains_key(c)).count() as u64);
+        prop_assert_eq!(b.size, inside.len() as u64);
+
+        let b = e.breakdown(&a, "sports/*").unwrap();
+        let under = |c: &u32, child: &str| sport.get(c).is_some_and(|s| s.iter().any(|t| t.starts_with(child)));
+        let want = spread(["sports/bike", "sports/run"].iter().map(|ch| (ch.to_string(), inside.iter().filter(|c| under(c, ch)).count() as u64)).collect());
+        prop_assert_eq!(&b.parts, &want);
+        prop_assert_eq!(b.rest, inside.iter().filter(|c| !sport.contains_key(c)).count() as u64);
+    }
+}
+
+#[test]
+fn breakdown_names_what_it_does_not_know() {
+    let mut e = Engine::new();
+    e.ensure_tag("sports/run").unwrap();
+    let all = e.customers();
+    assert!(matches!(e.breakdown(&all, "regoin"), Err(audience::Error::UnknownGroup { .. })));
+    assert!(matches!(e.breakdown(&all, "sprots/*"), Err(audience::Error::UnknownTag { .. })));
+    let b = e.breakdown(&all, "sports/*").unwrap();
+    assert_eq!((b.size, b.rest, b.parts.len()), (0, 0, 1));
+    assert_eq!(b.share("sports/run"), 0.0);
+}

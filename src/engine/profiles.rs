@@ -3,7 +3,10 @@
 
 use super::Engine;
 use crate::audience::Audience;
-use crate::profile::{DescribeOptions, Description, describe};
+#[cfg(doc)]
+use crate::error::Error;
+use crate::error::Result;
+use crate::profile::{Breakdown, DescribeOptions, Description, breakdown, describe};
 
 impl Engine {
     /// What makes `audience` different: its size and share of the live customers, and the
@@ -36,5 +39,34 @@ impl Engine {
     /// ```
     pub fn describe(&self, audience: &Audience, options: &DescribeOptions) -> Description {
         describe(&self.tags, self.customers.live(), audience.bitmap(), options)
+    }
+
+    /// `audience` spread over `of`: the values of exclusive group `of` (`"region"`), or the
+    /// children of tag `parent` when `of` is `"parent/*"` (each child counting its
+    /// descendants, as a query on it does). Per value, how many of the audience have it,
+    /// most first, then by name; and how many have none. Customers of the audience removed
+    /// since it was computed are not counted. One intersection count per value.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// engine.define_exclusive_group("region")?;
+    /// for (key, region) in [("a", "region:north"), ("b", "region:north"), ("c", "region:south"), ("d", "")] {
+    ///     let c = engine.customer(key)?;
+    ///     if !region.is_empty() {
+    ///         engine.tag(c, region)?;
+    ///     }
+    /// }
+    /// let b = engine.breakdown(&engine.customers(), "region")?;
+    /// assert_eq!(b.parts, [("region:north".to_owned(), 2), ("region:south".to_owned(), 1)]);
+    /// assert_eq!((b.size, b.rest), (4, 1));
+    /// assert_eq!(b.share("region:north"), 0.5);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownGroup`] for a group never declared; [`Error::UnknownTag`]
+    /// (with suggestions) for an unknown parent of `parent/*`; [`Error::InvalidTagName`].
+    pub fn breakdown(&self, audience: &Audience, of: &str) -> Result<Breakdown> {
+        breakdown(&self.tags, self.customers.live(), audience.bitmap(), of)
     }
 }

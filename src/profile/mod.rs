@@ -3,11 +3,12 @@
 //! listings and counts with bitmap cardinalities (`intersection_len`), never customer by
 //! customer, and writes nothing.
 //!
-//! Part 2 of the profiles issue; the customer profile, breakdowns, comparisons and tag
-//! housekeeping come next.
+//! Part 2 of the profiles issue (describe, breakdown); the customer profile, comparisons and
+//! tag housekeeping come next.
 
 use roaring::RoaringBitmap;
 
+use crate::error::Result;
 use crate::tags::{Tags, normalize_tag};
 
 /// What [`Engine::describe`](crate::Engine::describe) lists, and how many.
@@ -129,4 +130,51 @@ pub(crate) fn describe(
     });
     listed.truncate(options.top);
     Description { size, live: everyone, tags: listed }
+}
+
+/// An audience spread over the values of an exclusive group, or the children of a tag. From
+/// [`Engine::breakdown`](crate::Engine::breakdown).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub struct Breakdown {
+    /// Live customers in the audience.
+    pub size: u64,
+    /// Per value (or child): its name and how many of the audience it has, most first, then
+    /// by name. Values nobody in the audience has are listed too, with 0.
+    pub parts: Vec<(String, u64)>,
+    /// Customers of the audience in none of them.
+    pub rest: u64,
+}
+
+impl Breakdown {
+    /// The share of the audience value `name` has (0 for a name not listed or an empty
+    /// audience).
+    pub fn share(&self, name: &str) -> f64 {
+        let count = self.parts.iter().find(|(n, _)| n == name).map_or(0, |&(_, c)| c);
+        if self.size == 0 { 0.0 } else { count as f64 / self.size as f64 }
+    }
+}
+
+/// Spreads the live customers of `audience` over `of`: an exclusive group's values (`region`)
+/// or a tag's children (`region/*`, each child counting its descendants).
+pub(crate) fn breakdown(tags: &Tags, live: &RoaringBitmap, audience: &RoaringBitmap, of: &str) -> Result<Breakdown> {
+    let audience = audience & live;
+    let parts: Vec<(String, &RoaringBitmap)> = match of.strip_suffix("/*") {
+        Some(parent) => {
+            let parent = tags.lookup(parent)?;
+            let pool = tags.pool();
+            pool.children(parent).map(|c| (pool.name(c).to_owned(), tags.store().members(pool, c))).collect()
+        }
+        None => {
+            tags.in_group(of)?.iter().map(|t| (t.name.to_owned(), tags.store().members(tags.pool(), t.id))).collect()
+        }
+    };
+    let mut covered = RoaringBitmap::new();
+    let mut counted: Vec<(String, u64)> = Vec::with_capacity(parts.len());
+    for (name, members) in parts {
+        counted.push((name, audience.intersection_len(members)));
+        covered |= members;
+    }
+    counted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(Breakdown { size: audience.len(), rest: audience.difference_len(&covered), parts: counted })
 }
