@@ -191,25 +191,28 @@ mod tests {
     use super::*;
     use crate::query::plan::tests::engine;
 
+    /// Query shapes over the test engine's tags `a`, `b`, `c`, `empty` (every node kind).
+    const SHAPES: [&str; 14] = [
+        "a",
+        "a AND b",
+        "a AND b AND c",
+        "a OR b OR c",
+        "a AND NOT b",
+        "NOT a",
+        "NOT a AND NOT b",
+        "a OR NOT b",
+        "NOT a OR NOT b",
+        "empty AND a",
+        "empty OR c",
+        "(a OR c) AND NOT (b AND NOT a)",
+        "*",
+        "NOT *",
+    ];
+
     #[test]
     fn counts_match_materialized_results() {
         let e = engine();
-        for text in [
-            "a",
-            "a AND b",
-            "a AND b AND c",
-            "a OR b OR c",
-            "a AND NOT b",
-            "NOT a",
-            "NOT a AND NOT b",
-            "a OR NOT b",
-            "NOT a OR NOT b",
-            "empty AND a",
-            "empty OR c",
-            "(a OR c) AND NOT (b AND NOT a)",
-            "*",
-            "NOT *",
-        ] {
+        for text in SHAPES {
             let q = Query::parse(text).unwrap();
             let p = e.planner();
             let count = p.count(&q).unwrap();
@@ -229,27 +232,13 @@ mod tests {
         }
         e.remove_customer(crate::CustomerId(3)).unwrap();
         let scopes: [&[u32]; 5] = [&[], &[0], &[1, 3, 4, 9], &[0, 2, 5, 6, 7, 8], &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 42]];
-        for text in [
-            "a",
-            "a AND b",
-            "a AND b AND c",
-            "a OR b OR c",
-            "a AND NOT b",
-            "NOT a",
-            "NOT a AND NOT b",
-            "a OR NOT b",
-            "NOT a OR NOT b",
-            "empty AND a",
-            "empty OR c",
-            "(a OR c) AND NOT (b AND NOT a)",
-            "*",
-            "NOT *",
+        for text in SHAPES.iter().copied().chain([
             "p",
             "age >= 40",
             "a AND age < 30",
             "NOT age > 50 OR c",
             "b AND NOT (age <= 50 AND a)",
-        ] {
+        ]) {
             let q = Query::parse(text).unwrap();
             let p = e.planner();
             let all = p.select(&q).unwrap();
