@@ -18,6 +18,9 @@
 //! - `rules`: `refresh_rules` of 20 rule tags (the same 20 queries), after 1% moved.
 //! - `describe`: what makes a 10% audience (every tenth customer) different over the 1,000
 //!   tags: one intersection count per tag.
+//! - `compare`: that audience against every third customer, over the 1,000 tags.
+//! - `profile`: one customer's profile (a membership probe per tag, and each layer's
+//!   lookups).
 //! - `feed`: `tag_pairs` of 50M (customer, tag) pairs into a fresh engine with the change
 //!   feed off and on (its overhead on the biggest batch an engine sees).
 
@@ -130,6 +133,21 @@ fn benches(c: &mut Criterion) {
     g.bench_function("describe_10pct_audience_1000_tags", |b| {
         b.iter(|| engine.describe(black_box(&tenth), &DescribeOptions::new()))
     });
+    let third: Audience = (0..n).step_by(3).map(CustomerId).collect();
+    g.bench_function("compare_10pct_and_33pct_audiences_1000_tags", |b| {
+        b.iter(|| engine.compare(black_box(&tenth), black_box(&third)))
+    });
+    g.finish();
+
+    // One customer's profile: a probe per tag of the 1,000, plus each layer's lookups. The
+    // customer in the middle of the id range, and one carrying the most tags (t0..t9 are
+    // the densest, so a low id carries many of them).
+    let mut g = c.benchmark_group(format!("profile_{scale}"));
+    g.sample_size(50).measurement_time(Duration::from_secs(3));
+    let busiest = (0..1000).max_by_key(|&k| engine.tags_of(CustomerId(k)).map_or(0, |t| t.len())).unwrap_or(0);
+    for (label, id) in [("middle_customer", n / 2), ("busiest_of_the_first_1000", busiest)] {
+        g.bench_function(label, |b| b.iter(|| engine.profile(black_box(CustomerId(id))).expect("live")));
+    }
     g.finish();
 
     let mut ruled = applied.clone();

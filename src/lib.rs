@@ -216,7 +216,10 @@ pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
-pub use profile::{Breakdown, DescribeOptions, Description, TagLift};
+pub use profile::{
+    AudienceComparison, Breakdown, DescribeOptions, Description, Profile, PurchaseSummary, RfmProfile, ShareDiff,
+    TagLift,
+};
 pub use query::{
     Comparison, Explain, ExplainNode, Expr, MAX_QUERY_DEPTH, MAX_QUERY_LEN, MAX_QUERY_TERMS, Query, TagRef,
 };

@@ -171,3 +171,147 @@ fn breakdown_names_what_it_does_not_know() {
     assert_eq!((b.size, b.rest, b.parts.len()), (0, 0, 1));
     assert_eq!(b.share("sports/run"), 0.0);
 }
+
+proptest! {
+    #![proptest_config(config(64))]
+
+    /// `compare` against the naive model: sizes, overlap, and per tag the customers of each
+    /// audience carrying it (a parent counting its descendants); tags with equal shares left
+    /// out; ordered by the share gap compared exactly, then by the customers in either, then
+    /// by name; min_count over both audiences, top k, exclusions.
+    #[test]
+    fn compare_equals_the_naive_gap_and_order(
+        assignments in prop::collection::vec((0..40u32, 0..TAGS.len()), 0..160),
+        removed in prop::collection::btree_set(0..40u32, 0..6),
+        a in prop::collection::btree_set(0..45u32, 0..30),
+        b in prop::collection::btree_set(0..45u32, 0..30),
+        top in 0usize..10,
+        min_count in 0u64..4,
+        exclude in prop::collection::btree_set(0..TAGS.len(), 0..3),
+    ) {
+        let mut e = Engine::new();
+        for c in 0..40 {
+            e.customer_id(c).unwrap();
+        }
+        let mut model: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
+        for &(c, t) in &assignments {
+            e.tag(CustomerId(c), TAGS[t]).unwrap();
+            model.entry(c).or_default().insert(TAGS[t]);
+        }
+        for &c in &removed {
+            e.remove_customer(CustomerId(c)).unwrap();
+            model.remove(&c);
+        }
+        let live: BTreeSet<u32> = (0..40).filter(|c| !removed.contains(c)).collect();
+        let members = |tag: &str| -> BTreeSet<u32> {
+            let below = |t: &str| t == tag || t.strip_prefix(tag).is_some_and(|r| r.starts_with('/'));
+            model.iter().filter(|(_, ts)| ts.iter().any(|t| below(t))).map(|(&c, _)| c).collect()
+        };
+        let (ia, ib): (BTreeSet<u32>, BTreeSet<u32>) =
+            (a.intersection(&live).copied().collect(), b.intersection(&live).copied().collect());
+        let (na, nb) = (ia.len() as i128, ib.len() as i128);
+        // The gap |in_a/na - in_b/nb| as an exact rational (an empty audience's shares are 0).
+        let gap = |x: i128, y: i128| -> (i128, i128) {
+            match (na, nb) {
+                (0, 0) => (0, 1),
+                (0, _) => (y, nb),
+                (_, 0) => (x, na),
+                _ => ((x * nb - y * na).abs(), na * nb),
+            }
+        };
+        let excluded: Vec<&str> = exclude.iter().map(|&i| TAGS[i]).collect();
+        let mut want: Vec<(String, u64, u64)> = e
+            .tags()
+            .map(|t| t.name.to_owned())
+            .filter(|t| !excluded.contains(&t.as_str()))
+            .map(|t| {
+                let m = members(&t);
+                (t, m.intersection(&ia).count() as u64, m.intersection(&ib).count() as u64)
+            })
+            .filter(|&(_, x, y)| x + y >= min_count.max(1) && gap(x.into(), y.into()).0 != 0)
+            .collect();
+        want.sort_by(|p, q| {
+            let ((pn, pd), (qn, qd)) = (gap(p.1.into(), p.2.into()), gap(q.1.into(), q.2.into()));
+            (qn * pd).cmp(&(pn * qd)).then((q.1 + q.2).cmp(&(p.1 + p.2))).then_with(|| p.0.cmp(&q.0))
+        });
+        want.truncate(top);
+
+        let (aa, ab): (Audience, Audience) =
+            (a.iter().copied().map(CustomerId).collect(), b.iter().copied().map(CustomerId).collect());
+        let mut options = DescribeOptions::new();
+        options.top(top).min_count(min_count).exclude(&excluded);
+        let c = e.compare_with(&aa, &ab, &options);
+        prop_assert_eq!((c.a, c.b, c.live), (ia.len() as u64, ib.len() as u64, live.len() as u64));
+        prop_assert_eq!(c.both, ia.intersection(&ib).count() as u64);
+        prop_assert_eq!(c.only_a() + c.only_b() + c.both, ia.union(&ib).count() as u64);
+        let got: Vec<(String, u64, u64)> = c.tags.iter().map(|t| (t.tag.clone(), t.in_a, t.in_b)).collect();
+        prop_assert_eq!(&got, &want);
+        for t in &c.tags {
+            let share = |x: u64, n: i128| if n == 0 { 0.0 } else { x as f64 / n as f64 };
+            prop_assert_eq!((t.share_a, t.share_b), (share(t.in_a, na), share(t.in_b, nb)));
+        }
+    }
+
+    /// Counting is container-level work: audiences and tags across several 2^16-id blocks,
+    /// as arrays, bitsets and runs, count as a customer-by-customer model does.
+    #[test]
+    fn describe_and_compare_count_every_container_kind(
+        strides in prop::collection::vec((1..40u32, 0..200_000u32, 0..200_000u32), 1..6),
+        audience_stride in 1..30u32,
+        audience_start in 0..200_000u32,
+        optimize in any::<bool>(),
+    ) {
+        const N: u32 = 200_000;
+        let mut e = Engine::new();
+        e.customer_id_range(0..N).unwrap();
+        let tag_ids: Vec<BTreeSet<u32>> = strides
+            .iter()
+            .map(|&(step, lo, len)| (lo..(lo + len).min(N)).step_by(step as usize).collect())
+            .collect();
+        for (k, ids) in tag_ids.iter().enumerate() {
+            let a: Audience = ids.iter().copied().map(CustomerId).collect();
+            e.tag_all(&a, &format!("t{k}")).unwrap();
+        }
+        if optimize {
+            e.optimize(); // runs where ranges are dense
+        }
+        let inside: BTreeSet<u32> = (audience_start..N).step_by(audience_stride as usize).collect();
+        let a: Audience = inside.iter().copied().map(CustomerId).collect();
+        let d = e.describe(&a, DescribeOptions::new().top(usize::MAX));
+        let got: BTreeMap<String, u64> = d.tags.iter().map(|t| (t.tag.clone(), t.count)).collect();
+        for (k, ids) in tag_ids.iter().enumerate() {
+            let count = ids.intersection(&inside).count() as u64;
+            prop_assert_eq!(got.get(&format!("t{k}")).copied().unwrap_or(0), count, "t{}", k);
+        }
+        let all = e.customers();
+        let c = e.compare_with(&a, &all, DescribeOptions::new().top(usize::MAX));
+        prop_assert_eq!((c.a, c.b, c.both), (inside.len() as u64, u64::from(N), inside.len() as u64));
+        for t in &c.tags {
+            let k: usize = t.tag[1..].parse().unwrap();
+            prop_assert_eq!((t.in_a, t.in_b), (tag_ids[k].intersection(&inside).count() as u64, tag_ids[k].len() as u64));
+        }
+    }
+}
+
+#[test]
+fn compare_edges() {
+    let mut e = Engine::new();
+    // No customers: nothing to compare.
+    let c = e.compare(&Audience::new(), &Audience::new());
+    assert_eq!((c.a, c.b, c.both, c.jaccard(), c.tags.len()), (0, 0, 0, 0.0, 0));
+    // One customer, with a Unicode tag: against an empty audience the whole share differs.
+    let one = e.customer("ann").unwrap();
+    e.tag(one, "高消费").unwrap();
+    let c = e.compare(&e.customers(), &Audience::new());
+    assert_eq!((c.a, c.b, c.only_a(), c.only_b()), (1, 0, 1, 0));
+    assert_eq!(c.tags.len(), 1);
+    assert_eq!((c.tags[0].tag.as_str(), c.tags[0].difference()), ("高消费", 1.0));
+    // The same audience twice: every share equal, no tag listed; Jaccard 1.
+    let c = e.compare(&e.customers(), &e.customers());
+    assert_eq!((c.both, c.jaccard(), c.tags.len()), (1, 1.0, 0));
+    // A removed customer counts in neither.
+    let all = e.customers();
+    e.remove_customer(one).unwrap();
+    let c = e.compare(&all, &all);
+    assert_eq!((c.a, c.b, c.live), (0, 0, 0));
+}

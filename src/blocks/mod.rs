@@ -16,6 +16,8 @@
 //! - [`stream`]: the containers of a bitmap as `roaring` writes its image, without a copy.
 //! - [`kernels`]: word kernels over one block, runtime-dispatched (AVX-512, AVX2, SSE4.2
 //!   with `POPCNT`, or the portable baseline) in safe code.
+//! - [`count`]: one set (an audience) counted against many bitmaps, for describe and
+//!   compare.
 //! - [`eval`]: a whole expression evaluated block by block into a dense scratch, the
 //!   planner's route for expressions of three or more operands, and two-operand counts.
 //!
@@ -28,6 +30,7 @@
 
 pub(crate) mod build;
 pub(crate) mod cache;
+pub(crate) mod count;
 pub(crate) mod eval;
 pub(crate) mod format;
 pub(crate) mod kernels;

@@ -7,6 +7,7 @@ mod store;
 
 pub use day::Day;
 pub use money::Money;
+pub(crate) use money::format_minor;
 pub(crate) use store::{History, Rec};
 
 use crate::customers::Directory;

@@ -218,6 +218,12 @@ impl Tags {
         Ok(day.map(|d| Day::from_days_since_epoch(d).expect("buckets hold days of valid Days")))
     }
 
+    /// The day `customer`'s assignment of tag `tag` ends; `None` when it is permanent or
+    /// absent. One failed lookup in a small map for a tag none of whose assignments expire.
+    pub(crate) fn expiry_day(&self, tag: TagId, customer: u32) -> Option<Day> {
+        self.expiry.day_of(tag, customer).and_then(Day::from_days_since_epoch)
+    }
+
     /// Removes every expiring assignment whose day is `as_of` or earlier; how many (customer,
     /// tag) assignments were removed.
     pub(crate) fn expire(&mut self, as_of: Day) -> u64 {
