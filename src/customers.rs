@@ -4,6 +4,10 @@
 //! an id to its entry, so lookups both ways are O(1). Ids are handed out in increasing order
 //! and never reused, so a stale id can never silently point at another customer. Customers
 //! registered by dense id ([`Directory::register_id`]) have no key.
+//!
+//! A merge ([`Directory::merge`]) turns the merged-away customer's key into an alias of the
+//! customer it was merged into: a small map of its own ([`Aliases`]) beside the key table,
+//! empty (and costing one length test per lookup miss) until the first merge.
 
 use std::collections::HashMap;
 
@@ -26,6 +30,68 @@ pub(crate) struct Directory {
     next_id: u64,
     /// Bytes of all interned keys, kept up to date so sizing never walks the keys.
     key_bytes: usize,
+    /// Keys of merged-away customers, resolving to the live customer they were merged into.
+    aliases: Aliases,
+}
+
+/// Alias keys: the keys of customers merged into another, each resolving to the live
+/// customer that absorbed it. Disjoint from the directory's own keys (an alias key is the key
+/// of a customer that is gone).
+///
+/// Invariant: every target is live; both maps hold the same (key, target) pairs.
+#[derive(Clone, Debug, Default)]
+struct Aliases {
+    /// Alias key -> the customer it resolves to.
+    to: HashMap<Box<str>, CustomerId>,
+    /// Customer -> its alias keys, in the order they became its aliases.
+    of: HashMap<u32, Vec<Box<str>>>,
+    /// Bytes of the keys (each held twice).
+    key_bytes: usize,
+}
+
+impl Aliases {
+    fn get(&self, key: &str) -> Option<CustomerId> {
+        if self.to.is_empty() { None } else { self.to.get(key).copied() }
+    }
+
+    /// `customer`'s alias keys, oldest first.
+    fn of(&self, customer: CustomerId) -> &[Box<str>] {
+        self.of.get(&customer.0).map_or(&[], Vec::as_slice)
+    }
+
+    /// Makes `key` (no key of the directory, no alias yet) an alias of `target`.
+    fn insert(&mut self, key: Box<str>, target: CustomerId) {
+        self.key_bytes += 2 * key.len();
+        self.of.entry(target.0).or_default().push(key.clone());
+        self.to.insert(key, target);
+    }
+
+    /// Re-points every alias of `from` at `into`; the keys moved, oldest first.
+    fn repoint(&mut self, from: CustomerId, into: CustomerId) -> Vec<Box<str>> {
+        let Some(keys) = self.of.remove(&from.0) else { return Vec::new() };
+        for k in &keys {
+            self.to.insert(k.clone(), into);
+        }
+        self.of.entry(into.0).or_default().extend(keys.iter().cloned());
+        keys
+    }
+
+    /// Drops every alias of `customer` (it is removed: its alias keys are free again).
+    fn drop_target(&mut self, customer: CustomerId) {
+        if self.of.is_empty() {
+            return;
+        }
+        for k in self.of.remove(&customer.0).unwrap_or_default() {
+            self.key_bytes -= 2 * k.len();
+            self.to.remove(&k);
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.key_bytes
+            + self.to.capacity() * (std::mem::size_of::<(Box<str>, CustomerId)>() + 1)
+            + self.of.capacity() * (std::mem::size_of::<(u32, Vec<Box<str>>)>() + 1)
+    }
 }
 
 /// The longest customer key, in bytes (4 KiB: an e-mail address is at most 254, a UUID 36).
@@ -36,9 +102,10 @@ pub(crate) struct Directory {
 pub const MAX_CUSTOMER_KEY_LEN: usize = 4096;
 
 impl Directory {
-    /// Interns `key`: its id if known, else a fresh id (and the customer becomes live).
+    /// Interns `key`: its id if known (an alias key gives the customer it resolves to), else
+    /// a fresh id (and the customer becomes live).
     pub(crate) fn intern(&mut self, key: &str) -> Result<CustomerId> {
-        if let Some(&id) = self.by_key.get(key) {
+        if let Some(id) = self.id_of(key) {
             return Ok(id);
         }
         if key.is_empty() {
@@ -100,8 +167,14 @@ impl Directory {
         Ok(self.live.len() - before)
     }
 
+    /// The live customer `key` resolves to: its own key, or an alias key of a merge.
     pub(crate) fn id_of(&self, key: &str) -> Option<CustomerId> {
-        self.by_key.get(key).copied()
+        self.by_key.get(key).copied().or_else(|| self.aliases.get(key))
+    }
+
+    /// The alias keys of live customer `id` (keys of customers merged into it), oldest first.
+    pub(crate) fn aliases_of(&self, id: CustomerId) -> impl Iterator<Item = &str> + '_ {
+        self.aliases.of(id).iter().map(|k| &**k)
     }
 
     pub(crate) fn key_of(&self, id: CustomerId) -> Option<&str> {
@@ -130,10 +203,12 @@ impl Directory {
         if self.is_live(id) { Ok(()) } else { Err(Error::UnknownCustomer { id }) }
     }
 
-    /// Removes a live customer and forgets its key. The id is not reused for a new key.
+    /// Removes a live customer and forgets its key and its alias keys (free for new
+    /// customers again). The id is not reused for a new key.
     pub(crate) fn remove(&mut self, id: CustomerId) -> Result<()> {
         self.check_live(id)?;
         self.live.remove(id.0);
+        self.aliases.drop_target(id);
         let Some(slot) = self.slot_of.remove(&id.0) else { return Ok(()) };
         // swap_remove moves the last entry into `slot`: repoint that entry's id.
         if let Some((key, _)) = self.by_key.swap_remove_index(slot as usize) {
@@ -143,6 +218,32 @@ impl Directory {
             self.slot_of.insert(moved.0, slot);
         }
         Ok(())
+    }
+
+    /// Fails unless `into` and `from` are two live customers: [`Error::UnknownCustomer`]
+    /// for either not live (`into` checked first), [`Error::MergeSelf`] for one customer.
+    pub(crate) fn check_merge(&self, into: CustomerId, from: CustomerId) -> Result<()> {
+        self.check_live(into)?;
+        self.check_live(from)?;
+        if into == from {
+            return Err(Error::MergeSelf { customer: into, key: self.key_of(into).map(str::to_owned) });
+        }
+        Ok(())
+    }
+
+    /// Merges the directory entries of `from` into `into` (checked by
+    /// [`Directory::check_merge`]): `from` is removed, and its alias keys and then its own key
+    /// become aliases of `into`. Returns those keys, in that order.
+    pub(crate) fn merge(&mut self, into: CustomerId, from: CustomerId) -> Result<Vec<String>> {
+        self.check_merge(into, from)?;
+        let mut keys: Vec<String> = self.aliases.repoint(from, into).iter().map(|k| k.to_string()).collect();
+        let own: Option<Box<str>> = self.key_of(from).map(Box::from);
+        self.remove(from)?;
+        if let Some(key) = own {
+            keys.push(key.to_string());
+            self.aliases.insert(key, into);
+        }
+        Ok(keys)
     }
 
     /// How many live customers have a key.
@@ -156,6 +257,7 @@ impl Directory {
             + self.by_key.capacity() * (std::mem::size_of::<(Box<str>, CustomerId)>() + 16)
             + self.slot_of.capacity() * 9
             + self.live.serialized_size()
+            + self.aliases.heap_bytes()
     }
 }
 
@@ -225,6 +327,29 @@ mod tests {
         assert_eq!(d.intern("one more"), Err(Error::CustomerIdsExhausted));
         assert!(d.register_id(CustomerId(5)).unwrap());
         assert_eq!(d.intern("still"), Err(Error::CustomerIdsExhausted));
+    }
+
+    #[test]
+    fn merged_keys_follow_their_customer() {
+        let mut d = Directory::default();
+        let [a, b, c] = ["a", "b", "c"].map(|k| d.intern(k).unwrap());
+        assert_eq!(d.merge(b, a).unwrap(), ["a"]);
+        assert_eq!((d.id_of("a"), d.key_of(b), d.is_live(a)), (Some(b), Some("b"), false));
+        assert_eq!(d.merge(c, b).unwrap(), ["a", "b"], "b's alias, then b's key");
+        assert_eq!(d.aliases_of(c).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(d.intern("a").unwrap(), c);
+        assert_eq!(d.merge(c, c), Err(Error::MergeSelf { customer: c, key: Some("c".into()) }));
+        assert_eq!(d.merge(c, a), Err(Error::UnknownCustomer { id: a }));
+        let dense = CustomerId(100);
+        d.register_id(dense).unwrap();
+        assert!(d.merge(c, dense).unwrap().is_empty(), "no key to alias");
+        assert_eq!(d.merge(dense, c), Err(Error::UnknownCustomer { id: dense }));
+        let before = d.heap_bytes();
+        d.remove(c).unwrap();
+        assert_eq!((d.id_of("a"), d.id_of("b")), (None, None), "aliases go with their customer");
+        assert!(d.heap_bytes() < before);
+        assert_eq!(d.intern("b").unwrap(), CustomerId(101), "a freed alias key is a new customer");
+        assert_eq!((d.keyed(), d.aliases.to.len(), d.aliases.of.len(), d.aliases.key_bytes), (1, 0, 0, 0));
     }
 
     #[test]

@@ -208,7 +208,7 @@ mod tags;
 pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
 pub use customers::MAX_CUSTOMER_KEY_LEN;
-pub use engine::{AsQuery, Engine, Stats};
+pub use engine::{AsQuery, CustomerMerge, Engine, Stats};
 pub use error::{
     AmountProblem, DateProblem, Error, KeyProblem, ModelProblem, NameProblem, PlanProblem, Result, UsedBy,
 };

@@ -106,6 +106,7 @@ proptest! {
             let mine = tags.get(&c).cloned().unwrap_or_default();
             prop_assert_eq!(p.customer, id);
             prop_assert_eq!(p.key.clone(), Some(format!("客户{c}")));
+            prop_assert!(p.aliases.is_empty());
 
             // Hand tags, by kind; then what the layers derived is listed too.
             let mut want_tags: BTreeMap<TagKind, Vec<String>> = BTreeMap::new();
@@ -255,8 +256,25 @@ fn a_bare_customer_has_an_empty_profile() {
     let json = serde_json::to_value(&p).unwrap();
     assert_eq!(json["purchases"]["first"], serde_json::Value::Null);
     assert_eq!(json["purchases"]["total"], "0.00");
+    assert!(p.aliases.is_empty());
     // Unknown and removed customers are errors.
     assert!(matches!(e.profile(CustomerId(3)), Err(Error::UnknownCustomer { .. })));
     e.remove_customer(id).unwrap();
     assert!(matches!(e.profile(id), Err(Error::UnknownCustomer { .. })));
+}
+
+#[test]
+fn merged_keys_show_as_aliases() {
+    let (mut e, ann) = store();
+    let guest = e.customer("guest-42").unwrap();
+    let other = e.customer("访客-7").unwrap();
+    e.tag(guest, "newsletter").unwrap();
+    e.merge_customers(ann, guest).unwrap();
+    e.merge_customers(ann, other).unwrap();
+    let p = e.profile(ann).unwrap();
+    assert_eq!(p.aliases, ["guest-42", "访客-7"]);
+    assert!(p.to_string().starts_with("customer 0 \"ann@example.com\" (also \"guest-42\", \"访客-7\")\n"));
+    assert!(p.tags[&TagKind::Custom].contains(&"newsletter".to_owned()));
+    assert_eq!(serde_json::to_value(&p).unwrap()["aliases"], serde_json::json!(["guest-42", "访客-7"]));
+    assert!(matches!(e.profile(guest), Err(Error::UnknownCustomer { .. })));
 }

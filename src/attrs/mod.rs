@@ -235,6 +235,23 @@ impl Attrs {
         self.iter().filter_map(|(name, a)| Some((name, a.get(customer)?))).collect()
     }
 
+    /// Gives `into` the values of `from` for the attributes `into` has no value of (`into`'s
+    /// values win); the derived attributes are left to the refresh. The names of the
+    /// attributes `into` gained, in creation order. `from` keeps its values (the caller
+    /// removes it). One lookup per attribute.
+    pub(crate) fn merge_customer(&mut self, into: u32, from: u32) -> Vec<String> {
+        let mut gained = Vec::new();
+        for (name, a) in self.map.iter_mut().filter(|(name, _)| !DERIVED_ATTRS.contains(&&***name)) {
+            if let Some(v) = a.bsi.get(from)
+                && a.bsi.get(into).is_none()
+            {
+                a.bsi.set(into, v);
+                gained.push(name.to_string());
+            }
+        }
+        gained
+    }
+
     // ------------------------------------------------------------------ derived writes
 
     /// Writes derived attribute `name` (a layer's own, past the guard): clears `clear`, sets

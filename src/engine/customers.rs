@@ -13,7 +13,8 @@ use crate::id::CustomerId;
 impl Engine {
     /// The id of the customer with external key `key`, registering the customer (live, no
     /// tags) if the key is new. The same key always gives the same id until the customer is
-    /// removed.
+    /// removed. An alias key (the key of a customer merged into another, see
+    /// [`Engine::merge_customers`]) gives the customer it was merged into.
     ///
     /// Errors: [`Error::InvalidCustomerKey`] for an empty key or one longer than
     /// [`MAX_CUSTOMER_KEY_LEN`](crate::MAX_CUSTOMER_KEY_LEN), [`Error::CustomerIdsExhausted`]
@@ -75,12 +76,14 @@ impl Engine {
         Ok(n)
     }
 
-    /// The external key of a live customer, if it was registered by key.
+    /// The external key of a live customer, if it was registered by key (its own key: the
+    /// keys of customers merged into it are [`Engine::key_aliases`]).
     pub fn key_of(&self, id: CustomerId) -> Option<&str> {
         self.customers.key_of(id)
     }
 
-    /// The id of the live customer with key `key`.
+    /// The id of the live customer with key `key`: its own key, or an alias key (the key of
+    /// a customer merged into it, see [`Engine::merge_customers`]).
     pub fn id_of(&self, key: &str) -> Option<CustomerId> {
         self.customers.id_of(key)
     }
@@ -101,8 +104,10 @@ impl Engine {
     }
 
     /// Removes a customer for good (the right to be forgotten): erased from every tag, every
-    /// attribute, the purchase history and the live set (so `NOT` no longer counts it), and its key no longer resolves. The id is
-    /// never handed out again for a key (only [`Engine::customer_id`] can register it anew).
+    /// attribute, the purchase history and the live set (so `NOT` no longer counts it), and
+    /// neither its key nor its alias keys ([`Engine::key_aliases`]) resolve any more (they are
+    /// free for new customers). The id is never handed out again for a key (only
+    /// [`Engine::customer_id`] can register it anew).
     ///
     /// Cost: O(tags + attribute slices) bitmap removals, and one pass over the purchases
     /// recorded since the last refresh plus the recent tier (at most an eighth of the
@@ -111,11 +116,16 @@ impl Engine {
     /// Errors: [`Error::UnknownCustomer`] unless `id` is live.
     pub fn remove_customer(&mut self, id: CustomerId) -> Result<()> {
         self.customers.remove(id)?;
+        self.erase(id);
+        Ok(())
+    }
+
+    /// Erases customer `id`, already out of the directory, from every other layer.
+    fn erase(&mut self, id: CustomerId) {
         self.tags.remove_customer(id.0);
         self.attrs.remove_customer(id.0);
         self.history.remove_customer(id.0);
         self.models.note_removed(id.0);
-        Ok(())
     }
 
     /// Removes every live customer of `audience` for good, as [`Engine::remove_customer`]
@@ -147,5 +157,99 @@ impl Engine {
         self.history.remove_customers(&gone);
         self.models.note_removed_all(&gone);
         Ok(gone.len())
+    }
+}
+
+/// What [`Engine::merge_customers`] moved into the customer it kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CustomerMerge {
+    /// The customer kept.
+    pub into: CustomerId,
+    /// The customer merged away (removed).
+    pub from: CustomerId,
+    /// The tags `into` gained, in tag id order: `from`'s tags it did not carry, but for the
+    /// derived ones and the values of exclusive groups `into` had a value of.
+    pub tags: Vec<String>,
+    /// The attributes `into` gained a value of (it had none), in attribute creation order.
+    pub attributes: Vec<String>,
+    /// How many purchase records moved to `into`.
+    pub purchases: u64,
+    /// The keys that now resolve to `into`: `from`'s alias keys (from earlier merges), oldest
+    /// first, then `from`'s own key. Empty when `from` was registered by id and had none.
+    pub keys: Vec<String>,
+}
+
+impl Engine {
+    /// Merges customer `from` into customer `into` (identity resolution: two records found to
+    /// be one person). `into` keeps its id and its key; `from` is removed, and its key
+    /// resolves to `into` from then on.
+    ///
+    /// - **Tags**: `into` gets `from`'s tags. For a value of an exclusive group, `into`'s
+    ///   value wins when both have one. Expiring tags last as long as the longer of the two
+    ///   assignments: a tag new to `into` keeps `from`'s day ([`Engine::tag_until`]); one
+    ///   both carry stays permanent if either carries it for good, else ends on the later
+    ///   day. The hierarchy needs nothing special: each tag moves as itself.
+    /// - **Derived tags are not copied**: the refresh's `r:`, `f:`, `m:`, `rfm:` and `stage:`
+    ///   tags, an applied plan's segments and rule tags belong to their layers. They are
+    ///   computed again by the next [`Engine::refresh`], [`Engine::refresh_rules`] or
+    ///   [`Engine::apply_plan`] (which looks at `into` again: it is noted as changed).
+    /// - **Attributes**: `into`'s values win; `from`'s fill the attributes `into` has no value
+    ///   of. The derived attributes (`recency_days`, `frequency`, `monetary`) are left to the
+    ///   refresh.
+    /// - **Purchases** move to `into` (by day, after `into`'s own within a day), and the next
+    ///   refresh scores `into` on the merged history and forgets `from`: its result equals a
+    ///   refresh of an engine that held the merged data from the start.
+    /// - **Keys**: `from` is removed as [`Engine::remove_customer`] removes a customer (the
+    ///   change feed records it leaving every tag it carried, and `into` gaining each tag as
+    ///   [`ChangeEvent::TagAdded`](crate::ChangeEvent::TagAdded)). Its key becomes an alias
+    ///   of `into`: [`Engine::id_of`] and [`Engine::customer`] give `into` for it, and
+    ///   [`Engine::key_aliases`] lists it. Aliases follow further merges (after `a` into `b`
+    ///   and `b` into `c`, both `a` and `b` resolve to `c`), and go with their customer:
+    ///   once `into` is removed, its alias keys resolve to nobody and
+    ///   [`Engine::customer`] registers a new customer for them. A `from` registered by id
+    ///   ([`Engine::customer_id`]) has no key to alias.
+    ///
+    /// Cost: one membership test per tag and one lookup per attribute, a copy of `from`'s
+    /// purchases, then [`Engine::remove_customer`]'s.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let ann = engine.customer("ann@example.com")?;
+    /// let guest = engine.customer("guest-42")?;
+    /// engine.tag(ann, "vip")?;
+    /// engine.tag(guest, "newsletter")?;
+    /// engine.set_attr(guest, "age", 34)?;
+    /// let merge = engine.merge_customers(ann, guest)?;
+    /// assert_eq!((merge.tags, merge.attributes), (vec!["newsletter".to_owned()], vec!["age".to_owned()]));
+    /// assert_eq!(engine.tags_of(ann)?, ["vip", "newsletter"]);
+    /// assert_eq!(engine.id_of("guest-42"), Some(ann));
+    /// assert_eq!(engine.customer("guest-42")?, ann);
+    /// assert_eq!(engine.key_aliases(ann)?, ["guest-42"]);
+    /// assert!(!engine.is_customer(guest));
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownCustomer`] unless both are live (`into` checked first);
+    /// [`Error::MergeSelf`] when they are the same customer. Nothing changes then.
+    pub fn merge_customers(&mut self, into: CustomerId, from: CustomerId) -> Result<CustomerMerge> {
+        self.customers.check_merge(into, from)?;
+        let tags = self.tags.merge_customer(into.0, from.0);
+        let attributes = self.attrs.merge_customer(into.0, from.0);
+        let purchases = self.history.copy_customer(from.0, into.0);
+        let keys = self.customers.merge(into, from)?;
+        self.erase(from);
+        self.tags.touch_one(into.0); // applied plans read attributes too
+        Ok(CustomerMerge { into, from, tags, attributes, purchases, keys })
+    }
+
+    /// The alias keys of live customer `id`: the keys of the customers merged into it
+    /// ([`Engine::merge_customers`]), oldest first. Its own key is [`Engine::key_of`].
+    ///
+    /// Errors: [`Error::UnknownCustomer`] unless `id` is live.
+    pub fn key_aliases(&self, id: CustomerId) -> Result<Vec<&str>> {
+        self.customers.check_live(id)?;
+        Ok(self.customers.aliases_of(id).collect())
     }
 }

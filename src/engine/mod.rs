@@ -3,7 +3,7 @@
 //!
 //! | file | methods | layer |
 //! |---|---|---|
-//! | `customers.rs` | keys, dense ids, removal | [`Directory`], then every layer's erase |
+//! | `customers.rs` | keys, dense ids, removal, merges | [`Directory`], then every layer's erase (a merge: every layer's merge first) |
 //! | `tags.rs` | the tag pool, tagging one customer or many, bulk loads | [`Tags`] |
 //! | `expiry.rs` | expiring tags: tag until a day, expire as of a day | [`Tags`] (`tags/layer/expiry.rs`) |
 //! | `queries.rs` | query, select, count, explain | the [`Planner`] |
@@ -38,6 +38,7 @@ mod tags;
 #[cfg(test)]
 mod tests;
 
+pub use customers::CustomerMerge;
 pub use stats::Stats;
 
 /// The in-process customer tag engine.

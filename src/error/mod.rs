@@ -98,6 +98,21 @@ pub enum Error {
         key: String,
     },
 
+    /// [`Engine::merge_customers`](crate::Engine::merge_customers) was asked to merge a
+    /// customer into itself: nothing would move, and the customer would be removed.
+    #[error(
+        "cannot merge customer {}{customer} into itself \
+         (hint: pass the customer to keep as `into` and its duplicate as `from`; \
+         a key merged before resolves to the customer it was merged into)",
+        match key { Some(k) => format!("{} ", Quote(k)), None => String::new() }
+    )]
+    MergeSelf {
+        /// The customer given as both `into` and `from`.
+        customer: CustomerId,
+        /// Its external key, when it was registered by key.
+        key: Option<String>,
+    },
+
     /// Text that is not a [`TagKind`] name.
     #[error("unknown tag kind {} (hint: one of attribute, behavior, interest, lifecycle, value, custom)", Quote(name))]
     UnknownTagKind {

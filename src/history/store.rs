@@ -111,6 +111,19 @@ impl History {
         removed
     }
 
+    /// Appends a copy of every record of `from` as a record of `into` (by day, in arrival
+    /// order within a day, after `into`'s own records of that day); how many. They are
+    /// pending records, so the next flush reports `into` among the customers with new
+    /// records. `from` keeps its records (the caller removes them).
+    pub(crate) fn copy_customer(&mut self, from: u32, into: u32) -> u64 {
+        let recs = self.of(from);
+        self.pending.reserve(recs.len());
+        for &(day, amount) in &recs {
+            self.push(Rec { customer: into, day, amount });
+        }
+        recs.len() as u64
+    }
+
     /// Sorts the pending records into the recent tier (compacting into the base when the
     /// recent tier has grown past an eighth of it). Returns the customers that had pending
     /// records, ascending.

@@ -57,6 +57,11 @@ pub struct Profile {
     pub customer: CustomerId,
     /// Their key; `None` for a customer registered by dense id.
     pub key: Option<String>,
+    /// The keys of customers merged into them ([`Engine::merge_customers`]), which resolve
+    /// to them too; oldest first.
+    ///
+    /// [`Engine::merge_customers`]: crate::Engine::merge_customers
+    pub aliases: Vec<String>,
     /// Every tag they carry, by kind (kinds in [`TagKind::ALL`]'s order, only those with a
     /// tag; names in byte order). Derived tags (`rfm:`, `stage:`, segments, rule tags) are
     /// listed under their kinds too.
@@ -212,6 +217,7 @@ pub(crate) fn profile(s: &Sources<'_>, id: CustomerId) -> Result<Profile> {
     Ok(Profile {
         customer: id,
         key: s.customers.key_of(id).map(str::to_owned),
+        aliases: s.customers.aliases_of(id).map(str::to_owned).collect(),
         tags,
         groups,
         attributes: s.attrs.of(id.0).into_iter().map(|(n, v)| (n.to_owned(), v)).collect(),
@@ -231,7 +237,7 @@ impl fmt::Display for Profile {
     /// A readable card, one field per line, empty fields left out:
     ///
     /// ```text
-    /// customer 0 "ann@example.com"
+    /// customer 0 "ann@example.com" (also "guest-42")
     ///   tags        attribute: region:north
     ///               value: rfm:champions, vip
     ///   groups      region = region:north
@@ -244,6 +250,10 @@ impl fmt::Display for Profile {
         write!(f, "customer {}", self.customer.0)?;
         if let Some(key) = &self.key {
             write!(f, " {key:?}")?;
+        }
+        if !self.aliases.is_empty() {
+            let aliases: Vec<String> = self.aliases.iter().map(|a| format!("{a:?}")).collect();
+            write!(f, " (also {})", aliases.join(", "))?;
         }
         let field = |f: &mut fmt::Formatter<'_>, label: &str, lines: Vec<String>| -> fmt::Result {
             for (i, line) in lines.iter().enumerate() {
