@@ -1,12 +1,18 @@
 //! The profile layer: what makes an audience different ([`Description`], from
-//! [`Engine::describe`](crate::Engine::describe)). It reads tags through the tags layer's
-//! listings and counts with bitmap cardinalities (`intersection_len`), never customer by
-//! customer, and writes nothing.
+//! [`Engine::describe`](crate::Engine::describe)), and tag housekeeping (`stats.rs`:
+//! [`TagStats`], empty and unused tags). It reads tags through the tags layer's listings and
+//! counts with bitmap cardinalities (`intersection_len`), never customer by customer, and
+//! writes nothing.
 //!
-//! Part 2 of the profiles issue (describe, breakdown); the customer profile, comparisons and
-//! tag housekeeping come next.
+//! Part 2 of the profiles issue (describe, breakdown) and part 3 of issue 13 (tag statistics
+//! and housekeeping); the customer profile and comparisons come next.
+
+mod stats;
 
 use roaring::RoaringBitmap;
+
+pub use stats::TagStats;
+pub(crate) use stats::{empty_tags, tag_stat, tag_stats, unused_tags};
 
 use crate::error::Result;
 use crate::tags::{Tags, normalize_tag};

@@ -151,6 +151,7 @@ pub fn kind(e: &Error) -> &'static str {
         Error::GroupInUse { .. } => "GroupInUse",
         Error::TagInUse { .. } => "TagInUse",
         Error::RuleCycle { .. } => "RuleCycle",
+        Error::InvalidMerge { .. } => "InvalidMerge",
         _ => "other",
     }
 }

@@ -4,7 +4,8 @@
 //! [`Store`]), and the names derived layers own (writing them by hand is an
 //! [`Error::DerivedName`]). Derived layers write through `derived.rs`; bulk loads through
 //! `bulk.rs`; expiring assignments live in `expiry.rs`, whose buckets every removal here
-//! keeps in step. All are child modules, so the fields stay private to this folder.
+//! keeps in step; merging one tag into another in `merge.rs`. All are child modules, so the
+//! fields stay private to this folder.
 
 use std::borrow::Cow;
 
@@ -13,6 +14,7 @@ use roaring::RoaringBitmap;
 mod bulk;
 mod derived;
 mod expiry;
+mod merge;
 mod owners;
 mod writes;
 

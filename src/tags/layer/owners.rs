@@ -69,15 +69,20 @@ impl Tags {
         Ok(())
     }
 
-    /// Refuses tag `id` when a layer owns it.
-    pub(super) fn check_writable_id(&self, id: TagId) -> Result<()> {
-        let owner = if self.owners.rule_tags.contains(&id) {
+    /// Which layer owns tag `id` (a rule tag, or a value of an owned group), if any: the
+    /// `owner` an [`Error::DerivedName`] for it names.
+    pub(crate) fn owner_of(&self, id: TagId) -> Option<&'static str> {
+        if self.owners.rule_tags.contains(&id) {
             Some(RULE_OWNER)
         } else {
             let group = self.pool.def(id).and_then(|d| d.group()).and_then(|g| self.pool.group_name(g));
             group.and_then(|g| self.group_owner(g))
-        };
-        match owner {
+        }
+    }
+
+    /// Refuses tag `id` when a layer owns it.
+    pub(super) fn check_writable_id(&self, id: TagId) -> Result<()> {
+        match self.owner_of(id) {
             Some(owner) => Err(Error::DerivedName { name: self.name(id).to_owned(), owner }),
             None => Ok(()),
         }
