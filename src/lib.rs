@@ -95,7 +95,7 @@
 //! Engine (engine/)            the typed facade users hold: each method checks what the facade
 //!  │                          knows (is the customer live?) and delegates; one file per concern
 //!  │                          (customers, tags, expiry, queries, attrs, history, segments,
-//!  │                          changes, stats)
+//!  │                          profiles, changes, stats)
 //!  ├─ customers.rs            key <-> dense id directory, live set
 //!  ├─ tags/                   Tags (layer/): the pool and the bitmaps behind private fields,
 //!  │                          the only writer of tag bitmaps; it keeps the rules: exclusive
@@ -108,7 +108,8 @@
 //!  │                          layer/owners.rs: who owns which tags (refresh's groups, plans'
 //!  │                          groups, rule tags), refused to hand writes;
 //!  │                          layer/writes.rs: every bitmap write, where the change feed
-//!  │                          records it and expiry days follow removals;
+//!  │                          records it and expiry days follow removals; layer/merge.rs:
+//!  │                          one tag's customers into another's;
 //!  │                          pool.rs, name.rs, suggest.rs, store.rs
 //!  │                          (bitmaps and cached subtree unions)
 //!  ├─ attrs/                  one bit-sliced index per numeric attribute (bsi.rs); its writes and
@@ -122,9 +123,12 @@
 //!  ├─ rfm.rs, lifecycle.rs    the models: RFM scores and grid, lifecycle windows and stages
 //!  ├─ refresh/                the first derived layer: plan.rs (typed diffs, no mutation),
 //!  │                          apply.rs (through tags' derived API and attrs), report.rs
-//!  └─ segment/                segment plans (plan.rs: rules, validation, serde) and rule tags,
-//!                             kept in saved.rs and computed in dependency order (order.rs);
-//!                             evaluated through the planner, written through the tags layer
+//!  ├─ segment/                segment plans (plan.rs: rules, validation, serde) and rule tags,
+//!  │                          kept in saved.rs and computed in dependency order (order.rs);
+//!  │                          evaluated through the planner, written through the tags layer;
+//!  │                          merge.rs: who reads each tag, saved queries rewritten by a merge
+//!  └─ profile/                describe and breakdown (mod.rs), tag statistics, empty and
+//!                             unused tags (stats.rs): counts only, writes nothing
 //! feed.rs                     the change feed's events (Change, ChangeEvent) and log
 //! Audience (audience.rs)      a query result: bitmap wrapper, iteration, paging, set algebra
 //! error/, span.rs, id.rs      foundations: import nothing above them
@@ -210,7 +214,7 @@ pub use audience::{Audience, Iter, Page};
 pub use customers::MAX_CUSTOMER_KEY_LEN;
 pub use engine::{AsQuery, CustomerMerge, Engine, Stats};
 pub use error::{
-    AmountProblem, DateProblem, Error, KeyProblem, ModelProblem, NameProblem, PlanProblem, Result, UsedBy,
+    AmountProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem, Result, UsedBy,
 };
 pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};
@@ -218,7 +222,7 @@ pub use id::{CustomerId, TagId};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
 pub use profile::{
     AudienceComparison, Breakdown, DescribeOptions, Description, Profile, PurchaseSummary, RfmProfile, ShareDiff,
-    TagLift,
+    TagLift, TagStats,
 };
 pub use query::{
     Comparison, Explain, ExplainNode, Expr, MAX_QUERY_DEPTH, MAX_QUERY_LEN, MAX_QUERY_TERMS, Query, TagRef,
@@ -227,7 +231,7 @@ pub use refresh::{RefreshReport, RfmScores, StageTransition};
 pub use rfm::{RfmGrid, RfmModel};
 pub use segment::{
     IntoRuleQuery, MAX_PLAN_RULES, RuleUpdate, RulesReport, SegmentDiff, SegmentMove, SegmentPlan, SegmentRule,
-    Segmentation,
+    Segmentation, TagMerge,
 };
 pub use span::Span;
 pub use tags::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN, TagInfo, TagKind};

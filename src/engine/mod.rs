@@ -4,13 +4,13 @@
 //! | file | methods | layer |
 //! |---|---|---|
 //! | `customers.rs` | keys, dense ids, removal, merges | [`Directory`], then every layer's erase (a merge: every layer's merge first) |
-//! | `tags.rs` | the tag pool, tagging one customer or many, bulk loads | [`Tags`] |
+//! | `tags.rs` | the tag pool, tagging one customer or many, bulk loads, merging tags | [`Tags`] (and [`Segments`], which rewrites the saved queries of a merge) |
 //! | `expiry.rs` | expiring tags: tag until a day, expire as of a day | [`Tags`] (`tags/layer/expiry.rs`) |
 //! | `queries.rs` | query, select, count, explain | the [`Planner`] |
 //! | `attrs.rs` | numeric attributes | [`Attrs`] |
 //! | `history.rs` | purchases, the models, refresh | [`History`], [`Models`] (the refresh layer) |
 //! | `segments.rs` | segment plans and rule tags: evaluate, apply, define, compute | [`Segments`] (the segment layer) |
-//! | `profiles.rs` | what makes an audience different (describe) | the profile layer |
+//! | `profiles.rs` | what makes an audience different (describe, breakdown), tag statistics, empty and unused tags | the profile layer |
 //! | `changes.rs` | the change feed: on, off, drain | [`Tags`] (which records every write) |
 //! | `stats.rs` | sizes, optimize | all of them |
 

@@ -1,5 +1,6 @@
 //! Profiles: who one customer is, what makes an audience different, two audiences side by
-//! side; computed by the profile layer.
+//! side, and tag housekeeping figures; computed by the profile layer (which reads, for who
+//! reads a tag, the segment layer's saved queries).
 
 use super::Engine;
 use crate::audience::Audience;
@@ -8,8 +9,8 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::id::CustomerId;
 use crate::profile::{
-    AudienceComparison, Breakdown, DescribeOptions, Description, Profile, Sources, breakdown, compare, describe,
-    profile,
+    AudienceComparison, Breakdown, DescribeOptions, Description, Profile, Sources, TagStats, breakdown, compare,
+    describe, profile,
 };
 
 impl Engine {
@@ -122,5 +123,71 @@ impl Engine {
     /// ```
     pub fn compare_with(&self, a: &Audience, b: &Audience, options: &DescribeOptions) -> AudienceComparison {
         compare(&self.tags, self.customers.live(), a.bitmap(), b.bitmap(), options)
+    }
+
+    /// Every tag's figures for housekeeping, in id (creation) order, as [`Engine::tags`]
+    /// lists them: its size (customers carrying the tag itself) and members (those a query
+    /// on it matches: a parent counts its descendants), kind, exclusive group, parent,
+    /// children, the saved queries that read it ([`TagStats::used_by`]: rule tags and applied
+    /// plans' rules naming it or an ancestor) and the layer that derives it, if any. One
+    /// cardinality per tag, never customer by customer.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "vip")?;
+    /// engine.ensure_tag("高消费")?;
+    /// let sizes: Vec<(String, u64)> = engine.tag_stats().into_iter().map(|t| (t.name, t.size)).collect();
+    /// assert_eq!(sizes, [("vip".to_owned(), 1), ("高消费".to_owned(), 0)]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn tag_stats(&self) -> Vec<TagStats> {
+        crate::profile::tag_stats(&self.tags, self.segments.readers(&self.tags))
+    }
+
+    /// Tag `name`'s figures, as [`Engine::tag_stats`] gives them.
+    ///
+    /// Errors: [`Error::UnknownTag`] (with suggestions), [`Error::InvalidTagName`].
+    pub fn tag_stat(&self, name: &str) -> Result<TagStats> {
+        let id = self.tags.lookup(name)?;
+        Ok(crate::profile::tag_stat(&self.tags, self.segments.readers(&self.tags), id))
+    }
+
+    /// The tags a query matches nobody with: no live customer carries them or any of their
+    /// descendants (so a parent whose children have customers is not empty, even when nobody
+    /// carries the parent itself). In id order; derived tags included (an empty segment or
+    /// rule tag is worth knowing about).
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "sports/run")?;
+    /// engine.ensure_tag("sports/golf")?;
+    /// assert_eq!(engine.empty_tags(), ["sports/golf"]); // `sports` matches c through `sports/run`
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn empty_tags(&self) -> Vec<String> {
+        crate::profile::empty_tags(&self.tags)
+    }
+
+    /// The tags written by hand that no saved query reads: no rule tag's query and no
+    /// applied plan's rule names them or an ancestor of them. In id order. Derived tags
+    /// (rule tags, plans' and `refresh`'s values) are never listed: they are their layer's
+    /// to keep. Candidates for [`Engine::delete_tag`] or [`Engine::merge_tags`], with
+    /// [`Engine::empty_tags`].
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// engine.ensure_tag("vip")?;
+    /// engine.ensure_tag("legacy")?;
+    /// engine.define_rule_tag("best", "vip")?;
+    /// assert_eq!(engine.unused_tags(), ["legacy"]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn unused_tags(&self) -> Vec<String> {
+        crate::profile::unused_tags(&self.tags, &self.segments.readers(&self.tags))
     }
 }

@@ -8,6 +8,7 @@ use crate::error::Error;
 use crate::error::Result;
 use crate::id::{CustomerId, TagId};
 use crate::query::Query;
+use crate::segment::TagMerge;
 use crate::tags::{TagInfo, TagKind};
 
 impl Engine {
@@ -116,6 +117,60 @@ impl Engine {
     pub fn rename_tag(&mut self, old: &str, new: &str) -> Result<()> {
         self.segments.check_rename(&self.tags, old)?;
         self.tags.rename(old, new)
+    }
+
+    /// Merges tag `from` into tag `into`: every customer carrying `from` carries `into`
+    /// afterwards, then `from` is deleted, and the rule tags' and applied plans' queries that
+    /// name `from` name `into` instead (their canonical text rewritten; see
+    /// [`Engine::rule_tags`], [`Engine::applied_plans`]). Returns who moved and what was
+    /// rewritten ([`TagMerge`]).
+    ///
+    /// - `into` a value of an exclusive group: the customers joining it lose their other
+    ///   value of the group (`into` wins), as [`Engine::tag_all`] does.
+    /// - Expiring assignments: a customer who carried `from` for good carries `into` for
+    ///   good; one who carried it until a day carries `into` until that day, unless it
+    ///   carried `into` longer (the later day wins, and permanent is later than any day).
+    /// - `from` below `into` (`sports/run` into `sports`) folds a child into its parent.
+    /// - A saved query reading `from` only through an ancestor (`sports` for `sports/run`)
+    ///   is not rewritten: the ancestor still exists.
+    /// - The saved queries are not computed again, as after any hand write: the rewritten
+    ///   ones, and those reading `into`, show the merge at the next
+    ///   [`Engine::refresh_rules`] (or `refresh`).
+    /// - The change feed records `TagRemoved` for the other values of `into`'s group,
+    ///   `TagAdded` for `into` (those new to it), and `TagRemoved` for `from`, as
+    ///   [`Engine::delete_tag`] does.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// let (a, b) = (engine.customer("a")?, engine.customer("b")?);
+    /// engine.tag(a, "outdoors")?; // a misspelt duplicate
+    /// engine.tag(b, "outdoor")?;
+    /// engine.ensure_tag("vip")?;
+    /// engine.define_rule_tag("campers", "outdoors AND NOT vip")?;
+    /// let m = engine.merge_tags("outdoors", "outdoor")?;
+    /// assert_eq!((m.moved, m.added), (1, 1));
+    /// assert_eq!(engine.count("outdoor")?, 2);
+    /// assert!(engine.tag_id("outdoors").is_none());
+    /// let (_, query) = engine.rule_tags().next().unwrap();
+    /// assert_eq!(query.to_string(), "outdoor AND NOT vip");
+    /// engine.refresh_rules()?;
+    /// assert_eq!(engine.count("campers")?, 2);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownTag`] (with suggestions) for either name;
+    /// [`Error::InvalidMerge`] when both name one tag ([`MergeProblem::SameTag`]) or `from`
+    /// has child tags ([`MergeProblem::HasChildren`]: merge or delete them first);
+    /// [`Error::DerivedName`] when either is derived (a rule tag, a plan's or `refresh`'s
+    /// value); [`Error::RuleCycle`] when a rewritten query would read itself (`into` is, or
+    /// is above, a rule tag that reads `from`); [`Error::InRule`] when a rewritten query's
+    /// text would pass [`MAX_QUERY_LEN`](crate::MAX_QUERY_LEN). Nothing changes on error.
+    ///
+    /// [`MergeProblem::SameTag`]: crate::MergeProblem::SameTag
+    /// [`MergeProblem::HasChildren`]: crate::MergeProblem::HasChildren
+    pub fn merge_tags(&mut self, from: &str, into: &str) -> Result<TagMerge> {
+        self.segments.merge_tags(&mut self.tags, from, into)
     }
 
     /// The id of tag `name`, if it is in the pool.

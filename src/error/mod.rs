@@ -24,7 +24,9 @@ use crate::span::Span;
 
 mod problems;
 
-pub use problems::{AmountProblem, DateProblem, KeyProblem, ModelProblem, NameProblem, PlanProblem, UsedBy};
+pub use problems::{
+    AmountProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem, UsedBy,
+};
 
 /// `Result<T, audience::Error>`.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -407,6 +409,19 @@ pub enum Error {
         cycle: Vec<String>,
     },
 
+    /// [`Engine::merge_tags`](crate::Engine::merge_tags) was refused: the two names are one
+    /// tag, or the tag to merge has child tags. (A derived tag on either side is an
+    /// [`Error::DerivedName`], an unknown one an [`Error::UnknownTag`].)
+    #[error("cannot merge tag {} into {}: {reason}", Quote(from), Quote(into))]
+    InvalidMerge {
+        /// The tag to merge (normalized).
+        from: String,
+        /// The tag to merge it into (normalized).
+        into: String,
+        /// Why; prints with a hint.
+        reason: MergeProblem,
+    },
+
     /// A model configuration (RFM thresholds, segment grid, lifecycle windows) was rejected.
     #[error("invalid model configuration: {reason}")]
     InvalidModel {
@@ -420,7 +435,7 @@ pub enum Error {
 pub(crate) const LISTED: usize = 16;
 
 /// How many names a list holds: `more than 16` when it holds the one more.
-struct Count(usize);
+pub(crate) struct Count(usize);
 
 impl fmt::Display for Count {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -423,7 +423,37 @@ impl fmt::Display for PlanProblem {
     }
 }
 
-/// What uses a tag ([`Error::TagInUse`](crate::Error::TagInUse)).
+/// Why [`Engine::merge_tags`](crate::Engine::merge_tags) was refused
+/// ([`Error::InvalidMerge`](crate::Error::InvalidMerge)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MergeProblem {
+    /// Both names are the same tag (after normalization).
+    SameTag,
+    /// The tag to merge has child tags: a query on it reads them too, so its customers
+    /// alone are not what it stands for.
+    HasChildren {
+        /// Its direct children, in id order: at most 17 (the first 17 when it has more than 16).
+        children: Vec<String>,
+    },
+}
+
+impl fmt::Display for MergeProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MergeProblem::SameTag => f.write_str("they are the same tag (hint: name two different tags)"),
+            MergeProblem::HasChildren { children } => write!(
+                f,
+                "it has {} child tag(s), e.g. {} (hint: merge or delete its children first, deepest first)",
+                super::Count(children.len()),
+                Quote(children.first().map(String::as_str).unwrap_or(""))
+            ),
+        }
+    }
+}
+
+/// What uses a tag ([`Error::TagInUse`](crate::Error::TagInUse), and
+/// [`TagStats::used_by`](crate::TagStats::used_by)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum UsedBy {

@@ -145,7 +145,9 @@ mod tests {
     fn gap_is_exact_and_scaled_alike() {
         // 1/3 against 2/6: no gap, though the floats may differ in the last bit.
         assert_eq!(gap(1, 3, 2, 6), 0);
-        assert!(gap(2, 3, 1, 3) > gap(3, 6, 1, 3));
+        // Within one comparison (sizes fixed): 3/4 against 1/6 is further apart than 1/4 against 1/6.
+        assert!(gap(3, 4, 1, 6) > gap(1, 4, 1, 6));
+        assert_eq!(gap(1, 4, 1, 6), 2); // |1*6 - 1*4|
         // An empty audience: the other's share is the whole gap.
         assert_eq!(gap(0, 0, 2, 4), 2);
         assert_eq!(gap(2, 4, 0, 0), 2);

@@ -224,6 +224,14 @@ impl Drop for Expr {
 
 impl Clone for Expr {
     fn clone(&self) -> Expr {
+        self.map_tags(TagRef::clone)
+    }
+}
+
+impl Expr {
+    /// A copy of the tree with each tag term replaced by what `term` makes of it. Iterative
+    /// (an explicit stack), so a tree of any depth is safe to map.
+    fn map_tags(&self, term: impl Fn(&TagRef) -> TagRef) -> Expr {
         enum Step<'a> {
             Visit(&'a Expr),
             Build(&'a Expr),
@@ -233,7 +241,7 @@ impl Clone for Expr {
         while let Some(step) = work.pop() {
             match step {
                 Step::Visit(e) => match e {
-                    Expr::Tag(t) => done.push(Expr::Tag(t.clone())),
+                    Expr::Tag(t) => done.push(Expr::Tag(term(t))),
                     Expr::Compare(c) => done.push(Expr::Compare(c.clone())),
                     Expr::Everyone => done.push(Expr::Everyone),
                     Expr::Not(x) => {
@@ -554,6 +562,23 @@ impl Query {
         out
     }
 
+    /// This query with every tag term `from` (a normalized name) reading `into` instead, or
+    /// `None` when it names no `from`. The result is parsed back from its canonical text, so
+    /// its source is that text and every span points into it.
+    ///
+    /// Errors: what parsing the new text gives: [`Error::QueryTooLarge`](crate::Error::QueryTooLarge)
+    /// when a longer name takes it past [`MAX_QUERY_LEN`](crate::MAX_QUERY_LEN) bytes (a
+    /// stored query must parse back from its text).
+    pub(crate) fn replace_tag(&self, from: &str, into: &str) -> crate::error::Result<Option<Query>> {
+        if !self.tag_names().contains(&from) {
+            return Ok(None);
+        }
+        let expr =
+            self.expr.map_tags(|t| TagRef::new(if &*t.name == from { into.into() } else { t.name.clone() }, None));
+        let text = Query { expr, depth: self.depth, source: None }.to_string();
+        Query::parse(&text).map(Some)
+    }
+
     fn into_expr(mut self) -> Expr {
         std::mem::replace(&mut self.expr, Expr::Everyone)
     }
@@ -635,6 +660,26 @@ mod tests {
         assert_ne!(other, q);
         drop(copy);
         assert!(format!("{:?}", q.expr()).starts_with("Expr(NOT"));
+    }
+
+    #[test]
+    fn replace_tag_rewrites_the_terms_and_parses_the_new_text() {
+        let q = Query::parse("vip AND (outdoors OR 高消费) AND NOT  outdoors").unwrap();
+        let r = q.replace_tag("outdoors", "high value").unwrap().unwrap();
+        let text = r#"vip AND ("high value" OR 高消费) AND NOT "high value""#;
+        assert_eq!((r.to_string().as_str(), r.source()), (text, Some(text)));
+        assert_eq!(r, Query::parse(text).unwrap());
+        assert_eq!(r.tag_names(), ["vip", "high value", "高消费"]);
+        let Expr::And(xs) = r.expr() else { panic!("an AND") };
+        let Expr::Not(x) = &xs[2] else { panic!("a NOT") };
+        let Expr::Tag(t) = &**x else { panic!("a tag") };
+        let span = t.span().unwrap();
+        assert_eq!(&text[span.start..span.end], r#""high value""#, "spans point into the new text");
+        assert!(q.replace_tag("nope", "x").unwrap().is_none());
+        // A name long enough to take the text past the limit: refused, not cut.
+        let long = Query::parse(&vec!["a"; 60_000].join(" OR ")).unwrap();
+        let too_long = long.replace_tag("a", &"b".repeat(20)).unwrap_err();
+        assert!(matches!(too_long, crate::Error::QueryTooLarge { .. }), "{too_long}");
     }
 
     #[test]

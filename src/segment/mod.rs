@@ -11,7 +11,10 @@
 //!   through the tags layer, as `refresh/` does.
 //! - `order.rs`: the order saved queries are computed in (each after what it reads), and
 //!   cycles.
+//! - `merge.rs`: tag housekeeping's side here: who reads each tag, and the rewrite of the
+//!   saved queries when one tag is merged into another ([`TagMerge`]).
 
+mod merge;
 mod order;
 mod plan;
 mod saved;
@@ -21,6 +24,7 @@ use roaring::{MultiOps, RoaringBitmap};
 use crate::audience::Audience;
 use crate::id::CustomerId;
 
+pub use merge::TagMerge;
 pub use plan::{IntoRuleQuery, MAX_PLAN_RULES, SegmentPlan, SegmentRule};
 pub(crate) use saved::{Inputs, Segments};
 pub use saved::{RuleUpdate, RulesReport};

@@ -111,6 +111,25 @@ impl SegmentPlan {
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
         self.rules.iter().map(|r| r.name.as_str()).chain([self.fallback.as_str()])
     }
+
+    /// This plan with every tag term `from` (a normalized name) reading `into` instead, and
+    /// the rules that named it, in order; `None` when no rule names `from` (see
+    /// [`Query::replace_tag`]). Errors name the rule ([`Error::InRule`]).
+    pub(crate) fn replace_tag(&self, from: &str, into: &str) -> Result<Option<(SegmentPlan, Vec<String>)>> {
+        if !self.rules.iter().any(|r| r.query.tag_names().contains(&from)) {
+            return Ok(None);
+        }
+        let mut rules = self.rules.clone();
+        let mut rewritten = Vec::new();
+        for rule in &mut rules {
+            if let Some(query) = rule.query.replace_tag(from, into).map_err(|e| rule.error(e))? {
+                rule.query = query;
+                rewritten.push(rule.name.clone());
+            }
+        }
+        let plan = SegmentPlan { rules, fallback: self.fallback.clone() };
+        Ok((!rewritten.is_empty()).then_some((plan, rewritten)))
+    }
 }
 
 impl fmt::Display for SegmentPlan {

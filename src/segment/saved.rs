@@ -34,16 +34,16 @@ const INCREMENTAL_SHARE: u64 = 50;
 /// The saved queries: plans applied as groups and rule tags, each in definition order.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 pub(crate) struct Segments {
-    plans: Vec<(String, SegmentPlan)>,
-    rules: Vec<RuleTag>,
+    pub(super) plans: Vec<(String, SegmentPlan)>,
+    pub(super) rules: Vec<RuleTag>,
 }
 
 /// A rule tag: the tag and the query that sets its members.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct RuleTag {
-    tag: TagId,
+pub(super) struct RuleTag {
+    pub(super) tag: TagId,
     #[serde(with = "query_text")]
-    query: Query,
+    pub(super) query: Query,
 }
 
 /// What one pass over the saved queries changed: who joined and left each rule tag, who
@@ -291,7 +291,7 @@ impl Segments {
         Ok(report)
     }
 
-    fn graph<'a>(&'a self, tags: &'a Tags) -> Graph<'a> {
+    pub(super) fn graph<'a>(&'a self, tags: &'a Tags) -> Graph<'a> {
         Graph {
             rules: self.rules.iter().map(|r| (tags.name_of(r.tag).unwrap_or_default(), &r.query)).collect(),
             plans: self
@@ -371,7 +371,7 @@ impl Segments {
 }
 
 /// The error for a cycle of saved queries.
-fn cycle_error(graph: &Graph<'_>, cycle: &[Node]) -> Error {
+pub(super) fn cycle_error(graph: &Graph<'_>, cycle: &[Node]) -> Error {
     Error::RuleCycle { cycle: cycle.iter().map(|&n| graph.label(n)).collect() }
 }
 

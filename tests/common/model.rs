@@ -152,6 +152,7 @@ pub fn kind(e: &Error) -> &'static str {
         Error::TagInUse { .. } => "TagInUse",
         Error::RuleCycle { .. } => "RuleCycle",
         Error::MergeSelf { .. } => "MergeSelf",
+        Error::InvalidMerge { .. } => "InvalidMerge",
         _ => "other",
     }
 }

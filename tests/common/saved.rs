@@ -15,11 +15,19 @@
 //!   be neither deleted nor renamed (nor an ancestor of it renamed); deleting a rule tag
 //!   drops its rule.
 //!
+//! - merging tag `F` into tag `I` (`Engine::merge_tags`): refused for an unknown name, one
+//!   tag twice, a derived tag on either side, an `F` with children, and a rewrite that makes
+//!   a saved query read itself; otherwise every customer of `F` carries `I` (losing its other
+//!   value of `I`'s exclusive group), `F` leaves the pool, and every saved query naming `F`
+//!   names `I` instead (nothing is computed again).
+//!
 //! Each operation fails without changing anything, returning the error kinds the engine may
 //! give ([`Errs`]), or applies; the graph ([`Graph`]) is exposed so a test can check that a
 //! cycle the engine reports is a real one.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+use audience::UsedBy;
 
 use super::DERIVED_GROUPS;
 use super::model::{Errs, Model, Q, err, in_subtree, normalize};
@@ -79,6 +87,24 @@ pub fn tag_names(q: &Q) -> BTreeSet<String> {
     walk(q, &mut out);
     out
 }
+
+/// `q` with every tag term naming `from` (normalized) naming `into` instead.
+pub fn replace_tag(q: &Q, from: &str, into: &str) -> Q {
+    let go = |x: &Q| replace_tag(x, from, into);
+    match q {
+        Q::Tag(raw) if normalize(raw).as_deref() == Some(from) => Q::Tag(into.to_owned()),
+        Q::Tag(_) | Q::Cmp(..) | Q::Everyone | Q::Nobody => q.clone(),
+        Q::Not(x) => Q::Not(Box::new(go(x))),
+        Q::And(xs) => Q::And(xs.iter().map(go).collect()),
+        Q::Or(xs) => Q::Or(xs.iter().map(go).collect()),
+        Q::AndNot(a, b) => Q::AndNot(Box::new(go(a)), Box::new(go(b))),
+    }
+}
+
+/// What a merge did: customers who carried the merged tag, those of them new to the tag
+/// merged into, those who lost another value of its exclusive group, and the saved queries
+/// rewritten (rule tags in definition order, then plans' rules).
+pub type Merge = (u64, u64, u64, Vec<UsedBy>);
 
 /// The group part of `group:value`.
 fn group_of(name: &str) -> Option<&str> {
@@ -325,6 +351,83 @@ impl Saved {
             return Err(errs);
         }
         self.m.rename_tag(&old, new_raw)
+    }
+
+    /// Merges tag `from_raw` into tag `into_raw` (see the module docs).
+    pub fn merge_tags(&mut self, from_raw: &str, into_raw: &str) -> Result<Merge, Errs> {
+        let Some(from) = normalize(from_raw) else { return err("InvalidTagName") };
+        if !self.m.pool.contains(&from) {
+            return err("UnknownTag");
+        }
+        let Some(into) = normalize(into_raw) else { return err("InvalidTagName") };
+        if !self.m.pool.contains(&into) {
+            return err("UnknownTag");
+        }
+        if from == into {
+            return err("InvalidMerge");
+        }
+        if self.derived(&from) || self.derived(&into) {
+            return err("DerivedName");
+        }
+        if self.m.has_children(&from) {
+            return err("InvalidMerge");
+        }
+        let mut after = self.clone();
+        let mut rewritten = Vec::new();
+        for (name, q) in &mut after.rules {
+            if tag_names(q).contains(&from) {
+                *q = replace_tag(q, &from, &into);
+                rewritten.push(UsedBy::RuleTag { name: name.clone() });
+            }
+        }
+        for p in &mut after.plans {
+            for (segment, q) in &mut p.rules {
+                if tag_names(q).contains(&from) {
+                    *q = replace_tag(q, &from, &into);
+                    rewritten.push(UsedBy::Plan { group: p.group.clone(), rule: segment.clone() });
+                }
+            }
+        }
+        if after.graph().order().is_none() {
+            return err("RuleCycle");
+        }
+        let moved = after.m.members(&from);
+        let had = after.m.members(&into);
+        let group = after.m.group_of(&into).map(str::to_owned);
+        let mut displaced = 0;
+        for c in &moved {
+            let tags = after.m.tags.get_mut(c).expect("members are live");
+            tags.remove(&from);
+            if let Some(g) = &group {
+                let others: Vec<String> = tags
+                    .iter()
+                    .filter(|t| **t != into && t.split_once(':').is_some_and(|(p, _)| p == g))
+                    .cloned()
+                    .collect();
+                displaced += u64::from(!others.is_empty());
+                for t in others {
+                    tags.remove(&t);
+                }
+            }
+            tags.insert(into.clone());
+        }
+        after.m.pool.remove(&from);
+        *self = after;
+        Ok((moved.len() as u64, moved.difference(&had).count() as u64, displaced, rewritten))
+    }
+
+    /// Per tag of the pool, the saved queries that read it: those naming it or an ancestor,
+    /// rule tags in definition order, then plans' rules.
+    pub fn readers(&self, tag: &str) -> Vec<UsedBy> {
+        let reads = |q: &Q| tag_names(q).iter().any(|n| in_subtree(tag, n));
+        let rules = self.rules.iter().filter(|(_, q)| reads(q)).map(|(n, _)| UsedBy::RuleTag { name: n.clone() });
+        let plans = self.plans.iter().flat_map(|p| {
+            p.rules
+                .iter()
+                .filter(|(_, q)| reads(q))
+                .map(|(r, _)| UsedBy::Plan { group: p.group.clone(), rule: r.clone() })
+        });
+        rules.chain(plans).collect()
     }
 
     // ---- saved queries

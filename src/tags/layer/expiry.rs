@@ -99,6 +99,11 @@ impl Expiry {
         }
     }
 
+    /// `tag`'s buckets, earliest day first: (day, the customers whose assignment ends then).
+    pub(super) fn days(&self, tag: TagId) -> impl Iterator<Item = (i32, &RoaringBitmap)> + '_ {
+        self.tags.get(&tag).into_iter().flat_map(|days| days.iter().map(|(&d, bits)| (d, bits)))
+    }
+
     /// `customer` no longer has a day on `tag` (it lost the tag, or carries it for good).
     pub(super) fn forget(&mut self, tag: TagId, customer: u32) {
         if let Some(d) = self.day_of(tag, customer) {

@@ -4,8 +4,9 @@
 //! [`Store`]), and the names derived layers own (writing them by hand is an
 //! [`Error::DerivedName`]). Derived layers write through `derived.rs`; bulk loads through
 //! `bulk.rs`; expiring assignments live in `expiry.rs`, whose buckets every removal here
-//! keeps in step; one customer's tags merged into another's in `merge.rs`. All are child
-//! modules, so the fields stay private to this folder.
+//! keeps in step; one customer's tags merged into another's in `merge_customer.rs`, one tag
+//! merged into another in `merge_tags.rs`. All are child modules, so the fields stay private
+//! to this folder.
 
 use std::borrow::Cow;
 
@@ -14,7 +15,8 @@ use roaring::RoaringBitmap;
 mod bulk;
 mod derived;
 mod expiry;
-mod merge;
+mod merge_customer;
+mod merge_tags;
 mod owners;
 mod writes;
 

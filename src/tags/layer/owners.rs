@@ -69,8 +69,9 @@ impl Tags {
         Ok(())
     }
 
-    /// The layer that owns tag `id`, if any: a rule tag's, or its exclusive group's owner.
-    pub(super) fn owner_of(&self, id: TagId) -> Option<&'static str> {
+    /// Which layer owns tag `id` (a rule tag, or a value of an owned group), if any: the
+    /// `owner` an [`Error::DerivedName`] for it names.
+    pub(crate) fn owner_of(&self, id: TagId) -> Option<&'static str> {
         if self.owners.rule_tags.contains(&id) {
             Some(RULE_OWNER)
         } else {

@@ -55,6 +55,14 @@ impl Tags {
         }
     }
 
+    /// Notes that the customers a query on tag `id` matches may have changed (a saved query
+    /// was rewritten to read it).
+    pub(crate) fn touch_tag(&mut self, id: TagId) {
+        if self.touched.on {
+            self.touched.bits |= self.store.members(&self.pool, id);
+        }
+    }
+
     /// The customers noted since the last [`Tags::clear_touches`].
     pub(crate) fn touched(&self) -> &RoaringBitmap {
         &self.touched.bits
