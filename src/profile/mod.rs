@@ -9,6 +9,7 @@
 use roaring::RoaringBitmap;
 
 use crate::error::Result;
+use crate::id::TagId;
 use crate::tags::{Tags, normalize_tag};
 
 /// What [`Engine::describe`](crate::Engine::describe) lists, and how many.
@@ -52,8 +53,8 @@ impl DescribeOptions {
     }
 
     /// Tags not to list, typically those the audience's own query names (they over-index by
-    /// construction). Names are matched after normalization; unknown names are ignored.
-    /// Default: none.
+    /// construction). Names are matched after normalization, an alias excluding the tag it
+    /// points at; unknown names are ignored. Default: none.
     pub fn exclude<S: AsRef<str>>(&mut self, names: impl IntoIterator<Item = S>) -> &mut Self {
         self.exclude.extend(names.into_iter().filter_map(|n| normalize_tag(n.as_ref()).ok().map(|n| n.into_owned())));
         self
@@ -108,8 +109,9 @@ pub(crate) fn describe(
     let (size, everyone) = (audience.len(), live.len());
     let mut listed: Vec<TagLift> = Vec::new();
     if size > 0 {
+        let excluded: Vec<TagId> = options.exclude.iter().filter_map(|e| tags.pool().resolve(e)).collect();
         for (id, def) in tags.pool().iter() {
-            if options.exclude.iter().any(|e| **e == *def.name) {
+            if excluded.contains(&id) {
                 continue;
             }
             let members = tags.store().members(tags.pool(), id);

@@ -151,6 +151,8 @@ pub fn kind(e: &Error) -> &'static str {
         Error::GroupInUse { .. } => "GroupInUse",
         Error::TagInUse { .. } => "TagInUse",
         Error::RuleCycle { .. } => "RuleCycle",
+        Error::AliasConflict { .. } => "AliasConflict",
+        Error::NotAnAlias { .. } => "NotAnAlias",
         _ => "other",
     }
 }
