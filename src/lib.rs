@@ -45,7 +45,9 @@
 //! - **Tags** describe. The tag pool gives each tag a [`TagKind`] (attribute, behavior,
 //!   interest, lifecycle, value, custom). `a/b/c` is a child of `a/b`: a query on a parent
 //!   matches its descendants. An **exclusive group** `tier` makes `tier:<value>` tags
-//!   single-choice: assigning one removes the customer's other value in the same call.
+//!   single-choice: assigning one removes the customer's other value in the same call. An
+//!   **alias** ([`Engine::alias_tag`]) is another name of a tag (`M` for `gender:male`),
+//!   resolved wherever a tag name is read.
 //! - **Attributes** are numeric facts (`age`, `balance`): one `i64` per customer and name,
 //!   set with [`Engine::set_attr`] and compared in queries (`age >= 30 AND age < 40`). They
 //!   are a namespace of their own, next to tags.
@@ -99,7 +101,8 @@
 //!  ├─ customers.rs            key <-> dense id directory, live set
 //!  ├─ tags/                   Tags (layer/): the pool and the bitmaps behind private fields,
 //!  │                          the only writer of tag bitmaps; it keeps the rules: exclusive
-//!  │                          groups, hierarchy, rename and delete, names derived layers own.
+//!  │                          groups, hierarchy, rename and delete, names derived layers own,
+//!  │                          aliases (pool.rs resolves a name: a tag's, else an alias's).
 //!  │                          layer/derived.rs: the API derived layers write through (a group's
 //!  │                          value tags ensured, customers moved between them, a value
 //!  │                          replaced);
@@ -214,7 +217,8 @@ pub use audience::{Audience, Iter, Page};
 pub use customers::MAX_CUSTOMER_KEY_LEN;
 pub use engine::{AsQuery, CustomerMerge, Engine, Stats};
 pub use error::{
-    AmountProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem, Result, UsedBy,
+    AliasClash, AmountProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem,
+    Result, UsedBy,
 };
 pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};

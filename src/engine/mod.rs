@@ -69,6 +69,7 @@ impl std::fmt::Debug for Engine {
             .field("customers", &self.customer_count())
             .field("keyed_customers", &self.customers.keyed())
             .field("tags", &self.tags.len())
+            .field("aliases", &self.tags.alias_count())
             .field("exclusive_groups", &self.exclusive_groups().collect::<Vec<_>>())
             .field("attributes", &self.attrs.len())
             .field("purchases", &self.history.len())

@@ -18,21 +18,25 @@ impl Engine {
     /// name (`a/b` for `a/b/c`) are created with the same kind.
     ///
     /// Errors: [`Error::InvalidTagName`]; [`Error::TagKindConflict`] when the tag exists with
-    /// another non-`Custom` kind.
+    /// another non-`Custom` kind; [`Error::AliasConflict`] for an alias's name (or one of the
+    /// missing ancestors': an alias is not a tag, and defining a tag of its name would shadow
+    /// it).
     pub fn define_tag(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
         self.tags.define(name, kind)
     }
 
-    /// Changes the kind of an existing tag.
+    /// Changes the kind of an existing tag (named itself or by an alias).
     pub fn set_tag_kind(&mut self, name: &str, kind: TagKind) -> Result<()> {
         self.tags.set_kind(name, kind)
     }
 
     /// The id of tag `name`, creating it if needed (kind: its exclusive group's, else its
-    /// nearest ancestor's, else `Custom`).
+    /// nearest ancestor's, else `Custom`). An alias gives the id of the tag it points at
+    /// ([`Engine::alias_tag`]).
     ///
     /// Errors: [`Error::InvalidTagName`]; [`Error::DerivedName`] for a name in a group
-    /// [`Engine::refresh`] owns (read those with [`Engine::tag_id`]).
+    /// [`Engine::refresh`] owns (read those with [`Engine::tag_id`]), or an alias of such a
+    /// tag; [`Error::AliasConflict`] when a missing ancestor's name is an alias's.
     pub fn ensure_tag(&mut self, name: &str) -> Result<TagId> {
         self.tags.ensure(name)
     }
@@ -75,7 +79,9 @@ impl Engine {
     /// carried it. A tag with child tags is not deleted ([`Error::TagHasChildren`]): delete the
     /// children first, so a whole branch is never dropped by accident. Nor is a tag that a
     /// rule tag's query or an applied plan names ([`Error::TagInUse`], naming the rule). A
-    /// rule tag can be deleted (when no other rule uses it): its rule goes with it.
+    /// rule tag can be deleted (when no other rule uses it): its rule goes with it. The tag's
+    /// aliases go with it too. `name` is the tag's own name: an alias's is an
+    /// [`Error::AliasConflict`] (remove an alias with [`Engine::unalias_tag`]).
     ///
     /// ```
     /// use audience::{Engine, Error};
@@ -94,10 +100,12 @@ impl Engine {
 
     /// Renames tag `old` to `new`, keeping its id and customers. Descendants move with it
     /// (`sports` -> `sport` renames `sports/running` to `sport/running`), missing ancestors of
-    /// the new name are created, and a name `group:value` of an exclusive group joins it.
+    /// the new name are created, and a name `group:value` of an exclusive group joins it. The
+    /// aliases of the tag (and of its descendants) keep pointing at it under its new name.
     ///
     /// Errors: [`Error::UnknownTag`], [`Error::InvalidTagName`], [`Error::TagExists`] when a
-    /// new name is taken, [`Error::ExclusiveConflict`] when joining a group would give a
+    /// new name is taken, [`Error::AliasConflict`] when `old` is an alias (rename the tag by
+    /// its own name) or a new name is an alias's, [`Error::ExclusiveConflict`] when joining a group would give a
     /// customer two of its values, [`Error::TagInUse`] when a rule tag's query or an applied
     /// plan names the tag or a descendant, [`Error::DerivedName`] for a derived tag (a rule
     /// tag, a plan's or `refresh`'s). Nothing changes on error.
@@ -131,6 +139,9 @@ impl Engine {
     ///   good; one who carried it until a day carries `into` until that day, unless it
     ///   carried `into` longer (the later day wins, and permanent is later than any day).
     /// - `from` below `into` (`sports/run` into `sports`) folds a child into its parent.
+    /// - `from`'s aliases ([`Engine::alias_tag`]) become aliases of `into`. `from` is named by
+    ///   its own name (an alias is an [`Error::AliasConflict`], as for
+    ///   [`Engine::delete_tag`]); `into` may be named by an alias.
     /// - A saved query reading `from` only through an ancestor (`sports` for `sports/run`)
     ///   is not rewritten: the ancestor still exists.
     /// - The saved queries are not computed again, as after any hand write: the rewritten
@@ -173,7 +184,7 @@ impl Engine {
         self.segments.merge_tags(&mut self.tags, from, into)
     }
 
-    /// The id of tag `name`, if it is in the pool.
+    /// The id of tag `name` (or of the tag alias `name` points at), if it is in the pool.
     pub fn tag_id(&self, name: &str) -> Option<TagId> {
         self.tags.id(name)
     }
@@ -183,13 +194,16 @@ impl Engine {
         self.tags.name_of(id)
     }
 
-    /// Tag `name` as listed by [`Engine::tags`].
+    /// Tag `name` as listed by [`Engine::tags`]; for an alias, the tag it points at (under
+    /// the tag's own name).
     pub fn tag_info(&self, name: &str) -> Result<TagInfo<'_>> {
         let id = self.tags.lookup(name)?;
         Ok(self.tags.info(id))
     }
 
-    /// Every tag of the pool, in id (creation) order.
+    /// Every tag of the pool, in id (creation) order. Aliases are not tags and are not
+    /// listed (see [`Engine::aliases`]); nor are they by the other listings
+    /// ([`Engine::tags_of`], [`Engine::tags_in_group`], [`Engine::tags_with_prefix`]).
     pub fn tags(&self) -> impl Iterator<Item = TagInfo<'_>> + '_ {
         self.tags.infos()
     }
@@ -223,7 +237,8 @@ impl Engine {
         self.tags.in_group(group)
     }
 
-    /// Customers matching tag `name` in a query: carrying it or any descendant.
+    /// Customers matching tag `name` (or an alias) in a query: carrying it or any
+    /// descendant.
     pub fn tag_count(&self, name: &str) -> Result<u64> {
         self.tags.lookup(name)?;
         self.count(&Query::tag(name))
@@ -235,12 +250,105 @@ impl Engine {
         Ok(self.tags.of(id.0))
     }
 
+    // ------------------------------------------------------------------ aliases
+
+    /// Makes `alias` another name of tag `target`, to normalize values that arrive spelled
+    /// many ways (`男`, `M`, `male` for `gender:male`). Returns the tag's id.
+    ///
+    /// From then on the alias stands for the tag wherever a tag name is read: writes
+    /// ([`Engine::tag`], [`Engine::untag`], [`Engine::tag_all`], [`Engine::untag_all`],
+    /// [`Engine::tag_pairs`], [`Engine::tag_until`], [`Engine::ensure_tag`]), lookups
+    /// ([`Engine::tag_id`], [`Engine::tag_info`], [`Engine::tag_count`],
+    /// [`Engine::aliases_of`]) and queries, a segment plan's rules and rule tags' queries,
+    /// [`DescribeOptions::exclude`](crate::DescribeOptions::exclude) and
+    /// [`Engine::breakdown`]'s `parent/*`. A write through an alias is the write of the tag:
+    /// in an exclusive group, `M` replaces the customer's other value; a tag a layer derives
+    /// (`rfm:`, `stage:`, a plan's value, a rule tag) may be aliased and queried, and writing
+    /// it through the alias is the same [`Error::DerivedName`] as by its own name. In a
+    /// query an alias of a parent matches the parent's descendants too, as the parent does.
+    ///
+    /// The rules:
+    /// - An alias is a name of its own, validated and normalized as a tag name (any Unicode
+    ///   text; `/` and `:` are allowed, `gender:m` for `gender:male` reads naturally), that
+    ///   points at the tag's id: renaming the tag keeps its aliases; deleting it drops them.
+    ///   An alias is only a name: `vip/x` as an alias makes no parent `vip`, and `gender:m`
+    ///   joins no group (the tag it points at is what is written).
+    /// - A name is a tag or an alias, never both: a tag's name is refused as an alias, and a
+    ///   tag is never created with an alias's name ([`Engine::define_tag`], `tag` of `M/x`
+    ///   creating the ancestor `M`, [`Engine::rename_tag`]'s new names, a rule tag, a plan's
+    ///   value): both are [`Error::AliasConflict`].
+    /// - An alias points at one tag: aliasing it again to the same tag is a no-op (`Ok`), to
+    ///   another tag an [`Error::AliasConflict`] (remove it first with
+    ///   [`Engine::unalias_tag`]).
+    /// - `target` may be an alias itself: the new alias points at the final tag (the id is
+    ///   stored, so removing the first alias later leaves the second as it is).
+    /// - Aliases are not tags: [`Engine::tags`] and the other listings show tags only, a
+    ///   customer's tags ([`Engine::tags_of`]), the change feed and query explanations name
+    ///   the tag itself. [`Engine::delete_tag`] and [`Engine::rename_tag`] take the tag's own
+    ///   name (an alias there is an [`Error::AliasConflict`]).
+    /// - Saved queries (rule tags, applied plans) are stored with the tags their aliases
+    ///   stand for, so removing an alias never breaks them.
+    /// - Resolving costs nothing for a tag's own name (one probe of the name index, as
+    ///   before); the aliases, a separate map, are read only when a name is no tag's. An
+    ///   unknown name's suggestions ([`Error::UnknownTag`]) are tags' names.
+    ///
+    /// ```
+    /// use audience::{Engine, Error};
+    /// let mut engine = Engine::new();
+    /// engine.define_exclusive_group("gender")?;
+    /// engine.ensure_tag("gender:female")?;
+    /// let male = engine.ensure_tag("gender:male")?;
+    /// for alias in ["男", "M", "male"] {
+    ///     assert_eq!(engine.alias_tag(alias, "gender:male")?, male);
+    /// }
+    /// let c = engine.customer("c")?;
+    /// engine.tag(c, "gender:female")?;
+    /// engine.tag(c, "M")?; // replaces gender:female
+    /// assert_eq!(engine.tags_of(c)?, ["gender:male"]);
+    /// assert_eq!(engine.count("男 AND NOT gender:female")?, 1);
+    /// assert_eq!(engine.aliases_of("gender:male")?, ["男", "M", "male"]);
+    /// assert!(matches!(engine.alias_tag("gender:female", "gender:male"), Err(Error::AliasConflict { .. })));
+    /// assert!(matches!(engine.alias_tag("M", "gender:female"), Err(Error::AliasConflict { .. })));
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::InvalidTagName`] for an invalid alias; [`Error::UnknownTag`] (with
+    /// suggestions) for an unknown target; [`Error::AliasConflict`] for a tag's name or an
+    /// alias of another tag; [`Error::DerivedName`] for a name in a group a layer owns
+    /// (`rfm:best`: the layer creates that group's values). Nothing changes on error.
+    pub fn alias_tag(&mut self, alias: &str, target: &str) -> Result<TagId> {
+        self.tags.alias(alias, target)
+    }
+
+    /// Removes alias `alias`; returns the id of the tag it pointed at. The tag and its
+    /// customers are untouched.
+    ///
+    /// Errors: [`Error::NotAnAlias`] for a name that is not an alias (a tag's, or unknown);
+    /// [`Error::InvalidTagName`].
+    pub fn unalias_tag(&mut self, alias: &str) -> Result<TagId> {
+        self.tags.unalias(alias)
+    }
+
+    /// The aliases of tag `tag` (named itself or by an alias), in the order they were
+    /// defined.
+    ///
+    /// Errors: [`Error::UnknownTag`] (with suggestions), [`Error::InvalidTagName`].
+    pub fn aliases_of(&self, tag: &str) -> Result<Vec<&str>> {
+        self.tags.aliases_of(tag)
+    }
+
+    /// Every alias, as `(alias, tag name)`: by tag id (creation order), then in the order the
+    /// aliases were defined.
+    pub fn aliases(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.tags.aliases()
+    }
+
     // ------------------------------------------------------------------ tagging
 
     /// Tags customer `id` with `name`, creating the tag if it is new (see
-    /// [`Engine::ensure_tag`] for its kind). For a value of an exclusive group, the customer's
-    /// other value of that group is removed in the same call. Returns whether the customer did
-    /// not carry the tag before.
+    /// [`Engine::ensure_tag`] for its kind); an alias tags with the tag it points at. For a
+    /// value of an exclusive group, the customer's other value of that group is removed in
+    /// the same call. Returns whether the customer did not carry the tag before.
     ///
     /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`]; [`Error::DerivedName`]
     /// for a tag of the groups [`Engine::refresh`] owns (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
@@ -305,6 +413,9 @@ impl Engine {
     /// assert_eq!(engine.count("vip AND outdoor")?, 1);
     /// # Ok::<(), audience::Error>(())
     /// ```
+    ///
+    /// Aliases resolve as in [`Engine::tag`]: `(c, "M")` is `(c, "gender:male")`, and in an
+    /// exclusive group the last value given wins whichever name it was given by.
     ///
     /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`].
     pub fn tag_pairs<I, S>(&mut self, pairs: I) -> Result<u64>

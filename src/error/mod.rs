@@ -25,7 +25,7 @@ use crate::span::Span;
 mod problems;
 
 pub use problems::{
-    AmountProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem, UsedBy,
+    AliasClash, AmountProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem, UsedBy,
 };
 
 /// `Result<T, audience::Error>`.
@@ -420,6 +420,38 @@ pub enum Error {
         into: String,
         /// Why; prints with a hint.
         reason: MergeProblem,
+    },
+
+    /// A name that would be both a tag and an alias, or an alias of two tags: an alias
+    /// cannot shadow a tag, nor a tag an alias. Given by
+    /// [`Engine::alias_tag`](crate::Engine::alias_tag) for a tag's name or a name already
+    /// aliased to another tag; by whatever would create a tag of an alias's name
+    /// ([`Engine::define_tag`](crate::Engine::define_tag), `tag` of `M/x` creating the
+    /// ancestor `M`, a rename, a rule tag, a segment plan's value); and by
+    /// [`Engine::delete_tag`](crate::Engine::delete_tag) and
+    /// [`Engine::rename_tag`](crate::Engine::rename_tag) given an alias (they name the tag
+    /// itself).
+    #[error("the name {} {existing}", Quote(alias))]
+    AliasConflict {
+        /// The name in question (normalized).
+        alias: String,
+        /// What the name already is; prints with a hint.
+        existing: AliasClash,
+    },
+
+    /// [`Engine::unalias_tag`](crate::Engine::unalias_tag) was given a name that is not an
+    /// alias.
+    #[error(
+        "{} is not an alias{} (hint: Engine::aliases_of lists a tag's aliases{})",
+        Quote(name),
+        if *is_tag { " but a tag" } else { "" },
+        if *is_tag { "; a tag is deleted with Engine::delete_tag" } else { "" }
+    )]
+    NotAnAlias {
+        /// The name (normalized when valid).
+        name: String,
+        /// Whether it is a tag's name.
+        is_tag: bool,
     },
 
     /// A model configuration (RFM thresholds, segment grid, lifecycle windows) was rejected.

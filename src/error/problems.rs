@@ -481,3 +481,36 @@ impl fmt::Display for UsedBy {
         }
     }
 }
+
+/// What a name already is when it cannot become an alias, or a tag
+/// ([`Error::AliasConflict`](crate::Error::AliasConflict)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AliasClash {
+    /// A tag's name: an alias cannot shadow a tag.
+    Tag,
+    /// An alias of `target`: it cannot stand for another tag, become a tag's name, or be
+    /// deleted or renamed as a tag.
+    AliasOf {
+        /// The tag it stands for (its name when the error was raised).
+        target: String,
+    },
+}
+
+impl fmt::Display for AliasClash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AliasClash::Tag => f.write_str(
+                "is a tag, and an alias cannot shadow a tag (hint: pick another name for the alias, \
+                 or rename the tag first)",
+            ),
+            AliasClash::AliasOf { target } => write!(
+                f,
+                "is an alias of {}, and a name is either a tag or an alias of one tag (hint: write {} to mean \
+                 the tag itself, or remove the alias first with Engine::unalias_tag)",
+                Quote(target),
+                Quote(target)
+            ),
+        }
+    }
+}

@@ -103,8 +103,9 @@ pub(crate) fn compare(
     let (na, nb) = (ca.len(), cb.len());
     let mut listed: Vec<ShareDiff> = Vec::new();
     if na + nb > 0 {
+        let excluded = options.excluded(tags);
         for (id, def) in tags.pool().iter() {
-            if options.excludes(&def.name) {
+            if excluded.contains(&id) {
                 continue;
             }
             let members = tags.store().members(tags.pool(), id);

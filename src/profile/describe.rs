@@ -49,8 +49,8 @@ impl DescribeOptions {
     }
 
     /// Tags not to list, typically those the audience's own query names (they over-index by
-    /// construction). Names are matched after normalization; unknown names are ignored.
-    /// Default: none.
+    /// construction). Names are matched after normalization, an alias excluding the tag it
+    /// points at; unknown names are ignored. Default: none.
     pub fn exclude<S: AsRef<str>>(&mut self, names: impl IntoIterator<Item = S>) -> &mut Self {
         self.exclude.extend(names.into_iter().filter_map(|n| normalize_tag(n.as_ref()).ok().map(|n| n.into_owned())));
         self
@@ -58,8 +58,9 @@ impl DescribeOptions {
 }
 
 impl DescribeOptions {
-    pub(crate) fn excludes(&self, name: &str) -> bool {
-        self.exclude.iter().any(|e| e == name)
+    /// The tags [`DescribeOptions::exclude`] names, aliases resolved; unknown names dropped.
+    pub(crate) fn excluded(&self, tags: &Tags) -> Vec<TagId> {
+        self.exclude.iter().filter_map(|e| tags.pool().resolve(e)).collect()
     }
 
     pub(crate) fn min_count_value(&self) -> u64 {
@@ -119,8 +120,9 @@ pub(crate) fn describe(
     let (size, everyone) = (audience.len(), live.len());
     let mut listed: Vec<TagLift> = Vec::new();
     if size > 0 {
+        let excluded = options.excluded(tags);
         for (id, def) in tags.pool().iter() {
-            if options.excludes(&def.name) {
+            if excluded.contains(&id) {
                 continue;
             }
             let members = tags.store().members(tags.pool(), id);

@@ -544,6 +544,30 @@ impl Query {
         })
     }
 
+    /// This query with each tag name `rename` maps replaced (spans and source kept), or
+    /// `None` when it maps none: how a layer that stores queries replaces aliases with the
+    /// tags they stand for. Iterative, like every walk of the tree.
+    pub(crate) fn renamed(&self, rename: impl Fn(&str) -> Option<Box<str>>) -> Option<Query> {
+        if !self.tag_names().into_iter().any(|n| rename(n).is_some()) {
+            return None;
+        }
+        let mut q = self.clone();
+        let mut stack = vec![&mut q.expr];
+        while let Some(e) = stack.pop() {
+            match e {
+                Expr::Tag(t) => {
+                    if let Some(name) = rename(&t.name) {
+                        t.name = name;
+                    }
+                }
+                Expr::Not(x) => stack.push(x),
+                Expr::And(xs) | Expr::Or(xs) => stack.extend(xs.iter_mut()),
+                Expr::Compare(_) | Expr::Everyone => {}
+            }
+        }
+        Some(q)
+    }
+
     /// The names `term` picks from the leaves, left to right, each once (iterative).
     fn names<'q>(&'q self, term: impl Fn(&'q Expr) -> Option<&'q str>) -> Vec<&'q str> {
         let mut out: Vec<&str> = Vec::new();

@@ -124,9 +124,11 @@ impl<'a> Planner<'a> {
     }
 
     /// A tag term: its bitmap, or for a tag with children the (cached) union of its subtree.
+    /// The name is a tag's or an alias's (which reads as the tag it points at, descendants
+    /// included).
     fn resolve(&self, t: &TagRef, q: &Query) -> Result<Node<'a>> {
         let name = normalize_tag(t.name())?;
-        let Some(id) = self.pool.lookup(&name) else {
+        let Some(id) = self.pool.resolve(&name) else {
             return Err(Error::UnknownTag {
                 suggestions: self.pool.suggestions(&name),
                 name: name.into_owned(),

@@ -83,7 +83,8 @@ impl Segments {
     /// dependency graph checked with them, then the bitmaps merge and the rewrites are kept.
     /// Nothing changes on error. The saved queries are not computed again.
     pub(crate) fn merge_tags(&mut self, tags: &mut Tags, from: &str, into: &str) -> Result<TagMerge> {
-        let (from_id, into_id) = (tags.lookup(from)?, tags.lookup(into)?);
+        // `from` is deleted: named by its own name, as `delete_tag` wants; `into` may be an alias.
+        let (from_id, into_id) = (tags.lookup_tag(from)?, tags.lookup(into)?);
         tags.check_merge(from_id, into_id)?;
         let from = tags.name_of(from_id).unwrap_or_default().to_owned();
         let into = tags.name_of(into_id).unwrap_or_default().to_owned();

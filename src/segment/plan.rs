@@ -107,6 +107,22 @@ impl SegmentPlan {
         &self.fallback
     }
 
+    /// The plan with each tag name of its queries that `rename` maps replaced (see
+    /// [`Query::renamed`]), or `None` when it maps none.
+    pub(crate) fn renamed(&self, rename: impl Fn(&str) -> Option<Box<str>>) -> Option<SegmentPlan> {
+        let queries: Vec<Option<Query>> = self.rules.iter().map(|r| r.query.renamed(&rename)).collect();
+        if queries.iter().all(Option::is_none) {
+            return None;
+        }
+        let rules = self
+            .rules
+            .iter()
+            .zip(queries)
+            .map(|(r, q)| SegmentRule { name: r.name.clone(), query: q.unwrap_or_else(|| r.query.clone()) })
+            .collect();
+        Some(SegmentPlan { rules, fallback: self.fallback.clone() })
+    }
+
     /// Every segment's name: the rules' in order, then the fallback.
     pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
         self.rules.iter().map(|r| r.name.as_str()).chain([self.fallback.as_str()])

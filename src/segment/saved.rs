@@ -10,6 +10,11 @@
 //! read through the planner and write through the tags layer: plans through the
 //! derived-group API, rule tags through [`Tags::set_rule_members`]; the tags layer refuses
 //! hand writes to both.
+//!
+//! A saved query is stored with the tags it reads, not the aliases it was written with
+//! (`M` is kept as `gender:male`): removing the alias later leaves the rule as it is, and
+//! the guards on what a rule reads (deleting or renaming it is refused, the order of
+//! computation) see the tag itself.
 
 use std::borrow::Cow;
 
@@ -128,6 +133,7 @@ impl Segments {
         group: &str,
         plan: &SegmentPlan,
     ) -> Result<SegmentDiff> {
+        let plan = &*canonical_plan(tags, plan);
         let group = tags.check_plan_group(group)?.into_owned();
         tags.check_plan_values(&group, plan.names())?;
         let at = self.plans.iter().position(|(g, _)| *g == group);
@@ -182,6 +188,7 @@ impl Segments {
     ) -> Result<TagId> {
         let norm = normalize_tag(name)?.into_owned();
         let query = query.into_query().map_err(|e| Error::InRule { rule: norm.clone(), error: Box::new(e) })?;
+        let query = query.renamed(|n| tags.alias_target_name(n).map(Box::from)).unwrap_or(query);
         let at = self.rules.iter().position(|r| tags.name_of(r.tag) == Some(&norm));
         {
             let mut graph = self.graph(tags);
@@ -307,7 +314,7 @@ impl Segments {
     /// Deletes tag `name`: refused while a saved query names it; a rule tag takes its rule
     /// with it. How many customers carried it.
     pub(crate) fn delete_tag(&mut self, tags: &mut Tags, name: &str) -> Result<u64> {
-        let id = tags.lookup(name)?;
+        let id = tags.lookup_tag(name)?;
         let norm = tags.name_of(id).unwrap_or_default();
         if let Some(by) = self.used_by(tags, |n| n == norm, Some(id)) {
             return Err(Error::TagInUse { tag: norm.to_owned(), by });
@@ -323,7 +330,7 @@ impl Segments {
     /// Refuses a rename of tag `old` while a saved query names it or a descendant (which
     /// the rename would move).
     pub(crate) fn check_rename(&self, tags: &Tags, old: &str) -> Result<()> {
-        let id = tags.lookup(old)?;
+        let id = tags.lookup_tag(old)?;
         let norm = tags.name_of(id).unwrap_or_default();
         let below = |n: &str| n.strip_prefix(norm).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'));
         match self.used_by(tags, below, None) {
@@ -367,6 +374,14 @@ impl Segments {
     /// The rule tags, `(name, query)`, in the order they were defined.
     pub(crate) fn rule_tags<'a>(&'a self, tags: &'a Tags) -> impl Iterator<Item = (&'a str, &'a Query)> + 'a {
         self.rules.iter().map(|r| (tags.name_of(r.tag).unwrap_or_default(), &r.query))
+    }
+}
+
+/// `plan` with the aliases its queries name replaced by the tags they stand for.
+fn canonical_plan<'p>(tags: &Tags, plan: &'p SegmentPlan) -> Cow<'p, SegmentPlan> {
+    match plan.renamed(|n| tags.alias_target_name(n).map(Box::from)) {
+        Some(p) => Cow::Owned(p),
+        None => Cow::Borrowed(plan),
     }
 }
 

@@ -5,12 +5,15 @@
 //!   names derived layers own), listings, tagging one customer or many (`mod.rs`); the API
 //!   derived layers (refresh, segments) write through (`derived.rs`); bulk loads of
 //!   (customer, tag) pairs (`bulk.rs`); expiring assignments and their day buckets
-//!   (`expiry.rs`); one customer's tags merged into another's (`merge_customer.rs`); one tag
-//!   merged into another (`merge_tags.rs`). Its fields are private to it.
-//! - `pool.rs` (names, slots, groups, hierarchy), `name.rs` (name rules and limits),
-//!   `suggest.rs` ("did you mean"), `store.rs` (bitmaps and cached subtree unions),
-//!   `kind.rs` (parsing [`TagKind`]).
+//!   (`expiry.rs`); aliases (`aliases.rs`); one customer's tags merged into another's
+//!   (`merge_customer.rs`); one tag merged into another (`merge_tags.rs`). Its fields are
+//!   private to it.
+//! - `pool.rs` (names, slots, groups, hierarchy, and where a name resolves to a tag),
+//!   `alias.rs` (other names of tags, consulted when a name is no tag's), `name.rs` (name
+//!   rules and limits), `suggest.rs` ("did you mean"), `store.rs` (bitmaps and cached
+//!   subtree unions), `kind.rs` (parsing [`TagKind`]).
 
+mod alias;
 mod kind;
 mod layer;
 mod name;

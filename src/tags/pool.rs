@@ -10,6 +10,13 @@
 //! and the "did you mean" index ([`Suggest`], two tables) files ids too. A tag costs its slot
 //! (32 bytes), its name, 10 to 20 bytes in each of the three tables, and its bitmap;
 //! [`Pool::heap_bytes`] counts them.
+//!
+//! Aliases ([`Aliases`]) are other names of tags, kept beside the name index: [`Pool::lookup`]
+//! finds tags only (what the pool's own rules need: ancestors, renames, groups), and
+//! [`Pool::resolve`], the one place a name read from a user becomes a tag, tries the name
+//! index and then, on a miss, the aliases. A name is a tag's or an alias's, never both:
+//! [`Pool::validate_new`] (so [`Pool::create`]) and [`Pool::plan_rename`] refuse an alias's
+//! name, [`Pool::add_alias`] a tag's; [`Pool::delete`] drops the deleted tag's aliases.
 
 use std::collections::{BTreeSet, btree_set};
 use std::hash::{BuildHasher, RandomState};
@@ -18,10 +25,11 @@ use hashbrown::HashTable;
 use indexmap::IndexMap;
 
 use super::IdMap;
+use super::alias::Aliases;
 use super::kind::TagKind;
 use super::name::{check_limits, parent_name, split_group};
 use super::suggest::Suggest;
-use crate::error::{Error, NameProblem, Result};
+use crate::error::{AliasClash, Error, NameProblem, Result};
 use crate::id::TagId;
 
 /// One tag's slot: 32 bytes and its name. Links are `u32`s with [`NONE`] for none (tag ids
@@ -96,12 +104,72 @@ pub(crate) struct Pool {
     /// parent of a million leaves out in logarithmic time).
     children: IdMap<BTreeSet<TagId>>,
     groups: IndexMap<Box<str>, Group>,
+    /// Other names of tags, consulted by [`Pool::resolve`] on a miss of the name index.
+    aliases: Aliases,
 }
 
 impl Pool {
+    /// The tag named `name` (normalized): tags only, never an alias.
     pub(crate) fn lookup(&self, name: &str) -> Option<TagId> {
         let h = self.hasher.hash_one(name);
         self.by_name.find(h, |&t| self.slots[t.index()].as_ref().is_some_and(|d| &*d.name == name)).copied()
+    }
+
+    /// The tag `name` (normalized) stands for: the tag of that name, else the tag an alias of
+    /// that name points at. One probe of the name index for a tag's name; the aliases only
+    /// on a miss. Every name read from a user (writes, queries, listings) resolves here.
+    pub(crate) fn resolve(&self, name: &str) -> Option<TagId> {
+        self.lookup(name).or_else(|| self.aliases.get(name))
+    }
+
+    /// The tag alias `name` (normalized) points at, if it is an alias.
+    pub(crate) fn alias_target(&self, name: &str) -> Option<TagId> {
+        self.aliases.get(name)
+    }
+
+    /// The aliases.
+    pub(crate) fn aliases(&self) -> &Aliases {
+        &self.aliases
+    }
+
+    /// Makes `alias` (normalized) another name of live tag `target`; whether it is new (an
+    /// alias of `target` already is no change). Refused for a tag's name and for an alias of
+    /// another tag ([`Error::AliasConflict`]).
+    pub(crate) fn add_alias(&mut self, alias: &str, target: TagId) -> Result<bool> {
+        self.check(target)?;
+        if self.lookup(alias).is_some() {
+            return Err(Error::AliasConflict { alias: alias.to_owned(), existing: AliasClash::Tag });
+        }
+        match self.aliases.get(alias) {
+            Some(t) if t == target => Ok(false),
+            Some(other) => Err(self.alias_conflict(alias, other)),
+            None => {
+                self.aliases.insert(alias, target);
+                Ok(true)
+            }
+        }
+    }
+
+    /// Removes alias `alias` (normalized); the tag it pointed at.
+    pub(crate) fn remove_alias(&mut self, alias: &str) -> Option<TagId> {
+        self.aliases.remove(alias)
+    }
+
+    /// Refuses `name` (normalized) when it is an alias: [`Error::AliasConflict`] naming the
+    /// tag it points at.
+    pub(crate) fn check_not_alias(&self, name: &str) -> Result<()> {
+        match self.aliases.get(name) {
+            Some(t) => Err(self.alias_conflict(name, t)),
+            None => Ok(()),
+        }
+    }
+
+    /// The error for a use of alias `name` (of tag `target`) as a tag's name.
+    pub(crate) fn alias_conflict(&self, name: &str, target: TagId) -> Error {
+        Error::AliasConflict {
+            alias: name.to_owned(),
+            existing: AliasClash::AliasOf { target: self.name(target).to_owned() },
+        }
     }
 
     /// Files live tag `id` under its name in both indexes.
@@ -181,6 +249,7 @@ impl Pool {
             + self.by_name.allocation_size()
             + self.suggest.heap_bytes()
             + groups
+            + self.aliases.heap_bytes()
     }
 
     /// Live tags in id order.
@@ -233,13 +302,14 @@ impl Pool {
     }
 
     /// Checks that `name` (normalized, not in the pool) and its missing ancestors can be
-    /// created, without creating them.
+    /// created, without creating them: none is an alias's name, a group value is plain.
     pub(crate) fn validate_new(&self, name: &str) -> Result<()> {
         let mut cur = Some(name);
         while let Some(n) = cur {
             if self.lookup(n).is_some() {
                 break;
             }
+            self.check_not_alias(n)?;
             self.group_for(n)?;
             cur = parent_name(n);
         }
@@ -339,7 +409,7 @@ impl Pool {
         }
     }
 
-    /// Deletes a tag that has no children.
+    /// Deletes a tag that has no children, and its aliases.
     pub(crate) fn delete(&mut self, id: TagId) -> Result<()> {
         let d = self.check(id)?;
         let children = self.children(id);
@@ -351,13 +421,14 @@ impl Pool {
         }
         self.unlink(id);
         self.unindex(id);
+        self.aliases.remove_tag(id);
         self.slots[id.index()] = None;
         self.live -= 1;
         Ok(())
     }
 
     /// The new names of `id`'s subtree when `id` is renamed to `new_root` (normalized),
-    /// validated against names in use and group rules. Changes nothing.
+    /// validated against names in use (tags' and aliases') and group rules. Changes nothing.
     pub(crate) fn plan_rename(&self, id: TagId, new_root: &str) -> Result<Vec<(TagId, String)>> {
         let old_root = self.check(id)?.name.clone();
         let mut ids = Vec::new();
@@ -373,6 +444,7 @@ impl Pool {
                     return Err(Error::TagExists { name: new });
                 }
             }
+            self.check_not_alias(&new)?;
             self.group_for(&new)?;
             plan.push((t, new));
         }
@@ -382,6 +454,7 @@ impl Pool {
             if self.lookup(p).is_some_and(|a| !self.is_in_subtree(a, id)) {
                 break;
             }
+            self.check_not_alias(p)?;
             self.group_for(p)?;
             cur = parent_name(p);
         }
@@ -542,6 +615,30 @@ mod tests {
         assert!(p.create("tier:gold/plus", TagKind::Value).is_err());
         assert!(p.create("tier:", TagKind::Value).is_err());
         assert_eq!(p.implicit_kind("tier:silver"), TagKind::Value);
+    }
+
+    #[test]
+    fn aliases_resolve_on_a_miss_and_never_share_a_name_with_a_tag() {
+        let mut p = Pool::default();
+        let male = p.create("gender:male", TagKind::Custom).unwrap();
+        let x = p.create("x", TagKind::Custom).unwrap();
+        assert!(p.add_alias("M", male).unwrap());
+        assert!(!p.add_alias("M", male).unwrap(), "again, for the same tag: no change");
+        assert_eq!((p.lookup("M"), p.resolve("M"), p.resolve("x")), (None, Some(male), Some(x)));
+        let tag = p.add_alias("x", male).unwrap_err();
+        assert_eq!(tag, Error::AliasConflict { alias: "x".into(), existing: AliasClash::Tag });
+        let of = AliasClash::AliasOf { target: "gender:male".into() };
+        assert_eq!(p.add_alias("M", x), Err(Error::AliasConflict { alias: "M".into(), existing: of.clone() }));
+        for bad in [p.create("M", TagKind::Custom), p.create("M/y", TagKind::Custom)] {
+            assert_eq!(bad, Err(Error::AliasConflict { alias: "M".into(), existing: of.clone() }));
+        }
+        assert!(p.plan_rename(x, "M").is_err());
+        assert!(p.plan_rename(x, "M/x").is_err(), "a new ancestor");
+        p.apply_rename(p.plan_rename(male, "gender:man").unwrap()).unwrap();
+        assert_eq!(p.resolve("M"), Some(male), "renames keep aliases");
+        p.delete(male).unwrap();
+        assert_eq!(p.resolve("M"), None, "deletes drop them");
+        assert_eq!(p.aliases().len(), 0);
     }
 
     #[test]

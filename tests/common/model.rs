@@ -153,6 +153,8 @@ pub fn kind(e: &Error) -> &'static str {
         Error::RuleCycle { .. } => "RuleCycle",
         Error::MergeSelf { .. } => "MergeSelf",
         Error::InvalidMerge { .. } => "InvalidMerge",
+        Error::AliasConflict { .. } => "AliasConflict",
+        Error::NotAnAlias { .. } => "NotAnAlias",
         _ => "other",
     }
 }

@@ -1,7 +1,7 @@
-//! Bulk loading of (customer, tag) pairs: the pairs are checked and grouped per tag first
-//! (nothing changes on error), then each tag's bitmap is built from a sorted run in one
-//! piece ([`crate::blocks::build`]), and exclusive-group values are settled with one
-//! difference per value tag.
+//! Bulk loading of (customer, tag) pairs: the pairs are checked, their names resolved (an
+//! alias to the tag it points at) and grouped per tag first (nothing changes on error), then
+//! each tag's bitmap is built from a sorted run in one piece ([`crate::blocks::build`]), and
+//! exclusive-group values are settled with one difference per value tag.
 
 use std::collections::HashMap;
 use std::hash::Hasher;
@@ -133,10 +133,11 @@ impl Tags {
         self.bulk_apply(bulk)
     }
 
+    /// The slot of a name: the tag it names (its own name or an alias, checked writable), or
+    /// a new name (checked creatable).
     fn bulk_slot(&self, bulk: &mut Bulk, name: &str) -> Result<Slot> {
         let norm = normalize_tag(name)?;
-        self.check_writable(&norm)?;
-        if let Some(id) = self.pool.lookup(&norm) {
+        if let Some(id) = self.writable(&norm)? {
             return Ok(Slot::Existing(id));
         }
         if let Some(i) = bulk.new_names.get_index_of(&*norm) {

@@ -10,7 +10,8 @@
 //! - expiry: a customer who carried `from` for good carries `into` for good; one who carried
 //!   it until a day carries `into` until that day, unless it carried `into` longer already
 //!   (the later day wins, and permanent is later than any day), as
-//!   [`Tags::assign_all_until`] extends an assignment.
+//!   [`Tags::assign_all_until`] extends an assignment;
+//! - aliases: those of `from` become aliases of `into` (they named `from`'s customers).
 
 use std::borrow::Cow;
 
@@ -81,7 +82,13 @@ impl Tags {
             self.expiry.forget_all(into, &(&bits - &expiring));
             self.add_exclusive(into, Cow::Owned(bits));
         }
+        // `from`'s aliases stand for `into` now (a spelling that meant `from` means what it
+        // was merged into); deleting `from` would drop them.
+        let aliases: Vec<Box<str>> = self.pool.aliases().of(from).to_vec();
         self.delete_id(from)?;
+        for alias in aliases {
+            self.pool.add_alias(&alias, into)?;
+        }
         Ok(merged)
     }
 }

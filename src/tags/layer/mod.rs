@@ -4,14 +4,21 @@
 //! [`Store`]), and the names derived layers own (writing them by hand is an
 //! [`Error::DerivedName`]). Derived layers write through `derived.rs`; bulk loads through
 //! `bulk.rs`; expiring assignments live in `expiry.rs`, whose buckets every removal here
-//! keeps in step; one customer's tags merged into another's in `merge_customer.rs`, one tag
-//! merged into another in `merge_tags.rs`. All are child modules, so the fields stay private
-//! to this folder.
+//! keeps in step; aliases are defined and listed in `aliases.rs`; one customer's tags merged
+//! into another's in `merge_customer.rs`, one tag merged into another in `merge_tags.rs`. All
+//! are child modules, so the fields stay private to this folder.
+//!
+//! Names read from users resolve aliases (through [`Pool::resolve`]): [`Tags::lookup`] and
+//! [`Tags::id`] for reads and removals, [`Tags::ensure`] (so `assign`, `assign_all`, the
+//! expiring writes) and the bulk loads for writes, which then hold the tag an alias points
+//! at to the same rules as the tag's own name (a derived tag is refused alike). What names
+//! one tag itself, to delete or rename it, does not ([`Tags::lookup_tag`]).
 
 use std::borrow::Cow;
 
 use roaring::RoaringBitmap;
 
+mod aliases;
 mod bulk;
 mod derived;
 mod expiry;
@@ -71,20 +78,38 @@ impl Tags {
 
     // ------------------------------------------------------------------ names
 
-    /// The id of an existing tag, or [`Error::UnknownTag`] with suggestions.
+    /// The id of the existing tag `name` names (its own name or an alias), or
+    /// [`Error::UnknownTag`] with suggestions.
     pub(crate) fn lookup(&self, name: &str) -> Result<TagId> {
         let norm = normalize_tag(name)?;
-        self.pool.lookup(&norm).ok_or_else(|| Error::UnknownTag {
+        self.pool.resolve(&norm).ok_or_else(|| self.unknown(norm))
+    }
+
+    /// The id of the existing tag named `name` itself: an alias's name is an
+    /// [`Error::AliasConflict`] (deleting or renaming through an alias would touch a tag the
+    /// caller did not name), an unknown name an [`Error::UnknownTag`].
+    pub(crate) fn lookup_tag(&self, name: &str) -> Result<TagId> {
+        let norm = normalize_tag(name)?;
+        if let Some(id) = self.pool.lookup(&norm) {
+            return Ok(id);
+        }
+        self.pool.check_not_alias(&norm)?;
+        Err(self.unknown(norm))
+    }
+
+    fn unknown(&self, norm: Cow<'_, str>) -> Error {
+        Error::UnknownTag {
             suggestions: self.pool.suggestions(&norm),
             name: norm.into_owned(),
             span: None,
             query: None,
-        })
+        }
     }
 
-    /// The id of tag `name`, if it is in the pool (an invalid name is in no pool).
+    /// The id of the tag `name` names (its own name or an alias), if it is in the pool (an
+    /// invalid name is in no pool).
     pub(crate) fn id(&self, name: &str) -> Option<TagId> {
-        self.pool.lookup(&normalize_tag(name).ok()?)
+        self.pool.resolve(&normalize_tag(name).ok()?)
     }
 
     /// The name of tag `id`, if it is in the pool.
@@ -122,17 +147,32 @@ impl Tags {
         self.pool.set_kind(id, kind)
     }
 
-    /// The id of tag `name`, creating it (with its implicit kind) if needed.
+    /// The id of the tag `name` names (its own name or an alias), creating a tag of that
+    /// name (with its implicit kind) if it names none.
     pub(crate) fn ensure(&mut self, name: &str) -> Result<TagId> {
         let norm = normalize_tag(name)?;
-        self.check_writable(&norm)?;
-        match self.pool.lookup(&norm) {
+        match self.writable(&norm)? {
             Some(id) => Ok(id),
             None => {
                 let kind = self.pool.implicit_kind(&norm);
                 self.create(&norm, kind)
             }
         }
+    }
+
+    /// The tag a write of `norm` (normalized) goes to: the tag of that name, else the tag an
+    /// alias of that name points at, else `None` (a new name). Refused when a layer owns the
+    /// name, or the tag the alias points at ([`Error::DerivedName`], as for its own name).
+    fn writable(&self, norm: &str) -> Result<Option<TagId>> {
+        let found = self.pool.lookup(norm);
+        if found.is_none()
+            && let Some(id) = self.pool.alias_target(norm)
+        {
+            self.check_writable_id(id)?;
+            return Ok(Some(id));
+        }
+        self.check_writable(norm)?;
+        Ok(found)
     }
 
     /// Creates tag `name` (normalized, new) and its missing ancestors.
@@ -183,16 +223,18 @@ impl Tags {
         self.pool.groups().map(|(n, _)| n)
     }
 
-    /// Deletes a tag without children from the pool and every customer; how many carried it.
+    /// Deletes a tag without children (named itself, not by an alias) from the pool and
+    /// every customer, with its aliases; how many carried it.
     pub(crate) fn delete(&mut self, name: &str) -> Result<u64> {
-        let id = self.lookup(name)?;
+        let id = self.lookup_tag(name)?;
         self.check_writable_id(id)?;
         self.delete_id(id)
     }
 
-    /// Renames tag `old` (and its descendants) to `new`; nothing changes on error.
+    /// Renames tag `old` (named itself, not by an alias; its descendants move with it) to
+    /// `new`, which may be no alias's name; its aliases follow it. Nothing changes on error.
     pub(crate) fn rename(&mut self, old: &str, new: &str) -> Result<()> {
-        let id = self.lookup(old)?;
+        let id = self.lookup_tag(old)?;
         self.check_writable_id(id)?;
         let new = normalize_tag(new)?;
         if *self.name(id) == *new {

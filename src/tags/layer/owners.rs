@@ -29,7 +29,7 @@ pub(crate) struct Owners {
 
 impl Tags {
     /// Who owns group `group`, if anyone (normalized name).
-    fn group_owner(&self, group: &str) -> Option<&'static str> {
+    pub(super) fn group_owner(&self, group: &str) -> Option<&'static str> {
         if DERIVED_GROUPS.contains(&group) {
             Some(DERIVED_OWNER)
         } else if self.owners.plan_groups.contains(group) {
@@ -118,7 +118,8 @@ impl Tags {
 
     /// Checks that plan `names` can be the values of group `group` (normalized, checked by
     /// [`Tags::check_plan_group`]): each `group:<name>` within the limits of a tag name, so
-    /// every segment stays reachable by a query. Changes nothing.
+    /// every segment stays reachable by a query, and no alias's name
+    /// ([`Error::AliasConflict`]). Changes nothing.
     pub(crate) fn check_plan_values<'n>(&self, group: &str, names: impl IntoIterator<Item = &'n str>) -> Result<()> {
         let mut tag = String::new();
         for name in names {
@@ -126,7 +127,7 @@ impl Tags {
             tag.push_str(group);
             tag.push(':');
             tag.push_str(name);
-            crate::tags::normalize_tag(&tag)?;
+            self.pool.check_not_alias(&crate::tags::normalize_tag(&tag)?)?;
         }
         Ok(())
     }
