@@ -3,9 +3,10 @@
 //!
 //! Included by each example with `#[path = "support/mod.rs"] mod support;` (cargo builds
 //! only `examples/*.rs` and `examples/*/main.rs` as examples, so this file is not one). The
-//! examples that load a pairs CSV (`query`, `segment`) also include `support/load.rs`, the
-//! loading itself, kept apart so an example that does not load pairs (`rfm`) does not
-//! compile it.
+//! examples that load a pairs CSV (`query`, `segment`, `describe`) also include
+//! `support/load.rs`, the loading itself, kept apart so an example that does not load pairs
+//! (`rfm`) does not compile it. The peer harness's `tags.bin` reader, for the benchmark
+//! examples, is `support/tags_bin.rs`.
 
 use std::fmt;
 use std::io::{self, BufRead, Read};
