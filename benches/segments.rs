@@ -17,7 +17,7 @@
 //!   gets its own clone of the engine, made untimed.
 //! - `rules`: `refresh_rules` of 20 rule tags (the same 20 queries), after 1% moved.
 //! - `describe`: what makes a 10% audience (every tenth customer) different over the 1,000
-//!   tags: one intersection count per tag.
+//!   tags: one intersection count per tag, on the default threads and on one.
 //! - `compare`: that audience against every third customer, over the 1,000 tags.
 //! - `profile`: one customer's profile (a membership probe per tag, and each layer's
 //!   lookups).
@@ -132,6 +132,9 @@ fn benches(c: &mut Criterion) {
     g.sample_size(10).measurement_time(Duration::from_secs(3));
     g.bench_function("describe_10pct_audience_1000_tags", |b| {
         b.iter(|| engine.describe(black_box(&tenth), &DescribeOptions::new()))
+    });
+    g.bench_function("describe_10pct_audience_1000_tags_1_thread", |b| {
+        b.iter(|| engine.describe(black_box(&tenth), DescribeOptions::new().threads(1)))
     });
     let third: Audience = (0..n).step_by(3).map(CustomerId).collect();
     g.bench_function("compare_10pct_and_33pct_audiences_1000_tags", |b| {

@@ -24,6 +24,7 @@ proptest! {
         top in 0usize..10,
         min_count in 0u64..4,
         exclude in prop::collection::btree_set(0..TAGS.len(), 0..3),
+        threads in 0usize..4,
     ) {
         let mut e = Engine::new();
         for c in 0..40 {
@@ -66,7 +67,7 @@ proptest! {
 
         let a: Audience = audience.iter().copied().map(CustomerId).collect();
         let mut options = DescribeOptions::new();
-        options.top(top).min_count(min_count).exclude(&excluded);
+        options.top(top).min_count(min_count).exclude(&excluded).threads(threads);
         let d = e.describe(&a, &options);
         prop_assert_eq!((d.size, d.live), (inside.len() as u64, live.len() as u64));
         let got: Vec<(String, u64, u64)> = d.tags.iter().map(|t| (t.tag.clone(), t.count, t.total)).collect();
@@ -188,6 +189,7 @@ proptest! {
         top in 0usize..10,
         min_count in 0u64..4,
         exclude in prop::collection::btree_set(0..TAGS.len(), 0..3),
+        threads in 0usize..4,
     ) {
         let mut e = Engine::new();
         for c in 0..40 {
@@ -239,7 +241,7 @@ proptest! {
         let (aa, ab): (Audience, Audience) =
             (a.iter().copied().map(CustomerId).collect(), b.iter().copied().map(CustomerId).collect());
         let mut options = DescribeOptions::new();
-        options.top(top).min_count(min_count).exclude(&excluded);
+        options.top(top).min_count(min_count).exclude(&excluded).threads(threads);
         let c = e.compare_with(&aa, &ab, &options);
         prop_assert_eq!((c.a, c.b, c.live), (ia.len() as u64, ib.len() as u64, live.len() as u64));
         prop_assert_eq!(c.both, ia.intersection(&ib).count() as u64);
@@ -260,6 +262,7 @@ proptest! {
         audience_stride in 1..30u32,
         audience_start in 0..200_000u32,
         optimize in any::<bool>(),
+        threads in 0usize..4,
     ) {
         const N: u32 = 200_000;
         let mut e = Engine::new();
@@ -277,14 +280,14 @@ proptest! {
         }
         let inside: BTreeSet<u32> = (audience_start..N).step_by(audience_stride as usize).collect();
         let a: Audience = inside.iter().copied().map(CustomerId).collect();
-        let d = e.describe(&a, DescribeOptions::new().top(usize::MAX));
+        let d = e.describe(&a, DescribeOptions::new().top(usize::MAX).threads(threads));
         let got: BTreeMap<String, u64> = d.tags.iter().map(|t| (t.tag.clone(), t.count)).collect();
         for (k, ids) in tag_ids.iter().enumerate() {
             let count = ids.intersection(&inside).count() as u64;
             prop_assert_eq!(got.get(&format!("t{k}")).copied().unwrap_or(0), count, "t{}", k);
         }
         let all = e.customers();
-        let c = e.compare_with(&a, &all, DescribeOptions::new().top(usize::MAX));
+        let c = e.compare_with(&a, &all, DescribeOptions::new().top(usize::MAX).threads(threads));
         prop_assert_eq!((c.a, c.b, c.both), (inside.len() as u64, u64::from(N), inside.len() as u64));
         for t in &c.tags {
             let k: usize = t.tag[1..].parse().unwrap();

@@ -6,6 +6,7 @@ use std::cmp::Ordering;
 use roaring::RoaringBitmap;
 
 use super::describe::DescribeOptions;
+use super::scan::per_tag;
 use crate::blocks::count::Counter;
 use crate::tags::Tags;
 
@@ -103,20 +104,17 @@ pub(crate) fn compare(
     let (na, nb) = (ca.len(), cb.len());
     let mut listed: Vec<ShareDiff> = Vec::new();
     if na + nb > 0 {
-        let excluded = options.excluded(tags);
-        for (id, def) in tags.pool().iter() {
-            if excluded.contains(&id) {
-                continue;
-            }
-            let members = tags.store().members(tags.pool(), id);
-            let view = tags.store().view(tags.pool(), id);
-            let (in_a, in_b) = (ca.count(members, view.as_deref()), cb.count(members, view.as_deref()));
-            if in_a + in_b < options.min_count_value() || gap(in_a, na, in_b, nb) == 0 {
-                continue;
-            }
-            let (share_a, share_b) = (share(in_a, na), share(in_b, nb));
-            listed.push(ShareDiff { tag: def.name.to_string(), in_a, in_b, share_a, share_b });
-        }
+        let threads = options.threads_for(na + nb, tags);
+        listed = per_tag(tags, &options.excluded(tags), threads, |_, name, members, view| {
+            let (in_a, in_b) = (ca.count(members, view), cb.count(members, view));
+            (in_a + in_b >= options.min_count_value() && gap(in_a, na, in_b, nb) != 0).then(|| ShareDiff {
+                tag: name.to_owned(),
+                in_a,
+                in_b,
+                share_a: share(in_a, na),
+                share_b: share(in_b, nb),
+            })
+        });
     }
     listed.sort_by(|x, y| {
         by_gap(y, x, na, nb).then_with(|| (y.in_a + y.in_b).cmp(&(x.in_a + x.in_b))).then_with(|| x.tag.cmp(&y.tag))

@@ -1,7 +1,11 @@
 //! What makes an audience different ([`Description`]) and how it spreads over a group
 //! ([`Breakdown`]).
 
+use std::num::NonZeroUsize;
+
 use roaring::RoaringBitmap;
+
+use super::scan::per_tag;
 
 use crate::blocks::count::Counter;
 use crate::error::Result;
@@ -20,11 +24,12 @@ pub struct DescribeOptions {
     top: usize,
     min_count: u64,
     exclude: Vec<String>,
+    threads: Option<NonZeroUsize>,
 }
 
 impl Default for DescribeOptions {
     fn default() -> DescribeOptions {
-        DescribeOptions { top: 20, min_count: 1, exclude: Vec::new() }
+        DescribeOptions { top: 20, min_count: 1, exclude: Vec::new(), threads: None }
     }
 }
 
@@ -58,6 +63,20 @@ impl DescribeOptions {
 }
 
 impl DescribeOptions {
+    /// How many threads may count: at most `n` (the calling thread among them; tags are
+    /// dealt to them round-robin, and the result is the same whatever the number). Default
+    /// (and `0`): one thread when the work is small (the audience's size times the pool's
+    /// tags under 2^24), else the cores the process may use, at most 8.
+    pub fn threads(&mut self, n: usize) -> &mut Self {
+        self.threads = NonZeroUsize::new(n);
+        self
+    }
+
+    /// The threads to count with, for an audience of `size` customers.
+    pub(crate) fn threads_for(&self, size: u64, tags: &Tags) -> usize {
+        super::scan::threads(self.threads, size, tags.len())
+    }
+
     /// The tags [`DescribeOptions::exclude`] names, aliases resolved; unknown names dropped.
     pub(crate) fn excluded(&self, tags: &Tags) -> Vec<TagId> {
         self.exclude.iter().filter_map(|e| tags.pool().resolve(e)).collect()
@@ -120,20 +139,15 @@ pub(crate) fn describe(
     let (size, everyone) = (audience.len(), live.len());
     let mut listed: Vec<TagLift> = Vec::new();
     if size > 0 {
-        let excluded = options.excluded(tags);
-        for (id, def) in tags.pool().iter() {
-            if excluded.contains(&id) {
-                continue;
-            }
-            let members = tags.store().members(tags.pool(), id);
-            let count = audience.count(members, tags.store().view(tags.pool(), id).as_deref());
-            if count < options.min_count {
-                continue;
-            }
-            let total = members.len();
-            let lift = (count as f64 / size as f64) / (total as f64 / everyone as f64);
-            listed.push(TagLift { tag: def.name.to_string(), count, total, lift });
-        }
+        let threads = options.threads_for(size, tags);
+        listed = per_tag(tags, &options.excluded(tags), threads, |_, name, members, view| {
+            let count = audience.count(members, view);
+            (count >= options.min_count).then(|| {
+                let total = members.len();
+                let lift = (count as f64 / size as f64) / (total as f64 / everyone as f64);
+                TagLift { tag: name.to_owned(), count, total, lift }
+            })
+        });
     }
     // Lift compared exactly: count_a / total_a against count_b / total_b (size and live are
     // common to both), by cross-multiplying in u128.

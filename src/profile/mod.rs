@@ -8,6 +8,7 @@
 mod compare;
 mod customer;
 mod describe;
+mod scan;
 mod stats;
 
 pub(crate) use compare::compare;
