@@ -13,6 +13,34 @@ use proptest::prelude::*;
 
 const TAGS: [&str; 7] = ["vip", "高消费", "sports/run", "sports/bike", "sports", "new", "tier:gold"];
 
+type Model = BTreeMap<u32, BTreeSet<&'static str>>;
+
+/// Customers 0..40 tagged with `assignments` (indexes into [`TAGS`]), then `removed` removed:
+/// the engine, the naive model and the live customers.
+fn store(assignments: &[(u32, usize)], removed: &BTreeSet<u32>) -> (Engine, Model, BTreeSet<u32>) {
+    let mut e = Engine::new();
+    for c in 0..40 {
+        e.customer_id(c).unwrap();
+    }
+    let mut model = Model::new();
+    for &(c, t) in assignments {
+        e.tag(CustomerId(c), TAGS[t]).unwrap();
+        model.entry(c).or_default().insert(TAGS[t]);
+    }
+    for &c in removed {
+        e.remove_customer(CustomerId(c)).unwrap();
+        model.remove(&c);
+    }
+    let live = (0..40).filter(|c| !removed.contains(c)).collect();
+    (e, model, live)
+}
+
+/// The customers a query on `tag` matches in the model: carrying it or a descendant.
+fn members(model: &Model, tag: &str) -> BTreeSet<u32> {
+    let below = |t: &str| t == tag || t.strip_prefix(tag).is_some_and(|r| r.starts_with('/'));
+    model.iter().filter(|(_, ts)| ts.iter().any(|t| below(t))).map(|(&c, _)| c).collect()
+}
+
 proptest! {
     #![proptest_config(config(64))]
 
@@ -26,24 +54,8 @@ proptest! {
         exclude in prop::collection::btree_set(0..TAGS.len(), 0..3),
         threads in 0usize..4,
     ) {
-        let mut e = Engine::new();
-        for c in 0..40 {
-            e.customer_id(c).unwrap();
-        }
-        let mut model: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
-        for &(c, t) in &assignments {
-            e.tag(CustomerId(c), TAGS[t]).unwrap();
-            model.entry(c).or_default().insert(TAGS[t]);
-        }
-        for &c in &removed {
-            e.remove_customer(CustomerId(c)).unwrap();
-            model.remove(&c);
-        }
-        let live: BTreeSet<u32> = (0..40).filter(|c| !removed.contains(c)).collect();
-        let members = |tag: &str| -> BTreeSet<u32> {
-            let below = |t: &str| t == tag || t.strip_prefix(tag).is_some_and(|r| r.starts_with('/'));
-            model.iter().filter(|(_, ts)| ts.iter().any(|t| below(t))).map(|(&c, _)| c).collect()
-        };
+        let (e, model, live) = store(&assignments, &removed);
+        let members = |tag: &str| members(&model, tag);
         let inside: BTreeSet<u32> = audience.intersection(&live).copied().collect();
         let excluded: Vec<&str> = exclude.iter().map(|&i| TAGS[i]).collect();
         let mut want: Vec<(String, u64, u64)> = e
@@ -191,24 +203,8 @@ proptest! {
         exclude in prop::collection::btree_set(0..TAGS.len(), 0..3),
         threads in 0usize..4,
     ) {
-        let mut e = Engine::new();
-        for c in 0..40 {
-            e.customer_id(c).unwrap();
-        }
-        let mut model: BTreeMap<u32, BTreeSet<&str>> = BTreeMap::new();
-        for &(c, t) in &assignments {
-            e.tag(CustomerId(c), TAGS[t]).unwrap();
-            model.entry(c).or_default().insert(TAGS[t]);
-        }
-        for &c in &removed {
-            e.remove_customer(CustomerId(c)).unwrap();
-            model.remove(&c);
-        }
-        let live: BTreeSet<u32> = (0..40).filter(|c| !removed.contains(c)).collect();
-        let members = |tag: &str| -> BTreeSet<u32> {
-            let below = |t: &str| t == tag || t.strip_prefix(tag).is_some_and(|r| r.starts_with('/'));
-            model.iter().filter(|(_, ts)| ts.iter().any(|t| below(t))).map(|(&c, _)| c).collect()
-        };
+        let (e, model, live) = store(&assignments, &removed);
+        let members = |tag: &str| members(&model, tag);
         let (ia, ib): (BTreeSet<u32>, BTreeSet<u32>) =
             (a.intersection(&live).copied().collect(), b.intersection(&live).copied().collect());
         let (na, nb) = (ia.len() as i128, ib.len() as i128);

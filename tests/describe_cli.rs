@@ -11,11 +11,10 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
 use audience::{DescribeOptions, Engine, Query};
+use common::cli::{self, TempDir, text};
 use common::{Pick, config, pick};
 use proptest::prelude::*;
 
@@ -29,58 +28,8 @@ const ATTRS: [&str; 2] = ["age", "spend"];
 
 // ------------------------------------------------------------------ running the binary
 
-/// The example binary next to this test's: tests run from `target/<profile>/deps/`.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile = exe.parent().and_then(Path::parent).expect("the test binary in target/<profile>/deps/");
-    let bin = profile.join("examples").join(format!("describe{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the describe example is not built at {}: `cargo test` builds it with the tests, \
-         `cargo test --test describe_cli` alone does not (run `cargo build --example describe` first)",
-        bin.display()
-    );
-    bin
-}
-
-/// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("audience-describe-cli-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// Writes `text` to file `name` in the directory; its path.
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// The path of `name` in the directory, without writing it.
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn run(args: &[&str]) -> Output {
-    Command::new(binary()).args(args).output().expect("run the describe example")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+    cli::run("describe", args)
 }
 
 /// Runs with `args`, checks it exits 0; its stdout.
@@ -206,7 +155,7 @@ proptest! {
         attr_names.dedup();
         let query = query_text(&operands, &or, &tags, &attr_names);
 
-        let dir = TempDir::new();
+        let dir = TempDir::new("describe-cli");
         let rows: Vec<Vec<String>> = pairs.iter().map(|&(k, t)| vec![KEYS[k].into(), TAGS[t].into()]).collect();
         let pairs_csv = dir.file("pairs.csv", &csv(&rows, crlf));
         let mut flags: Vec<String> = Vec::new();
@@ -249,7 +198,7 @@ const PAIRS: &str = "alice,vip\nbob,vip\nalice,outdoor\nbob,outdoor\ncarol,outdo
 
 #[test]
 fn a_hand_checked_description() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("describe-cli");
     let pairs = dir.file("pairs.csv", PAIRS);
     // vip: alice and bob of 6. outdoor 2 of 3: (2/2)/(3/6) = 2; 高消费 1 of 1: 3; High Value
     // 1 of 2: 1.5. Equal lifts go by count, then name.
@@ -271,7 +220,7 @@ fn a_hand_checked_description() {
 
 #[test]
 fn the_query_operands_are_not_listed() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("describe-cli");
     let pairs = dir.file("pairs.csv", PAIRS);
     // A quoted name is excluded by its name unquoted; under NOT too.
     assert_eq!(
@@ -300,7 +249,7 @@ fn the_query_operands_are_not_listed() {
 /// attributes file is a customer all the same.
 #[test]
 fn attributes_are_not_tags() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("describe-cli");
     let pairs = dir.file("pairs.csv", PAIRS);
     let attrs = dir.file("attrs.csv", "alice,age,34\nbob,age,52\ngrace,age,61\n");
     assert_eq!(
@@ -315,7 +264,7 @@ fn attributes_are_not_tags() {
 
 #[test]
 fn a_bad_query_or_file_exits_1_with_the_error_on_stderr() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("describe-cli");
     let pairs = dir.file("pairs.csv", PAIRS);
     fails(
         &[&pairs, "vpi AND outdoor"],
@@ -349,7 +298,7 @@ fn a_wrong_command_line_exits_2_with_the_usage() {
     fails(&["p.csv", "vip", "--attrs", "a.csv", "--attrs=b.csv"], 2, &["--attrs given twice", usage]);
     // After `--`, an argument starting with `-` is positional (here a query naming a tag the
     // file does not have: exit 1).
-    let dir = TempDir::new();
+    let dir = TempDir::new("describe-cli");
     let pairs = dir.file("pairs.csv", PAIRS);
     fails(&[&pairs, "--", "-vip"], 1, &["unknown tag \"-vip\" at 0..4 (did you mean \"vip\"?)"]);
     let help = run(&["--help"]);

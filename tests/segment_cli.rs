@@ -11,10 +11,9 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
+use common::cli::{self, TempDir, text};
 use common::{Pick, config, pick};
 use proptest::prelude::*;
 
@@ -41,58 +40,8 @@ const NAMES: [&str; 10] = [
 
 // ------------------------------------------------------------------ running the binary
 
-/// The example binary next to this test's: tests run from `target/<profile>/deps/`.
-fn binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let profile = exe.parent().and_then(Path::parent).expect("the test binary in target/<profile>/deps/");
-    let bin = profile.join("examples").join(format!("segment{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        bin.is_file(),
-        "the segment example is not built at {}: `cargo test` builds it with the tests, \
-         `cargo test --test segment_cli` alone does not (run `cargo build --example segment` first)",
-        bin.display()
-    );
-    bin
-}
-
-/// A fresh directory under the system's temp dir, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static NEXT: AtomicUsize = AtomicUsize::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("audience-segment-cli-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    /// Writes `text` to file `name` in the directory; its path.
-    fn file(&self, name: &str, text: &str) -> String {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).unwrap();
-        path.to_str().unwrap().to_owned()
-    }
-
-    /// The path of `name` in the directory, without writing it.
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn run(args: &[&str]) -> Output {
-    Command::new(binary()).args(args).output().expect("run the segment example")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+    cli::run("segment", args)
 }
 
 /// Runs with `args` and checks it exits with `code`, nothing on stdout and `wants` in stderr.
@@ -271,7 +220,7 @@ proptest! {
         let fallback = names[rules.len()];
         let plan: Vec<(&str, String)> = rules.iter().map(|(name, q)| (*name, data.text(q))).collect();
 
-        let dir = TempDir::new();
+        let dir = TempDir::new("segment-cli");
         let rows: Vec<Vec<String>> = pairs.iter().map(|&(k, t)| vec![KEYS[k].into(), TAGS[t].into()]).collect();
         let pairs_csv = dir.file("pairs.csv", &csv(&rows, crlf));
         let plan_file = dir.file("plan.json", &plan_json(&plan, fallback));
@@ -295,7 +244,7 @@ proptest! {
 /// attributes (a customer all the same), `--attrs FILE` before the files.
 #[test]
 fn a_hand_checked_plan() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("segment-cli");
     let pairs = dir.file("pairs.csv", "alice,vip\nbob,\"High Value\"\nbob,vip\ncarol,outdoor\n客户1,高消费\n");
     let attrs = dir.file("attrs.csv", "alice,age,34\nbob,age,52\ndave,age,29\n");
     let plan = dir.file(
@@ -314,7 +263,7 @@ fn a_hand_checked_plan() {
 
 #[test]
 fn an_invalid_plan_exits_1_with_the_error_on_stderr() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("segment-cli");
     let pairs = dir.file("pairs.csv", "alice,vip\nbob,outdoor\n");
     let cases: [(&str, &[&str]); 8] = [
         (
@@ -355,7 +304,7 @@ fn an_invalid_plan_exits_1_with_the_error_on_stderr() {
 
 #[test]
 fn an_unreadable_or_bad_file_exits_1_naming_it() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("segment-cli");
     let pairs = dir.file("pairs.csv", "alice,vip\nbob,outdoor\n");
     let plan = dir.file("plan.json", r#"{"rules": [{"name": "vips", "query": "vip"}], "fallback": "rest"}"#);
     let missing = dir.path("missing.csv");
@@ -380,7 +329,7 @@ fn a_wrong_command_line_exits_2_with_the_usage() {
     fails(&["p.csv", "plan.json", "--attrs"], 2, &["--attrs needs a file", usage]);
     fails(&["p.csv", "plan.json", "--attrs", "a.csv", "--attrs=b.csv"], 2, &["--attrs given twice", usage]);
     // After `--`, a name starting with `-` is a file (here a missing one: exit 1).
-    let dir = TempDir::new();
+    let dir = TempDir::new("segment-cli");
     let plan = dir.file("plan.json", r#"{"rules": [{"name": "vips", "query": "vip"}], "fallback": "rest"}"#);
     fails(&["--", "-p.csv", &plan], 1, &["cannot open -p.csv"]);
     let help = run(&["--help"]);

@@ -4,7 +4,7 @@
 //! two ways to observe a whole engine ([`observe`]); the random query templates of the model
 //! tests ([`templates`]); the naive model of rule tags and applied plans ([`saved`]); the
 //! helpers of the query-language tests ([`query`]); and the id regions, bit vector and checks
-//! of the per-block tests ([`blocks`]).
+//! of the per-block tests ([`blocks`]); running the example binaries ([`cli`]).
 //!
 //! Each file under `tests/` is its own crate and declares `mod common;`, using a different
 //! part of it; hence the `allow(dead_code)` below, so a helper one file does not use is no
@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod blocks;
+pub mod cli;
 pub mod model;
 pub mod observe;
 pub mod query;
