@@ -32,6 +32,14 @@ pub struct Stats {
     /// figure depends on which queries have run: compare two engines' `Stats` with it set
     /// aside. A clone starts without views.
     pub view_bytes: usize,
+    /// Heap bytes of the per-block customer -> tags index that [`Engine::profile`] and
+    /// [`Engine::tags_of`] build for the 2^16-id blocks they read more than once (the
+    /// sparse tags' rows; a block's write drops it), within `bitmap_bytes`. Like
+    /// `view_bytes`, it depends on what was read; a clone starts without it.
+    ///
+    /// [`Engine::profile`]: crate::Engine::profile
+    /// [`Engine::tags_of`]: crate::Engine::tags_of
+    pub customer_index_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,
     /// Attributes (names that resolve in queries).
@@ -78,6 +86,7 @@ impl Engine {
             pool_bytes: self.tags.pool_bytes(),
             subtree_bytes: self.tags.subtree_bytes(),
             view_bytes: self.tags.view_bytes(),
+            customer_index_bytes: self.tags.customer_index_bytes(),
             directory_bytes: self.customers.heap_bytes(),
             attributes: self.attrs.len(),
             attribute_bytes: self.attrs.serialized_bytes(),

@@ -1,9 +1,8 @@
 //! One customer's whole picture: [`Profile`], from [`Engine::profile`](crate::Engine::profile).
 //!
-//! The customer's tags come from one membership probe per tag of the pool (`contains` on
-//! each bitmap), the rest from each layer's per-customer lookups. No per-customer index of
-//! tags is kept: it would cost 4 bytes per (customer, tag) assignment (200 MB at 10M
-//! customers with 5 tags each) and a second write on every tagging.
+//! The customer's tags come from the tags layer's customer index (`tags/layer/by_customer.rs`:
+//! per 2^16-id block, built when a block is read again, dropped by a write to it; a one-off
+//! read probes every tag's bitmap), the rest from each layer's per-customer lookups.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -176,16 +175,14 @@ pub(crate) struct Sources<'a> {
 /// Live customer `id`'s profile.
 pub(crate) fn profile(s: &Sources<'_>, id: CustomerId) -> Result<Profile> {
     s.customers.check_live(id)?;
-    let (pool, store) = (s.tags.pool(), s.tags.store());
+    let pool = s.tags.pool();
     let plan_groups: Vec<&str> = s.segments.applied().iter().map(|(g, _)| g.as_str()).collect();
 
     let mut tags: BTreeMap<TagKind, Vec<String>> = BTreeMap::new();
     let (mut groups, mut segments) = (BTreeMap::new(), BTreeMap::new());
     let (mut rule_tags, mut expiring) = (Vec::new(), BTreeMap::new());
-    for (tag, def) in pool.iter() {
-        if !store.get(tag).contains(id.0) {
-            continue;
-        }
+    for tag in s.tags.of_ids(id.0) {
+        let def = pool.check(tag)?;
         let name = def.name.to_string();
         if let Some(group) = def.group().and_then(|g| pool.group_name(g)) {
             if plan_groups.contains(&group) {

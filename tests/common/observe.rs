@@ -98,6 +98,15 @@ pub struct Snapshot {
     pub rfm_model: RfmModel,
 }
 
+/// The engine's [`Stats`](audience::Stats) with its caches set aside (the views of dense tags
+/// and the customer index: what reads have built, not what the engine holds).
+pub fn held(e: &Engine) -> audience::Stats {
+    let mut s = e.stats();
+    s.view_bytes = 0;
+    s.customer_index_bytes = 0;
+    s
+}
+
 pub fn snapshot(e: &Engine) -> Snapshot {
     let s = e.stats();
     Snapshot {

@@ -20,6 +20,7 @@ use roaring::RoaringBitmap;
 
 mod aliases;
 mod bulk;
+mod by_customer;
 mod derived;
 mod expiry;
 mod merge_customer;
@@ -58,6 +59,8 @@ pub(crate) struct Tags {
     expiry: expiry::Expiry,
     /// Who may have changed since the saved queries were last all computed (`writes.rs`).
     touched: writes::Touched,
+    /// Customer -> tags, per block, built by reads and dropped by writes (`by_customer.rs`).
+    by_customer: by_customer::ByCustomer,
 }
 
 impl Tags {
@@ -322,7 +325,7 @@ impl Tags {
 
     /// The tags `customer` carries (exactly), in id order.
     pub(crate) fn of(&self, customer: u32) -> Vec<&str> {
-        self.pool.iter().filter(|(t, _)| self.store.get(*t).contains(customer)).map(|(_, d)| &*d.name).collect()
+        self.of_ids(customer).into_iter().map(|t| self.pool.name(t)).collect()
     }
 
     /// (customer, tag) assignments, summed over all tags.

@@ -83,8 +83,24 @@ impl Tags {
         self.touched.bits.clear();
     }
 
+    /// Drops the customer index's blocks `bits` spans (`by_customer.rs`).
+    fn wrote(&mut self, bits: &RoaringBitmap) {
+        if let (Some(lo), Some(hi)) = (bits.min(), bits.max()) {
+            self.by_customer.wrote((lo >> 16) as u16, (hi >> 16) as u16);
+        }
+    }
+
+    /// Drops the customer index's blocks tag `tag`'s members span.
+    fn wrote_tag(&mut self, tag: TagId) {
+        let members = self.store.get(tag);
+        if let (Some(lo), Some(hi)) = (members.min(), members.max()) {
+            self.by_customer.wrote((lo >> 16) as u16, (hi >> 16) as u16);
+        }
+    }
+
     /// Adds `customer` to `tag`; whether it was new.
     pub(super) fn put(&mut self, tag: TagId, customer: u32) -> bool {
+        self.by_customer.wrote((customer >> 16) as u16, (customer >> 16) as u16);
         let added = self.store.insert(&self.pool, tag, customer);
         if added {
             self.touch_one(customer);
@@ -97,6 +113,7 @@ impl Tags {
 
     /// Removes `customer` from `tag`; whether it carried it.
     pub(super) fn take(&mut self, tag: TagId, customer: u32) -> bool {
+        self.by_customer.wrote((customer >> 16) as u16, (customer >> 16) as u16);
         let removed = self.store.remove(&self.pool, tag, customer);
         if removed {
             self.expiry.forget(tag, customer);
@@ -115,6 +132,7 @@ impl Tags {
             self.record_added(tag, new);
         }
         self.touch(&bits);
+        self.wrote(&bits);
         self.store.add(&self.pool, tag, bits)
     }
 
@@ -126,6 +144,7 @@ impl Tags {
         }
         self.expiry.forget_all(tag, bits);
         self.touch(bits);
+        self.wrote(bits);
         self.store.remove_many(&self.pool, tag, bits)
     }
 
@@ -142,6 +161,8 @@ impl Tags {
             self.touched.bits |= changed;
         }
         self.expiry.forget_tag(tag); // a wholesale write is for good
+        self.wrote_tag(tag);
+        self.wrote(&bits);
         self.store.replace(&self.pool, tag, bits);
     }
 
@@ -154,6 +175,7 @@ impl Tags {
         if self.touched.on {
             self.touched.bits |= self.store.get(id);
         }
+        self.wrote_tag(id);
         if let Some((tag, bits)) = gone {
             self.feed.push(ChangeEvent::TagRemoved { tag, audience: Audience::from(bits) });
         }
@@ -164,6 +186,7 @@ impl Tags {
     /// Erases `customers` from every tag.
     pub(super) fn take_everywhere(&mut self, customers: &RoaringBitmap) {
         self.touch(customers);
+        self.wrote(customers);
         if self.feed.records() {
             let hit: Vec<(TagId, RoaringBitmap)> = self
                 .pool
