@@ -185,7 +185,9 @@ def main():
           f"({a.engine_runs} runs) then DuckDB ({a.runs} runs per formulation); the round with the lowest "
           f"median kept")
     print(f"{'':32} {'best ms':>9} {'median ms':>10} {'x engine (median)':>18} {'x engine (best)':>16}  rows")
-    print(f"{'audience describe (1 thread)':32} {eng['best_ms']:9.2f} {eng['median_ms']:10.2f}")
+    n = engine.get("threads", 1)
+    label = f"audience describe ({n} thread{'s' if n != 1 else ''})"
+    print(f"{label:32} {eng['best_ms']:9.2f} {eng['median_ms']:10.2f}")
     results, ok = {}, True
     for fname in FORMULATIONS:
         d = summary(duck_rounds[fname])

@@ -3,15 +3,16 @@
 //!
 //! ```text
 //! cargo build --release --example bench_describe
-//! target/release/examples/bench_describe --data DIR --out JSON [--ids FILE] [--runs R] [--seed S] [--percent P]
+//! target/release/examples/bench_describe --data DIR --out JSON [--ids FILE] [--runs R] [--seed S] [--percent P] [--threads T]
 //! ```
 //!
 //! Loads `DIR/tags.bin` exactly as `bench_peers` does (customers `0..n` with
 //! [`Engine::customer_id_range`], tag `k` named `t{k}`, one [`Engine::tag_id_pairs`] call
 //! per tag). The audience is a seeded random P% (default 10%) of the customers: customer `c`
 //! is in it when `splitmix64(S + c) % 100 < P` (S default 42), built untimed. Then
-//! `describe(&audience, &DescribeOptions::new())` (the top 20 tags by lift, every tag
-//! carried by at least one of the audience; nothing to exclude, the audience is no tag) runs
+//! `describe(&audience, DescribeOptions::new().threads(T))` (the top 20 tags by lift, every
+//! tag carried by at least one of the audience; nothing to exclude, the audience is no tag;
+//! T threads, default 0: describe's own choice, the available cores at this size) runs
 //! once as a warm-up and R times timed (default 15); every run must give the warm-up's
 //! result.
 //!
@@ -31,20 +32,22 @@ mod tags_bin;
 
 use tags_bin::TagsFile;
 
-const USAGE: &str = "usage: bench_describe --data DIR --out JSON [--ids FILE] [--runs R] [--seed S] [--percent P]";
+const USAGE: &str =
+    "usage: bench_describe --data DIR --out JSON [--ids FILE] [--runs R] [--seed S] [--percent P] [--threads T]";
 
 struct Args {
     data: String,
     out: String,
     ids: Option<String>,
     runs: usize,
+    threads: usize,
     seed: u64,
     percent: u64,
 }
 
 fn parse_args() -> Result<Args, String> {
     let (mut data, mut out, mut ids) = (None, None, None);
-    let (mut runs, mut seed, mut percent) = (15usize, 42u64, 10u64);
+    let (mut runs, mut seed, mut percent, mut threads) = (15usize, 42u64, 10u64, 0usize);
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"));
@@ -56,11 +59,12 @@ fn parse_args() -> Result<Args, String> {
             "--runs" => runs = number(value()?)?.max(1) as usize,
             "--seed" => seed = number(value()?)?,
             "--percent" => percent = number(value()?)?.min(100),
+            "--threads" => threads = number(value()?)? as usize,
             _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
         }
     }
     let need = |v: Option<String>, what: &str| v.ok_or_else(|| format!("missing {what}\n{USAGE}"));
-    Ok(Args { data: need(data, "--data")?, out: need(out, "--out")?, ids, runs, seed, percent })
+    Ok(Args { data: need(data, "--data")?, out: need(out, "--out")?, ids, runs, seed, percent, threads })
 }
 
 /// SplitMix64 (Steele, Lea, Flood 2014): a seeded, stateless hash of a customer id, so any
@@ -116,7 +120,8 @@ fn run() -> Result<(), String> {
     let audience: Audience = ids.iter().map(|&c| CustomerId(c)).collect();
 
     // ---- describe: a warm-up (the result), then the timed runs
-    let options = DescribeOptions::new();
+    let mut options = DescribeOptions::new();
+    options.threads(args.threads);
     let first = engine.describe(&audience, &options);
     let mut runs_ms = Vec::with_capacity(args.runs);
     for _ in 0..args.runs {
@@ -144,7 +149,12 @@ fn run() -> Result<(), String> {
     let report = serde_json::json!({
         "peer": "audience",
         "version": format!("audience {}", env!("CARGO_PKG_VERSION")),
-        "threads": 1,
+        // What describe chooses by default at this size (the available cores, at most 8).
+        "threads": if args.threads > 0 {
+            args.threads
+        } else {
+            std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+        },
         "data": {"dir": args.data, "customers": customers, "tags": n_tags, "pairs": pairs},
         "load_s": load_s,
         "audience": {"seed": args.seed, "percent": args.percent, "size": first.size, "live": first.live},
