@@ -610,11 +610,17 @@ fn saved_queries_keep_the_tags_their_aliases_stand_for() -> common::Result {
     e.define_rule_tag("men", "男 OR male")?;
     let rules: Vec<String> = e.rule_tags().map(|(_, q)| q.to_string()).collect();
     assert_eq!(rules, ["gender:male OR gender:male"]);
+    // The stored query's own text is the tags', so it parses back without the aliases.
+    let sources: Vec<String> = e.rule_tags().map(|(_, q)| q.source().unwrap_or_default().to_owned()).collect();
+    assert_eq!(sources, rules);
     let plan = SegmentPlan::new([("women", "女"), ("men", "men")], "rest")?;
     e.apply_plan("campaign", &plan)?;
     let stored: Vec<String> =
         e.applied_plans().flat_map(|(_, p)| p.rules().iter().map(|r| r.query().to_string())).collect();
     assert_eq!(stored, ["gender:female", "men"]);
+    let sources: Vec<&str> =
+        e.applied_plans().flat_map(|(_, p)| p.rules().iter().map(|r| r.query().source().unwrap_or_default())).collect();
+    assert_eq!(sources, stored);
     // Removing the aliases breaks nothing; deleting the tag is refused as for its own name.
     for a in ["男", "M", "male", "女"] {
         e.unalias_tag(a)?;

@@ -191,7 +191,7 @@ proptest! {
     /// `compare` against the naive model: sizes, overlap, and per tag the customers of each
     /// audience carrying it (a parent counting its descendants); tags with equal shares left
     /// out; ordered by the share gap compared exactly, then by the customers in either, then
-    /// by name; min_count over both audiences, top k, exclusions.
+    /// by name; min_count on the larger of the two counts, top k, exclusions.
     #[test]
     fn compare_equals_the_naive_gap_and_order(
         assignments in prop::collection::vec((0..40u32, 0..TAGS.len()), 0..160),
@@ -226,7 +226,7 @@ proptest! {
                 let m = members(&t);
                 (t, m.intersection(&ia).count() as u64, m.intersection(&ib).count() as u64)
             })
-            .filter(|&(_, x, y)| x + y >= min_count.max(1) && gap(x.into(), y.into()).0 != 0)
+            .filter(|&(_, x, y)| x.max(y) >= min_count.max(1) && gap(x.into(), y.into()).0 != 0)
             .collect();
         want.sort_by(|p, q| {
             let ((pn, pd), (qn, qd)) = (gap(p.1.into(), p.2.into()), gap(q.1.into(), q.2.into()));
@@ -313,4 +313,19 @@ fn compare_edges() {
     e.remove_customer(one).unwrap();
     let c = e.compare(&all, &all);
     assert_eq!((c.a, c.b, c.live), (0, 0, 0));
+}
+
+/// `min_count` in `compare` asks that many customers of one audience: a customer in both
+/// audiences counts once on each side, never twice on one.
+#[test]
+fn compare_min_count_reads_one_side() {
+    let mut e = Engine::new();
+    let (c, d) = (e.customer("c").unwrap(), e.customer("d").unwrap());
+    e.tag(c, "x").unwrap();
+    e.ensure_tag("y").unwrap();
+    let _ = d;
+    let (everyone, just_c): (Audience, Audience) = (e.customers(), [c].into_iter().collect());
+    let listed = |m: u64| e.compare_with(&everyone, &just_c, DescribeOptions::new().min_count(m)).tags.len();
+    assert_eq!(listed(1), 1, "x: 1 of 2 against 1 of 1");
+    assert_eq!(listed(2), 0, "only one customer carries x");
 }

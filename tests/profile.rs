@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use audience::{CustomerId, Day, Engine, Error, Money, SegmentPlan, Stage, TagKind};
 use common::config;
+use common::reference::{MODELS, Rec, WINDOWS, lifecycle, reference};
 use proptest::prelude::*;
 
 /// (name, kind): `tier:*` is an exclusive group; `sports/*` a hierarchy.
@@ -41,6 +42,8 @@ proptest! {
         refresh_on in prop::option::of(0..400i32),
     ) {
         let mut e = Engine::new();
+        e.set_lifecycle(lifecycle(WINDOWS[0]));
+        e.set_rfm_model(MODELS[0].rfm_model());
         e.define_exclusive_group("tier").unwrap();
         for (name, kind) in TAGS {
             e.define_tag(name, kind).unwrap();
@@ -161,8 +164,22 @@ proptest! {
             prop_assert_eq!(p.purchases.first, buys.iter().min().map(|&d| day(d)));
             prop_assert_eq!(p.purchases.last, buys.iter().max().map(|&d| day(d)));
 
-            // The models: as the engine reports them one by one.
+            // The models: as the reference model computes them from the definitions, and as
+            // the engine reports them one by one.
             prop_assert_eq!(p.as_of, refresh_on.map(day));
+            if let Some(d) = refresh_on {
+                let live: BTreeSet<u32> = (0..N).filter(|c| !removed.contains(c)).collect();
+                let recs: Vec<Rec> = purchases
+                    .iter()
+                    .filter(|r| !removed.contains(&r.0))
+                    .map(|&(c, d, amount)| Rec { c, day: 19_000 + d, amount })
+                    .collect();
+                let want = reference(&live, &recs, 19_000 + d, WINDOWS[0], MODELS[0]);
+                let w = &want[&c];
+                prop_assert_eq!(p.stage, Some(w.stage));
+                let got = p.rfm.as_ref().map(|r| (r.recency_days, r.frequency, r.monetary, r.r, r.f, r.m, r.segment.clone()));
+                prop_assert_eq!(got, w.rfm.clone());
+            }
             prop_assert_eq!(p.stage, e.stage_of(id).unwrap());
             let rfm = e.rfm_of(id).unwrap();
             prop_assert_eq!(p.rfm.as_ref().map(|r| (r.r, r.f, r.m, r.segment.clone(), r.monetary)),
@@ -214,7 +231,7 @@ fn the_card_prints_every_field() {
               recency_days = 60
   rfm         R1 F1 M1 hibernating (as of 2024-06-30: 60 days, 2 purchases, 180.00)
   stage       active
-  purchases   2, total 180.00, 1 refunds, first 2024-01-10, last 2024-05-01
+  purchases   2, total 180.00, 1 refund, first 2024-01-10, last 2024-05-01
   segments    campaign = campaign:vips
   rule tags   runners
   expiring    promo:spring until 2024-07-15";

@@ -103,8 +103,9 @@ impl Engine {
     }
 
     /// [`Engine::compare`] with options: [`DescribeOptions::top`] tags at most, each carried
-    /// by at least [`DescribeOptions::min_count`] customers of the two audiences together,
-    /// none of [`DescribeOptions::exclude`].
+    /// by at least [`DescribeOptions::min_count`] customers of one of the two audiences
+    /// (`max(in_a, in_b)`: enough evidence on one side), none of
+    /// [`DescribeOptions::exclude`], counted on [`DescribeOptions::threads`].
     ///
     /// ```
     /// use audience::{DescribeOptions, Engine};

@@ -107,7 +107,7 @@ pub(crate) fn compare(
         let threads = options.threads_for(na + nb, tags);
         listed = per_tag(tags, &options.excluded(tags), threads, |_, name, members, view| {
             let (in_a, in_b) = (ca.count(members, view), cb.count(members, view));
-            (in_a + in_b >= options.min_count_value() && gap(in_a, na, in_b, nb) != 0).then(|| ShareDiff {
+            (in_a.max(in_b) >= options.min_count_value() && gap(in_a, na, in_b, nb) != 0).then(|| ShareDiff {
                 tag: name.to_owned(),
                 in_a,
                 in_b,

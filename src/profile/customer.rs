@@ -285,7 +285,7 @@ impl fmt::Display for Profile {
         if p.count + p.refunds > 0 {
             let mut line = format!("{}, total {}", p.count, format_minor(p.total_minor));
             if p.refunds > 0 {
-                line += &format!(", {} refunds", p.refunds);
+                line += &format!(", {} refund{}", p.refunds, if p.refunds == 1 { "" } else { "s" });
             }
             if let (Some(first), Some(last)) = (p.first, p.last) {
                 line += &format!(", first {first}, last {last}");

@@ -544,28 +544,20 @@ impl Query {
         })
     }
 
-    /// This query with each tag name `rename` maps replaced (spans and source kept), or
-    /// `None` when it maps none: how a layer that stores queries replaces aliases with the
-    /// tags they stand for. Iterative, like every walk of the tree.
-    pub(crate) fn renamed(&self, rename: impl Fn(&str) -> Option<Box<str>>) -> Option<Query> {
+    /// This query with each tag name `rename` maps replaced, or `None` when it maps none:
+    /// how a layer that stores queries replaces aliases with the tags they stand for. The
+    /// result is parsed back from its canonical text (as [`Query::replace_tag`]'s), so its
+    /// source is that text and every span points into it.
+    ///
+    /// Errors: what parsing the new text gives ([`Error::QueryTooLarge`](crate::Error::QueryTooLarge)
+    /// when longer names take it past [`MAX_QUERY_LEN`](crate::MAX_QUERY_LEN) bytes).
+    pub(crate) fn renamed(&self, rename: impl Fn(&str) -> Option<Box<str>>) -> crate::error::Result<Option<Query>> {
         if !self.tag_names().into_iter().any(|n| rename(n).is_some()) {
-            return None;
+            return Ok(None);
         }
-        let mut q = self.clone();
-        let mut stack = vec![&mut q.expr];
-        while let Some(e) = stack.pop() {
-            match e {
-                Expr::Tag(t) => {
-                    if let Some(name) = rename(&t.name) {
-                        t.name = name;
-                    }
-                }
-                Expr::Not(x) => stack.push(x),
-                Expr::And(xs) | Expr::Or(xs) => stack.extend(xs.iter_mut()),
-                Expr::Compare(_) | Expr::Everyone => {}
-            }
-        }
-        Some(q)
+        let expr = self.expr.map_tags(|t| TagRef::new(rename(&t.name).unwrap_or_else(|| t.name.clone()), None));
+        let text = Query { expr, depth: self.depth, source: None }.to_string();
+        Query::parse(&text).map(Some)
     }
 
     /// The names `term` picks from the leaves, left to right, each once (iterative).

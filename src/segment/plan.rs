@@ -109,10 +109,14 @@ impl SegmentPlan {
 
     /// The plan with each tag name of its queries that `rename` maps replaced (see
     /// [`Query::renamed`]), or `None` when it maps none.
-    pub(crate) fn renamed(&self, rename: impl Fn(&str) -> Option<Box<str>>) -> Option<SegmentPlan> {
-        let queries: Vec<Option<Query>> = self.rules.iter().map(|r| r.query.renamed(&rename)).collect();
+    pub(crate) fn renamed(&self, rename: impl Fn(&str) -> Option<Box<str>>) -> Result<Option<SegmentPlan>> {
+        let mut queries: Vec<Option<Query>> = Vec::with_capacity(self.rules.len());
+        for r in &self.rules {
+            let q = r.query.renamed(&rename).map_err(|e| Error::InRule { rule: r.name.clone(), error: Box::new(e) })?;
+            queries.push(q);
+        }
         if queries.iter().all(Option::is_none) {
-            return None;
+            return Ok(None);
         }
         let rules = self
             .rules
@@ -120,7 +124,7 @@ impl SegmentPlan {
             .zip(queries)
             .map(|(r, q)| SegmentRule { name: r.name.clone(), query: q.unwrap_or_else(|| r.query.clone()) })
             .collect();
-        Some(SegmentPlan { rules, fallback: self.fallback.clone() })
+        Ok(Some(SegmentPlan { rules, fallback: self.fallback.clone() }))
     }
 
     /// Every segment's name: the rules' in order, then the fallback.

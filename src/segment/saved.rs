@@ -133,7 +133,7 @@ impl Segments {
         group: &str,
         plan: &SegmentPlan,
     ) -> Result<SegmentDiff> {
-        let plan = &*canonical_plan(tags, plan);
+        let plan = &*canonical_plan(tags, plan)?;
         let group = tags.check_plan_group(group)?.into_owned();
         tags.check_plan_values(&group, plan.names())?;
         let at = self.plans.iter().position(|(g, _)| *g == group);
@@ -188,7 +188,8 @@ impl Segments {
     ) -> Result<TagId> {
         let norm = normalize_tag(name)?.into_owned();
         let query = query.into_query().map_err(|e| Error::InRule { rule: norm.clone(), error: Box::new(e) })?;
-        let query = query.renamed(|n| tags.alias_target_name(n).map(Box::from)).unwrap_or(query);
+        let in_rule = |e: Error| Error::InRule { rule: norm.clone(), error: Box::new(e) };
+        let query = query.renamed(|n| tags.alias_target_name(n).map(Box::from)).map_err(in_rule)?.unwrap_or(query);
         let at = self.rules.iter().position(|r| tags.name_of(r.tag) == Some(&norm));
         {
             let mut graph = self.graph(tags);
@@ -378,11 +379,11 @@ impl Segments {
 }
 
 /// `plan` with the aliases its queries name replaced by the tags they stand for.
-fn canonical_plan<'p>(tags: &Tags, plan: &'p SegmentPlan) -> Cow<'p, SegmentPlan> {
-    match plan.renamed(|n| tags.alias_target_name(n).map(Box::from)) {
+fn canonical_plan<'p>(tags: &Tags, plan: &'p SegmentPlan) -> Result<Cow<'p, SegmentPlan>> {
+    Ok(match plan.renamed(|n| tags.alias_target_name(n).map(Box::from))? {
         Some(p) => Cow::Owned(p),
         None => Cow::Borrowed(plan),
-    }
+    })
 }
 
 /// The error for a cycle of saved queries.

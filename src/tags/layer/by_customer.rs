@@ -76,7 +76,8 @@ impl Block {
     /// Customer `low`'s positions in `sparse`.
     fn row(&self, low: usize) -> &[u16] {
         let mark = low / STRIDE * STRIDE;
-        let start = self.marks[low / STRIDE] as usize + self.lens[mark..low].iter().map(|&n| usize::from(n)).sum::<usize>();
+        let start =
+            self.marks[low / STRIDE] as usize + self.lens[mark..low].iter().map(|&n| usize::from(n)).sum::<usize>();
         &self.rows[start..start + usize::from(self.lens[low])]
     }
 }
