@@ -13,6 +13,8 @@
 //! Removing a customer empties its base range in place (the bytes are reclaimed at the next
 //! compaction) and filters the two small tiers.
 
+use std::sync::{Arc, Mutex};
+
 use roaring::RoaringBitmap;
 
 /// One purchase record in the small tiers.
@@ -43,6 +45,38 @@ pub(crate) struct History {
     pending: Vec<Rec>,
     /// Live records in all tiers.
     records: u64,
+    /// The pending records by customer, for one customer's reads between flushes.
+    by_customer: PendingIndex,
+}
+
+/// Positions of the first `len` pending records sorted by customer (stably: arrival order
+/// within one), so reading one customer's pending records is a binary search plus a scan of
+/// what arrived since, not a scan of every pending record (a bulk load of millions before a
+/// refresh). Built by the first read that needs it, rebuilt when the unindexed tail grows
+/// past an eighth, dropped by any change other than an append.
+#[derive(Default)]
+struct PendingIndex(Mutex<Option<Arc<(usize, Vec<u32>)>>>);
+
+/// Below this many pending records, a read scans them.
+const SCAN_PENDING: usize = 4096;
+
+impl Clone for PendingIndex {
+    /// A clone starts without the index (it is a cache).
+    fn clone(&self) -> PendingIndex {
+        PendingIndex::default()
+    }
+}
+
+impl std::fmt::Debug for PendingIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PendingIndex")
+    }
+}
+
+impl PendingIndex {
+    fn reset(&mut self) {
+        *self.0.get_mut().unwrap_or_else(|e| e.into_inner()) = None;
+    }
 }
 
 impl History {
@@ -54,6 +88,7 @@ impl History {
     /// Drops pending records pushed after the record count was `records` (undoes a failed
     /// bulk load).
     pub(crate) fn truncate_pending(&mut self, records: u64) {
+        self.by_customer.reset();
         let extra = (self.records - records) as usize;
         self.pending.truncate(self.pending.len() - extra);
         self.records = records;
@@ -97,6 +132,7 @@ impl History {
     /// returns how many there were.
     pub(crate) fn remove_customers(&mut self, customers: &RoaringBitmap) -> u64 {
         let before = self.pending.len() + self.recent.len();
+        self.by_customer.reset();
         self.pending.retain(|r| !customers.contains(r.customer));
         self.recent.retain(|r| !customers.contains(r.customer));
         let mut removed = (before - self.pending.len() - self.recent.len()) as u64;
@@ -128,6 +164,7 @@ impl History {
     /// recent tier has grown past an eighth of it). Returns the customers that had pending
     /// records, ascending.
     pub(crate) fn flush(&mut self) -> Vec<u32> {
+        self.by_customer.reset();
         let mut pending = std::mem::take(&mut self.pending);
         // The first load: scatter straight into the columns (no sorted copy in between).
         if self.days.is_empty()
@@ -291,9 +328,49 @@ impl History {
         }
         let i = self.recent.partition_point(|r| r.customer < customer);
         out.extend(self.recent[i..].iter().take_while(|r| r.customer == customer).map(|r| (r.day, r.amount)));
-        out.extend(self.pending.iter().filter(|r| r.customer == customer).map(|r| (r.day, r.amount)));
+        self.pending_of(customer, |r| out.push((r.day, r.amount)));
         out.sort_by_key(|&(d, _)| d); // stable: arrival order within a day
         out
+    }
+
+    /// `of` by scanning every pending record (the reference for the index).
+    #[cfg(test)]
+    fn of_scan(&self, customer: u32) -> Vec<(i32, i64)> {
+        let mut out: Vec<(i32, i64)> = Vec::new();
+        if let Ok(row) = self.ids.binary_search(&customer) {
+            let r = self.base_range(row);
+            out.extend(self.days[r.clone()].iter().copied().zip(self.amounts[r].iter().copied()));
+        }
+        out.extend(self.recent.iter().filter(|r| r.customer == customer).map(|r| (r.day, r.amount)));
+        out.extend(self.pending.iter().filter(|r| r.customer == customer).map(|r| (r.day, r.amount)));
+        out
+    }
+
+    /// Calls `f` with each pending record of `customer`, in arrival order.
+    fn pending_of(&self, customer: u32, mut f: impl FnMut(&Rec)) {
+        if self.pending.len() <= SCAN_PENDING {
+            self.pending.iter().filter(|r| r.customer == customer).for_each(f);
+            return;
+        }
+        let index = {
+            let mut built = self.by_customer.0.lock().unwrap_or_else(|e| e.into_inner());
+            match &*built {
+                Some(ix) if ix.0 <= self.pending.len() && self.pending.len() - ix.0 <= ix.0 / 8 + SCAN_PENDING => {
+                    Arc::clone(ix)
+                }
+                _ => {
+                    let mut at: Vec<u32> = (0..self.pending.len() as u32).collect();
+                    at.sort_by_key(|&i| self.pending[i as usize].customer); // stable
+                    let ix = Arc::new((self.pending.len(), at));
+                    *built = Some(Arc::clone(&ix));
+                    ix
+                }
+            }
+        };
+        let (len, at) = (&index.0, &index.1);
+        let first = at.partition_point(|&i| self.pending[i as usize].customer < customer);
+        at[first..].iter().map(|&i| &self.pending[i as usize]).take_while(|r| r.customer == customer).for_each(&mut f);
+        self.pending[*len..].iter().filter(|r| r.customer == customer).for_each(f);
     }
 
     /// Customers with at least one record, as a bitmap.
@@ -395,6 +472,50 @@ fn merge_sorted(a: &[Rec], b: &[Rec]) -> Vec<Rec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One customer's records read between flushes, past the size where the pending
+    /// records get an index: appended to, truncated, filtered and flushed, `of` gives what a
+    /// scan of every tier gives.
+    #[test]
+    fn a_customers_pending_records_read_through_the_index_as_by_a_scan() {
+        fn naive(h: &History, c: u32) -> Vec<(i32, i64)> {
+            let mut out: Vec<(i32, i64)> = h.of_scan(c);
+            out.sort_by_key(|&(d, _)| d);
+            out
+        }
+        let mut h = History::default();
+        let mut x = 7u64;
+        let mut next = move || {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (x >> 33) as u32
+        };
+        let check = |h: &History| {
+            for c in [0u32, 1, 17, 99, 250, 499] {
+                assert_eq!(h.of(c), naive(h, c), "customer {c}");
+            }
+        };
+        for round in 0..3 {
+            for _ in 0..(3 * SCAN_PENDING) {
+                let r = Rec { customer: next() % 500, day: (next() % 50) as i32, amount: i64::from(next() % 1000) };
+                h.push(r);
+            }
+            check(&h);
+            for _ in 0..100 {
+                h.push(Rec { customer: 17, day: 3, amount: 1 }); // the unindexed tail
+            }
+            check(&h);
+            let records = h.records;
+            h.push(Rec { customer: 99, day: 1, amount: 5 });
+            h.truncate_pending(records);
+            check(&h);
+            h.remove_customers(&[250u32].into_iter().collect());
+            check(&h);
+            if round == 1 {
+                h.flush();
+                check(&h);
+            }
+        }
+    }
 
     fn rec(customer: u32, day: i32, amount: i64) -> Rec {
         Rec { customer, day, amount }
