@@ -55,7 +55,10 @@ pub(crate) struct History {
 /// refresh). Built by the first read that needs it, rebuilt when the unindexed tail grows
 /// past an eighth, dropped by any change other than an append.
 #[derive(Default)]
-struct PendingIndex(Mutex<Option<Arc<(usize, Vec<u32>)>>>);
+struct PendingIndex(Mutex<Option<Sorted>>);
+
+/// How many pending records an index covers, and their positions sorted by customer.
+type Sorted = Arc<(usize, Vec<u32>)>;
 
 /// Below this many pending records, a read scans them.
 const SCAN_PENDING: usize = 4096;
