@@ -214,8 +214,8 @@ mod tags;
 
 pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
-pub use customers::MAX_CUSTOMER_KEY_LEN;
-pub use engine::{AsQuery, CustomerMerge, Engine, Stats};
+pub use customers::{CustomerMerge, MAX_CUSTOMER_KEY_LEN};
+pub use engine::{AsQuery, Engine, Stats};
 pub use error::{
     AliasClash, AmountProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem,
     Result, UsedBy,

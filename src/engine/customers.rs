@@ -5,6 +5,7 @@ use roaring::RoaringBitmap;
 
 use super::Engine;
 use crate::audience::Audience;
+use crate::customers::CustomerMerge;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -158,26 +159,6 @@ impl Engine {
         self.models.note_removed_all(&gone);
         Ok(gone.len())
     }
-}
-
-/// What [`Engine::merge_customers`] moved into the customer it kept.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct CustomerMerge {
-    /// The customer kept.
-    pub into: CustomerId,
-    /// The customer merged away (removed).
-    pub from: CustomerId,
-    /// The tags `into` gained, in tag id order: `from`'s tags it did not carry, but for the
-    /// derived ones and the values of exclusive groups `into` had a value of.
-    pub tags: Vec<String>,
-    /// The attributes `into` gained a value of (it had none), in attribute creation order.
-    pub attributes: Vec<String>,
-    /// How many purchase records moved to `into`.
-    pub purchases: u64,
-    /// The keys that now resolve to `into`: `from`'s alias keys (from earlier merges), oldest
-    /// first, then `from`'s own key. Empty when `from` was registered by id and had none.
-    pub keys: Vec<String>,
 }
 
 impl Engine {

@@ -38,7 +38,6 @@ mod tags;
 #[cfg(test)]
 mod tests;
 
-pub use customers::CustomerMerge;
 pub use stats::Stats;
 
 /// The in-process customer tag engine.

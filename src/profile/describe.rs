@@ -174,6 +174,27 @@ pub struct Breakdown {
 }
 
 impl Breakdown {
+    /// Each value with its count and its share of the audience, in `parts`' order (shares
+    /// 0 for an empty audience).
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let mut engine = Engine::new();
+    /// engine.define_exclusive_group("tier")?;
+    /// for (key, tier) in [("a", "tier:gold"), ("b", "tier:gold"), ("c", "tier:silver"), ("d", "tier:gold")] {
+    ///     let c = engine.customer(key)?;
+    ///     engine.tag(c, tier)?;
+    /// }
+    /// let b = engine.breakdown(&engine.customers(), "tier")?;
+    /// let shares: Vec<(&str, u64, f64)> = b.shares().collect();
+    /// assert_eq!(shares, [("tier:gold", 3, 0.75), ("tier:silver", 1, 0.25)]);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn shares(&self) -> impl Iterator<Item = (&str, u64, f64)> + '_ {
+        let size = self.size;
+        self.parts.iter().map(move |(n, c)| (n.as_str(), *c, if size == 0 { 0.0 } else { *c as f64 / size as f64 }))
+    }
+
     /// The share of the audience value `name` has (0 for a name not listed or an empty
     /// audience).
     pub fn share(&self, name: &str) -> f64 {
