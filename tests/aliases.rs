@@ -1,12 +1,15 @@
 //! Tag aliases (`Engine::alias_tag`): random sequences of defining tags, aliasing and
 //! unaliasing, tagging and untagging by a tag's name or an alias (one customer, an audience,
-//! bulk pairs), deleting and renaming tags, against the naive model of `common::model` with
-//! an alias map (alias -> the target's name, in definition order) on top: names resolve
+//! bulk pairs), deleting, renaming and merging tags (`merge_tags`), and merging customers
+//! (`merge_customers`), against the naive model of `common::model` with an alias map (alias
+//! -> the target's name, in definition order) and a list of alias keys on top: names resolve
 //! through the map, a name is never both a tag and an alias, renames carry the targets'
-//! names along, deletes drop their aliases. Every tag's members, every query on every name
-//! (aliases of parents counting descendants), `aliases_of` and the errors are compared. Then
-//! the edge cases: an exclusive group spelled three ways, bulk loads, shadowing both ways,
-//! idempotence, unknown targets, derived tags, saved queries.
+//! names along, deletes drop their aliases, a merged tag's aliases go (last, in their order)
+//! to the tag it joined, a merged customer's keys resolve to the one it joined. Every tag's
+//! members, every query on every name (aliases of parents counting descendants, `NOT` over
+//! the live customers), `aliases_of`, every key's `id_of`, the merges' reports and the errors
+//! are compared. Then the edge cases: an exclusive group spelled three ways, bulk loads,
+//! shadowing both ways, idempotence, unknown targets, derived tags, saved queries.
 
 mod common;
 
@@ -25,11 +28,16 @@ const ALIASES: [&str; 9] = ["M", "male", "男", "s", "gender:m", "vip", "sports/
 /// New names of renames.
 const RENAMED: [&str; 7] = ["sport", "M", "s", "gender:mm", "vip2", "男", "sports/run/x"];
 const CUSTOMERS: u32 = 6;
+/// The customers' keys (customer `i` is registered as `KEYS[i]`), and one nobody has.
+const KEYS: [&str; 7] = ["ann", "bob", "顾客-甲", "dan", "eve", "fay", "nobody"];
 
 #[derive(Clone, Debug)]
 enum Op {
     Define(Pick),
     Alias(Pick, Pick),
+    /// An alias of a tag of the pool now (most names of the lists are no tag's yet), so
+    /// merges find tags with aliases to move.
+    AliasPooled(Pick, Pick),
     Unalias(Pick),
     Tag(u32, Pick, bool),
     Untag(u32, Pick, bool),
@@ -38,11 +46,39 @@ enum Op {
     Pairs(Vec<(u32, Pick, bool)>),
     Delete(Pick, bool),
     Rename(Pick, bool, Pick),
+    /// `merge_tags(from, into)`, each named as [`merge_name`] picks.
+    MergeTags(Pick, u8, Pick, u8),
+    /// `merge_customers(into, from)`.
+    MergeCustomers(u32, u32),
+    /// `merge_customers` of two customers carrying a value of `gender` (when there are), so
+    /// the case of `into`'s value winning is not left to luck.
+    MergeValued(Pick, Pick),
 }
 
 /// A name to write: a tag name or an alias name.
 fn name(p: Pick, alias: bool) -> &'static str {
     if alias { ALIASES[p.index(ALIASES.len())] } else { TAGS[p.index(TAGS.len())] }
+}
+
+/// A name for a merge: `how` 0 a name of [`TAGS`], 1 of [`ALIASES`], 2 a tag of the pool now,
+/// 3 an alias now, 4 a tag with aliases now, 5 a value of `gender` now, 6 a tag of no group
+/// carried by a customer who carries a value of `gender` (merged into another value, the
+/// customer loses its own). Most names of the lists are no tag's yet: a merge of two would
+/// only be refused.
+fn merge_name(m: &Aliased, p: Pick, how: u8) -> String {
+    let valued = |t: &String| m.m.group_of(t).is_some();
+    let now: Vec<String> = match how {
+        2 => m.m.pool.iter().cloned().collect(),
+        3 => m.aliases.iter().map(|(a, _)| a.clone()).collect(),
+        4 => m.aliases.iter().map(|(_, t)| t.clone()).collect::<BTreeSet<_>>().into_iter().collect(),
+        5 => m.m.pool.iter().filter(|t| valued(t)).cloned().collect(),
+        6 => {
+            let carried = m.m.tags.values().filter(|ts| ts.iter().any(valued)).flatten();
+            carried.filter(|t| !valued(t)).cloned().collect::<BTreeSet<_>>().into_iter().collect()
+        }
+        _ => Vec::new(),
+    };
+    p.of(&now).unwrap_or_else(|| name(p, how % 2 == 1).to_owned())
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -51,6 +87,7 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => pick().prop_map(Op::Define),
         4 => (pick(), pick()).prop_map(|(a, t)| Op::Alias(a, t)),
+        3 => (pick(), pick()).prop_map(|(a, t)| Op::AliasPooled(a, t)),
         1 => pick().prop_map(Op::Unalias),
         6 => (c.clone(), pick(), any::<bool>()).prop_map(|(c, n, a)| Op::Tag(c, n, a)),
         2 => (c, pick(), any::<bool>()).prop_map(|(c, n, a)| Op::Untag(c, n, a)),
@@ -59,16 +96,25 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop::collection::vec((0..CUSTOMERS, pick(), any::<bool>()), 0..6).prop_map(Op::Pairs),
         1 => (pick(), any::<bool>()).prop_map(|(n, a)| Op::Delete(n, a)),
         1 => (pick(), any::<bool>(), pick()).prop_map(|(n, a, to)| Op::Rename(n, a, to)),
+        4 => (pick(), 0..6u8, pick(), 0..6u8).prop_map(|(f, fw, i, iw)| Op::MergeTags(f, fw, i, iw)),
+        1 => (pick(), pick()).prop_map(|(f, i)| Op::MergeTags(f, 6, i, 5)),
+        2 => (0..CUSTOMERS, 0..CUSTOMERS).prop_map(|(into, from)| Op::MergeCustomers(into, from)),
+        1 => (pick(), pick()).prop_map(|(into, from)| Op::MergeValued(into, from)),
     ]
 }
 
-/// The model of `common::model` and an alias map: alias -> the name of the tag it points
-/// at, in definition order.
+/// The model of `common::model`, an alias map: alias -> the name of the tag it points at,
+/// in definition order, and the alias keys: key -> the customer it resolves to, oldest
+/// first (the model's own `keys` are the live customers' own keys).
 #[derive(Clone, Debug)]
 struct Aliased {
     m: Model,
     aliases: Vec<(String, String)>,
+    key_aliases: Vec<(String, u32)>,
 }
+
+/// What `merge_tags` reports: from, into, moved, added, displaced, rewritten saved queries.
+type TagMerged = (String, String, u64, u64, u64, usize);
 
 fn one(kind: &'static str) -> Errs {
     [kind].into_iter().collect()
@@ -143,7 +189,12 @@ impl Aliased {
         Ok(self.aliases.remove(at).1)
     }
 
+    fn live(&self, c: u32) -> Result<(), Errs> {
+        if self.m.live.contains(&c) { Ok(()) } else { Err(one("UnknownCustomer")) }
+    }
+
     fn tag(&mut self, c: u32, raw: &str) -> Result<bool, Errs> {
+        self.live(c)?; // the customer first, then the name
         let norm = self.writable(raw)?;
         self.m.tag(c, &norm)
     }
@@ -166,8 +217,15 @@ impl Aliased {
     }
 
     fn pairs(&mut self, pairs: &[(u32, &str)]) -> Result<u64, Errs> {
-        let resolved: Vec<(u32, String)> =
-            pairs.iter().map(|&(c, raw)| Ok((c, self.writable(raw)?))).collect::<Result<_, Errs>>()?;
+        // Pair by pair, its name then its customer: the first refusal is the error.
+        let resolved: Vec<(u32, String)> = pairs
+            .iter()
+            .map(|&(c, raw)| {
+                let norm = self.writable(raw)?;
+                self.live(c)?;
+                Ok((c, norm))
+            })
+            .collect::<Result<_, Errs>>()?;
         self.m.tag_pairs(&resolved)
     }
 
@@ -217,6 +275,81 @@ impl Aliased {
         }
     }
 
+    /// `merge_tags(from, into)`: `from` by its own name, `into` by any; `from`'s customers
+    /// carry `into` (in an exclusive group, `into` wins), `from` is deleted and its aliases
+    /// follow `into`'s own, in their order.
+    fn merge_tags(&mut self, from: &str, into: &str) -> Result<TagMerged, Errs> {
+        let from = self.own(from)?;
+        let Some(into) = self.resolve(&normalize(into).expect("valid test names")) else {
+            return Err(one("UnknownTag"));
+        };
+        if from == into || self.m.has_children(&from) {
+            return Err(one("InvalidMerge"));
+        }
+        let moved = self.m.members(&from);
+        let had = self.m.members(&into);
+        let group = self.m.group_of(&into).map(str::to_owned);
+        let mut displaced = 0;
+        for c in &moved {
+            let tags = self.m.tags.get_mut(c).expect("members are live");
+            tags.remove(&from);
+            if let Some(g) = &group {
+                let others: Vec<String> = tags
+                    .iter()
+                    .filter(|t| **t != into && t.split_once(':').is_some_and(|(p, _)| p == g))
+                    .cloned()
+                    .collect();
+                displaced += u64::from(!others.is_empty());
+                for t in others {
+                    tags.remove(&t);
+                }
+            }
+            tags.insert(into.clone());
+        }
+        self.m.pool.remove(&from);
+        let (followed, kept): (Vec<_>, Vec<_>) = self.aliases.drain(..).partition(|(_, t)| *t == from);
+        self.aliases = kept;
+        self.aliases.extend(followed.into_iter().map(|(a, _)| (a, into.clone())));
+        let added = moved.difference(&had).count() as u64;
+        Ok((from, into, moved.len() as u64, added, displaced, 0))
+    }
+
+    /// `merge_customers(into, from)`: the tags `into` gained (by name; the caller sorts them
+    /// by id) and the keys that resolve to `into` now (`from`'s alias keys, oldest first,
+    /// then its own key).
+    fn merge_customers(&mut self, into: u32, from: u32) -> Result<(Vec<String>, Vec<String>), Errs> {
+        self.live(into)?;
+        self.live(from)?;
+        if into == from {
+            return Err(one("MergeSelf"));
+        }
+        let mut gained = Vec::new();
+        for t in self.m.tags[&from].clone() {
+            let kept = &self.m.tags[&into];
+            let group_taken = self.m.group_of(&t).is_some_and(|g| kept.iter().any(|k| self.m.group_of(k) == Some(g)));
+            if !kept.contains(&t) && !group_taken {
+                self.m.tags.get_mut(&into).expect("live").insert(t.clone());
+                gained.push(t);
+            }
+        }
+        let (mut keys, kept): (Vec<_>, Vec<_>) = self.key_aliases.drain(..).partition(|(_, c)| *c == from);
+        self.key_aliases = kept;
+        keys.extend(self.m.keys.iter().filter(|(_, c)| **c == from).map(|(k, _)| (k.clone(), from)));
+        self.m.remove(from)?;
+        self.key_aliases.extend(keys.iter().map(|(k, _)| (k.clone(), into)));
+        Ok((gained, keys.into_iter().map(|(k, _)| k).collect()))
+    }
+
+    /// The live customers carrying a value of an exclusive group.
+    fn valued(&self) -> Vec<u32> {
+        self.m.tags.iter().filter(|(_, t)| t.iter().any(|t| self.m.group_of(t).is_some())).map(|(&c, _)| c).collect()
+    }
+
+    /// The live customer key `key` resolves to: its own, or the one it was merged into.
+    fn id_of(&self, key: &str) -> Option<u32> {
+        self.m.keys.get(key).copied().or_else(|| self.key_aliases.iter().find(|(k, _)| k == key).map(|&(_, c)| c))
+    }
+
     /// Customers a query term `raw` matches, resolved through the aliases.
     fn eval(&self, q: &Q) -> Result<BTreeSet<u32>, Unknown> {
         self.m.eval(&self.resolved(q))
@@ -246,27 +379,46 @@ fn all_names() -> Vec<String> {
 
 fn engine_and_model() -> (Engine, Aliased) {
     let mut e = Engine::new();
-    let mut m = Model::with_customers(CUSTOMERS);
-    for c in 0..CUSTOMERS {
-        e.customer_id(c).unwrap();
+    let mut m = Model::default();
+    for (c, key) in (0..CUSTOMERS).zip(KEYS) {
+        assert_eq!(e.customer(key).unwrap(), CustomerId(c));
+        assert_eq!(m.customer(key).unwrap(), c);
     }
     e.define_exclusive_group("gender").unwrap();
     m.define_exclusive_group("gender").unwrap();
-    (e, Aliased { m, aliases: Vec::new() })
+    // Two values to start with, so merges into a value of the group find customers to move.
+    for value in ["gender:male", "gender:female"] {
+        e.ensure_tag(value).unwrap();
+        m.ensure(value);
+    }
+    (e, Aliased { m, aliases: Vec::new(), key_aliases: Vec::new() })
 }
 
 fn audience(cs: &[u32]) -> (Audience, BTreeSet<u32>) {
     (cs.iter().map(|&c| CustomerId(c)).collect(), cs.iter().copied().filter(|&c| c < CUSTOMERS).collect())
 }
 
-/// Every observable: the pool (tags only), each customer's tags, each alias and its target,
-/// each tag's aliases in definition order, and every name's query, count and id.
+/// Every observable: the pool (tags only), which customers are live and their tags and
+/// alias keys, every key's customer, each alias and its target, each tag's aliases in
+/// definition order, and every name's query (and its `NOT`), count and id.
 fn compare(e: &Engine, m: &Aliased, step: usize) -> TestResult {
     let tags: BTreeSet<&str> = e.tags().map(|t| t.name).collect();
     prop_assert_eq!(&tags, &m.m.pool.iter().map(String::as_str).collect(), "pool after step {}", step);
+    prop_assert_eq!(e.customer_count(), m.m.live.len() as u64, "customers after step {}", step);
     for c in 0..CUSTOMERS {
-        let got: BTreeSet<&str> = e.tags_of(CustomerId(c)).unwrap().into_iter().collect();
-        prop_assert_eq!(&got, &m.m.tags[&c].iter().map(String::as_str).collect(), "customer {} after {}", c, step);
+        let id = CustomerId(c);
+        prop_assert_eq!(e.is_customer(id), m.m.live.contains(&c), "customer {} live after {}", c, step);
+        let Some(want) = m.m.tags.get(&c) else {
+            prop_assert!(matches!(e.tags_of(id), Err(Error::UnknownCustomer { .. })), "tags_of({}) after {}", c, step);
+            continue;
+        };
+        let got: BTreeSet<&str> = e.tags_of(id).unwrap().into_iter().collect();
+        prop_assert_eq!(&got, &want.iter().map(String::as_str).collect(), "customer {} after {}", c, step);
+        let keys: Vec<&str> = m.key_aliases.iter().filter(|(_, k)| *k == c).map(|(k, _)| k.as_str()).collect();
+        prop_assert_eq!(e.key_aliases(id).unwrap(), keys, "key_aliases({}) after {}", c, step);
+    }
+    for key in KEYS {
+        prop_assert_eq!(e.id_of(key), m.id_of(key).map(CustomerId), "id_of({}) after {}", key, step);
     }
     let aliases: BTreeSet<(&str, &str)> = e.aliases().collect();
     let want: BTreeSet<(&str, &str)> = m.aliases.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
@@ -283,6 +435,9 @@ fn compare(e: &Engine, m: &Aliased, step: usize) -> TestResult {
             (Err(Error::UnknownTag { .. }), Err(Unknown::Tag(_))) => {}
             (g, w) => prop_assert!(false, "query {n} after {step}: {g:?} vs {w:?}"),
         }
+        if let Ok(w) = m.eval(&q.clone().not()) {
+            prop_assert_eq!(e.count(&Query::tag(&n).not()).unwrap(), w.len() as u64, "NOT {} after {}", n, step);
+        }
         let resolved = m.resolve(&n);
         prop_assert_eq!(e.tag_id(&n).and_then(|id| e.tag_name(id)), resolved.as_deref(), "tag_id({})", n);
         if let Some(t) = &resolved {
@@ -291,6 +446,16 @@ fn compare(e: &Engine, m: &Aliased, step: usize) -> TestResult {
         }
     }
     Ok(())
+}
+
+/// `merge_customers(into, from)` on both; the report's tags (in tag id order) and keys.
+fn merge_customers(e: &mut Engine, m: &mut Aliased, what: &str, into: u32, from: u32) -> TestResult {
+    let got = e.merge_customers(CustomerId(into), CustomerId(from)).map(|r| (r.tags, r.keys));
+    let want = m.merge_customers(into, from).map(|(mut tags, keys)| {
+        tags.sort_by_key(|t| e.tag_id(t));
+        (tags, keys)
+    });
+    same(format!("{what}: {from} into {into}"), got, want)
 }
 
 proptest! {
@@ -311,6 +476,12 @@ proptest! {
                     let (a, t) = (ALIASES[a.index(ALIASES.len())], name(*t, t.0 % 2 == 0));
                     let got = e.alias_tag(a, t).map(|id| e.tag_name(id).unwrap().to_owned());
                     same(&what, got, m.alias(a, t))?;
+                }
+                Op::AliasPooled(a, t) => {
+                    let a = ALIASES[a.index(ALIASES.len())];
+                    let t = merge_name(&m, *t, 2);
+                    let got = e.alias_tag(a, &t).map(|id| e.tag_name(id).unwrap().to_owned());
+                    same(&what, got, m.alias(a, &t))?;
                 }
                 Op::Unalias(a) => {
                     let a = ALIASES[a.index(ALIASES.len())];
@@ -338,6 +509,19 @@ proptest! {
                 Op::Rename(n, alias, to) => {
                     let (old, new) = (name(*n, *alias), RENAMED[to.index(RENAMED.len())]);
                     same(&what, e.rename_tag(old, new), m.rename(old, new))?;
+                }
+                Op::MergeTags(f, fw, i, iw) => {
+                    let (from, into) = (merge_name(&m, *f, *fw), merge_name(&m, *i, *iw));
+                    let got = e
+                        .merge_tags(&from, &into)
+                        .map(|r| (r.from, r.into, r.moved, r.added, r.displaced, r.rewritten.len()));
+                    same(format!("{what}: {from:?} into {into:?}"), got, m.merge_tags(&from, &into))?;
+                }
+                Op::MergeCustomers(into, from) => merge_customers(&mut e, &mut m, &what, *into, *from)?,
+                Op::MergeValued(into, from) => {
+                    let valued = m.valued();
+                    let (into, from) = (into.of(&valued).unwrap_or(0), from.of(&valued).unwrap_or(1));
+                    merge_customers(&mut e, &mut m, &what, into, from)?;
                 }
             }
             compare(&e, &m, step)?;

@@ -5,14 +5,18 @@
 //! that parent can close a cycle), an applied plan and its re-application, deletes, merges
 //! of any two names and `refresh_rules`. After every operation, refused or not, the engine
 //! holds the model's tags, expiry days, rule and plan queries (as text), and every tag's
-//! figures, empty and unused tags are the model's. Then the edges one by one.
+//! figures (its kind too: defined, or given by its group or nearest ancestor when the tag
+//! was created by a write, a rule or a plan), empty and unused tags are the model's. Then
+//! the edges one by one.
 
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use audience::{Audience, ChangeEvent, CustomerId, Engine, Error, MergeProblem, Query, SegmentPlan, TagMerge, UsedBy};
-use common::model::{Model, Q, normalize, parent, same};
+use audience::{
+    Audience, ChangeEvent, CustomerId, Engine, Error, MergeProblem, Query, SegmentPlan, TagKind, TagMerge, UsedBy,
+};
+use common::model::{Model, Q, depth, normalize, parent, same, self_and_ancestors};
 use common::saved::{Merge, Plan, Saved, tag_names};
 use common::templates::{Names, Qt, build, qt, resolve};
 use common::{Pick, TestResult, config, day, pick};
@@ -22,6 +26,18 @@ use proptest::prelude::*;
 /// Unicode), and `aud`, the parent of the rule tag `aud/top`.
 const TAGS: [&str; 10] =
     ["vip", "高消费", "sports", "sports/run", "sports/golf", "tier:gold", "tier:silver", "tier:铜", "new", "aud"];
+/// The tags of [`TAGS`] defined with a kind (the others are created by `ensure_tag`: the
+/// group's kind for `tier:`, `sports`'s below it, else `Custom`). `tier:铜` is defined with
+/// a kind other than its group's: made again by a write, it takes the group's.
+const DEFINED: [(&str, TagKind); 4] = [
+    ("vip", TagKind::Value),
+    ("sports", TagKind::Interest),
+    ("tier:铜", TagKind::Attribute),
+    ("aud", TagKind::Behavior),
+];
+/// The kinds of the exclusive groups' new values: `tier` (declared with a kind) and the
+/// plan's group (its values are `Custom`).
+const GROUP_KINDS: [(&str, TagKind); 2] = [("tier", TagKind::Lifecycle), ("camp", TagKind::Custom)];
 /// Rule tags; `aud/top` is read by a query on `aud`.
 const RULES: [&str; 3] = ["r0", "r1", "aud/top"];
 /// Names a merge may be given besides those: a plan's value, an unknown one, a padded one.
@@ -34,6 +50,9 @@ const CUSTOMERS: u32 = 150;
 
 /// Expiry days of the model: (customer, tag) -> day (as `common::day` counts).
 type Days = BTreeMap<(u32, String), i32>;
+
+/// The kind of every tag of the model's pool.
+type Kinds = BTreeMap<String, TagKind>;
 
 #[derive(Clone, Debug)]
 enum Name {
@@ -117,10 +136,26 @@ fn prune(s: &Saved, days: &mut Days) {
     days.retain(|(c, t), _| s.m.tags.get(c).is_some_and(|tags| tags.contains(t)));
 }
 
-/// One tag's figures: name, size, members, group, parent, children, used by, derived.
-type Figures = (String, u64, u64, Option<String>, Option<String>, usize, Vec<UsedBy>, bool);
+/// Forgets the kinds of deleted tags and gives the new ones theirs: a tag created without a
+/// kind (by a write, a rule tag, a plan's value) gets its group's, else its nearest existing
+/// ancestor's, else `Custom`, and so do its missing ancestors. With these names a group value
+/// has no parent, so giving each new name its own implicit kind, parents first, is the same.
+fn sync_kinds(pool: &BTreeSet<String>, kinds: &mut Kinds) {
+    kinds.retain(|t, _| pool.contains(t));
+    let mut new: Vec<&String> = pool.iter().filter(|t| !kinds.contains_key(*t)).collect();
+    new.sort_by_key(|t| depth(t));
+    for t in new {
+        let group = t.split_once(':').and_then(|(g, _)| GROUP_KINDS.iter().find(|(n, _)| *n == g));
+        let ancestor = || self_and_ancestors(t).skip(1).find_map(|a| kinds.get(a).copied());
+        let kind = group.map(|&(_, k)| k).or_else(ancestor).unwrap_or(TagKind::Custom);
+        kinds.insert(t.clone(), kind);
+    }
+}
 
-fn model_figures(s: &Saved) -> Vec<Figures> {
+/// One tag's figures: name, kind, size, members, group, parent, children, used by, derived.
+type Figures = (String, TagKind, u64, u64, Option<String>, Option<String>, usize, Vec<UsedBy>, bool);
+
+fn model_figures(s: &Saved, kinds: &Kinds) -> Vec<Figures> {
     let sizes = s.m.member_counts();
     let matches = s.m.all_matches();
     s.m.pool
@@ -128,6 +163,7 @@ fn model_figures(s: &Saved) -> Vec<Figures> {
         .map(|t| {
             (
                 t.clone(),
+                kinds[t],
                 sizes[t.as_str()],
                 matches[t.as_str()].len() as u64,
                 s.m.group_of(t).map(|_| t.split_once(':').expect("a value").0.to_owned()),
@@ -141,7 +177,7 @@ fn model_figures(s: &Saved) -> Vec<Figures> {
 }
 
 /// The engine holds exactly the model's tags, days, saved queries and figures.
-fn check(e: &Engine, s: &Saved, days: &Days) -> TestResult {
+fn check(e: &Engine, s: &Saved, days: &Days, kinds: &Kinds) -> TestResult {
     for (&c, want) in &s.m.tags {
         let got: BTreeSet<String> = e.tags_of(CustomerId(c)).unwrap().into_iter().map(str::to_owned).collect();
         prop_assert_eq!(&got, want, "tags of customer {}", c);
@@ -171,12 +207,12 @@ fn check(e: &Engine, s: &Saved, days: &Days) -> TestResult {
     let mut got: Vec<Figures> = stats
         .iter()
         .map(|t| {
-            let f = (t.name.clone(), t.size, t.members, t.group.clone(), t.parent.clone(), t.children);
-            (f.0, f.1, f.2, f.3, f.4, f.5, t.used_by.clone(), t.derived_by.is_some())
+            let f = (t.name.clone(), t.kind, t.size, t.members, t.group.clone(), t.parent.clone(), t.children);
+            (f.0, f.1, f.2, f.3, f.4, f.5, f.6, t.used_by.clone(), t.derived_by.is_some())
         })
         .collect();
     got.sort_by(|a, b| a.0.cmp(&b.0));
-    let want = model_figures(s);
+    let want = model_figures(s, kinds);
     prop_assert_eq!(&got, &want);
     for t in &stats {
         prop_assert_eq!(&e.tag_stat(&t.name).unwrap(), t);
@@ -186,8 +222,8 @@ fn check(e: &Engine, s: &Saved, days: &Days) -> TestResult {
         let picked: BTreeSet<&str> = want.iter().filter(|f| pick(f)).map(|f| f.0.as_str()).collect();
         order.iter().filter(|n| picked.contains(**n)).map(|n| (*n).to_owned()).collect()
     };
-    prop_assert_eq!(e.empty_tags(), in_order(&|f| f.2 == 0));
-    prop_assert_eq!(e.unused_tags(), in_order(&|f| !f.7 && f.6.is_empty()));
+    prop_assert_eq!(e.empty_tags(), in_order(&|f| f.3 == 0));
+    prop_assert_eq!(e.unused_tags(), in_order(&|f| !f.8 && f.7.is_empty()));
     // Every tag's members, as a query reads them.
     for (t, who) in s.m.all_matches() {
         let got: BTreeSet<u32> = e.select(&Query::tag(t)).unwrap().iter().map(|c| c.0).collect();
@@ -212,7 +248,7 @@ fn merge_report(m: TagMerge) -> Merge {
     (m.moved, m.added, m.displaced, m.rewritten)
 }
 
-fn run(e: &mut Engine, s: &mut Saved, days: &mut Days, op: &Op) -> TestResult {
+fn run(e: &mut Engine, s: &mut Saved, days: &mut Days, kinds: &mut Kinds, op: &Op) -> TestResult {
     let live: Vec<u32> = s.m.live.iter().copied().collect();
     match op {
         Op::Tag(c, t) => {
@@ -321,26 +357,38 @@ fn run(e: &mut Engine, s: &mut Saved, days: &mut Days, op: &Op) -> TestResult {
         }
     }
     prune(s, days);
+    sync_kinds(&s.m.pool, kinds);
     Ok(())
 }
 
-/// Customers `0..CUSTOMERS`, the group `tier`, every tag of [`TAGS`], and `pairs` tagged.
-fn engine_and_model(pairs: &[(u32, usize)]) -> (Engine, Saved) {
+/// Customers `0..CUSTOMERS`, the group `tier` (with its kind), every tag of [`TAGS`] (those
+/// of [`DEFINED`] with theirs), and `pairs` tagged; the kinds the model gives them.
+fn engine_and_model(pairs: &[(u32, usize)]) -> (Engine, Saved, Kinds) {
     let mut e = Engine::new();
     let mut m = Model::with_customers(CUSTOMERS);
     for c in 0..CUSTOMERS {
         e.customer_id(c).unwrap();
     }
-    e.define_exclusive_group("tier").unwrap();
+    e.define_exclusive_group_with_kind("tier", GROUP_KINDS[0].1).unwrap();
     m.define_exclusive_group("tier").unwrap();
+    let mut kinds = Kinds::new();
     for t in TAGS {
-        e.ensure_tag(t).unwrap();
+        match DEFINED.iter().find(|(n, _)| *n == t) {
+            Some(&(_, kind)) => {
+                e.define_tag(t, kind).unwrap();
+                kinds.insert(t.to_owned(), kind);
+            }
+            None => {
+                e.ensure_tag(t).unwrap();
+            }
+        }
         m.ensure(t);
+        sync_kinds(&m.pool, &mut kinds); // each in turn: `sports/run` after `sports`
     }
     for &(c, t) in pairs {
         assert_eq!(e.tag(CustomerId(c), TAGS[t]).unwrap(), m.tag(c, TAGS[t]).unwrap());
     }
-    (e, Saved::new(m))
+    (e, Saved::new(m), kinds)
 }
 
 proptest! {
@@ -351,17 +399,17 @@ proptest! {
         pairs in prop::collection::vec((0..CUSTOMERS, 0..TAGS.len()), 0..40),
         ops in prop::collection::vec(op(), 1..40),
     ) {
-        let (mut e, mut s) = engine_and_model(&pairs);
+        let (mut e, mut s, mut kinds) = engine_and_model(&pairs);
         let mut days = Days::new();
-        check(&e, &s, &days)?;
+        check(&e, &s, &days, &kinds)?;
         for op in &ops {
-            run(&mut e, &mut s, &mut days, op)?;
-            check(&e, &s, &days)?;
+            run(&mut e, &mut s, &mut days, &mut kinds, op)?;
+            check(&e, &s, &days, &kinds)?;
         }
         // Rule tags hold what their (rewritten) queries give once computed again.
-        run(&mut e, &mut s, &mut days, &Op::Refresh)?;
+        run(&mut e, &mut s, &mut days, &mut kinds, &Op::Refresh)?;
         prop_assert!(s.stale_rules().is_empty());
-        check(&e, &s, &days)?;
+        check(&e, &s, &days, &kinds)?;
     }
 }
 
