@@ -78,6 +78,15 @@
 //!   `frequency`, `monetary`), so the one query language reaches them:
 //!   `stage:at_risk AND f:5 AND NOT vip`. Those groups and attributes are reserved for the
 //!   refresh: writing them by hand is an [`Error::DerivedName`].
+//! - **Profiles** understand. [`Engine::profile`] is one customer's whole picture
+//!   ([`Profile`]: key and merged keys, tags by kind, group values, attributes, RFM and stage,
+//!   purchases, segments, rule tags, expiring tags; JSON through `serde`, a card through
+//!   `Display`). [`Engine::describe`] says what makes an audience different (the tags that
+//!   over-index in it, by lift), [`Engine::breakdown`] spreads it over a group's values,
+//!   [`Engine::compare`] sets two audiences side by side, all by bitmap counts. A pool that
+//!   lives for years is kept clean with [`Engine::tag_stats`], [`Engine::empty_tags`],
+//!   [`Engine::unused_tags`] and [`Engine::merge_tags`]; two records of one person become one
+//!   with [`Engine::merge_customers`] (the old key stays an alias of the customer).
 //!
 //! ```
 //! use audience::{Day, Engine, Money, Stage};
@@ -111,8 +120,11 @@
 //!  │                          layer/owners.rs: who owns which tags (refresh's groups, plans'
 //!  │                          groups, rule tags), refused to hand writes;
 //!  │                          layer/writes.rs: every bitmap write, where the change feed
-//!  │                          records it and expiry days follow removals; layer/merge.rs:
-//!  │                          one tag's customers into another's;
+//!  │                          records it and expiry days follow removals (and the customer
+//!  │                          index's blocks are dropped); layer/by_customer.rs: a customer's
+//!  │                          tags through a per-block index built by reads;
+//!  │                          layer/merge_tags.rs, merge_customer.rs: one tag's customers
+//!  │                          into another's, one customer's tags into another's;
 //!  │                          pool.rs, name.rs, suggest.rs, store.rs
 //!  │                          (bitmaps and cached subtree unions)
 //!  ├─ attrs/                  one bit-sliced index per numeric attribute (bsi.rs); its writes and
@@ -130,8 +142,10 @@
 //!  │                          kept in saved.rs and computed in dependency order (order.rs);
 //!  │                          evaluated through the planner, written through the tags layer;
 //!  │                          merge.rs: who reads each tag, saved queries rewritten by a merge
-//!  └─ profile/                describe and breakdown (mod.rs), tag statistics, empty and
-//!                             unused tags (stats.rs): counts only, writes nothing
+//!  └─ profile/                one customer's picture (customer.rs), describe and breakdown
+//!                             (describe.rs), compare (compare.rs), counted tag by tag on one
+//!                             or more threads (scan.rs, with blocks/count.rs), tag statistics,
+//!                             empty and unused tags (stats.rs): reads only, writes nothing
 //! feed.rs                     the change feed's events (Change, ChangeEvent) and log
 //! Audience (audience.rs)      a query result: bitmap wrapper, iteration, paging, set algebra
 //! error/, span.rs, id.rs      foundations: import nothing above them
@@ -143,7 +157,7 @@
 //! `refresh/` does. The rooms for what comes next: a **snapshot writer**
 //! (`persist/`) reads each layer's state through its crate API (tag bitmaps in `roaring`'s
 //! portable format, the layout `blocks/format.rs` reads and writes) and never reaches into
-//! fields; a **profile** reads through queries and listings only.
+//! fields; the **profile** layer reads through the other layers' crate APIs only.
 //!
 //! ## Errors and limits
 //!
