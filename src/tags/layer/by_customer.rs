@@ -103,15 +103,23 @@ impl ByCustomer {
         if inner.blocks.is_empty() && inner.reads.is_empty() {
             return;
         }
-        inner.reads.retain(|&k, _| k < lo || k > hi);
         let mut freed = 0;
-        inner.blocks.retain(|&k, b| {
-            let keep = k < lo || k > hi;
-            if !keep {
-                freed += b.heap_bytes();
+        if usize::from(hi - lo) < 64 {
+            // A write to a few blocks (one customer's, most often): drop them by key.
+            for k in lo..=hi {
+                inner.reads.remove(&k);
+                freed += inner.blocks.remove(&k).map_or(0, |b| b.heap_bytes());
             }
-            keep
-        });
+        } else {
+            inner.reads.retain(|&k, _| k < lo || k > hi);
+            inner.blocks.retain(|&k, b| {
+                let keep = k < lo || k > hi;
+                if !keep {
+                    freed += b.heap_bytes();
+                }
+                keep
+            });
+        }
         inner.bytes -= freed;
         inner.full &= freed == 0;
     }
