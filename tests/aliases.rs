@@ -286,32 +286,11 @@ impl Aliased {
         if from == into || self.m.has_children(&from) {
             return Err(one("InvalidMerge"));
         }
-        let moved = self.m.members(&from);
-        let had = self.m.members(&into);
-        let group = self.m.group_of(&into).map(str::to_owned);
-        let mut displaced = 0;
-        for c in &moved {
-            let tags = self.m.tags.get_mut(c).expect("members are live");
-            tags.remove(&from);
-            if let Some(g) = &group {
-                let others: Vec<String> = tags
-                    .iter()
-                    .filter(|t| **t != into && t.split_once(':').is_some_and(|(p, _)| p == g))
-                    .cloned()
-                    .collect();
-                displaced += u64::from(!others.is_empty());
-                for t in others {
-                    tags.remove(&t);
-                }
-            }
-            tags.insert(into.clone());
-        }
-        self.m.pool.remove(&from);
+        let (moved, added, displaced) = self.m.merge_tag(&from, &into);
         let (followed, kept): (Vec<_>, Vec<_>) = self.aliases.drain(..).partition(|(_, t)| *t == from);
         self.aliases = kept;
         self.aliases.extend(followed.into_iter().map(|(a, _)| (a, into.clone())));
-        let added = moved.difference(&had).count() as u64;
-        Ok((from, into, moved.len() as u64, added, displaced, 0))
+        Ok((from, into, moved, added, displaced, 0))
     }
 
     /// `merge_customers(into, from)`: the tags `into` gained (by name; the caller sorts them

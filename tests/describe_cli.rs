@@ -14,7 +14,7 @@ mod common;
 use std::process::Output;
 
 use audience::{DescribeOptions, Engine, Query};
-use common::cli::{self, TempDir, text};
+use common::cli::{self, TempDir, csv, text};
 use common::{Pick, config, pick};
 use proptest::prelude::*;
 
@@ -41,26 +41,10 @@ fn stdout(args: &[&str]) -> String {
 
 /// Runs with `args` and checks it exits with `code`, nothing on stdout and `wants` in stderr.
 fn fails(args: &[&str], code: i32, wants: &[&str]) {
-    let out = run(args);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: stderr {err}");
-    assert_eq!(text(&out.stdout), "", "{args:?}: nothing on stdout");
-    for want in wants {
-        assert!(err.contains(want), "{args:?}: stderr lacks {want:?}:\n{err}");
-    }
+    cli::fails("describe", args, code, wants)
 }
 
 // ------------------------------------------------------------------ files and the engine
-
-/// A CSV field, double-quoted when it has a comma or a quote (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-}
-
-fn csv(rows: &[Vec<String>], crlf: bool) -> String {
-    let end = if crlf { "\r\n" } else { "\n" };
-    rows.iter().map(|r| r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",") + end).collect()
-}
 
 /// The engine the files make, built in this process through the single-item API.
 fn engine_of(pairs: &[(usize, usize)], attrs: &[(usize, usize, i64)]) -> Engine {

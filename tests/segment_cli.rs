@@ -13,7 +13,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Output;
 
-use common::cli::{self, TempDir, text};
+use common::cli::{self, TempDir, csv, text};
 use common::{Pick, config, pick};
 use proptest::prelude::*;
 
@@ -46,26 +46,10 @@ fn run(args: &[&str]) -> Output {
 
 /// Runs with `args` and checks it exits with `code`, nothing on stdout and `wants` in stderr.
 fn fails(args: &[&str], code: i32, wants: &[&str]) {
-    let out = run(args);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "{args:?}: stderr {err}");
-    assert_eq!(text(&out.stdout), "", "{args:?}: nothing on stdout");
-    for want in wants {
-        assert!(err.contains(want), "{args:?}: stderr lacks {want:?}:\n{err}");
-    }
+    cli::fails("segment", args, code, wants)
 }
 
 // ------------------------------------------------------------------ files
-
-/// A CSV field, double-quoted when it has a comma or a quote (RFC 4180).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
-}
-
-fn csv(rows: &[Vec<String>], crlf: bool) -> String {
-    let end = if crlf { "\r\n" } else { "\n" };
-    rows.iter().map(|r| r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",") + end).collect()
-}
 
 /// A plan file from `(name, query)` rules and a fallback.
 fn plan_json(rules: &[(&str, String)], fallback: &str) -> String {

@@ -546,8 +546,8 @@ impl Query {
 
     /// This query with each tag name `rename` maps replaced, or `None` when it maps none:
     /// how a layer that stores queries replaces aliases with the tags they stand for. The
-    /// result is parsed back from its canonical text (as [`Query::replace_tag`]'s), so its
-    /// source is that text and every span points into it.
+    /// result is parsed back from its canonical text, so its source is that text and every
+    /// span points into it.
     ///
     /// Errors: what parsing the new text gives ([`Error::QueryTooLarge`](crate::Error::QueryTooLarge)
     /// when longer names take it past [`MAX_QUERY_LEN`](crate::MAX_QUERY_LEN) bytes).
@@ -586,13 +586,7 @@ impl Query {
     /// when a longer name takes it past [`MAX_QUERY_LEN`](crate::MAX_QUERY_LEN) bytes (a
     /// stored query must parse back from its text).
     pub(crate) fn replace_tag(&self, from: &str, into: &str) -> crate::error::Result<Option<Query>> {
-        if !self.tag_names().contains(&from) {
-            return Ok(None);
-        }
-        let expr =
-            self.expr.map_tags(|t| TagRef::new(if &*t.name == from { into.into() } else { t.name.clone() }, None));
-        let text = Query { expr, depth: self.depth, source: None }.to_string();
-        Query::parse(&text).map(Some)
+        self.renamed(|n| (n == from).then(|| into.into()))
     }
 
     fn into_expr(mut self) -> Expr {

@@ -110,21 +110,7 @@ impl SegmentPlan {
     /// The plan with each tag name of its queries that `rename` maps replaced (see
     /// [`Query::renamed`]), or `None` when it maps none.
     pub(crate) fn renamed(&self, rename: impl Fn(&str) -> Option<Box<str>>) -> Result<Option<SegmentPlan>> {
-        let mut queries: Vec<Option<Query>> = Vec::with_capacity(self.rules.len());
-        for r in &self.rules {
-            let q = r.query.renamed(&rename).map_err(|e| Error::InRule { rule: r.name.clone(), error: Box::new(e) })?;
-            queries.push(q);
-        }
-        if queries.iter().all(Option::is_none) {
-            return Ok(None);
-        }
-        let rules = self
-            .rules
-            .iter()
-            .zip(queries)
-            .map(|(r, q)| SegmentRule { name: r.name.clone(), query: q.unwrap_or_else(|| r.query.clone()) })
-            .collect();
-        Ok(Some(SegmentPlan { rules, fallback: self.fallback.clone() }))
+        Ok(self.renamed_rules(rename)?.map(|(plan, _)| plan))
     }
 
     /// Every segment's name: the rules' in order, then the fallback.
@@ -136,13 +122,16 @@ impl SegmentPlan {
     /// the rules that named it, in order; `None` when no rule names `from` (see
     /// [`Query::replace_tag`]). Errors name the rule ([`Error::InRule`]).
     pub(crate) fn replace_tag(&self, from: &str, into: &str) -> Result<Option<(SegmentPlan, Vec<String>)>> {
-        if !self.rules.iter().any(|r| r.query.tag_names().contains(&from)) {
-            return Ok(None);
-        }
+        self.renamed_rules(|n| (n == from).then(|| into.into()))
+    }
+
+    /// The plan with each tag name `rename` maps replaced, and the rules it changed, in
+    /// order; `None` when it changes none. Errors name the rule ([`Error::InRule`]).
+    fn renamed_rules(&self, rename: impl Fn(&str) -> Option<Box<str>>) -> Result<Option<(SegmentPlan, Vec<String>)>> {
         let mut rules = self.rules.clone();
         let mut rewritten = Vec::new();
         for rule in &mut rules {
-            if let Some(query) = rule.query.replace_tag(from, into).map_err(|e| rule.error(e))? {
+            if let Some(query) = rule.query.renamed(&rename).map_err(|e| rule.error(e))? {
                 rule.query = query;
                 rewritten.push(rule.name.clone());
             }

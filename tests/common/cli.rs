@@ -1,5 +1,5 @@
 //! Running an example binary from a test: where `cargo test` built it, a temporary
-//! directory for its input files, its output as text.
+//! directory for its input files (written as CSV), its output as text, its failures.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -24,6 +24,29 @@ pub fn example(name: &str) -> PathBuf {
 /// Runs example `name` with `args`.
 pub fn run(name: &str, args: &[&str]) -> Output {
     Command::new(example(name)).args(args).output().unwrap_or_else(|e| panic!("run the {name} example: {e}"))
+}
+
+/// Runs example `name` with `args` and checks it exits with `code`, nothing on stdout and
+/// `wants` in stderr.
+pub fn fails(name: &str, args: &[&str], code: i32, wants: &[&str]) {
+    let out = run(name, args);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{args:?}: stderr {err}");
+    assert_eq!(text(&out.stdout), "", "{args:?}: nothing on stdout");
+    for want in wants {
+        assert!(err.contains(want), "{args:?}: stderr lacks {want:?}:\n{err}");
+    }
+}
+
+/// A CSV field, double-quoted when it has a comma or a quote (RFC 4180).
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_owned() }
+}
+
+/// `rows` as CSV text, each line ended by `\r\n` (`crlf`) or `\n`.
+pub fn csv(rows: &[Vec<String>], crlf: bool) -> String {
+    let end = if crlf { "\r\n" } else { "\n" };
+    rows.iter().map(|r| r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",") + end).collect()
 }
 
 /// Output bytes as text.

@@ -561,6 +561,35 @@ impl Model {
         self.tags.iter().filter(|(_, t)| t.contains(norm)).map(|(&c, _)| c).collect()
     }
 
+    /// `merge_tags(from, into)` on the members (both checked by the caller): `from`'s
+    /// customers carry `into` (in an exclusive group, `into` wins: they lose their other
+    /// value), and `from` leaves the pool. `(moved, added, displaced)`: `from`'s customers,
+    /// those new to `into`, and those who lost another value of its group.
+    pub fn merge_tag(&mut self, from: &str, into: &str) -> (u64, u64, u64) {
+        let moved = self.members(from);
+        let had = self.members(into);
+        let group = self.group_of(into).map(str::to_owned);
+        let mut displaced = 0;
+        for c in &moved {
+            let tags = self.tags.get_mut(c).expect("members are live");
+            tags.remove(from);
+            if let Some(g) = &group {
+                let others: Vec<String> = tags
+                    .iter()
+                    .filter(|t| *t != into && t.split_once(':').is_some_and(|(p, _)| p == g))
+                    .cloned()
+                    .collect();
+                displaced += u64::from(!others.is_empty());
+                for t in others {
+                    tags.remove(&t);
+                }
+            }
+            tags.insert(into.to_owned());
+        }
+        self.pool.remove(from);
+        (moved.len() as u64, moved.difference(&had).count() as u64, displaced)
+    }
+
     /// How many customers carry each tag of the pool exactly: [`Model::members`] of every tag
     /// at once.
     pub fn member_counts(&self) -> BTreeMap<&str, u64> {

@@ -391,29 +391,9 @@ impl Saved {
         if after.graph().order().is_none() {
             return err("RuleCycle");
         }
-        let moved = after.m.members(&from);
-        let had = after.m.members(&into);
-        let group = after.m.group_of(&into).map(str::to_owned);
-        let mut displaced = 0;
-        for c in &moved {
-            let tags = after.m.tags.get_mut(c).expect("members are live");
-            tags.remove(&from);
-            if let Some(g) = &group {
-                let others: Vec<String> = tags
-                    .iter()
-                    .filter(|t| **t != into && t.split_once(':').is_some_and(|(p, _)| p == g))
-                    .cloned()
-                    .collect();
-                displaced += u64::from(!others.is_empty());
-                for t in others {
-                    tags.remove(&t);
-                }
-            }
-            tags.insert(into.clone());
-        }
-        after.m.pool.remove(&from);
+        let (moved, added, displaced) = after.m.merge_tag(&from, &into);
         *self = after;
-        Ok((moved.len() as u64, moved.difference(&had).count() as u64, displaced, rewritten))
+        Ok((moved, added, displaced, rewritten))
     }
 
     /// Per tag of the pool, the saved queries that read it: those naming it or an ancestor,

@@ -22,15 +22,10 @@ use super::Tags;
 
 impl Tags {
     /// Gives live customer `into` the tags of `from` by the rules above; the names of the tags
-    /// `into` gained, in id order. `from` keeps its tags (the caller removes it). One
-    /// `contains` per tag of the pool, then a write per tag moved.
+    /// `into` gained, in id order. `from` keeps its tags (the caller removes it). `from`'s
+    /// tags as [`Tags::of_ids`] finds them, then a write per tag moved.
     pub(crate) fn merge_customer(&mut self, into: u32, from: u32) -> Vec<String> {
-        let carried: Vec<_> = self
-            .pool
-            .iter()
-            .map(|(t, _)| t)
-            .filter(|&t| self.store.get(t).contains(from) && self.owner_of(t).is_none())
-            .collect();
+        let carried: Vec<_> = self.of_ids(from).into_iter().filter(|&t| self.owner_of(t).is_none()).collect();
         let mut gained = Vec::new();
         for tag in carried {
             let from_day = self.expiry.day_of(tag, from);
