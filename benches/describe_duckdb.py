@@ -11,7 +11,9 @@ data); needs duckdb, pyarrow and numpy (the peer harness's venv has them).
 1. The engine: `bench_describe` (a separate process, so the two never share memory) loads
    DATA/tags.bin, draws the audience (customer c is in it when splitmix64(seed + c) % 100 <
    percent), writes its ids for DuckDB, and times `Engine::describe` (top 20 by lift over
-   every tag): a warm-up, then --engine-runs timed runs. Its load is not timed here.
+   every tag): two warm-ups (the first counts tag by tag, the second builds the census of
+   the audience's blocks; both reported, not compared), then --engine-runs timed runs. Its
+   load is not timed here.
 2. DuckDB (all cores unless --threads): the pairs table `pairs(customer_id UINTEGER, tag_id
    USMALLINT)` as the peer harness loads it (sorted by tag, customer), the audience as a
    table `audience(customer_id UINTEGER)` of the same ids, and for one formulation the
@@ -188,6 +190,10 @@ def main():
     n = engine.get("threads", 1)
     label = f"audience describe ({n} thread{'s' if n != 1 else ''})"
     print(f"{label:32} {eng['best_ms']:9.2f} {eng['median_ms']:10.2f}")
+    if "build_ms" in engine:
+        print(f"  (its first call, tag by tag: {engine['cold_ms']:.1f} ms; the second, building the census of "
+              f"{engine['census_bytes'] / 1e6:.1f} MB beside {engine['bitmap_bytes'] / 1e6:.1f} MB of bitmaps: "
+              f"{engine['build_ms']:.1f} ms; last round)")
     results, ok = {}, True
     for fname in FORMULATIONS:
         d = summary(duck_rounds[fname])

@@ -120,9 +120,12 @@
 //!  │                          layer/owners.rs: who owns which tags (refresh's groups, plans'
 //!  │                          groups, rule tags), refused to hand writes;
 //!  │                          layer/writes.rs: every bitmap write, where the change feed
-//!  │                          records it and expiry days follow removals (and the customer
-//!  │                          index's blocks are dropped); layer/by_customer.rs: a customer's
-//!  │                          tags through a per-block index built by reads;
+//!  │                          records it and expiry days follow removals (and what is kept
+//!  │                          per block for reads is dropped); layer/by_customer.rs: a
+//!  │                          customer's tags through a per-block index built by reads;
+//!  │                          layer/by_block.rs: the census, every tag's sparse values per
+//!  │                          block side by side, for describe and compare;
+//!  │                          layer/per_block.rs: the two caches' shared bookkeeping;
 //!  │                          layer/merge_tags.rs, merge_customer.rs: one tag's customers
 //!  │                          into another's, one customer's tags into another's;
 //!  │                          pool.rs, name.rs, suggest.rs, store.rs

@@ -329,3 +329,189 @@ fn compare_min_count_reads_one_side() {
     assert_eq!(listed(1), 1, "x: 1 of 2 against 1 of 1");
     assert_eq!(listed(2), 0, "only one customer carries x");
 }
+
+// ------------------------------------------------------------------ the census
+
+/// Tags over three 2^16-id blocks for the census test (a parent, its children, Unicode).
+const CENSUS_TAGS: [&str; 6] = ["vip", "sports", "sports/run", "sports/bike", "高消费", "new"];
+const CENSUS_N: u32 = 140_000;
+
+#[derive(Clone, Debug)]
+enum CensusOp {
+    /// `tag_all` of `lo..lo + len` stepping by `step`.
+    TagRange {
+        tag: usize,
+        lo: u32,
+        len: u32,
+        step: u32,
+    },
+    /// `untag_all` of the same shape.
+    UntagRange {
+        tag: usize,
+        lo: u32,
+        len: u32,
+        step: u32,
+    },
+    Tag {
+        tag: usize,
+        c: u32,
+    },
+    Untag {
+        tag: usize,
+        c: u32,
+    },
+    Remove {
+        c: u32,
+    },
+    Delete {
+        tag: usize,
+    },
+    Optimize,
+    /// Describe and compare audiences `start..` stepping by `step` (a second one by `step2`),
+    /// `repeat` times: the first reads of a block since a write go without the census, the
+    /// next build it, later ones read it kept.
+    Read {
+        start: u32,
+        step: u32,
+        step2: u32,
+        repeat: usize,
+        threads: usize,
+    },
+}
+
+fn census_op() -> impl Strategy<Value = CensusOp> {
+    let tag = 0..CENSUS_TAGS.len();
+    let c = 0..CENSUS_N;
+    prop_oneof![
+        3 => (tag.clone(), 0..CENSUS_N, 1..80_000u32, 1..60u32)
+            .prop_map(|(tag, lo, len, step)| CensusOp::TagRange { tag, lo, len, step }),
+        1 => (tag.clone(), 0..CENSUS_N, 1..80_000u32, 1..60u32)
+            .prop_map(|(tag, lo, len, step)| CensusOp::UntagRange { tag, lo, len, step }),
+        2 => (tag.clone(), c.clone()).prop_map(|(tag, c)| CensusOp::Tag { tag, c }),
+        1 => (tag.clone(), c.clone()).prop_map(|(tag, c)| CensusOp::Untag { tag, c }),
+        1 => c.prop_map(|c| CensusOp::Remove { c }),
+        1 => tag.prop_map(|tag| CensusOp::Delete { tag }),
+        1 => Just(CensusOp::Optimize),
+        4 => (0..CENSUS_N, 1..400u32, 1..400u32, 1..4usize, 0..3usize)
+            .prop_map(|(start, step, step2, repeat, threads)| CensusOp::Read { start, step, step2, repeat, threads }),
+    ]
+}
+
+/// Tag -> customers, the live set: the census test's naive model.
+struct CensusModel {
+    tags: BTreeMap<&'static str, BTreeSet<u32>>,
+    live: BTreeSet<u32>,
+}
+
+impl CensusModel {
+    /// What a query on `tag` matches: its customers and its descendants'.
+    fn members(&self, tag: &str) -> BTreeSet<u32> {
+        let below = |t: &str| t == tag || t.strip_prefix(tag).is_some_and(|r| r.starts_with('/'));
+        self.tags.iter().filter(|(t, _)| below(t)).flat_map(|(_, m)| m.iter().copied()).collect()
+    }
+}
+
+fn range(lo: u32, len: u32, step: u32) -> BTreeSet<u32> {
+    (lo..lo.saturating_add(len).min(CENSUS_N)).step_by(step as usize).collect()
+}
+
+proptest! {
+    #![proptest_config(config(24))]
+
+    /// Describe and compare, read again and again between random writes (ranges and single
+    /// customers, removals, deleted tags, a parent and its children, `optimize` changing
+    /// container kinds), count as the naive model does: whether a block's census is absent,
+    /// built by this read, kept, or dropped by a write since.
+    #[test]
+    fn describe_and_compare_follow_writes_through_the_census(ops in prop::collection::vec(census_op(), 1..14)) {
+        let mut e = Engine::new();
+        e.customer_id_range(0..CENSUS_N).unwrap();
+        let mut m = CensusModel { tags: BTreeMap::new(), live: (0..CENSUS_N).collect() };
+        let audience = |ids: &BTreeSet<u32>| -> Audience { ids.iter().copied().map(CustomerId).collect() };
+        for op in ops {
+            match op {
+                CensusOp::TagRange { tag, lo, len, step } => {
+                    let ids: BTreeSet<u32> = range(lo, len, step).intersection(&m.live).copied().collect();
+                    e.tag_all(&audience(&ids), CENSUS_TAGS[tag]).unwrap();
+                    m.tags.entry(CENSUS_TAGS[tag]).or_default().extend(ids);
+                }
+                CensusOp::UntagRange { tag, lo, len, step } => {
+                    let ids = range(lo, len, step);
+                    if e.tag_id(CENSUS_TAGS[tag]).is_some() {
+                        e.untag_all(&audience(&ids), CENSUS_TAGS[tag]).unwrap();
+                    }
+                    if let Some(t) = m.tags.get_mut(CENSUS_TAGS[tag]) {
+                        t.retain(|c| !ids.contains(c));
+                    }
+                }
+                CensusOp::Tag { tag, c } => {
+                    if m.live.contains(&c) {
+                        e.tag(CustomerId(c), CENSUS_TAGS[tag]).unwrap();
+                        m.tags.entry(CENSUS_TAGS[tag]).or_default().insert(c);
+                    }
+                }
+                CensusOp::Untag { tag, c } => {
+                    if m.live.contains(&c) && e.tag_id(CENSUS_TAGS[tag]).is_some() {
+                        e.untag(CustomerId(c), CENSUS_TAGS[tag]).unwrap();
+                    }
+                    if let Some(t) = m.tags.get_mut(CENSUS_TAGS[tag]) {
+                        t.remove(&c);
+                    }
+                }
+                CensusOp::Remove { c } => {
+                    if m.live.remove(&c) {
+                        e.remove_customer(CustomerId(c)).unwrap();
+                        m.tags.values_mut().for_each(|t| { t.remove(&c); });
+                    }
+                }
+                CensusOp::Delete { tag } => {
+                    let name = CENSUS_TAGS[tag];
+                    // A parent with children cannot be deleted; the model follows the engine.
+                    if e.tag_id(name).is_some() && e.delete_tag(name).is_ok() {
+                        m.tags.remove(name);
+                    }
+                }
+                CensusOp::Optimize => e.optimize(),
+                CensusOp::Read { start, step, step2, repeat, threads } => {
+                    let a: BTreeSet<u32> = (start..CENSUS_N).step_by(step as usize).filter(|c| m.live.contains(c)).collect();
+                    let b: BTreeSet<u32> = (0..CENSUS_N).step_by(step2 as usize).filter(|c| m.live.contains(c)).collect();
+                    let names: Vec<String> = e.tags().map(|t| t.name.to_owned()).collect();
+                    let want: BTreeMap<String, (u64, u64, u64)> = names
+                        .iter()
+                        .map(|t| {
+                            let members = m.members(t);
+                            let count = |s: &BTreeSet<u32>| members.intersection(s).count() as u64;
+                            (t.clone(), (count(&a), count(&b), members.len() as u64))
+                        })
+                        .collect();
+                    for _ in 0..repeat {
+                        let d = e.describe(&audience(&a), DescribeOptions::new().top(usize::MAX).threads(threads));
+                        prop_assert_eq!(d.size, a.len() as u64);
+                        let got: BTreeMap<String, (u64, u64)> =
+                            d.tags.iter().map(|t| (t.tag.clone(), (t.count, t.total))).collect();
+                        let listed: BTreeMap<String, (u64, u64)> = want
+                            .iter()
+                            .filter(|(_, w)| w.0 > 0)
+                            .map(|(t, w)| (t.clone(), (w.0, w.2)))
+                            .collect();
+                        prop_assert_eq!(&got, &listed, "describe");
+                        let c = e.compare_with(&audience(&a), &audience(&b), DescribeOptions::new().top(usize::MAX).threads(threads));
+                        for t in &c.tags {
+                            let w = want[&t.tag];
+                            prop_assert_eq!((t.in_a, t.in_b), (w.0, w.1), "compare {}", t.tag);
+                        }
+                        let shown: BTreeSet<&str> = c.tags.iter().map(|t| t.tag.as_str()).collect();
+                        for (t, w) in &want {
+                            // The shares differ (an empty audience's are 0).
+                            let scaled = |x: u64, n: usize, other: usize| if n == 0 { 0 } else { u128::from(x) * other.max(1) as u128 };
+                            let differs = scaled(w.0, a.len(), b.len()) != scaled(w.1, b.len(), a.len());
+                            prop_assert_eq!(shown.contains(t.as_str()), w.0.max(w.1) > 0 && differs, "compare lists {}", t);
+                        }
+                    }
+                    // Read twice (describe, then compare): the census was built.
+                    prop_assert!(a.is_empty() || e.stats().census_bytes > 0);
+                }
+            }
+        }
+    }
+}

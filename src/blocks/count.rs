@@ -9,13 +9,19 @@
 //! block, and counts each dense tag against them with the dispatched AND-count kernel, its
 //! containers read from the tag's kept view or streamed ([`super::stream`], no copy).
 //! Sparse tags, and every tag when the audience is sparse, go to `intersection_len`.
+//!
+//! Over the tags' census (`tags/layer/by_block.rs`: every tag's sparse containers of a
+//! block side by side), the audience's words are probed with [`probe`], block by block, and
+//! [`Counter::count_rest`] counts what the census does not hold.
+
+use std::sync::OnceLock;
 
 use fearless_simd::Level;
 use roaring::RoaringBitmap;
 
-use super::format::{Container, array_values, run_ranges};
+use super::format::{ARRAY_LIMIT, Container, array_values, run_ranges};
 use super::kernels::{self, Words};
-use super::stream::for_each_container;
+use super::stream::{for_each_container, for_each_counted};
 use super::view::View;
 
 /// Where no block of the audience is.
@@ -24,7 +30,10 @@ const NONE: u32 = u32::MAX;
 /// An audience, laid out to be counted against many bitmaps.
 pub(crate) struct Counter {
     bits: RoaringBitmap,
-    dense: Option<Dense>,
+    /// Whether [`Counter::count`] counts dense bitmaps against the words.
+    dense_counts: bool,
+    /// The audience's blocks as words: made by the first count that needs them.
+    dense: OnceLock<Dense>,
 }
 
 /// The audience's blocks as words.
@@ -35,11 +44,29 @@ struct Dense {
     blocks: Vec<Words>,
 }
 
+/// A set of block keys (2^16 bits).
+pub(crate) struct Keys(Vec<u64>);
+
+impl Keys {
+    /// The keys `keys`.
+    pub(crate) fn new(keys: impl IntoIterator<Item = u16>) -> Keys {
+        let mut bits = vec![0u64; 1 << 10];
+        for k in keys {
+            bits[usize::from(k) / 64] |= 1 << (k % 64);
+        }
+        Keys(bits)
+    }
+
+    pub(crate) fn contains(&self, key: u16) -> bool {
+        self.0[usize::from(key) / 64] & (1 << (key % 64)) != 0
+    }
+}
+
 impl Counter {
     /// The audience `bits`, laid out for counting.
     pub(crate) fn new(bits: RoaringBitmap) -> Counter {
-        let dense = super::counts_faster_here(&bits).then(|| Dense::new(&bits));
-        Counter { bits, dense }
+        let dense_counts = super::counts_faster_here(&bits);
+        Counter { bits, dense_counts, dense: OnceLock::new() }
     }
 
     /// The audience's size.
@@ -47,13 +74,64 @@ impl Counter {
         self.bits.len()
     }
 
+    /// The audience's blocks: `(key, customers of the audience there)`, ascending.
+    pub(crate) fn blocks(&self) -> Vec<(u16, usize)> {
+        let mut out = Vec::new();
+        for_each_counted(&self.bits, |key, card, _| out.push((key, card)));
+        out
+    }
+
+    fn dense(&self) -> &Dense {
+        self.dense.get_or_init(|| Dense::new(&self.bits))
+    }
+
+    /// The audience's block `key` as words, if it has one there.
+    pub(crate) fn words(&self, key: u16) -> Option<&Words> {
+        let d = self.dense();
+        let at = d.slot[usize::from(key)];
+        (at != NONE).then(|| &d.blocks[at as usize])
+    }
+
     /// `|audience AND bits|`; `view` is `bits`' kept view, if it has one.
     pub(crate) fn count(&self, bits: &RoaringBitmap, view: Option<&View>) -> u64 {
-        match &self.dense {
-            Some(d) if view.is_some() || super::counts_faster_here(bits) => d.count(bits, view),
-            _ => self.bits.intersection_len(bits),
+        if self.dense_counts && (view.is_some() || super::counts_faster_here(bits)) {
+            self.dense().count(bits, view, None)
+        } else {
+            self.bits.intersection_len(bits)
         }
     }
+
+    /// `|audience AND bits|` but for the containers a census holds: those of the blocks in
+    /// `census` with at most [`ARRAY_LIMIT`] values (the census counted them). `view` is
+    /// `bits`' kept view, if it has one.
+    pub(crate) fn count_rest(&self, bits: &RoaringBitmap, view: Option<&View>, census: &Keys) -> u64 {
+        self.dense().count(bits, view, Some(census))
+    }
+}
+
+/// How many of `positions` (values of one block) are set in `words`.
+///
+/// Four sums side by side: one chain of adds through a single sum would bound the loop by
+/// its latency (about twice as slow at 10M x 1,000 tags).
+pub(crate) fn probe(words: &Words, positions: &[u16]) -> u64 {
+    let bit = |p: u16| (words[usize::from(p >> 6)] >> (p & 63)) & 1;
+    let mut sums = [0u64; 4];
+    let quads = positions.chunks_exact(4);
+    let rest = quads.remainder();
+    for q in quads {
+        for (s, &p) in sums.iter_mut().zip(q) {
+            *s += bit(p);
+        }
+    }
+    sums.iter().sum::<u64>() + rest.iter().map(|&p| bit(p)).sum::<u64>()
+}
+
+/// [`probe`] against two sets' words at once, in one pass over `positions`.
+pub(crate) fn probe2(a: &Words, b: &Words, positions: &[u16]) -> (u64, u64) {
+    positions.iter().fold((0, 0), |(x, y), &p| {
+        let (w, bit) = (usize::from(p >> 6), p & 63);
+        (x + ((a[w] >> bit) & 1), y + ((b[w] >> bit) & 1))
+    })
 }
 
 impl Dense {
@@ -74,11 +152,13 @@ impl Dense {
         Dense { level, slot, blocks }
     }
 
-    fn count(&self, bits: &RoaringBitmap, view: Option<&View>) -> u64 {
+    /// `|audience AND bits|`, leaving out the containers of `skip`'s blocks with at most
+    /// [`ARRAY_LIMIT`] values.
+    fn count(&self, bits: &RoaringBitmap, view: Option<&View>, skip: Option<&Keys>) -> u64 {
         let mut n = 0;
-        let mut add = |key: u16, c: Container<'_>| {
+        let mut add = |key: u16, card: usize, c: Container<'_>| {
             let at = self.slot[usize::from(key)];
-            if at == NONE {
+            if at == NONE || (card <= ARRAY_LIMIT && skip.is_some_and(|s| s.contains(key))) {
                 return;
             }
             let w = &self.blocks[at as usize];
@@ -89,8 +169,8 @@ impl Dense {
             };
         };
         match view {
-            Some(v) => (0..v.len()).for_each(|i| add(v.key(i), v.container(i))),
-            None => for_each_container(bits, add),
+            Some(v) => (0..v.len()).for_each(|i| add(v.key(i), v.card(i), v.container(i))),
+            None => for_each_counted(bits, add),
         }
         n
     }
@@ -112,8 +192,52 @@ mod tests {
             for b in &samples {
                 let want = a.intersection_len(b);
                 assert_eq!(counter.count(b, None), want, "{a:?} AND {b:?}");
-                assert_eq!(dense.count(b, None), want, "{a:?} AND {b:?}, streamed");
-                assert_eq!(dense.count(b, Some(&View::new(b))), want, "{a:?} AND {b:?}, from a view");
+                assert_eq!(dense.count(b, None, None), want, "{a:?} AND {b:?}, streamed");
+                assert_eq!(dense.count(b, Some(&View::new(b)), None), want, "{a:?} AND {b:?}, from a view");
+            }
+        }
+    }
+
+    /// A census's part (the sparse containers of its blocks, probed) plus `count_rest` (the
+    /// others) is the whole count, streamed or from a view.
+    #[test]
+    fn probes_and_the_rest_add_up() {
+        let mut samples = sample_bitmaps();
+        // Blocks of exactly the array limit and one past it, as arrays, bitsets and runs.
+        let edge = |n: u32, step: u32| -> RoaringBitmap {
+            (0..n).map(|i| i * step).chain((0..n).map(|i| 65_536 + i * step)).collect()
+        };
+        for (n, step) in [(ARRAY_LIMIT as u32, 3), (ARRAY_LIMIT as u32 + 1, 3), (ARRAY_LIMIT as u32 + 1, 1)] {
+            let mut b = edge(n, step);
+            samples.push(b.clone());
+            b.optimize();
+            samples.push(b);
+        }
+        for a in &samples {
+            let counter = Counter::new(a.clone());
+            let keys: Vec<u16> = counter.blocks().iter().map(|&(k, _)| k).collect();
+            assert_eq!(counter.blocks().iter().map(|&(_, n)| n as u64).sum::<u64>(), a.len());
+            // Every other block of the audience in the census.
+            let census: Vec<u16> = keys.iter().copied().step_by(2).collect();
+            let in_census = Keys::new(census.iter().copied());
+            for b in &samples {
+                let mut probed = 0;
+                for &key in &census {
+                    let lo = u32::from(key) << 16;
+                    let part: Vec<u16> = b.range(lo..=lo | 0xFFFF).map(|v| v as u16).collect();
+                    if part.len() <= ARRAY_LIMIT {
+                        let w = counter.words(key).expect("an audience block");
+                        probed += probe(w, &part);
+                        assert_eq!(probe2(w, w, &part), (probe(w, &part), probe(w, &part)));
+                    }
+                }
+                let want = a.intersection_len(b);
+                assert_eq!(probed + counter.count_rest(b, None, &in_census), want, "{a:?} AND {b:?}");
+                assert_eq!(
+                    probed + counter.count_rest(b, Some(&View::new(b)), &in_census),
+                    want,
+                    "{a:?} AND {b:?}, view"
+                );
             }
         }
     }

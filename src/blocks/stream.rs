@@ -14,7 +14,12 @@ use roaring::RoaringBitmap;
 use super::format::{self, Container, Description, Kind, RUN_COUNT_BYTES, u16_at};
 
 /// Calls `f(key, container)` for every container of `bits`, ascending.
-pub(crate) fn for_each_container(bits: &RoaringBitmap, f: impl FnMut(u16, Container<'_>)) {
+pub(crate) fn for_each_container(bits: &RoaringBitmap, mut f: impl FnMut(u16, Container<'_>)) {
+    for_each_counted(bits, |key, _, c| f(key, c));
+}
+
+/// Calls `f(key, cardinality, container)` for every container of `bits`, ascending.
+pub(crate) fn for_each_counted(bits: &RoaringBitmap, f: impl FnMut(u16, usize, Container<'_>)) {
     let mut sink = Sink { f, header: Vec::new(), header_len: None, entries: Vec::new(), next: 0, pending: Vec::new() };
     bits.serialize_into(&mut sink).expect("the sink accepts every write");
     debug_assert_eq!(sink.next, sink.entries.len(), "every container was delivered");
@@ -33,7 +38,7 @@ struct Sink<F> {
     pending: Vec<u8>,
 }
 
-impl<F: FnMut(u16, Container<'_>)> Sink<F> {
+impl<F: FnMut(u16, usize, Container<'_>)> Sink<F> {
     fn parsed(&self) -> bool {
         self.header_len == Some(self.header.len())
     }
@@ -74,12 +79,12 @@ impl<F: FnMut(u16, Container<'_>)> Sink<F> {
     }
 
     fn deliver(&mut self, d: Description, bytes: &[u8]) {
-        (self.f)(d.key, Container::new(d.kind, bytes));
+        (self.f)(d.key, d.card, Container::new(d.kind, bytes));
         self.next += 1;
     }
 }
 
-impl<F: FnMut(u16, Container<'_>)> io::Write for Sink<F> {
+impl<F: FnMut(u16, usize, Container<'_>)> io::Write for Sink<F> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.parsed() {
             self.take(buf);

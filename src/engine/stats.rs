@@ -40,6 +40,15 @@ pub struct Stats {
     /// [`Engine::profile`]: crate::Engine::profile
     /// [`Engine::tags_of`]: crate::Engine::tags_of
     pub customer_index_bytes: usize,
+    /// Heap bytes of the tags' census: per 2^16-id block, every tag's values there when it
+    /// has at most 4,096 of them, side by side, which [`Engine::describe`] and
+    /// [`Engine::compare`] build for the blocks they read more than once (a block's write
+    /// drops it), within `bitmap_bytes`. Like `view_bytes`, it depends on what was read; a
+    /// clone starts without it.
+    ///
+    /// [`Engine::describe`]: crate::Engine::describe
+    /// [`Engine::compare`]: crate::Engine::compare
+    pub census_bytes: usize,
     /// Approximate heap bytes of the customer directory (keys and id tables).
     pub directory_bytes: usize,
     /// Attributes (names that resolve in queries).
@@ -87,6 +96,7 @@ impl Engine {
             subtree_bytes: self.tags.subtree_bytes(),
             view_bytes: self.tags.view_bytes(),
             customer_index_bytes: self.tags.customer_index_bytes(),
+            census_bytes: self.tags.census_bytes(),
             directory_bytes: self.customers.heap_bytes(),
             attributes: self.attrs.len(),
             attribute_bytes: self.attrs.serialized_bytes(),

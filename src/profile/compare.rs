@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use roaring::RoaringBitmap;
 
 use super::describe::DescribeOptions;
-use super::scan::per_tag;
+use super::scan::counts_per_tag;
 use crate::blocks::count::Counter;
 use crate::tags::Tags;
 
@@ -104,9 +104,9 @@ pub(crate) fn compare(
     let (na, nb) = (ca.len(), cb.len());
     let mut listed: Vec<ShareDiff> = Vec::new();
     if na + nb > 0 {
-        let threads = options.threads_for(na + nb, tags);
-        listed = per_tag(tags, &options.excluded(tags), threads, |_, name, members, view| {
-            let (in_a, in_b) = (ca.count(members, view), cb.count(members, view));
+        let excluded = options.excluded(tags);
+        listed = counts_per_tag(tags, &[&ca, &cb], &excluded, options.asked_threads(), |_, name, _, counts| {
+            let (in_a, in_b) = (counts[0], counts[1]);
             (in_a.max(in_b) >= options.min_count_value() && gap(in_a, na, in_b, nb) != 0).then(|| ShareDiff {
                 tag: name.to_owned(),
                 in_a,

@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 
 use roaring::RoaringBitmap;
 
-use super::scan::per_tag;
+use super::scan::counts_per_tag;
 
 use crate::blocks::count::Counter;
 use crate::error::Result;
@@ -63,18 +63,20 @@ impl DescribeOptions {
 }
 
 impl DescribeOptions {
-    /// How many threads may count: at most `n` (the calling thread among them; tags are
-    /// dealt to them round-robin, and the result is the same whatever the number). Default
-    /// (and `0`): one thread when the work is small (the audience's size times the pool's
-    /// tags under 2^24), else the cores the process may use, at most 8.
+    /// How many threads may count: at most `n` (the calling thread among them; the census's
+    /// blocks are split among them, then the tags it does not hold whole are dealt to them
+    /// round-robin, and the result is the same whatever the number). Default
+    /// (and `0`): one thread when the work is small (under 2^21 values of the census for the
+    /// audience's blocks; tag by tag, the audience's size times the pool's tags), else the
+    /// cores the process may use, at most 8.
     pub fn threads(&mut self, n: usize) -> &mut Self {
         self.threads = NonZeroUsize::new(n);
         self
     }
 
-    /// The threads to count with, for an audience of `size` customers.
-    pub(crate) fn threads_for(&self, size: u64, tags: &Tags) -> usize {
-        super::scan::threads(self.threads, size, tags.len())
+    /// The threads asked for, if any.
+    pub(crate) fn asked_threads(&self) -> Option<NonZeroUsize> {
+        self.threads
     }
 
     /// The tags [`DescribeOptions::exclude`] names, aliases resolved; unknown names dropped.
@@ -139,9 +141,9 @@ pub(crate) fn describe(
     let (size, everyone) = (audience.len(), live.len());
     let mut listed: Vec<TagLift> = Vec::new();
     if size > 0 {
-        let threads = options.threads_for(size, tags);
-        listed = per_tag(tags, &options.excluded(tags), threads, |_, name, members, view| {
-            let count = audience.count(members, view);
+        let excluded = options.excluded(tags);
+        listed = counts_per_tag(tags, &[&audience], &excluded, options.asked_threads(), |_, name, members, counts| {
+            let count = counts[0];
             (count >= options.min_count).then(|| {
                 let total = members.len();
                 let lift = (count as f64 / size as f64) / (total as f64 / everyone as f64);

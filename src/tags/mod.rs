@@ -25,7 +25,7 @@ pub use kind::TagKind;
 pub use name::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN};
 pub use pool::TagInfo;
 
-pub(crate) use layer::{DerivedGroup, Tags};
+pub(crate) use layer::{Census, DerivedGroup, Tags};
 pub(crate) use pool::Pool;
 pub(crate) use store::Store;
 

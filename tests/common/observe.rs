@@ -99,11 +99,12 @@ pub struct Snapshot {
 }
 
 /// The engine's [`Stats`](audience::Stats) with its caches set aside (the views of dense tags
-/// and the customer index: what reads have built, not what the engine holds).
+/// the customer index and the census: what reads have built, not what the engine holds).
 pub fn held(e: &Engine) -> audience::Stats {
     let mut s = e.stats();
     s.view_bytes = 0;
     s.customer_index_bytes = 0;
+    s.census_bytes = 0;
     s
 }
 

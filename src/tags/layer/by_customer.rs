@@ -6,57 +6,33 @@
 //! An index from customer to tags answers in a microsecond, but kept for every customer
 //! it costs as much as the bitmaps and a second write on every tagging.
 //!
-//! So the index is kept per 2^16-id block, built on demand: the second read in a block
-//! since its last write builds the block's index (one range walk per tag: about 3.5 ms at
-//! 10M customers x 1,000 tags), later reads use it, and any write to the block drops it. A block's index
+//! So the index is kept per 2^16-id block, built on demand (`per_block.rs`): the second read
+//! in a block since its last write builds the block's index (one range walk per tag: about
+//! 3.5 ms at 10M customers x 1,000 tags), later reads use it, and any write to the block
+//! drops it. A block's index
 //! holds the tags whose container there is an array (the sparse ones, where probing is
 //! slow) as a row of `u16` positions per customer; tags dense in the block (a bitset or run
 //! container, one cache miss to probe) are probed. Blocks are kept within a budget of the
-//! tag bitmaps' serialized size, or [`MIN_BUDGET`] when that is more (a block past it is
+//! tag bitmaps' serialized size, or 16 MiB when that is more (a block past it is
 //! used for the read that built it and not kept), so past small engines the index never
 //! more than doubles what tags cost.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use super::Tags;
+use super::per_block::{HeapBytes, PerBlock, Read};
 use crate::blocks::format::ARRAY_LIMIT;
 use crate::id::TagId;
 
-/// Reads of a block, since its last write, before its index is built: a one-off read
-/// probes, a block read again gets an index.
-const BUILD_ON_READ: u32 = 2;
-
-/// In `Inner::reads`: the block cannot be indexed (a row would overflow); its reads probe
-/// until a write to it.
-const UNINDEXABLE: u32 = u32::MAX;
-
-/// The least the index may keep, whatever the bitmaps' size: a block costs 68 KiB of row
-/// lengths and marks before its rows.
-const MIN_BUDGET: usize = 16 << 20;
-
-/// The customer index's blocks: built lazily by reads (`&self`), dropped by writes.
-#[derive(Default)]
-pub(crate) struct ByCustomer {
-    inner: RwLock<Inner>,
-}
-
-#[derive(Default)]
-struct Inner {
-    blocks: HashMap<u16, Arc<Block>>,
-    /// Reads per block without an index, since the block's last write.
-    reads: HashMap<u16, u32>,
-    /// Heap bytes of `blocks`.
-    bytes: usize,
-    /// A block built did not fit the budget: reads probe until a write frees some.
-    full: bool,
-}
+/// The customer index's blocks: built lazily by reads (`&self`), dropped by writes
+/// (`per_block.rs`).
+pub(super) type ByCustomer = PerBlock<Block>;
 
 /// Customers per checkpoint of a block's row starts.
 const STRIDE: usize = 64;
 
 /// One block's index.
-struct Block {
+pub(super) struct Block {
     /// The tags indexed here (sparse in the block), in id order.
     sparse: Vec<TagId>,
     /// The tags dense in the block, probed.
@@ -69,68 +45,22 @@ struct Block {
     rows: Vec<u16>,
 }
 
-impl Block {
+impl HeapBytes for Block {
     fn heap_bytes(&self) -> usize {
         (self.sparse.capacity() + self.dense.capacity()) * size_of::<TagId>()
             + self.lens.capacity()
             + self.marks.capacity() * 4
             + self.rows.capacity() * 2
     }
+}
 
+impl Block {
     /// Customer `low`'s positions in `sparse`.
     fn row(&self, low: usize) -> &[u16] {
         let mark = low / STRIDE * STRIDE;
         let start =
             self.marks[low / STRIDE] as usize + self.lens[mark..low].iter().map(|&n| usize::from(n)).sum::<usize>();
         &self.rows[start..start + usize::from(self.lens[low])]
-    }
-}
-
-impl Clone for ByCustomer {
-    /// A clone starts without an index (it is a cache).
-    fn clone(&self) -> ByCustomer {
-        ByCustomer::default()
-    }
-}
-
-impl std::fmt::Debug for ByCustomer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
-        f.debug_struct("ByCustomer").field("blocks", &inner.blocks.len()).field("bytes", &inner.bytes).finish()
-    }
-}
-
-impl ByCustomer {
-    /// Drops what blocks `lo..=hi` (keys) hold: their customers' tags changed.
-    pub(super) fn wrote(&mut self, lo: u16, hi: u16) {
-        let inner = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
-        if inner.blocks.is_empty() && inner.reads.is_empty() {
-            return;
-        }
-        let mut freed = 0;
-        if usize::from(hi - lo) < 64 {
-            // A write to a few blocks (one customer's, most often): drop them by key.
-            for k in lo..=hi {
-                inner.reads.remove(&k);
-                freed += inner.blocks.remove(&k).map_or(0, |b| b.heap_bytes());
-            }
-        } else {
-            inner.reads.retain(|&k, _| k < lo || k > hi);
-            inner.blocks.retain(|&k, b| {
-                let keep = k < lo || k > hi;
-                if !keep {
-                    freed += b.heap_bytes();
-                }
-                keep
-            });
-        }
-        inner.bytes -= freed;
-        inner.full &= freed == 0;
-    }
-
-    /// Heap bytes of the blocks kept.
-    pub(super) fn bytes(&self) -> usize {
-        self.inner.read().unwrap_or_else(|e| e.into_inner()).bytes
     }
 }
 
@@ -155,42 +85,17 @@ impl Tags {
     /// Block `key`'s index: kept, or built now when the block is read again and fits the
     /// budget; `None` to probe.
     fn customer_block(&self, key: u16) -> Option<Arc<Block>> {
-        let index = &self.by_customer.inner;
-        if let Some(b) = index.read().unwrap_or_else(|e| e.into_inner()).blocks.get(&key) {
-            return Some(Arc::clone(b));
+        match self.by_customer.read(key) {
+            Read::Kept(b) => Some(b),
+            Read::Without => None,
+            Read::Build => match self.build_block(key) {
+                Some(block) => Some(self.by_customer.keep(key, block, self.store.serialized_bytes())),
+                None => {
+                    self.by_customer.unbuildable(key);
+                    None
+                }
+            },
         }
-        {
-            let mut inner = index.write().unwrap_or_else(|e| e.into_inner());
-            if inner.full {
-                return None;
-            }
-            let reads = inner.reads.entry(key).or_insert(0);
-            if *reads == UNINDEXABLE {
-                return None;
-            }
-            *reads += 1;
-            if *reads < BUILD_ON_READ {
-                return None;
-            }
-        }
-        let Some(block) = self.build_block(key) else {
-            index.write().unwrap_or_else(|e| e.into_inner()).reads.insert(key, UNINDEXABLE);
-            return None;
-        };
-        let block = Arc::new(block);
-        let budget = self.store.serialized_bytes().max(MIN_BUDGET);
-        let mut inner = index.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = inner.blocks.get(&key) {
-            return Some(Arc::clone(b)); // another reader built it meanwhile
-        }
-        if inner.bytes + block.heap_bytes() > budget {
-            inner.full = true; // used for this read, not kept; the next reads probe
-            return Some(block);
-        }
-        inner.bytes += block.heap_bytes();
-        inner.reads.remove(&key);
-        inner.blocks.insert(key, Arc::clone(&block));
-        Some(block)
     }
 
     /// Block `key`'s index, from one range walk per tag; `None` when more tags are sparse
@@ -306,8 +211,7 @@ mod tests {
             assert_eq!(tags.of_ids(8), [ids[3]]);
         }
         assert_eq!(tags.customer_index_bytes(), 0, "not indexed");
-        let reads = tags.by_customer.inner.read().unwrap().reads.get(&0).copied();
-        assert_eq!(reads, Some(UNINDEXABLE), "not tried again until a write");
+        assert!(tags.by_customer.is_unbuildable(0), "not tried again until a write");
         // A write makes the block worth trying again: still too many tags for a row.
         tags.take(ids[0], 7);
         for _ in 0..3 {

@@ -4,7 +4,9 @@
 //! [`Store`]), and the names derived layers own (writing them by hand is an
 //! [`Error::DerivedName`]). Derived layers write through `derived.rs`; bulk loads through
 //! `bulk.rs`; expiring assignments live in `expiry.rs`, whose buckets every removal here
-//! keeps in step; aliases are defined and listed in `aliases.rs`; one customer's tags merged
+//! keeps in step; aliases are defined and listed in `aliases.rs`; what is kept per 2^16-id
+//! block for reads (the customer index, `by_customer.rs`; the census, `by_block.rs`; their
+//! shared bookkeeping, `per_block.rs`) is dropped by the writes in `writes.rs`; one customer's tags merged
 //! into another's in `merge_customer.rs`, one tag merged into another in `merge_tags.rs`. All
 //! are child modules, so the fields stay private to this folder.
 //!
@@ -20,14 +22,17 @@ use roaring::RoaringBitmap;
 
 mod aliases;
 mod bulk;
+mod by_block;
 mod by_customer;
 mod derived;
 mod expiry;
 mod merge_customer;
 mod merge_tags;
 mod owners;
+mod per_block;
 mod writes;
 
+pub(crate) use by_block::Census;
 pub(crate) use derived::DerivedGroup;
 use owners::Owners;
 
@@ -61,6 +66,9 @@ pub(crate) struct Tags {
     touched: writes::Touched,
     /// Customer -> tags, per block, built by reads and dropped by writes (`by_customer.rs`).
     by_customer: by_customer::ByCustomer,
+    /// Every tag's sparse part, per block, for describe; built by reads and dropped by
+    /// writes (`by_block.rs`).
+    by_block: by_block::ByBlock,
 }
 
 impl Tags {

@@ -83,24 +83,32 @@ impl Tags {
         self.touched.bits.clear();
     }
 
-    /// Drops the customer index's blocks `bits` spans (`by_customer.rs`).
+    /// Drops what is kept for reads of the blocks `lo..=hi` (keys): the customer index's
+    /// (`by_customer.rs`) and the census's (`by_block.rs`).
+    fn wrote_blocks(&mut self, lo: u32, hi: u32) {
+        let (lo, hi) = ((lo >> 16) as u16, (hi >> 16) as u16);
+        self.by_customer.wrote(lo, hi);
+        self.by_block.wrote(lo, hi);
+    }
+
+    /// Drops what is kept for reads of the blocks `bits` spans.
     fn wrote(&mut self, bits: &RoaringBitmap) {
         if let (Some(lo), Some(hi)) = (bits.min(), bits.max()) {
-            self.by_customer.wrote((lo >> 16) as u16, (hi >> 16) as u16);
+            self.wrote_blocks(lo, hi);
         }
     }
 
-    /// Drops the customer index's blocks tag `tag`'s members span.
+    /// Drops what is kept for reads of the blocks tag `tag`'s members span.
     fn wrote_tag(&mut self, tag: TagId) {
         let members = self.store.get(tag);
         if let (Some(lo), Some(hi)) = (members.min(), members.max()) {
-            self.by_customer.wrote((lo >> 16) as u16, (hi >> 16) as u16);
+            self.wrote_blocks(lo, hi);
         }
     }
 
     /// Adds `customer` to `tag`; whether it was new.
     pub(super) fn put(&mut self, tag: TagId, customer: u32) -> bool {
-        self.by_customer.wrote((customer >> 16) as u16, (customer >> 16) as u16);
+        self.wrote_blocks(customer, customer);
         let added = self.store.insert(&self.pool, tag, customer);
         if added {
             self.touch_one(customer);
@@ -113,7 +121,7 @@ impl Tags {
 
     /// Removes `customer` from `tag`; whether it carried it.
     pub(super) fn take(&mut self, tag: TagId, customer: u32) -> bool {
-        self.by_customer.wrote((customer >> 16) as u16, (customer >> 16) as u16);
+        self.wrote_blocks(customer, customer);
         let removed = self.store.remove(&self.pool, tag, customer);
         if removed {
             self.expiry.forget(tag, customer);
