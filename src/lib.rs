@@ -221,6 +221,7 @@ mod feed;
 mod history;
 mod id;
 mod lifecycle;
+mod persist;
 mod profile;
 mod query;
 mod refresh;

@@ -7,6 +7,7 @@
 
 mod bsi;
 mod cmp;
+mod persist;
 
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;

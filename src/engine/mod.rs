@@ -30,6 +30,7 @@ mod changes;
 mod customers;
 mod expiry;
 mod history;
+mod persist;
 mod profiles;
 mod queries;
 mod segments;

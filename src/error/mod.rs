@@ -460,6 +460,56 @@ pub enum Error {
         /// What is wrong; prints with a hint.
         reason: ModelProblem,
     },
+
+    /// A file could not be opened, read, written, synced or renamed (a snapshot, its
+    /// journal, or the directory they live in). A missing snapshot is this error with
+    /// `kind` [`std::io::ErrorKind::NotFound`].
+    #[error(
+        "cannot {action} {}: {message} (hint: check that the path exists and is a file this process may read and write; Engine::open_or_create makes a missing snapshot)",
+        path.display()
+    )]
+    Io {
+        /// The file or directory.
+        path: std::path::PathBuf,
+        /// What was being done: `open`, `read`, `create`, `write`, `sync`, `rename`, ...
+        action: &'static str,
+        /// The operating system's error kind.
+        kind: std::io::ErrorKind,
+        /// The operating system's message.
+        message: String,
+    },
+
+    /// A snapshot or journal is not what this crate wrote, or was damaged after: a bad magic
+    /// number, a checksum that does not match, a length past the end, a value out of range.
+    /// Nothing was loaded.
+    #[error(
+        "{} is damaged or not an audience file, at byte {offset}: {what} (hint: restore the file from a backup; a snapshot is replaced atomically, so a damaged one was changed after it was written)",
+        path.display()
+    )]
+    Corrupt {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Where the damage was found: the byte offset in the file of the section, record or
+        /// value that does not check.
+        offset: u64,
+        /// What does not check.
+        what: String,
+    },
+
+    /// A snapshot or journal written by another version of the format than this build reads
+    /// (a newer crate's, most likely). Nothing was loaded.
+    #[error(
+        "{} has format version {found}; this build reads version {supported} (hint: open it with the version of audience that wrote it, or a newer one)",
+        path.display()
+    )]
+    UnsupportedVersion {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The version the file says it has.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
 }
 
 /// An error's payload lists at most this many names and one more (children, groups); the

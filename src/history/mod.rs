@@ -4,6 +4,7 @@
 mod day;
 mod money;
 mod store;
+mod persist;
 
 pub use day::Day;
 pub use money::Money;

@@ -12,6 +12,7 @@
 mod apply;
 mod plan;
 mod report;
+mod persist;
 
 use roaring::RoaringBitmap;
 

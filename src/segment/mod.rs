@@ -18,6 +18,7 @@ mod merge;
 mod order;
 mod plan;
 mod saved;
+mod persist;
 
 use roaring::{MultiOps, RoaringBitmap};
 

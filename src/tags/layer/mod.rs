@@ -30,6 +30,7 @@ mod merge_customer;
 mod merge_tags;
 mod owners;
 mod per_block;
+mod persist;
 mod writes;
 
 pub(crate) use by_block::Census;

@@ -1,0 +1,11 @@
+//! Durability: the engine's state in one snapshot file (`file.rs`: header, checksummed
+//! sections, atomic replacement; `codec.rs`: the values inside sections). Each layer
+//! writes and reads its own sections (`Directory::save`, `Tags::save`, ...); the engine
+//! puts them in order (`engine/persist.rs`). The format is described for readers in other
+//! languages in `docs/format.md`.
+
+pub(crate) mod codec;
+pub(crate) mod file;
+
+pub(crate) use codec::{Dec, Enc};
+pub(crate) use file::{Reader, Writer};
