@@ -282,16 +282,87 @@ impl Directory {
 }
 
 impl Directory {
-    /// Writes the directory's sections.
+    /// Writes the directory's sections: `DIRC` (the next fresh id, the live customers), then
+    /// `KEYS` (each key and its id, in the directory's order) and `KALS` (each customer's
+    /// alias keys, oldest first), both chunked.
     pub(crate) fn write_snapshot(&self, w: &mut crate::persist::Writer) -> Result<()> {
-        let _ = w;
-        todo!("lead: the directory's sections")
+        let mut e = crate::persist::Enc::default();
+        e.u64(self.next_id);
+        e.bitmap(&self.live);
+        w.section(*b"DIRC", &e.buf)?;
+        w.chunked(*b"KEYS", self.by_key.iter(), |e, (key, id)| {
+            e.str(key);
+            e.u32(id.0);
+        })?;
+        let mut owners: Vec<(&u32, &Vec<Box<str>>)> = self.aliases.of.iter().collect();
+        owners.sort_unstable_by_key(|&(c, _)| *c);
+        w.chunked(*b"KALS", owners, |e, (customer, keys)| {
+            e.u32(*customer);
+            e.len(keys.len());
+            keys.iter().for_each(|k| e.str(k));
+        })
     }
 
-    /// Reads what [`Directory::save`] wrote.
+    /// Reads what [`Directory::write_snapshot`] wrote, checking what the directory relies
+    /// on: keys valid and unique, each keyed id live, below the next fresh id and keyed once;
+    /// alias keys valid, distinct from every key, and resolving to live customers.
     pub(crate) fn read_snapshot(r: &mut crate::persist::Reader) -> Result<Directory> {
-        let _ = r;
-        todo!("lead: the directory's sections")
+        let path = r.path().to_path_buf();
+        let s = r.section(*b"DIRC")?;
+        let mut d = s.dec(&path);
+        let next_id = d.u64("next id")?;
+        if next_id > 1 << 32 {
+            return Err(d.corrupt(format!("next id {next_id} is past u32::MAX + 1")));
+        }
+        let live = d.bitmap("live customers")?;
+        if live.max().is_some_and(|m| u64::from(m) >= next_id) {
+            return Err(d.corrupt(format!("a live customer's id is not below the next id {next_id}")));
+        }
+        d.finish("DIRC")?;
+        let mut dir = Directory { next_id, live, ..Directory::default() };
+        let valid = |key: &str| !key.is_empty() && key.len() <= MAX_CUSTOMER_KEY_LEN;
+        r.chunked(*b"KEYS", |d| {
+            let at = d.offset();
+            let key = d.str("customer key")?;
+            let id = d.u32("customer id")?;
+            let slot = dir.by_key.len() as u32;
+            let bad = if !valid(key) {
+                Some("an empty or too long customer key")
+            } else if !dir.live.contains(id) {
+                Some("a key's customer is not live")
+            } else if dir.slot_of.insert(id, slot).is_some() {
+                Some("a customer with two keys")
+            } else if dir.by_key.insert(key.into(), CustomerId(id)).is_some() {
+                Some("a key given twice")
+            } else {
+                None
+            };
+            match bad {
+                Some(what) => Err(crate::persist::codec::corrupt(&path, at, format!("{what} ({key:?}, id {id})"))),
+                None => {
+                    dir.key_bytes += key.len();
+                    Ok(())
+                }
+            }
+        })?;
+        r.chunked(*b"KALS", |d| {
+            let at = d.offset();
+            let customer = d.u32("alias target")?;
+            let n = d.len(4, "alias keys")?;
+            let bad = |what: &str| crate::persist::codec::corrupt(&path, at, format!("{what} (customer {customer})"));
+            if !dir.live.contains(customer) || dir.aliases.of.contains_key(&customer) || n == 0 {
+                return Err(bad("alias keys of a customer that is not live, listed twice, or none"));
+            }
+            for _ in 0..n {
+                let key = d.str("alias key")?;
+                if !valid(key) || dir.by_key.contains_key(key) || dir.aliases.to.contains_key(key) {
+                    return Err(bad("an alias key that is invalid, a customer's own key, or given twice"));
+                }
+                dir.aliases.insert(key.into(), CustomerId(customer));
+            }
+            Ok(())
+        })?;
+        Ok(dir)
     }
 }
 

@@ -148,6 +148,17 @@ impl Feed {
         std::mem::take(&mut self.log)
     }
 
+    /// The events recorded and not yet drained, oldest first.
+    pub(crate) fn pending(&self) -> &[Change] {
+        &self.log
+    }
+
+    /// A feed as a snapshot kept it: on or off, the last sequence number, the undrained
+    /// events (their numbers ascending, none past `seq`; the reader checks).
+    pub(crate) fn restore(on: bool, seq: u64, log: Vec<Change>) -> Feed {
+        Feed { on, muted: false, seq, log }
+    }
+
     /// The last sequence number handed out (0 before the first event).
     pub(crate) fn last_seq(&self) -> u64 {
         self.seq

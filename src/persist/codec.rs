@@ -219,6 +219,11 @@ impl<'a> Dec<'a> {
     }
 }
 
+/// An [`Error::Corrupt`] in `d`'s file at `offset`, or at `d`'s next byte.
+pub(crate) fn corrupt_at(d: &Dec<'_>, offset: Option<u64>, what: impl Into<String>) -> Error {
+    corrupt(d.path, offset.unwrap_or_else(|| d.offset()), what)
+}
+
 pub(crate) fn corrupt(path: &Path, offset: u64, what: impl Into<String>) -> Error {
     Error::Corrupt { path: path.to_path_buf(), offset, what: what.into() }
 }

@@ -357,6 +357,25 @@ impl Store {
     }
 }
 
+impl Store {
+    /// A store holding `bitmaps` (by tag id) for `pool`: every tag with children gets an empty
+    /// subtree cell (its union is built by the first query that reads it).
+    pub(crate) fn restore(pool: &Pool, bitmaps: Vec<RoaringBitmap>) -> Store {
+        let mut store = Store { bitmaps, ..Store::default() };
+        for (id, _) in pool.iter() {
+            if pool.children(id).next().is_some() {
+                store.subtree.insert(id, OnceLock::new());
+            }
+        }
+        store
+    }
+
+    /// Every tag's own bitmap, by id (empty ones included).
+    pub(crate) fn bitmaps(&self) -> &[RoaringBitmap] {
+        &self.bitmaps
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

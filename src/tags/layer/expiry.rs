@@ -245,6 +245,33 @@ impl Tags {
     }
 }
 
+impl Expiry {
+    /// Every bucket: tag, day, customers; by tag, then day.
+    pub(super) fn buckets(&self) -> impl Iterator<Item = (TagId, i32, &RoaringBitmap)> + '_ {
+        self.tags.iter().flat_map(|(&t, days)| days.iter().map(move |(&d, b)| (t, d, b)))
+    }
+
+    /// Adds a bucket read from a snapshot, checking the invariants against `own` (the tag's
+    /// own bitmap): not empty, a subset of it, disjoint from the tag's other buckets, and
+    /// the day not given twice. `Err` says which fails.
+    pub(super) fn restore_bucket(&mut self, tag: TagId, day: i32, bits: RoaringBitmap, own: &RoaringBitmap) -> std::result::Result<(), &'static str> {
+        let days = self.tags.entry(tag).or_default();
+        if bits.is_empty() || !bits.is_subset(own) {
+            return Err("an expiry bucket that is empty or holds customers without the tag");
+        }
+        if days.values().any(|b| !b.is_disjoint(&bits)) {
+            return Err("a customer in two expiry buckets of one tag");
+        }
+        match days.entry(day) {
+            Entry::Occupied(_) => Err("an expiry day given twice for one tag"),
+            Entry::Vacant(v) => {
+                v.insert(bits);
+                Ok(())
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

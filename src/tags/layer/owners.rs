@@ -194,6 +194,18 @@ impl Tags {
     }
 }
 
+impl Owners {
+    /// What is wrong with owners read from a snapshot, checked against `pool`: a plan group
+    /// that is not a normalized name, or a rule tag that is not a live tag.
+    pub(super) fn check(&self, pool: &crate::tags::Pool) -> Option<String> {
+        if let Some(g) = self.plan_groups.iter().find(|g| normalize_group(g).ok().is_none_or(|n| n != ***g)) {
+            return Some(format!("plan group {g:?} is not a normalized group name"));
+        }
+        let t = self.rule_tags.iter().find(|&&t| pool.def(t).is_none())?;
+        Some(format!("rule tag {} is not a tag", t.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

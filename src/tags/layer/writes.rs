@@ -30,6 +30,13 @@ pub(crate) struct Touched {
     bits: RoaringBitmap,
 }
 
+impl Touched {
+    /// Touches as a snapshot kept them.
+    pub(super) fn restore(on: bool, bits: RoaringBitmap) -> Touched {
+        Touched { on, bits }
+    }
+}
+
 impl Tags {
     /// Starts noting touches (a segment plan is applied).
     pub(crate) fn note_touches(&mut self) {
