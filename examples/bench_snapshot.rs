@@ -1,0 +1,161 @@
+//! [`Engine::save`] and [`Engine::open`] timed at scale, beside `cp` of the same file.
+//!
+//! ```text
+//! cargo build --release --example bench_snapshot
+//! target/release/examples/bench_snapshot --data DIR --dir OUT [--purchases N] [--runs R]
+//! ```
+//!
+//! Loads `DIR/tags.bin` (the peer harness's data: customers `0..n`, tag `k` named `t{k}`),
+//! records N purchases (default 100,000,000; seeded: customer, day within two years, amount
+//! in cents), refreshes the models, then records 1% more (pending, not yet merged), and
+//! saves to `OUT/engine.snap`. Then, R times (default 3), one after the other: `save` again,
+//! `cp` of the snapshot to `OUT/copy.snap`, and `open` in a child process (this program
+//! with `--open FILE`), which reports its time, its peak resident memory, and its resident
+//! memory once the engine is open (the engine's). Prints each with MB/s; the file cache is
+//! warm (the runs read what was just written). Progress goes to stderr.
+
+use std::process::{Command, ExitCode};
+use std::time::Instant;
+
+use audience::{CustomerId, Day, Engine, Money, TagId};
+
+#[path = "support/tags_bin.rs"]
+mod tags_bin;
+
+use tags_bin::TagsFile;
+
+const USAGE: &str = "usage: bench_snapshot --data DIR --dir OUT [--purchases N] [--runs R] | --open FILE";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("bench_snapshot: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `VmHWM` (peak) and `VmRSS` (now) of this process, in bytes (Linux; 0 elsewhere).
+fn memory() -> (u64, u64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    };
+    (field("VmHWM:"), field("VmRSS:"))
+}
+
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn run() -> Result<(), String> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, file] = args.as_slice()
+        && flag == "--open"
+    {
+        let t = Instant::now();
+        let engine = Engine::open(file).map_err(|e| e.to_string())?;
+        let secs = t.elapsed().as_secs_f64();
+        let (peak, now) = memory();
+        println!("{secs} {peak} {now} {}", engine.customer_count());
+        return Ok(());
+    }
+    let (mut data, mut dir, mut purchases, mut runs) = (None, None, 100_000_000u64, 3usize);
+    let mut it = args.iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let number = || value.parse::<u64>().map_err(|_| format!("{flag} {value:?}: not a number\n{USAGE}"));
+        match flag.as_str() {
+            "--data" => data = Some(value.clone()),
+            "--dir" => dir = Some(value.clone()),
+            "--purchases" => purchases = number()?,
+            "--runs" => runs = number()?.max(1) as usize,
+            _ => return Err(format!("unknown argument {flag:?}\n{USAGE}")),
+        }
+    }
+    let (data, dir) = (data.ok_or(USAGE)?, dir.ok_or(USAGE)?);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{dir}: {e}"))?;
+
+    // ---- the engine
+    let t0 = Instant::now();
+    let raw = std::fs::read(format!("{data}/tags.bin")).map_err(|e| format!("{data}/tags.bin: {e}"))?;
+    let file = TagsFile::parse(&raw)?;
+    let mut engine = Engine::new();
+    engine.customer_id_range(0..file.customers).map_err(|e| e.to_string())?;
+    let tags: Vec<TagId> =
+        (0..file.n_tags()).map(|k| engine.ensure_tag(&format!("t{k}"))).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    for (k, &tag) in tags.iter().enumerate() {
+        engine.tag_id_pairs(file.tag(k).map(|c| (CustomerId(c), tag))).map_err(|e| e.to_string())?;
+    }
+    let (customers, pairs) = (u64::from(file.customers), file.n_pairs());
+    drop(raw);
+    let start = Day::from_ymd(2024, 1, 1).map_err(|e| e.to_string())?;
+    let purchase = |i: u64| {
+        let h = splitmix64(i);
+        let customer = CustomerId((h % customers) as u32);
+        let day = Day::from_days_since_epoch(start.days_since_epoch() + ((h >> 32) % 730) as i32).expect("a day");
+        (customer, day, Money::from_minor(((h >> 12) % 50_000) as i64 + 100).expect("cents"))
+    };
+    const BATCH: u64 = 10_000_000;
+    let mut at = 0;
+    while at < purchases {
+        let end = (at + BATCH).min(purchases);
+        engine.record_purchases((at..end).map(purchase)).map_err(|e| e.to_string())?;
+        at = end;
+    }
+    engine.refresh(Day::from_ymd(2026, 1, 1).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+    engine.record_purchases((purchases..purchases + purchases / 100).map(purchase)).map_err(|e| e.to_string())?;
+    eprintln!(
+        "  built: {customers} customers, {} tags, {pairs} pairs, {} purchases in {:.1} s",
+        tags.len(),
+        engine.purchase_count(),
+        t0.elapsed().as_secs_f64()
+    );
+
+    // ---- save, cp, open
+    let snap = format!("{dir}/engine.snap");
+    let copy = format!("{dir}/copy.snap");
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    for run in 1..=runs {
+        let t = Instant::now();
+        let bytes = engine.save(&snap).map_err(|e| e.to_string())?;
+        let save = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let status = Command::new("cp").arg(&snap).arg(&copy).status().map_err(|e| format!("cp: {e}"))?;
+        let cp = t.elapsed().as_secs_f64();
+        if !status.success() {
+            return Err(format!("cp exited with {status}"));
+        }
+        let out = Command::new(&exe).arg("--open").arg(&snap).output().map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("open: {}", String::from_utf8_lossy(&out.stderr)));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let v: Vec<f64> = text.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+        let [open, peak, resident, n] = v[..] else { return Err(format!("open printed {text:?}")) };
+        if n as u64 != engine.customer_count() {
+            return Err(format!("open: {n} customers, saved {}", engine.customer_count()));
+        }
+        let mb = bytes as f64 / 1e6;
+        println!(
+            "run {run}: {mb:.0} MB; save {save:.2} s ({:.0} MB/s), cp {cp:.2} s ({:.0} MB/s), open {open:.2} s ({:.0} MB/s); \
+             open's peak memory {:.0} MB, the opened engine {:.0} MB ({:.2}x)",
+            mb / save,
+            mb / cp,
+            mb / open,
+            peak / 1e6,
+            resident / 1e6,
+            peak / resident
+        );
+    }
+    let _ = std::fs::remove_file(&copy);
+    Ok(())
+}
