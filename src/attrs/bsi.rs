@@ -349,6 +349,49 @@ impl Bsi {
         ge
     }
 
+    /// The parts a snapshot stores: who has a value, the base, the slices (lowest bit first).
+    pub(crate) fn parts(&self) -> (&RoaringBitmap, i64, &[RoaringBitmap]) {
+        (&self.exists, self.base, &self.slices)
+    }
+
+    /// An index from the parts [`Bsi::parts`] gave, checked against what the code here
+    /// assumes (a snapshot may be damaged or crafted): at most 64 slices, each within
+    /// `exists`, no empty top slice; an empty index has base 0 and no slice; every value
+    /// (`base` plus an offset) fits an `i64`. What does not hold, as text.
+    pub(crate) fn from_parts(
+        exists: RoaringBitmap,
+        base: i64,
+        slices: Vec<RoaringBitmap>,
+    ) -> std::result::Result<Bsi, String> {
+        if slices.len() > 64 {
+            return Err(format!("{} slices (at most 64: one per bit of an i64 offset)", slices.len()));
+        }
+        if exists.is_empty() && (base != 0 || !slices.is_empty()) {
+            return Err(format!("no value, yet base {base} and {} slices (an empty index has neither)", slices.len()));
+        }
+        if let Some(i) = slices.iter().position(|s| !s.is_subset(&exists)) {
+            return Err(format!("slice {i} holds customers without a value"));
+        }
+        if slices.last().is_some_and(RoaringBitmap::is_empty) {
+            return Err(format!("the top slice ({}) is empty", slices.len() - 1));
+        }
+        let bsi = Bsi { exists, base, slices };
+        let top = i128::from(base) + i128::from(bsi.extreme(true));
+        if top > i128::from(i64::MAX) {
+            return Err(format!("base {base} plus the largest offset is {top}, past i64::MAX"));
+        }
+        Ok(bsi)
+    }
+
+    /// The smallest and the largest value, `None` for an empty index.
+    pub(crate) fn range(&self) -> Option<(i64, i64)> {
+        if self.exists.is_empty() {
+            return None;
+        }
+        let at = |off: u64| (i128::from(self.base) + i128::from(off)) as i64;
+        Some((at(self.extreme(false)), at(self.extreme(true))))
+    }
+
     /// Bytes the bitmaps take serialized (a proxy for their heap size).
     pub(crate) fn serialized_bytes(&self) -> usize {
         self.exists.serialized_size() + self.slices.iter().map(RoaringBitmap::serialized_size).sum::<usize>()

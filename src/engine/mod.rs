@@ -118,4 +118,10 @@ impl Engine {
     pub(crate) fn planner(&self) -> Planner<'_> {
         Planner { pool: self.tags.pool(), store: self.tags.store(), live: self.customers.live(), attrs: &self.attrs }
     }
+
+    /// The layers, for the layers' own unit tests (snapshot round trips).
+    #[cfg(test)]
+    pub(crate) fn layers(&self) -> (&Directory, &Tags, &Attrs, &Segments) {
+        (&self.customers, &self.tags, &self.attrs, &self.segments)
+    }
 }

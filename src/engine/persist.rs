@@ -14,7 +14,7 @@ use crate::error::Result;
 use crate::history::History;
 use crate::persist::{Reader, Writer};
 use crate::refresh::Models;
-use crate::segment::Segments;
+use crate::segment::{Inputs, Segments};
 use crate::tags::Tags;
 
 impl Engine {
@@ -79,7 +79,7 @@ impl Engine {
         let attrs = Attrs::read_snapshot(&mut r, &customers)?;
         let history = History::read_snapshot(&mut r)?;
         let models = Models::read_snapshot(&mut r, &tags)?;
-        let segments = Segments::read_snapshot(&mut r, &tags)?;
+        let segments = Segments::read_snapshot(&mut r, &tags, Inputs { live: customers.live(), attrs: &attrs })?;
         r.finish()?;
         Ok(Engine { customers, tags, attrs, history, models, segments })
     }

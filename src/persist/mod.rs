@@ -9,3 +9,5 @@ pub(crate) mod file;
 
 pub(crate) use codec::{Dec, Enc};
 pub(crate) use file::{Reader, Writer};
+#[cfg(test)]
+pub(crate) mod testing;

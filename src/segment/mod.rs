@@ -16,9 +16,9 @@
 
 mod merge;
 mod order;
+mod persist;
 mod plan;
 mod saved;
-mod persist;
 
 use roaring::{MultiOps, RoaringBitmap};
 

@@ -38,6 +38,7 @@ const INCREMENTAL_SHARE: u64 = 50;
 
 /// The saved queries: plans applied as groups and rule tags, each in definition order.
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Segments {
     pub(super) plans: Vec<(String, SegmentPlan)>,
     pub(super) rules: Vec<RuleTag>,
@@ -45,6 +46,7 @@ pub(crate) struct Segments {
 
 /// A rule tag: the tag and the query that sets its members.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RuleTag {
     pub(super) tag: TagId,
     #[serde(with = "query_text")]

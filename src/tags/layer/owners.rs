@@ -164,6 +164,16 @@ impl Tags {
         Ok(id)
     }
 
+    /// The groups segment plans own, in name order (for the segments' snapshot check).
+    pub(crate) fn plan_groups(&self) -> impl Iterator<Item = &str> + '_ {
+        self.owners.plan_groups.iter().map(|g| &**g)
+    }
+
+    /// The rule tags, in id order (for the segments' snapshot check).
+    pub(crate) fn rule_tag_ids(&self) -> impl Iterator<Item = TagId> + '_ {
+        self.owners.rule_tags.iter().copied()
+    }
+
     /// Whether tag `id` is a rule tag.
     pub(crate) fn is_rule_tag(&self, id: TagId) -> bool {
         self.owners.rule_tags.contains(&id)
