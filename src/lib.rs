@@ -201,6 +201,10 @@
 //! - An error quotes at most an excerpt of a long input (its first and last bytes, with its
 //!   length), and shows a long query only as a window around the problem, with the byte
 //!   offset: a 10 MB name gives a message of a few hundred bytes.
+//! - Portable bitmap bytes ([`Audience::from_portable_bytes`]) are checked whole, in place,
+//!   before anything is built: a declared count (65,536 containers, 65,535 runs) costs
+//!   nothing until the bytes it declares are there ([`Error::InvalidPortableBitmap`]), and a
+//!   valid bitmap at most about five times its length while it is read.
 //!
 //! Names mean what they look like: they are trimmed, in Unicode Normalization Form C (so
 //! `víp` typed with a combining accent is the same tag as `víp` typed precomposed), and may
@@ -236,7 +240,7 @@ pub use customers::{CustomerMerge, MAX_CUSTOMER_KEY_LEN};
 pub use engine::{AsQuery, Engine, Stats};
 pub use error::{
     AliasClash, AmountProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem,
-    Result, UsedBy,
+    PortableProblem, Result, UsedBy,
 };
 pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};
@@ -256,7 +260,7 @@ pub use segment::{
     Segmentation, TagMerge,
 };
 pub use span::Span;
-pub use tags::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN, TagInfo, TagKind};
+pub use tags::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN, TagInfo, TagKind, TagReplace};
 
 /// The `roaring` crate this one is built on: [`Audience::bitmap`] is a
 /// [`roaring::RoaringBitmap`] of this version, so name it through this path to be sure the

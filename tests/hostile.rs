@@ -1,7 +1,7 @@
 //! Hostile input: every input measured in issue 10 (a 40,000-level tag name, a 69 MB query,
 //! a typo among a million tags, a parent of 200,000 children, 10 MB names and lines, hints
-//! that pointed at calls that fail), run through the public API. Each gets a typed error or
-//! the right answer, within a bounded time and a bounded peak of memory: heap bytes are
+//! that pointed at calls that fail), and portable bitmap bytes declaring far more than they
+//! hold, run through the public API. Each gets a typed error or the right answer, within a bounded time and a bounded peak of memory: heap bytes are
 //! counted per thread by a counting allocator (exact and independent of the machine, unlike
 //! the process's RSS, which the tests running beside this one share), and times are checked
 //! with a wide margin only, since the machine is noisy and tests run unoptimized.
@@ -507,4 +507,28 @@ fn names_mean_what_they_look_like() {
     }
     // An emoji's zero-width joiner is part of the picture.
     assert_eq!(e.tag(c, "👩\u{200D}💻"), Ok(true));
+}
+
+#[test]
+fn portable_bytes_cost_what_they_hold_not_what_they_declare() {
+    use audience::Audience;
+    // Declared: 65,536 containers (the header alone would be 512 KiB), or 65,535 runs of a
+    // run container; given: a few bytes. Refused before anything is built.
+    let mut many = 12346u32.to_le_bytes().to_vec();
+    many.extend(65_536u32.to_le_bytes());
+    let runs = [0x3b, 0x30, 0, 0, 1, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
+    for bytes in [&many[..], &(12347u32 | 0xFFFF << 16).to_le_bytes()[..], &runs[..]] {
+        let (r, peak, took) = measure(|| Audience::from_portable_bytes(bytes));
+        assert!(matches!(r, Err(Error::InvalidPortableBitmap { .. })), "{r:?}");
+        assert!(peak < 1_024, "{bytes:?}: {peak} bytes");
+        assert!(took < Duration::from_secs(1), "{took:?}");
+    }
+    // A valid image of the most containers (one id in each of the 65,536 blocks), the worst
+    // case per byte: each container's 10 bytes become `roaring`'s container entry (about
+    // 40 bytes with its one-value array), and the header is read into two transient copies.
+    let bits: audience::roaring::RoaringBitmap = (0..=u16::MAX).map(|k| u32::from(k) << 16).collect();
+    let bytes = Audience::from(bits).to_portable_bytes();
+    let (r, peak, _) = measure(|| Audience::from_portable_bytes(&bytes));
+    assert_eq!(r.map(|a| a.len()).ok(), Some(65_536));
+    assert!(peak < 6 * bytes.len(), "{} bytes in, peak {peak}", bytes.len());
 }

@@ -15,7 +15,15 @@
 //! 1,024-word bitset ([`BITSET_BYTES`]). A run container is a `u16` run count and then
 //! `(start, length - 1)` pairs of `u16`. Everything is little-endian.
 //!
+//! Images this crate writes are trusted and read without checks; a foreign image (from
+//! [`Audience::from_portable_bytes`](crate::Audience::from_portable_bytes)) is checked
+//! whole by [`check_image`] first.
+//!
 //! [portable format]: https://github.com/RoaringBitmap/RoaringFormatSpec
+
+use roaring::RoaringBitmap;
+
+use crate::error::PortableProblem;
 
 /// Cookie of the layout without run containers (followed by a `u32` container count).
 const COOKIE_NO_RUNS: u32 = 12346;
@@ -184,6 +192,140 @@ pub(crate) fn write_header(out: &mut Vec<u8>, blocks: &[(u16, usize, Kind, usize
     debug_assert_eq!(out.len() - start, header);
 }
 
+/// The portable image of `bits`, as `roaring` writes it (arrays and bitsets with one
+/// `memcpy` each), at its exact size.
+pub(crate) fn image(bits: &RoaringBitmap) -> Vec<u8> {
+    let mut image = Vec::with_capacity(bits.serialized_size());
+    bits.serialize_into(&mut image).expect("writing to a Vec cannot fail");
+    image
+}
+
+// ------------------------------------------------------------------ checking foreign images
+
+/// Checks that `b` is exactly one image, every byte of it as the spec says: a known cookie,
+/// at most 65,536 containers, no run flag past the last container, keys strictly
+/// ascending, every offset where its container starts, array values strictly ascending,
+/// runs inside their block, separate (neither overlapping nor touching) and ascending, every
+/// container holding as many ids as its description says, and nothing after the last
+/// container. Reads the bytes in place and allocates nothing, so a hostile image costs one
+/// pass over its own length.
+///
+/// `roaring`'s checked reader (`deserialize_from`) rejects most of this too, but not a run
+/// container whose runs hold another count than its description says (it keeps the runs),
+/// offsets that are wrong (it ignores them), stray run flags, or bytes after the image (it
+/// stops reading): a reader that seeks by the offsets (a memory-mapped one) or trusts the
+/// counts could take such bytes for another set. On error: the offset of the part at fault
+/// and what is wrong.
+pub(crate) fn check_image(b: &[u8]) -> Result<(), (usize, PortableProblem)> {
+    let truncated = |at: usize, part: &'static str, needed: usize| {
+        Err((at, PortableProblem::Truncated { part, needed, left: b.len() - at }))
+    };
+    if b.is_empty() {
+        return Err((0, PortableProblem::Empty));
+    }
+    if b.len() < 4 {
+        return truncated(0, "cookie", 4);
+    }
+    let cookie = u32_at(b, 0);
+    let (n, runs) = if cookie == COOKIE_NO_RUNS {
+        if b.len() < 8 {
+            return truncated(4, "container count", 4);
+        }
+        let n = u32_at(b, 4);
+        if n > 1 << 16 {
+            return Err((4, PortableProblem::TooManyContainers { count: n }));
+        }
+        (n as usize, false)
+    } else if cookie as u16 == COOKIE_RUNS {
+        ((cookie >> 16) as usize + 1, true)
+    } else {
+        return Err((0, PortableProblem::UnknownCookie { cookie }));
+    };
+    let header = header_bytes(n, runs);
+    if b.len() < header {
+        return truncated(0, "header", header);
+    }
+    let descriptions = if runs { 4 + n.div_ceil(8) } else { 8 };
+    if runs && n % 8 != 0 && b[descriptions - 1] >> (n % 8) != 0 {
+        return Err((descriptions - 1, PortableProblem::StrayRunFlag));
+    }
+    let offsets = (!runs || n >= RUN_OFFSETS_FROM).then_some(descriptions + 4 * n);
+    let mut at = header;
+    let mut previous = None;
+    for (i, d) in read_header(&b[..header]).enumerate() {
+        if let Some(previous) = previous.filter(|&p| d.key <= p) {
+            return Err((descriptions + 4 * i, PortableProblem::KeysNotAscending { key: d.key, previous }));
+        }
+        previous = Some(d.key);
+        if let Some(o) = offsets {
+            let declared = u32_at(b, o + 4 * i);
+            if declared as usize != at {
+                return Err((o + 4 * i, PortableProblem::WrongOffset { container: i, declared, actual: at }));
+            }
+        }
+        if d.kind == Kind::Run && b.len() - at < RUN_COUNT_BYTES {
+            return truncated(at, "run count", RUN_COUNT_BYTES);
+        }
+        let (start, end) = container_at(b, at, &d);
+        if end > b.len() {
+            return truncated(at, "container", end - at);
+        }
+        check_container(&b[start..end], start, &d)?;
+        at = end;
+    }
+    if at < b.len() {
+        return Err((at, PortableProblem::TrailingBytes { count: b.len() - at }));
+    }
+    Ok(())
+}
+
+/// Checks one container's store (`bytes`, from byte `at` of the image) against its
+/// description.
+fn check_container(bytes: &[u8], at: usize, d: &Description) -> Result<(), (usize, PortableProblem)> {
+    let key = d.key;
+    let mismatch =
+        |actual: usize| PortableProblem::CardinalityMismatch { key, declared: d.card as u32, actual: actual as u32 };
+    match Container::new(d.kind, bytes) {
+        Container::Array(values) => {
+            let mut previous = None;
+            for (i, v) in array_values(values).enumerate() {
+                if let Some(p) = previous.filter(|&p| v <= p) {
+                    let (value, previous) = (v as u16, p as u16);
+                    return Err((at + 2 * i, PortableProblem::ValuesNotAscending { key, value, previous }));
+                }
+                previous = Some(v);
+            }
+        }
+        Container::Bitset(words) => {
+            let card: u32 = words.iter().map(|w| w.count_ones()).sum();
+            if card as usize != d.card {
+                return Err((at, mismatch(card as usize)));
+            }
+        }
+        Container::Run(pairs) => {
+            if pairs.is_empty() {
+                return Err((at - RUN_COUNT_BYTES, PortableProblem::EmptyRun { key }));
+            }
+            let (mut previous_end, mut card) = (None, 0);
+            for (i, (lo, hi)) in run_ranges(pairs).enumerate() {
+                let (start, pair) = (lo as u16, at + 4 * i);
+                if hi > usize::from(u16::MAX) {
+                    return Err((pair, PortableProblem::RunPastBlock { key, start, length: (hi - lo + 1) as u32 }));
+                }
+                if let Some(p) = previous_end.filter(|&p: &usize| lo <= p + 1) {
+                    return Err((pair, PortableProblem::RunsNotAscending { key, start, previous_end: p as u16 }));
+                }
+                previous_end = Some(hi);
+                card += hi - lo + 1;
+            }
+            if card != d.card {
+                return Err((at - RUN_COUNT_BYTES, mismatch(card)));
+            }
+        }
+    }
+    Ok(())
+}
+
 // ------------------------------------------------------------------ container contents
 
 /// The values of an array container's bytes: sorted `u16`s, little-endian.
@@ -220,7 +362,16 @@ pub(crate) fn bitset_bit(low: usize) -> (usize, u8) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use roaring::RoaringBitmap;
+
+    /// Every image `roaring` writes passes the checks of foreign images, optimized or not.
+    #[test]
+    fn roarings_images_pass_the_checks() {
+        for mut b in crate::blocks::view::tests::sample_bitmaps() {
+            assert_eq!(check_image(&image(&b)), Ok(()));
+            b.optimize();
+            assert_eq!(check_image(&image(&b)), Ok(()));
+        }
+    }
 
     /// Every sample's header, read back and written again, is the header `roaring` wrote.
     #[test]

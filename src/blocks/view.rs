@@ -30,8 +30,7 @@ pub(crate) struct View {
 
 impl View {
     pub(crate) fn new(bits: &RoaringBitmap) -> View {
-        let mut image = Vec::with_capacity(bits.serialized_size());
-        bits.serialize_into(&mut image).expect("writing to a Vec cannot fail");
+        let image = super::format::image(bits);
         let entries = parse(&image);
         View { image, entries }
     }

@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::id::{CustomerId, TagId};
 use crate::query::Query;
 use crate::segment::TagMerge;
-use crate::tags::{TagInfo, TagKind};
+use crate::tags::{TagInfo, TagKind, TagReplace};
 
 impl Engine {
     /// Defines tag `name` with `kind` in the tag pool and returns its id. Defining an existing
@@ -389,6 +389,80 @@ impl Engine {
     /// Errors: [`Error::UnknownTag`].
     pub fn untag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
         self.tags.unassign_all(audience.bitmap(), name)
+    }
+
+    /// The customers carrying tag `name` itself (or the tag an alias names), as one bitmap
+    /// of the portable Roaring format ([`Audience::to_portable_bytes`]), for CRoaring,
+    /// pyroaring, Java, Go or ClickHouse to read. The tag's own members, as
+    /// [`Engine::tag_all`] and [`Engine::set_tag_from_portable_bytes`] write them: not its
+    /// descendants' (a query on the tag matches those too: export
+    /// `engine.query(name)?.to_portable_bytes()` for that). A derived tag (`rfm:`, `stage:`,
+    /// a rule tag, a plan's value) can be exported like any other.
+    ///
+    /// ```
+    /// use audience::{Audience, Engine};
+    /// let mut engine = Engine::new();
+    /// for key in ["a", "b", "c"] {
+    ///     let c = engine.customer(key)?;
+    ///     engine.tag(c, "vip")?;
+    /// }
+    /// let bytes = engine.tag_to_portable_bytes("vip")?;
+    /// assert_eq!(Audience::from_portable_bytes(&bytes)?.to_ids(), [0, 1, 2]);
+    ///
+    /// // into another engine with the same customers: the tag's members, whole
+    /// let mut other = Engine::new();
+    /// for key in ["a", "b", "c", "d"] {
+    ///     other.customer(key)?;
+    /// }
+    /// other.set_tag_from_portable_bytes("vip", &bytes)?;
+    /// assert_eq!(other.count("vip")?, 3);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::UnknownTag`] (with suggestions), [`Error::InvalidTagName`].
+    pub fn tag_to_portable_bytes(&self, name: &str) -> Result<Vec<u8>> {
+        self.tags.own_members_image(name)
+    }
+
+    /// Makes the customers of a portable Roaring bitmap (`bytes`, read by
+    /// [`Audience::from_portable_bytes`]) the members of tag `name` (created if new, see
+    /// [`Engine::ensure_tag`]; an alias sets the tag it names): customers who carry it and
+    /// are not in the bytes lose it. The inverse of [`Engine::tag_to_portable_bytes`]: for an
+    /// audience computed elsewhere (a ClickHouse `groupBitmap`, a pyroaring set) whose ids are
+    /// this engine's customer ids.
+    ///
+    /// As [`Engine::tag_all`] and [`Engine::untag_all`] together, through the same writes:
+    /// ids that are not live customers are skipped (and counted, [`TagReplace::skipped`]);
+    /// for a value of an exclusive group, the new members lose their other value; every
+    /// membership is for good (an expiring one of the tag's becomes permanent); the change
+    /// feed records `TagRemoved` for the other values, then `TagRemoved` and `TagAdded` for
+    /// the tag. Saved queries are not computed again, as after any hand write.
+    ///
+    /// ```
+    /// use audience::{Audience, CustomerId, Engine};
+    /// let mut engine = Engine::new();
+    /// let (a, b) = (engine.customer("a")?, engine.customer("b")?);
+    /// engine.define_exclusive_group("tier")?;
+    /// engine.tag(a, "tier:gold")?;
+    /// engine.tag(b, "tier:silver")?;
+    /// let bytes = Audience::from_iter([b]).to_portable_bytes();
+    /// let r = engine.set_tag_from_portable_bytes("tier:gold", &bytes)?;
+    /// assert_eq!((r.added, r.removed, r.displaced, r.skipped), (1, 1, 1, 0));
+    /// assert_eq!(engine.tags_of(a)?, Vec::<&str>::new());
+    /// assert_eq!(engine.tags_of(b)?, ["tier:gold"]);
+    /// # let _ = CustomerId(0);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::InvalidPortableBitmap`] (checked before anything changes);
+    /// [`Error::InvalidTagName`]; [`Error::DerivedName`] for a tag a layer derives; an
+    /// [`Error::AliasConflict`] when a missing ancestor's name is an alias's. Nothing
+    /// changes on error.
+    ///
+    /// [`TagReplace::skipped`]: crate::TagReplace::skipped
+    pub fn set_tag_from_portable_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<TagReplace> {
+        let audience = Audience::from_portable_bytes(bytes)?;
+        self.tags.replace_all(&self.customers, audience.bitmap(), name)
     }
 
     /// Bulk assignment of (customer, tag name) pairs: the fast path for loading. Pairs are

@@ -25,7 +25,8 @@ use crate::span::Span;
 mod problems;
 
 pub use problems::{
-    AliasClash, AmountProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem, UsedBy,
+    AliasClash, AmountProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem,
+    PortableProblem, UsedBy,
 };
 
 /// `Result<T, audience::Error>`.
@@ -509,6 +510,22 @@ pub enum Error {
         found: u32,
         /// The version this build reads.
         supported: u32,
+    },
+
+    /// Bytes that are not one bitmap of the [portable Roaring format], from
+    /// [`Audience::from_portable_bytes`](crate::Audience::from_portable_bytes) or
+    /// [`Engine::set_tag_from_portable_bytes`](crate::Engine::set_tag_from_portable_bytes):
+    /// cut short, damaged, another format, or followed by more bytes. Nothing changes.
+    ///
+    /// [portable Roaring format]: https://github.com/RoaringBitmap/RoaringFormatSpec
+    #[error("invalid portable Roaring bitmap at byte {offset} of {len}: {reason}")]
+    InvalidPortableBitmap {
+        /// Where the problem is: the first byte of the part that is wrong or cut short.
+        offset: usize,
+        /// The input's length in bytes.
+        len: usize,
+        /// What is wrong; prints with a hint.
+        reason: PortableProblem,
     },
 }
 

@@ -514,3 +514,171 @@ impl fmt::Display for AliasClash {
         }
     }
 }
+
+/// Why bytes are not one portable Roaring bitmap
+/// ([`Error::InvalidPortableBitmap`](crate::Error::InvalidPortableBitmap), from
+/// [`Audience::from_portable_bytes`](crate::Audience::from_portable_bytes)). The error's
+/// `offset` says at which byte; the block `key`s below are the high 16 bits of the ids a
+/// container holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PortableProblem {
+    /// No bytes at all.
+    Empty,
+    /// The first 4 bytes are not a cookie of the portable format (12346, or 12347 in the
+    /// low 16 bits).
+    UnknownCookie {
+        /// The first 4 bytes, little-endian.
+        cookie: u32,
+    },
+    /// More containers than the 65,536 blocks of 32-bit ids.
+    TooManyContainers {
+        /// The declared count.
+        count: u32,
+    },
+    /// The input ends inside a part of the bitmap.
+    Truncated {
+        /// Which part: `"cookie"`, `"container count"`, `"header"`, `"run count"` or
+        /// `"container"`.
+        part: &'static str,
+        /// The part's length in bytes.
+        needed: usize,
+        /// The bytes left from where the part starts.
+        left: usize,
+    },
+    /// A run flag is set for a container past the last one.
+    StrayRunFlag,
+    /// Container keys do not strictly ascend.
+    KeysNotAscending {
+        /// The key.
+        key: u16,
+        /// The key before it.
+        previous: u16,
+    },
+    /// A container's offset (in the header) is not where the container starts.
+    WrongOffset {
+        /// The container's index, from 0.
+        container: usize,
+        /// The offset the header gives.
+        declared: u32,
+        /// Where the container starts.
+        actual: usize,
+    },
+    /// An array container's values do not strictly ascend: a duplicate (`value ==
+    /// previous`) or a value out of order.
+    ValuesNotAscending {
+        /// The container's block.
+        key: u16,
+        /// The value (the low 16 bits of an id).
+        value: u16,
+        /// The value before it.
+        previous: u16,
+    },
+    /// A run container with no runs.
+    EmptyRun {
+        /// The container's block.
+        key: u16,
+    },
+    /// A run that ends past the block's last value, 65535.
+    RunPastBlock {
+        /// The container's block.
+        key: u16,
+        /// The run's first value.
+        start: u16,
+        /// Its length.
+        length: u32,
+    },
+    /// A run that overlaps or touches the run before it (runs must be separate and
+    /// ascend, or one id would be listed twice).
+    RunsNotAscending {
+        /// The container's block.
+        key: u16,
+        /// The run's first value.
+        start: u16,
+        /// The last value of the run before it.
+        previous_end: u16,
+    },
+    /// A container holds another number of ids than its description (in the header) says.
+    CardinalityMismatch {
+        /// The container's block.
+        key: u16,
+        /// The number the header gives.
+        declared: u32,
+        /// The ids the container holds.
+        actual: u32,
+    },
+    /// Bytes follow the complete bitmap.
+    TrailingBytes {
+        /// How many.
+        count: usize,
+    },
+    /// `roaring`'s reader refused bytes that the checks above passed (not expected: please
+    /// report it, with the bytes).
+    Rejected {
+        /// What the reader said.
+        message: String,
+    },
+}
+
+impl fmt::Display for PortableProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const DAMAGED: &str = "(hint: the bytes were damaged, or are not one portable 32-bit Roaring bitmap)";
+        match self {
+            PortableProblem::Empty => f.write_str(
+                "the input is empty (hint: even an empty bitmap is 8 bytes; check that the whole value was read)",
+            ),
+            PortableProblem::UnknownCookie { cookie } => write!(
+                f,
+                "it starts with {cookie:#010x}, not a portable Roaring cookie (12346, or 12347 in the low 16 bits) \
+                 (hint: this reads the portable format, as written by CRoaring's roaring_bitmap_portable_serialize, \
+                 pyroaring's serialize, Java's serialize and Go's WriteTo; CRoaring's roaring_bitmap_serialize, \
+                 frozen bitmaps and 64-bit bitmaps are other formats)"
+            ),
+            PortableProblem::TooManyContainers { count } => {
+                write!(f, "it declares {count} containers, more than the 65536 blocks of 32-bit ids {DAMAGED}")
+            }
+            PortableProblem::Truncated { part, needed, left } => write!(
+                f,
+                "the input ends inside the {part} ({needed} bytes long, {left} left from its start) \
+                 (hint: the bitmap was cut short; check that the whole value was read)"
+            ),
+            PortableProblem::StrayRunFlag => write!(f, "a run flag is set past the last container {DAMAGED}"),
+            PortableProblem::KeysNotAscending { key, previous } => {
+                write!(f, "the container of block {key} follows block {previous}: blocks must ascend {DAMAGED}")
+            }
+            PortableProblem::WrongOffset { container, declared, actual } => write!(
+                f,
+                "the header puts container {container} at byte {declared}, but it starts at byte {actual} {DAMAGED}"
+            ),
+            PortableProblem::ValuesNotAscending { key, value, previous } => write!(
+                f,
+                "in the array container of block {key}, {value} follows {previous}{}: values must strictly ascend \
+                 {DAMAGED}",
+                if value == previous { " (a duplicate)" } else { "" }
+            ),
+            PortableProblem::EmptyRun { key } => write!(f, "the run container of block {key} has no runs {DAMAGED}"),
+            PortableProblem::RunPastBlock { key, start, length } => write!(
+                f,
+                "in the run container of block {key}, the run of {length} from {start} ends past 65535 {DAMAGED}"
+            ),
+            PortableProblem::RunsNotAscending { key, start, previous_end } => write!(
+                f,
+                "in the run container of block {key}, the run from {start} overlaps or touches the run before it \
+                 (ending at {previous_end}): runs must be separate and ascend {DAMAGED}"
+            ),
+            PortableProblem::CardinalityMismatch { key, declared, actual } => {
+                write!(f, "the container of block {key} holds {actual} ids, but the header says {declared} {DAMAGED}")
+            }
+            PortableProblem::TrailingBytes { count } => write!(
+                f,
+                "{count} bytes follow the complete bitmap (hint: pass exactly one bitmap's bytes; \
+                 several bitmaps in one value need a framing of their own)"
+            ),
+            PortableProblem::Rejected { message } => write!(
+                f,
+                "the roaring reader refused it: {message} (hint: this is not expected after the checks before it; \
+                 please report it with the bytes)"
+            ),
+        }
+    }
+}

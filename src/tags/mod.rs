@@ -22,6 +22,7 @@ mod store;
 mod suggest;
 
 pub use kind::TagKind;
+pub use layer::TagReplace;
 pub use name::{MAX_TAG_DEPTH, MAX_TAG_NAME_LEN};
 pub use pool::TagInfo;
 

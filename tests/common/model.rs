@@ -117,6 +117,11 @@ pub fn depth(name: &str) -> usize {
     name.split('/').count()
 }
 
+/// The group prefix of `group:value`, declared or not.
+fn self_group(name: &str) -> Option<&str> {
+    name.split_once(':').map(|(g, _)| g)
+}
+
 // ------------------------------------------------------------------ errors
 
 /// A predicted error: the error kinds the engine may return.
@@ -155,6 +160,7 @@ pub fn kind(e: &Error) -> &'static str {
         Error::InvalidMerge { .. } => "InvalidMerge",
         Error::AliasConflict { .. } => "AliasConflict",
         Error::NotAnAlias { .. } => "NotAnAlias",
+        Error::InvalidPortableBitmap { .. } => "InvalidPortableBitmap",
         _ => "other",
     }
 }
@@ -449,6 +455,33 @@ impl Model {
             }
         }
         Ok(n)
+    }
+
+    /// `set_tag_from_portable_bytes`: the live customers of `ids` are the members of `raw`
+    /// (created if new), the others lose it, and the new ones lose their other value of an
+    /// exclusive group. `(added, removed, displaced, skipped)`.
+    pub fn set_tag(&mut self, ids: &BTreeSet<u32>, raw: &str) -> std::result::Result<(u64, u64, u64, u64), Errs> {
+        let norm = self.creatable(raw)?;
+        self.ensure(&norm);
+        let keep: BTreeSet<u32> = ids.intersection(&self.live).copied().collect();
+        let had = self.members(&norm);
+        let removed = had.difference(&keep).count() as u64;
+        for c in &had - &keep {
+            self.tags.get_mut(&c).expect("members are live").remove(&norm);
+        }
+        let group = self.group_of(&norm).map(str::to_owned);
+        let (mut added, mut displaced) = (0, 0);
+        for &c in &keep {
+            let tags = self.tags.get_mut(&c).expect("live");
+            let others = tags.iter().filter(|t| **t != norm && group.is_some() && self_group(t) == group.as_deref());
+            let others: Vec<String> = others.cloned().collect();
+            displaced += u64::from(!others.is_empty());
+            for t in others {
+                tags.remove(&t);
+            }
+            added += u64::from(tags.insert(norm.clone()));
+        }
+        Ok((added, removed, displaced, (ids.len() - keep.len()) as u64))
     }
 
     pub fn delete_tag(&mut self, raw: &str) -> std::result::Result<u64, Errs> {

@@ -401,6 +401,40 @@ impl Tags {
         Ok(self.add_exclusive(tag, add))
     }
 
+    /// The portable image of the customers carrying the tag `name` names itself (not its
+    /// descendants).
+    pub(crate) fn own_members_image(&self, name: &str) -> Result<Vec<u8>> {
+        Ok(crate::blocks::format::image(self.store.get(self.lookup(name)?)))
+    }
+
+    /// Makes the live customers of `bits` the members of tag `name` (created if new): the
+    /// others lose it, the new ones lose their other value of an exclusive group, and every
+    /// membership is for good (no expiry). Through the layer's writes, so the change feed and
+    /// the segment plans' touches see it; what it did.
+    pub(crate) fn replace_all(
+        &mut self,
+        customers: &Directory,
+        bits: &RoaringBitmap,
+        name: &str,
+    ) -> Result<TagReplace> {
+        let tag = self.ensure(name)?;
+        let mut keep = live_part(bits, customers.live()).into_owned();
+        keep.optimize(); // foreign bytes come in whatever containers their writer chose
+        let old = self.store.get(tag);
+        let both = keep.intersection_len(old);
+        let (added, removed) = (keep.len() - both, old.len() - both);
+        let mut displaced = 0;
+        for i in 0..self.pool.exclusive_members(tag).len() {
+            let other = self.pool.exclusive_members(tag)[i];
+            if other != tag {
+                displaced += self.take_many(other, &keep);
+            }
+        }
+        let skipped = bits.len() - keep.len();
+        self.set_members(tag, keep);
+        Ok(TagReplace { tag: self.name(tag).to_owned(), added, removed, displaced, skipped })
+    }
+
     /// Adds the customers of `add` (live) to `tag`, removing their other value of an
     /// exclusive group; how many were new.
     fn add_exclusive(&mut self, tag: TagId, add: Cow<'_, RoaringBitmap>) -> u64 {
@@ -434,6 +468,37 @@ impl Tags {
     pub(crate) fn optimize(&mut self) {
         self.store.optimize();
     }
+}
+
+/// What [`Engine::set_tag_from_portable_bytes`](crate::Engine::set_tag_from_portable_bytes)
+/// did: the tag's members are now the live customers of the bytes.
+///
+/// ```
+/// use audience::{Audience, CustomerId, Engine};
+/// let mut engine = Engine::new();
+/// let (a, b) = (engine.customer("a")?, engine.customer("b")?);
+/// engine.tag(a, "vip")?;
+/// let bytes = Audience::from_iter([b, CustomerId(99)]).to_portable_bytes();
+/// let r = engine.set_tag_from_portable_bytes("vip", &bytes)?;
+/// assert_eq!((r.added, r.removed, r.skipped), (1, 1, 1)); // 99 is no customer
+/// assert_eq!(engine.query("vip")?.to_ids(), [b.0]);
+/// # Ok::<(), audience::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TagReplace {
+    /// The tag (normalized; the tag itself when named by an alias).
+    pub tag: String,
+    /// Customers who carry it now and did not before.
+    pub added: u64,
+    /// Customers who carried it and no longer do.
+    pub removed: u64,
+    /// Of the added, those who lost another value of the tag's exclusive group; 0 for a tag
+    /// of no group.
+    pub displaced: u64,
+    /// Ids in the bytes that are not live customers of the engine (never registered, or
+    /// removed): skipped, as [`Engine::tag_all`](crate::Engine::tag_all) skips them.
+    pub skipped: u64,
 }
 
 /// The live customers of `bits` (borrowed when all of them are).
