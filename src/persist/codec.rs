@@ -172,12 +172,13 @@ impl<'a> Dec<'a> {
         let n = self.u64(what)?;
         let n = usize::try_from(n).map_err(|_| self.corrupt(format!("{what}: {n} bytes")))?;
         let bytes = self.take(n, what)?;
-        let bits = RoaringBitmap::deserialize_from(bytes)
-            .map_err(|e| corrupt(self.path, at, format!("{what}: not a portable Roaring bitmap ({e})")))?;
-        if bits.serialized_size() != n {
-            return Err(corrupt(self.path, at, format!("{what}: trailing bytes after the bitmap")));
-        }
-        Ok(bits)
+        // The whole image checked first (header, offsets, run counts, no trailing bytes:
+        // what `roaring` itself does not check), then `roaring`'s own checks.
+        let image = at + 8;
+        crate::blocks::format::check_image(bytes)
+            .map_err(|(offset, problem)| corrupt(self.path, image + offset as u64, format!("{what}: {problem}")))?;
+        RoaringBitmap::deserialize_from(bytes)
+            .map_err(|e| corrupt(self.path, image, format!("{what}: not a portable Roaring bitmap ({e})")))
     }
 
     pub(crate) fn json<T: serde::de::DeserializeOwned>(&mut self, what: &str) -> Result<T> {
