@@ -77,7 +77,7 @@ impl Engine {
         let customers = Directory::read_snapshot(&mut r)?;
         let tags = Tags::read_snapshot(&mut r, &customers)?;
         let attrs = Attrs::read_snapshot(&mut r, &customers)?;
-        let history = History::read_snapshot(&mut r)?;
+        let history = History::read_snapshot(&mut r, &customers)?;
         let models = Models::read_snapshot(&mut r, &tags)?;
         let segments = Segments::read_snapshot(&mut r, &tags, Inputs { live: customers.live(), attrs: &attrs })?;
         r.finish()?;

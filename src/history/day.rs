@@ -58,6 +58,13 @@ impl Day {
         NaiveDate::from_num_days_from_ce_opt(ce).map(|_| Day(days))
     }
 
+    /// The day numbers (days since 1970-01-01) a `Day` can hold: those of
+    /// [`NaiveDate::MIN`] to [`NaiveDate::MAX`]. For checking many at once (a snapshot's
+    /// columns) without a date conversion each.
+    pub(crate) fn valid_days() -> std::ops::RangeInclusive<i32> {
+        Day::from(NaiveDate::MIN).0..=Day::from(NaiveDate::MAX).0
+    }
+
     /// Days since 1970-01-01.
     pub const fn days_since_epoch(self) -> i32 {
         self.0

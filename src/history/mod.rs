@@ -3,8 +3,8 @@
 
 mod day;
 mod money;
-mod store;
 mod persist;
+mod store;
 
 pub use day::Day;
 pub use money::Money;

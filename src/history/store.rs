@@ -26,7 +26,7 @@ pub(crate) struct Rec {
 }
 
 impl Rec {
-    fn key(&self) -> u64 {
+    pub(super) fn key(&self) -> u64 {
         (u64::from(self.customer) << 32) | u64::from((self.day as u32) ^ 0x8000_0000)
     }
 }
@@ -34,17 +34,17 @@ impl Rec {
 /// Purchase history of every customer.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct History {
-    ids: Vec<u32>,
-    starts: Vec<u64>,
-    lens: Vec<u32>,
-    days: Vec<i32>,
-    amounts: Vec<i64>,
+    pub(super) ids: Vec<u32>,
+    pub(super) starts: Vec<u64>,
+    pub(super) lens: Vec<u32>,
+    pub(super) days: Vec<i32>,
+    pub(super) amounts: Vec<i64>,
     /// Column entries no customer range covers any more (removed customers).
-    garbage: u64,
-    recent: Vec<Rec>,
-    pending: Vec<Rec>,
+    pub(super) garbage: u64,
+    pub(super) recent: Vec<Rec>,
+    pub(super) pending: Vec<Rec>,
     /// Live records in all tiers.
-    records: u64,
+    pub(super) records: u64,
     /// The pending records by customer, for one customer's reads between flushes.
     by_customer: PendingIndex,
 }
@@ -374,6 +374,13 @@ impl History {
         let first = at.partition_point(|&i| self.pending[i as usize].customer < customer);
         at[first..].iter().map(|&i| &self.pending[i as usize]).take_while(|r| r.customer == customer).for_each(&mut f);
         self.pending[*len..].iter().filter(|r| r.customer == customer).for_each(f);
+    }
+
+    /// How many records the recent and pending tiers hold, and the base's garbage (for
+    /// tests that need every tier filled).
+    #[cfg(test)]
+    pub(crate) fn tiers(&self) -> (usize, usize, u64) {
+        (self.recent.len(), self.pending.len(), self.garbage)
     }
 
     /// Customers with at least one record, as a bitmap.

@@ -114,6 +114,12 @@ impl<'a> Dec<'a> {
         corrupt(self.path, self.offset(), what)
     }
 
+    /// An [`Error::Corrupt`] at file offset `offset` (a value read earlier, found wrong
+    /// once what follows it was read).
+    pub(crate) fn corrupt_at(&self, offset: u64, what: impl Into<String>) -> Error {
+        corrupt(self.path, offset, what)
+    }
+
     fn rest(&self) -> usize {
         self.buf.len() - self.at
     }

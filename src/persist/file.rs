@@ -236,6 +236,12 @@ impl Reader {
         Ok(r)
     }
 
+    /// Bytes of the file not read yet: a bound for any count read from it (a layer may
+    /// reserve room for `n` items of `w` bytes each once `n * w <= left()`).
+    pub(crate) fn left(&self) -> u64 {
+        self.size - self.at
+    }
+
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }

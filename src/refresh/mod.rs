@@ -10,9 +10,9 @@
 //! How a refresh is incremental is documented on [`RefreshReport`].
 
 mod apply;
+mod persist;
 mod plan;
 mod report;
-mod persist;
 
 use roaring::RoaringBitmap;
 

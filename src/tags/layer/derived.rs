@@ -39,6 +39,12 @@ impl DerivedGroup {
         self.values.len()
     }
 
+    /// The group's name, its value tags in listing order, and whether it is quiet: what a
+    /// snapshot stores ([`Tags::derived_group_of`] reads it back).
+    pub(crate) fn parts(&self) -> (&str, &[TagId], bool) {
+        (&self.group, &self.values, self.quiet)
+    }
+
     /// The group with its writes' tag events muted in the change feed: the layer records
     /// higher-level events for them itself.
     pub(crate) fn quiet(self) -> DerivedGroup {
@@ -67,6 +73,26 @@ impl Tags {
             });
         }
         Ok(DerivedGroup { group: group.into(), values: ids, quiet: false })
+    }
+
+    /// A group handed out before, read back from a snapshot: `values` are the tags
+    /// `group:<names[i]>`, each a live value of exclusive group `group`. `None` when one is
+    /// not (a damaged or foreign snapshot), so no write through the group can reach a tag
+    /// outside it.
+    pub(crate) fn derived_group_of<S: AsRef<str>>(
+        &self,
+        group: &str,
+        values: Vec<TagId>,
+        names: &[S],
+        quiet: bool,
+    ) -> Option<DerivedGroup> {
+        let members = &self.pool.group(group)?.members;
+        let fits = values.len() == names.len()
+            && values.iter().zip(names).all(|(&id, name)| {
+                members.contains(&id)
+                    && self.pool.def(id).is_some_and(|d| d.name.split_once(':') == Some((group, name.as_ref())))
+            });
+        fits.then(|| DerivedGroup { group: group.into(), values, quiet })
     }
 
     /// The values of exclusive group `group` (listed by a layer or not), in creation order:
