@@ -90,8 +90,10 @@ fn run() -> Result<(), String> {
     let file = TagsFile::parse(&raw)?;
     let mut engine = Engine::new();
     engine.customer_id_range(0..file.customers).map_err(|e| e.to_string())?;
-    let tags: Vec<TagId> =
-        (0..file.n_tags()).map(|k| engine.ensure_tag(&format!("t{k}"))).collect::<Result<_, _>>().map_err(|e| e.to_string())?;
+    let tags: Vec<TagId> = (0..file.n_tags())
+        .map(|k| engine.ensure_tag(&format!("t{k}")))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
     for (k, &tag) in tags.iter().enumerate() {
         engine.tag_id_pairs(file.tag(k).map(|c| (CustomerId(c), tag))).map_err(|e| e.to_string())?;
     }

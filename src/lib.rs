@@ -87,6 +87,11 @@
 //!   lives for years is kept clean with [`Engine::tag_stats`], [`Engine::empty_tags`],
 //!   [`Engine::unused_tags`] and [`Engine::merge_tags`]; two records of one person become one
 //!   with [`Engine::merge_customers`] (the old key stays an alias of the customer).
+//! - **Durability.** [`Engine::save`] writes the whole engine to one snapshot file, replaced
+//!   atomically; [`Engine::open`] reads it back, checked section by section (a damaged or
+//!   foreign file is an [`Error::Corrupt`], never a panic). Audiences and tags travel as
+//!   portable Roaring bitmaps ([`Audience::to_portable_bytes`]), the format CRoaring, Java
+//!   and Go Roaring read.
 //!
 //! ```
 //! use audience::{Day, Engine, Money, Stage};
@@ -149,6 +154,10 @@
 //!                             (describe.rs), compare (compare.rs), counted tag by tag on one
 //!                             or more threads (scan.rs, with blocks/count.rs), tag statistics,
 //!                             empty and unused tags (stats.rs): reads only, writes nothing
+//! persist/                    snapshots: file.rs (header, checksummed sections, atomic
+//!                             replacement), codec.rs (the values inside); each layer writes
+//!                             and reads its own sections (its persist.rs), engine/persist.rs
+//!                             puts them in order; docs/format.md describes the file
 //! feed.rs                     the change feed's events (Change, ChangeEvent) and log
 //! Audience (audience.rs)      a query result: bitmap wrapper, iteration, paging, set algebra
 //! error/, span.rs, id.rs      foundations: import nothing above them
@@ -157,10 +166,10 @@
 //! Dependencies point one way, from the foundations up (`tests/architecture.rs` fails on a
 //! cycle). The segment layer (`segment/`) reads audiences through the planner and writes its
 //! exclusive groups through the tags layer's derived-group API (`tags/layer/derived.rs`), as
-//! `refresh/` does. The rooms for what comes next: a **snapshot writer**
-//! (`persist/`) reads each layer's state through its crate API (tag bitmaps in `roaring`'s
-//! portable format, the layout `blocks/format.rs` reads and writes) and never reaches into
-//! fields; the **profile** layer reads through the other layers' crate APIs only.
+//! `refresh/` does. Snapshots are written and read by each layer for itself (the fields stay
+//! private to their layer; `persist/` only frames and checks), tag bitmaps in `roaring`'s
+//! portable format, which `blocks/format.rs` checks whole before `roaring` reads it; the
+//! **profile** layer reads through the other layers' crate APIs only.
 //!
 //! ## Errors and limits
 //!

@@ -99,7 +99,9 @@ fn apply(e: &mut Engine, op: &Op) {
         Op::TagUntil(n, t, d) => nth(e, n).map_or(Ok(()), |c| e.tag_until(c, TAGS[t], day(d)).map(drop)),
         Op::Alias(t) => e.alias_tag(&format!("alias-{t}"), TAGS[t]).map(drop),
         Op::Attr(n, a, v) => nth(e, n).map_or(Ok(()), |c| e.set_attr(c, ["age", "balance", "积分"][a], v).map(drop)),
-        Op::Purchase(n, d, m) => nth(e, n).map_or(Ok(()), |c| Money::from_minor(m).and_then(|m| e.record_purchase(c, day(d), m))),
+        Op::Purchase(n, d, m) => {
+            nth(e, n).map_or(Ok(()), |c| Money::from_minor(m).and_then(|m| e.record_purchase(c, day(d), m)))
+        }
         Op::Refresh(d) => e.refresh(day(d)).map(drop),
         Op::Plan => e.apply_plan("segment", &plan()).map(drop),
         Op::RuleTag => e.define_rule_tag("rule:sporty_vip", "vip AND sports").map(drop),

@@ -30,8 +30,8 @@ use super::kind::TagKind;
 use super::name::{check_limits, normalize_group, normalize_tag, parent_name, split_group};
 use super::suggest::Suggest;
 use crate::error::{AliasClash, Error, NameProblem, Result};
-use crate::persist::{Dec, Enc};
 use crate::id::TagId;
+use crate::persist::{Dec, Enc};
 
 /// One tag's slot: 32 bytes and its name. Links are `u32`s with [`NONE`] for none (tag ids
 /// stop below `u32::MAX`); children lists live beside the slots, for the few tags that have
@@ -656,7 +656,11 @@ impl Pool {
             let Some(def) = &pool.slots[i] else { continue };
             let parent = parent_name(&def.name).and_then(|p| pool.lookup(p));
             if parent_name(&def.name).is_some() != parent.is_some() || def.parent != parent.map_or(NONE, |p| p.0) {
-                return Err(bad(d, i, format!("tag {:?}: its parent is not the tag its name's parent names", def.name)));
+                return Err(bad(
+                    d,
+                    i,
+                    format!("tag {:?}: its parent is not the tag its name's parent names", def.name),
+                ));
             }
             let group = pool.group_for(&def.name).ok().flatten();
             let listed = group.is_some_and(|g| pool.groups[g as usize].members.contains(&TagId(i as u32)));
@@ -669,9 +673,8 @@ impl Pool {
         }
         for (index, (name, g)) in pool.groups.iter().enumerate() {
             let mut seen = BTreeSet::new();
-            let fine = g.members.iter().all(|&t| {
-                seen.insert(t) && pool.def(t).is_some_and(|def| def.group == index as u32)
-            });
+            let fine =
+                g.members.iter().all(|&t| seen.insert(t) && pool.def(t).is_some_and(|def| def.group == index as u32));
             if !fine {
                 return Err(d.corrupt(format!("group {name:?}: a value that is not its tag, or listed twice")));
             }
@@ -687,7 +690,11 @@ impl Pool {
                 && pool.lookup(alias).is_none()
                 && pool.aliases.get(alias).is_none();
             if !fine {
-                return Err(crate::persist::codec::corrupt_at(d, Some(at), format!("alias {alias:?} of tag {}", target.0)));
+                return Err(crate::persist::codec::corrupt_at(
+                    d,
+                    Some(at),
+                    format!("alias {alias:?} of tag {}", target.0),
+                ));
             }
             pool.aliases.insert(alias, target);
         }

@@ -254,7 +254,13 @@ impl Expiry {
     /// Adds a bucket read from a snapshot, checking the invariants against `own` (the tag's
     /// own bitmap): not empty, a subset of it, disjoint from the tag's other buckets, and
     /// the day not given twice. `Err` says which fails.
-    pub(super) fn restore_bucket(&mut self, tag: TagId, day: i32, bits: RoaringBitmap, own: &RoaringBitmap) -> std::result::Result<(), &'static str> {
+    pub(super) fn restore_bucket(
+        &mut self,
+        tag: TagId,
+        day: i32,
+        bits: RoaringBitmap,
+        own: &RoaringBitmap,
+    ) -> std::result::Result<(), &'static str> {
         let days = self.tags.entry(tag).or_default();
         if bits.is_empty() || !bits.is_subset(own) {
             return Err("an expiry bucket that is empty or holds customers without the tag");

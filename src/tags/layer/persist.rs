@@ -34,7 +34,8 @@ impl Tags {
         self.pool.encode(&mut e);
         w.section(*b"POOL", &e.buf)?;
         let bitmaps = self.store.bitmaps();
-        let live = self.pool.iter().map(|(id, _)| id).filter(|id| bitmaps.get(id.index()).is_some_and(|b| !b.is_empty()));
+        let live =
+            self.pool.iter().map(|(id, _)| id).filter(|id| bitmaps.get(id.index()).is_some_and(|b| !b.is_empty()));
         w.chunked(*b"TAGB", live, |e, id| {
             e.u32(id.0);
             e.bitmap(&bitmaps[id.index()]);
@@ -70,16 +71,22 @@ impl Tags {
             let at = d.offset();
             let id = crate::id::TagId(d.u32("tag id")?);
             let bits = d.bitmap("tag bitmap")?;
-            let fine = pool.def(id).is_some() && bitmaps[id.index()].is_empty() && !bits.is_empty() && bits.is_subset(live);
+            let fine =
+                pool.def(id).is_some() && bitmaps[id.index()].is_empty() && !bits.is_empty() && bits.is_subset(live);
             if !fine {
-                return Err(corrupt_at(d, Some(at), format!("tag {}: not a live tag, given twice, empty, or holding customers that are not live", id.0)));
+                return Err(corrupt_at(
+                    d,
+                    Some(at),
+                    format!("tag {}: not a live tag, given twice, empty, or holding customers that are not live", id.0),
+                ));
             }
             bitmaps[id.index()] = bits;
             Ok(())
         })?;
         for (name, g) in pool.groups() {
             let total: u64 = g.members.iter().map(|t| bitmaps[t.index()].len()).sum();
-            let union: RoaringBitmap = g.members.iter().map(|t| &bitmaps[t.index()]).fold(RoaringBitmap::new(), |a, b| a | b);
+            let union: RoaringBitmap =
+                g.members.iter().map(|t| &bitmaps[t.index()]).fold(RoaringBitmap::new(), |a, b| a | b);
             if total != union.len() {
                 let what = format!("exclusive group {name:?}: a customer with two of its values");
                 return Err(crate::persist::codec::corrupt(&path, groups_at, what));
@@ -103,7 +110,11 @@ impl Tags {
             let (tag, day) = (crate::id::TagId(d.u32("expiring tag")?), d.i32("expiry day")?);
             let bits = d.bitmap("expiring customers")?;
             if pool.def(tag).is_none() || crate::history::Day::from_days_since_epoch(day).is_none() {
-                return Err(corrupt_at(d, Some(at), format!("expiry of tag {} on day {day}: no such tag or day", tag.0)));
+                return Err(corrupt_at(
+                    d,
+                    Some(at),
+                    format!("expiry of tag {} on day {day}: no such tag or day", tag.0),
+                ));
             }
             expiry.restore_bucket(tag, day, bits, store.get(tag)).map_err(|what| corrupt_at(d, Some(at), what))
         })?;
@@ -114,7 +125,11 @@ impl Tags {
             let change = get_event(d)?;
             let after = log.last().map_or(0, |c| c.seq);
             if change.seq <= after || change.seq > seq {
-                return Err(corrupt_at(d, Some(at), format!("change {} out of order (last {after}, feed at {seq})", change.seq)));
+                return Err(corrupt_at(
+                    d,
+                    Some(at),
+                    format!("change {} out of order (last {after}, feed at {seq})", change.seq),
+                ));
             }
             log.push(change);
             Ok(())
@@ -179,7 +194,8 @@ fn get_event(d: &mut Dec<'_>) -> Result<Change> {
             b => Err(d.corrupt(format!("optional name marker {b}"))),
         }
     };
-    let stage = |d: &mut Dec<'_>, i: u8| Stage::ALL.get(usize::from(i)).copied().ok_or_else(|| d.corrupt(format!("stage {i}")));
+    let stage =
+        |d: &mut Dec<'_>, i: u8| Stage::ALL.get(usize::from(i)).copied().ok_or_else(|| d.corrupt(format!("stage {i}")));
     let kind = d.u8("change kind")?;
     let event = match kind {
         0 | 1 => {
