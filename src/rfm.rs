@@ -105,6 +105,16 @@ impl RfmModel {
         self.scoring == Scoring::Quantiles
     }
 
+    /// The fixed cut points (`recency_days`, `frequency`, `monetary` in minor units) of a
+    /// threshold model, `None` for quantiles: what a snapshot stores to rebuild the model
+    /// through [`RfmModel::thresholds`].
+    pub(crate) fn threshold_cuts(&self) -> Option<[[i64; 4]; 3]> {
+        match &self.scoring {
+            Scoring::Quantiles => None,
+            Scoring::Thresholds { recency_days, frequency, monetary } => Some([*recency_days, *frequency, *monetary]),
+        }
+    }
+
     /// The cut points of the three metrics for one refresh. `last_days`, `frequency` and
     /// `monetary` are the scored customers' values (reordered in place); R is scored on the
     /// day of the last purchase (later is better), which ranks exactly as recency does.
