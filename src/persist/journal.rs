@@ -95,9 +95,6 @@ pub struct OpenReport {
     /// a snapshot and starting its journal left it): its records are in the snapshot; it
     /// was not replayed, and a fresh journal replaced it.
     pub stale_journal: Option<u64>,
-    /// Whether [`Engine::open_or_create`](crate::Engine::open_or_create) found no snapshot
-    /// and wrote an empty one.
-    pub created: bool,
 }
 
 /// A record cut short at the end of a journal, dropped when it was opened.
@@ -536,12 +533,15 @@ mod tests {
         j.append().unwrap();
     }
 
-    fn records(snap: &Path, generation: u64) -> Result<(Vec<(u64, Vec<u8>)>, Option<TornTail>)> {
+    /// The records read (offset, payload) and the torn tail after them.
+    type Read = (Vec<(u64, Vec<u8>)>, Option<TornTail>);
+
+    fn records(snap: &Path, generation: u64) -> Result<Read> {
         let Found::Current(mut r) = read(snap, generation)? else { panic!("not current") };
         records_of(&mut r)
     }
 
-    fn records_of(r: &mut Records) -> Result<(Vec<(u64, Vec<u8>)>, Option<TornTail>)> {
+    fn records_of(r: &mut Records) -> Result<Read> {
         let mut out = Vec::new();
         loop {
             match r.next()? {
