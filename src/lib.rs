@@ -255,6 +255,7 @@ pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
+pub use persist::journal::{OpenReport, SyncPolicy, TornTail};
 pub use profile::{
     AudienceComparison, Breakdown, DescribeOptions, Description, Profile, PurchaseSummary, RfmProfile, ShareDiff,
     TagLift, TagStats,

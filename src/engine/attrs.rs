@@ -2,6 +2,7 @@
 //! the customer is live and delegate.
 
 use super::Engine;
+use super::journal::{Named, Op};
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -16,7 +17,7 @@ impl Engine {
     /// Errors: [`Error::InvalidAttributeName`]; [`Error::DerivedName`] for `recency_days`,
     /// `frequency` and `monetary`, which [`Engine::refresh`] owns.
     pub fn define_attr(&mut self, name: &str) -> Result<()> {
-        self.attrs.define(name)
+        self.logged(|e| e.attrs.define(name), |_| Some(Op::DefineAttr(name)))
     }
 
     /// Sets customer `id`'s value of numeric attribute `name` (created if new); returns the
@@ -42,10 +43,13 @@ impl Engine {
     /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidAttributeName`],
     /// [`Error::DerivedName`] for the attributes `refresh` owns.
     pub fn set_attr(&mut self, id: CustomerId, name: &str, value: i64) -> Result<Option<i64>> {
-        self.customers.check_live(id)?;
-        let old = self.attrs.set(id.0, name, value)?;
-        self.tags.touch_one(id.0); // applied plans read attributes too
-        Ok(old)
+        let apply = |e: &mut Engine| {
+            e.customers.check_live(id)?;
+            let old = e.attrs.set(id.0, name, value)?;
+            e.tags.touch_one(id.0); // applied plans read attributes too
+            Ok(old)
+        };
+        self.logged(apply, |_| Some(Op::SetAttr { id, name, value }))
     }
 
     /// Bulk [`Engine::set_attr`]: `(customer, attribute, value)` triples, the last value given
@@ -70,6 +74,22 @@ impl Engine {
         I: IntoIterator<Item = (CustomerId, S, i64)>,
         S: AsRef<str>,
     {
+        if self.journal.0.is_none() {
+            return self.load_attrs(values);
+        }
+        let values: Vec<(CustomerId, S, i64)> = values.into_iter().collect();
+        let op = || Op::SetAttrs {
+            named: Named::new(values.iter().map(|(c, s, _)| (*c, s.as_ref()))),
+            values: values.iter().map(|v| v.2).collect(),
+        };
+        self.logged(|e| e.load_attrs(values.iter().map(|(c, s, v)| (*c, s.as_ref(), *v))), |_| Some(op()))
+    }
+
+    fn load_attrs<I, S>(&mut self, values: I) -> Result<u64>
+    where
+        I: IntoIterator<Item = (CustomerId, S, i64)>,
+        S: AsRef<str>,
+    {
         if !self.tags.notes_touches() {
             return self.attrs.load(&self.customers, values);
         }
@@ -84,10 +104,13 @@ impl Engine {
     /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownAttribute`],
     /// [`Error::DerivedName`].
     pub fn unset_attr(&mut self, id: CustomerId, name: &str) -> Result<Option<i64>> {
-        self.customers.check_live(id)?;
-        let old = self.attrs.unset(id.0, name)?;
-        self.tags.touch_one(id.0);
-        Ok(old)
+        let apply = |e: &mut Engine| {
+            e.customers.check_live(id)?;
+            let old = e.attrs.unset(id.0, name)?;
+            e.tags.touch_one(id.0);
+            Ok(old)
+        };
+        self.logged(apply, |_| Some(Op::UnsetAttr { id, name }))
     }
 
     /// Customer `id`'s value of attribute `name`, if it has one. The derived attributes read

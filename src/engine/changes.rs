@@ -1,6 +1,7 @@
 //! The change feed: turned on and drained here, recorded by the tags layer (see `feed.rs`).
 
 use super::Engine;
+use super::journal::Op;
 use crate::feed::Change;
 
 impl Engine {
@@ -33,7 +34,8 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn track_changes(&mut self, on: bool) {
-        self.tags.track_changes(on);
+        let was = self.tags.tracks_changes();
+        self.logged_infallible(|e| e.tags.track_changes(on), |_| (was != on).then_some(Op::TrackChanges(on)));
     }
 
     /// Whether the change feed is on.
@@ -43,7 +45,7 @@ impl Engine {
 
     /// The changes recorded since the last call, oldest first (see [`Engine::track_changes`]).
     pub fn changes(&mut self) -> Vec<Change> {
-        self.tags.drain_changes()
+        self.logged_infallible(|e| e.tags.drain_changes(), |drained| (!drained.is_empty()).then_some(Op::DrainChanges))
     }
 
     /// The sequence number of the last change recorded (0 before the first).

@@ -3,7 +3,10 @@
 
 use roaring::RoaringBitmap;
 
+use std::borrow::Cow;
+
 use super::Engine;
+use super::journal::Op;
 use crate::audience::Audience;
 use crate::customers::CustomerMerge;
 #[cfg(doc)]
@@ -21,9 +24,13 @@ impl Engine {
     /// [`MAX_CUSTOMER_KEY_LEN`](crate::MAX_CUSTOMER_KEY_LEN), [`Error::CustomerIdsExhausted`]
     /// when no `u32` id is left.
     pub fn customer(&mut self, key: &str) -> Result<CustomerId> {
-        let id = self.customers.intern(key)?;
-        self.tags.touch_one(id.0); // a new customer lands in an applied plan's segments
-        Ok(id)
+        let known = self.journal.0.is_some() && self.customers.id_of(key).is_some();
+        let apply = |e: &mut Engine| {
+            let id = e.customers.intern(key)?;
+            e.tags.touch_one(id.0); // a new customer lands in an applied plan's segments
+            Ok(id)
+        };
+        self.logged(apply, |&id| (!known).then_some(Op::Customer { key, id }))
     }
 
     /// Registers a customer by a dense id the caller already has (for users whose customers
@@ -46,9 +53,13 @@ impl Engine {
     /// ```
     pub fn customer_id(&mut self, id: impl Into<CustomerId>) -> Result<CustomerId> {
         let id = id.into();
-        self.customers.register_id(id)?;
-        self.tags.touch_one(id.0);
-        Ok(id)
+        let known = self.customers.is_live(id);
+        let apply = |e: &mut Engine| {
+            e.customers.register_id(id)?;
+            e.tags.touch_one(id.0);
+            Ok(id)
+        };
+        self.logged(apply, |_| (!known).then_some(Op::CustomerId(id)))
     }
 
     /// Registers every dense id of `ids` at once, as [`Engine::customer_id`] does one by one
@@ -68,13 +79,16 @@ impl Engine {
     /// Errors: [`Error::CustomerIdTaken`] when a live keyed customer has one of the ids
     /// (nothing is registered then).
     pub fn customer_id_range(&mut self, ids: std::ops::Range<u32>) -> Result<u64> {
-        let n = self.customers.register_range(ids.clone())?;
-        if self.tags.notes_touches() {
-            let mut range = RoaringBitmap::new();
-            range.insert_range(ids);
-            self.tags.touch(&range);
-        }
-        Ok(n)
+        let apply = |e: &mut Engine| {
+            let n = e.customers.register_range(ids.clone())?;
+            if e.tags.notes_touches() {
+                let mut range = RoaringBitmap::new();
+                range.insert_range(ids.clone());
+                e.tags.touch(&range);
+            }
+            Ok(n)
+        };
+        self.logged(apply, |&n| (n > 0).then(|| Op::CustomerIdRange(ids.clone())))
     }
 
     /// The external key of a live customer, if it was registered by key (its own key: the
@@ -116,9 +130,12 @@ impl Engine {
     ///
     /// Errors: [`Error::UnknownCustomer`] unless `id` is live.
     pub fn remove_customer(&mut self, id: CustomerId) -> Result<()> {
-        self.customers.remove(id)?;
-        self.erase(id);
-        Ok(())
+        let apply = |e: &mut Engine| {
+            e.customers.remove(id)?;
+            e.erase(id);
+            Ok(())
+        };
+        self.logged(apply, |_| Some(Op::RemoveCustomer(id)))
     }
 
     /// Erases customer `id`, already out of the directory, from every other layer.
@@ -150,14 +167,17 @@ impl Engine {
     /// ```
     pub fn remove_customers(&mut self, audience: &Audience) -> Result<u64> {
         let gone = audience.bitmap() & self.customers.live();
-        for c in &gone {
-            self.customers.remove(CustomerId(c))?;
-        }
-        self.tags.remove_customers(&gone);
-        self.attrs.remove_customers(&gone);
-        self.history.remove_customers(&gone);
-        self.models.note_removed_all(&gone);
-        Ok(gone.len())
+        let apply = |e: &mut Engine| {
+            for c in &gone {
+                e.customers.remove(CustomerId(c))?;
+            }
+            e.tags.remove_customers(&gone);
+            e.attrs.remove_customers(&gone);
+            e.history.remove_customers(&gone);
+            e.models.note_removed_all(&gone);
+            Ok(gone.len())
+        };
+        self.logged(apply, |&n| (n > 0).then(|| Op::RemoveCustomers(Cow::Borrowed(&gone))))
     }
 }
 
@@ -215,14 +235,17 @@ impl Engine {
     /// Errors: [`Error::UnknownCustomer`] unless both are live (`into` checked first);
     /// [`Error::MergeSelf`] when they are the same customer. Nothing changes then.
     pub fn merge_customers(&mut self, into: CustomerId, from: CustomerId) -> Result<CustomerMerge> {
-        self.customers.check_merge(into, from)?;
-        let tags = self.tags.merge_customer(into.0, from.0);
-        let attributes = self.attrs.merge_customer(into.0, from.0);
-        let purchases = self.history.copy_customer(from.0, into.0);
-        let keys = self.customers.merge(into, from)?;
-        self.erase(from);
-        self.tags.touch_one(into.0); // applied plans read attributes too
-        Ok(CustomerMerge { into, from, tags, attributes, purchases, keys })
+        let apply = |e: &mut Engine| {
+            e.customers.check_merge(into, from)?;
+            let tags = e.tags.merge_customer(into.0, from.0);
+            let attributes = e.attrs.merge_customer(into.0, from.0);
+            let purchases = e.history.copy_customer(from.0, into.0);
+            let keys = e.customers.merge(into, from)?;
+            e.erase(from);
+            e.tags.touch_one(into.0); // applied plans read attributes too
+            Ok(CustomerMerge { into, from, tags, attributes, purchases, keys })
+        };
+        self.logged(apply, |_| Some(Op::MergeCustomers { into, from }))
     }
 
     /// The alias keys of live customer `id`: the keys of the customers merged into it

@@ -2,7 +2,10 @@
 //! engine has no clock: the day the caller passes is the time. The rules and the day
 //! buckets live in the tags layer ([`Tags`](crate::tags::Tags), `tags/layer/expiry.rs`).
 
+use std::borrow::Cow;
+
 use super::Engine;
+use super::journal::Op;
 use crate::audience::Audience;
 #[cfg(doc)]
 use crate::error::Error;
@@ -43,7 +46,10 @@ impl Engine {
     /// for a derived tag (of the groups [`Engine::refresh`] owns, of an applied plan's group,
     /// or a rule tag).
     pub fn tag_until(&mut self, customer: CustomerId, tag: &str, until: Day) -> Result<bool> {
-        self.tags.assign_until(&self.customers, customer, tag, until)
+        self.logged(
+            |e| e.tags.assign_until(&e.customers, customer, tag, until),
+            |_| Some(Op::TagUntil { id: customer, name: tag, until }),
+        )
     }
 
     /// Tags every live customer of `audience` with `tag` as [`Engine::tag_all`] does, each
@@ -69,7 +75,11 @@ impl Engine {
     /// Errors: [`Error::InvalidTagName`]; [`Error::DerivedName`] for a derived tag (of the
     /// groups [`Engine::refresh`] owns, of an applied plan's group, or a rule tag).
     pub fn tag_all_until(&mut self, audience: &Audience, tag: &str, until: Day) -> Result<u64> {
-        self.tags.assign_all_until(&self.customers, audience.bitmap(), tag, until)
+        let audience = audience.bitmap();
+        self.logged(
+            |e| e.tags.assign_all_until(&e.customers, audience, tag, until),
+            |_| Some(Op::TagAllUntil { audience: Cow::Borrowed(audience), name: tag, until }),
+        )
     }
 
     /// The day customer `customer`'s assignment of `tag` ends (the tag itself, not a
@@ -117,6 +127,7 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn expire(&mut self, as_of: impl Into<Day>) -> u64 {
-        self.tags.expire(as_of.into())
+        let as_of = as_of.into();
+        self.logged_infallible(|e| e.tags.expire(as_of), |&n| (n > 0).then_some(Op::Expire(as_of)))
     }
 }

@@ -1,7 +1,10 @@
 //! Purchase history and the models computed from it: recording purchases, the RFM model and
 //! lifecycle windows, and [`Engine::refresh`], which the refresh layer runs.
 
+use std::borrow::Cow;
+
 use super::Engine;
+use super::journal::Op;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
@@ -32,9 +35,13 @@ impl Engine {
     ///
     /// Errors: [`Error::UnknownCustomer`].
     pub fn record_purchase(&mut self, id: CustomerId, when: impl Into<Day>, amount: Money) -> Result<()> {
-        self.customers.check_live(id)?;
-        self.history.record(Purchase::new(id, when, amount));
-        Ok(())
+        let p = Purchase::new(id, when, amount);
+        let apply = |e: &mut Engine| {
+            e.customers.check_live(id)?;
+            e.history.record(p);
+            Ok(())
+        };
+        self.logged(apply, |_| Some(Op::RecordPurchase(p)))
     }
 
     /// Bulk [`Engine::record_purchase`] from an iterator of [`Purchase`]s (or
@@ -57,7 +64,14 @@ impl Engine {
         I: IntoIterator<Item = P>,
         P: Into<Purchase>,
     {
-        self.history.load(&self.customers, purchases)
+        if self.journal.0.is_none() {
+            return self.history.load(&self.customers, purchases);
+        }
+        let purchases: Vec<Purchase> = purchases.into_iter().map(Into::into).collect();
+        self.logged(
+            |e| e.history.load(&e.customers, purchases.iter().copied()),
+            |_| Some(Op::RecordPurchases(Cow::Borrowed(&purchases))),
+        )
     }
 
     /// Customer `id`'s purchases and refunds, by day (in arrival order within a day). Reads
@@ -80,7 +94,7 @@ impl Engine {
     /// Sets how RFM scores and segments are computed (from the next refresh on). Default:
     /// quantile scores and the standard segment grid ([`RfmGrid`](crate::RfmGrid)).
     pub fn set_rfm_model(&mut self, model: RfmModel) {
-        self.models.rfm = model;
+        self.logged_infallible(|e| e.models.rfm = model.clone(), |()| Some(Op::SetRfmModel(Cow::Borrowed(&model))));
     }
 
     /// The RFM model.
@@ -91,7 +105,7 @@ impl Engine {
     /// Sets the lifecycle windows (from the next refresh on). Default: new 30, active 90,
     /// churn 180 days.
     pub fn set_lifecycle(&mut self, lifecycle: Lifecycle) {
-        self.models.lifecycle = lifecycle;
+        self.logged_infallible(|e| e.models.lifecycle = lifecycle, |()| Some(Op::SetLifecycle(lifecycle)));
     }
 
     /// The lifecycle windows.
@@ -152,12 +166,16 @@ impl Engine {
     /// Errors: [`Error::MonetaryOverflow`] when a customer's total leaves the `i64` range;
     /// [`Error::InRule`] when a rule tag or an applied plan no longer resolves. Both are found before anything changes.
     pub fn refresh(&mut self, as_of: impl Into<Day>) -> Result<RefreshReport> {
-        self.segments.check(&self.tags, Inputs { live: self.customers.live(), attrs: &self.attrs })?;
-        let Engine { customers, tags, attrs, history, models, segments } = self;
-        let mut report = models.refresh(as_of.into(), customers, history, tags, attrs)?;
-        let saved = segments.compute_all(tags, Inputs { live: customers.live(), attrs })?;
-        (report.rules, report.plans) = (saved.rules, saved.plans);
-        Ok(report)
+        let as_of = as_of.into();
+        let apply = |e: &mut Engine| {
+            e.segments.check(&e.tags, Inputs { live: e.customers.live(), attrs: &e.attrs })?;
+            let Engine { customers, tags, attrs, history, models, segments, .. } = e;
+            let mut report = models.refresh(as_of, customers, history, tags, attrs)?;
+            let saved = segments.compute_all(tags, Inputs { live: customers.live(), attrs })?;
+            (report.rules, report.plans) = (saved.rules, saved.plans);
+            Ok(report)
+        };
+        self.logged(apply, |_| Some(Op::Refresh(as_of)))
     }
 
     /// The as-of day of the last refresh.

@@ -13,6 +13,8 @@
 //! | `profiles.rs` | what makes an audience different (describe, breakdown), tag statistics, empty and unused tags | the profile layer |
 //! | `changes.rs` | the change feed: on, off, drain | [`Tags`] (which records every write) |
 //! | `stats.rs` | sizes, optimize | all of them |
+//! | `persist.rs` | snapshots and the journal: save, open, checkpoint, flush | `persist/` (the files), each layer (its sections) |
+//! | `journal.rs` | what the journal records: one [`Op`](journal::Op) per mutating call, and replaying it | every method above that writes |
 
 use std::borrow::Cow;
 
@@ -30,6 +32,7 @@ mod changes;
 mod customers;
 mod expiry;
 mod history;
+pub(crate) mod journal;
 mod persist;
 mod profiles;
 mod queries;
@@ -50,7 +53,8 @@ pub use stats::Stats;
 /// [crate docs](crate) for a tour.
 ///
 /// `Engine` is `Send + Sync + Clone`: share it behind an `RwLock` or `Arc` for concurrent
-/// readers; every query method takes `&self`.
+/// readers; every query method takes `&self`. A clone has no journal: it holds the same
+/// state, and its writes are its own (see [`Engine::open`]).
 #[derive(Clone, Default)]
 pub struct Engine {
     customers: Directory,
@@ -59,6 +63,8 @@ pub struct Engine {
     history: History,
     models: Models,
     segments: Segments,
+    /// The journal writes are recorded in, for an engine opened from a snapshot.
+    journal: journal::Attached,
 }
 
 impl std::fmt::Debug for Engine {

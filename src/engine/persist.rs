@@ -1,21 +1,30 @@
-//! Snapshots: [`Engine::save`], [`Engine::open`], [`Engine::open_or_create`]. Each layer
-//! writes and reads its own sections, in this order: the directory, the tags, the
-//! attributes, the purchase history, the models, the saved segments; then the engine checks
-//! what ties them together before handing the engine out. The file itself (header,
-//! checksummed sections, atomic replacement) is `persist/file.rs`; the format is described in
-//! `docs/format.md`.
+//! Durability: snapshots ([`Engine::save`], [`Engine::open`], [`Engine::open_or_create`])
+//! and the journal of the changes since ([`Engine::checkpoint`], [`Engine::flush`],
+//! [`Engine::set_sync_policy`], [`Engine::open_with_report`]).
+//!
+//! A snapshot holds a `META` section (its generation), then each layer's sections, in this
+//! order: the directory, the tags, the attributes, the purchase history, the models, the
+//! saved segments; then the engine checks what ties them together before handing the engine
+//! out. The file itself (header, checksummed sections, atomic replacement) is
+//! `persist/file.rs`; the journal's file `persist/journal.rs`, its records `journal.rs`; the
+//! formats are described in `docs/format.md`.
 
 use std::path::Path;
 
 use super::Engine;
+use super::journal::{Attached, Op};
 use crate::attrs::Attrs;
 use crate::customers::Directory;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::history::History;
-use crate::persist::{Reader, Writer};
+use crate::persist::journal::{self, FRAME, Found, Journal, Next, OpenReport, SyncPolicy};
+use crate::persist::{Dec, Enc, Reader, Writer};
 use crate::refresh::Models;
 use crate::segment::{Inputs, Segments};
 use crate::tags::Tags;
+
+/// The first section of a snapshot: its generation.
+const META: [u8; 4] = *b"META";
 
 impl Engine {
     /// Writes everything the engine holds to one snapshot file at `path`, replacing it
@@ -30,7 +39,16 @@ impl Engine {
     /// feed (on or off, its sequence, undrained events). Caches (query views, the customer
     /// index, the census) are not saved; they are rebuilt by reads.
     ///
-    /// Errors: [`Error::Io`](crate::Error::Io) when the directory cannot be written.
+    /// `save` writes a snapshot and nothing else: the engine's own journal, if it has one,
+    /// goes on as before (see [`Engine::checkpoint`] to start a new one). A journal left
+    /// beside `path` by an engine that had `path` open followed the snapshot this one
+    /// replaces: the new snapshot gets the next generation, so the old journal is never
+    /// replayed on it, and `save` removes it.
+    ///
+    /// Errors: [`Error::Io`](crate::Error::Io) when the directory cannot be written;
+    /// [`Error::JournalInUse`](crate::Error::JournalInUse) when an engine (this one, or
+    /// another) has `path` open with its journal: saving over its snapshot would leave that
+    /// journal following nothing. Checkpoint that engine instead.
     ///
     /// ```
     /// use audience::Engine;
@@ -50,7 +68,21 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<u64> {
-        let mut w = Writer::create(path.as_ref())?;
+        let path = path.as_ref();
+        let Some((_lock, generation)) = journal::claim(path)? else {
+            return self.write_snapshot(path, 0);
+        };
+        let written = self.write_snapshot(path, generation.map_or(0, |g| g.saturating_add(1)))?;
+        journal::remove(path)?;
+        Ok(written)
+    }
+
+    /// The snapshot of generation `generation` at `path`.
+    fn write_snapshot(&self, path: &Path, generation: u64) -> Result<u64> {
+        let mut w = Writer::create(path)?;
+        let mut meta = Enc::default();
+        meta.u64(generation);
+        w.section(META, &meta.buf)?;
         self.customers.write_snapshot(&mut w)?;
         self.tags.write_snapshot(&mut w)?;
         self.attrs.write_snapshot(&mut w)?;
@@ -60,20 +92,13 @@ impl Engine {
         w.finish()
     }
 
-    /// Reads the snapshot at `path` that [`Engine::save`] wrote.
-    ///
-    /// Every section is checked against its checksum before it is used, and every length
-    /// against what backs it, so a damaged or foreign file is an error and never a panic, an
-    /// oversized allocation or a half-loaded engine.
-    ///
-    /// Errors: [`Error::Io`](crate::Error::Io) when the file is missing (kind
-    /// `NotFound`) or cannot be read, or is a directory;
-    /// [`Error::Corrupt`](crate::Error::Corrupt) (the path, the byte offset, what does not
-    /// check) for an empty file, a file that is not a snapshot, a truncated or damaged one;
-    /// [`Error::UnsupportedVersion`](crate::Error::UnsupportedVersion) for another format
-    /// version.
-    pub fn open(path: impl AsRef<Path>) -> Result<Engine> {
-        let mut r = Reader::open(path.as_ref())?;
+    /// The snapshot at `path`, and its generation.
+    fn read_snapshot(path: &Path) -> Result<(Engine, u64)> {
+        let mut r = Reader::open(path)?;
+        let meta = r.section(META)?;
+        let mut d = meta.dec(path);
+        let generation = d.u64("generation")?;
+        d.finish("META")?;
         let customers = Directory::read_snapshot(&mut r)?;
         let tags = Tags::read_snapshot(&mut r, &customers)?;
         let attrs = Attrs::read_snapshot(&mut r, &customers)?;
@@ -81,16 +106,223 @@ impl Engine {
         let models = Models::read_snapshot(&mut r, &tags)?;
         let segments = Segments::read_snapshot(&mut r, &tags, Inputs { live: customers.live(), attrs: &attrs })?;
         r.finish()?;
-        Ok(Engine { customers, tags, attrs, history, models, segments })
+        Ok((Engine { customers, tags, attrs, history, models, segments, journal: Attached::default() }, generation))
     }
 
-    /// [`Engine::open`] the snapshot at `path`, or a new, empty engine when there is no file
-    /// there (nothing is written until [`Engine::save`]). Any other error is returned as
-    /// `open` returns it.
+    /// Opens the snapshot at `path` that [`Engine::save`] or [`Engine::checkpoint`] wrote,
+    /// replays its journal (`<path>.journal`: the changes made since, see
+    /// [`Engine::checkpoint`]), and keeps the journal open: from then on every successful
+    /// mutating call is recorded in it before it returns, under the
+    /// [`SyncPolicy`](crate::SyncPolicy) (default: sync every write).
+    ///
+    /// Every section and record is checked against its checksum before it is used, and
+    /// every length against what backs it, so a damaged or foreign file is an error and
+    /// never a panic, an oversized allocation or a half-loaded engine. The journal is
+    /// forgiving at its end only: a record cut short there (the process writing it died) is
+    /// dropped and cut off the file, and [`Engine::open_with_report`] says so. A journal
+    /// that followed an older snapshot (a crash in the middle of a checkpoint) is not
+    /// replayed: a fresh one replaces it. A missing journal is started.
+    ///
+    /// One engine per snapshot: the journal is locked while the engine lives. A
+    /// [`Clone`] of the engine has no journal.
+    ///
+    /// Errors: [`Error::Io`](crate::Error::Io) when the file is missing (kind
+    /// `NotFound`) or cannot be read, or is a directory, or the journal cannot be written;
+    /// [`Error::Corrupt`](crate::Error::Corrupt) (the path, the byte offset, what does not
+    /// check) for an empty file, a file that is not a snapshot, a truncated or damaged one,
+    /// a damaged journal record before its last, or a journal that follows a newer snapshot
+    /// than this one (an older snapshot put back: the journal is left as it is);
+    /// [`Error::UnsupportedVersion`](crate::Error::UnsupportedVersion) for another format
+    /// version; [`Error::JournalInUse`](crate::Error::JournalInUse) when another engine has
+    /// the snapshot open.
+    pub fn open(path: impl AsRef<Path>) -> Result<Engine> {
+        Engine::open_with_report(path).map(|(engine, _)| engine)
+    }
+
+    /// [`Engine::open`], and what it found beside the snapshot: how many journal records
+    /// it replayed, a torn tail it dropped, a stale journal it ignored ([`OpenReport`]).
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let dir = std::env::temp_dir().join(format!("audience-doc-report-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("crm.snap");
+    ///
+    /// let mut engine = Engine::open_or_create(&path)?;
+    /// let ann = engine.customer("ann@example.com")?;
+    /// engine.tag(ann, "vip")?;
+    /// drop(engine); // no checkpoint: the two calls are in the journal
+    ///
+    /// let (engine, report) = Engine::open_with_report(&path)?;
+    /// assert_eq!(report.replayed, 2);
+    /// assert_eq!(report.torn_tail, None);
+    /// assert_eq!(engine.count("vip")?, 1);
+    /// # drop(engine);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: as [`Engine::open`].
+    pub fn open_with_report(path: impl AsRef<Path>) -> Result<(Engine, OpenReport)> {
+        let path = path.as_ref();
+        let (mut engine, generation) = Engine::read_snapshot(path)?;
+        let mut report = OpenReport { generation, ..OpenReport::default() };
+        let policy = SyncPolicy::default();
+        let journal = match journal::read(path, generation)? {
+            Found::Missing => Journal::create(path, generation, policy)?,
+            Found::Stale(old) => {
+                report.stale_journal = Some(old);
+                Journal::create(path, generation, policy)?
+            }
+            Found::Current(mut records) => {
+                let jpath = records.path().to_path_buf();
+                loop {
+                    match records.next()? {
+                        Next::Record(at, payload) => {
+                            let mut d = Dec::new(payload, at + FRAME, &jpath);
+                            let op = Op::decode(&mut d)?;
+                            d.finish("journal record")?;
+                            engine.replay(op, &jpath, at)?;
+                            report.replayed += 1;
+                        }
+                        Next::End => break,
+                        Next::Torn(t) => {
+                            report.torn_tail = Some(t);
+                            break;
+                        }
+                    }
+                }
+                report.journal_bytes = records.end();
+                records.into_journal(policy)?
+            }
+        };
+        if report.journal_bytes == 0 {
+            report.journal_bytes = journal::HEADER;
+        }
+        engine.journal = Attached(Some(journal));
+        Ok((engine, report))
+    }
+
+    /// [`Engine::open`] the snapshot at `path`, or, when there is no file there, write an
+    /// empty engine's snapshot and open that (with a new journal). Any other error is
+    /// returned as `open` returns it.
+    ///
+    /// Errors: as [`Engine::open`]; [`Error::Corrupt`](crate::Error::Corrupt) when there is
+    /// no snapshot but a journal is there (its snapshot was removed: the journal alone
+    /// cannot say what it follows; move it away to start afresh).
     pub fn open_or_create(path: impl AsRef<Path>) -> Result<Engine> {
-        match Engine::open(path) {
-            Err(crate::Error::Io { kind: std::io::ErrorKind::NotFound, .. }) => Ok(Engine::new()),
-            other => other,
+        let path = path.as_ref();
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let jpath = journal::journal_path(path);
+                if jpath.exists() {
+                    let what = format!(
+                        "a journal without its snapshot ({} is missing); move the journal away to start a new engine",
+                        path.display()
+                    );
+                    return Err(crate::persist::codec::corrupt(&jpath, 0, what));
+                }
+                Engine::new().write_snapshot(path, 0)?;
+            }
+            _ => {} // open reports what is wrong
+        }
+        Engine::open(path)
+    }
+
+    /// Writes a new snapshot of the engine over the one it was opened from (the next
+    /// generation, atomically, as [`Engine::save`] does) and starts an empty journal for
+    /// it: the journal's records are in the snapshot now. Call it when the journal has
+    /// grown (replaying it is what [`Engine::open`] costs beyond the snapshot), after a big
+    /// [`Engine::refresh`], or to clear a broken journal.
+    ///
+    /// A crash in the middle leaves the old snapshot with its journal, or the new snapshot
+    /// with the old journal, which [`Engine::open`] knows for stale by its generation and
+    /// ignores: never a change applied twice.
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let dir = std::env::temp_dir().join(format!("audience-doc-checkpoint-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("crm.snap");
+    ///
+    /// let mut engine = Engine::open_or_create(&path)?;
+    /// let ann = engine.customer("ann@example.com")?;
+    /// engine.tag(ann, "vip")?;
+    /// engine.checkpoint()?;
+    /// drop(engine);
+    ///
+    /// let (engine, report) = Engine::open_with_report(&path)?;
+    /// assert_eq!((report.generation, report.replayed), (1, 0));
+    /// assert_eq!(engine.count("vip")?, 1);
+    /// # drop(engine);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: [`Error::NoJournal`](crate::Error::NoJournal) for an engine without a
+    /// journal (not opened from a snapshot); [`Error::Io`](crate::Error::Io) when the
+    /// snapshot or the journal cannot be written. When the snapshot could not be written,
+    /// the journal goes on as before; when the snapshot was written but the new journal
+    /// could not be, the journal is broken (writes fail) until a checkpoint succeeds.
+    pub fn checkpoint(&mut self) -> Result<()> {
+        let Some(j) = &mut self.journal.0 else { return Err(Error::NoJournal) };
+        let (path, generation, policy) = (j.snapshot().to_path_buf(), j.generation() + 1, j.policy());
+        self.write_snapshot(&path, generation)?;
+        let j = self.journal.0.as_mut().expect("a journal");
+        match Journal::create(&path, generation, policy) {
+            Ok(fresh) => {
+                if let Some(old) = self.journal.0.replace(fresh) {
+                    old.retire();
+                }
+                Ok(())
+            }
+            Err(e) => Err(j.fail(e)),
+        }
+    }
+
+    /// Puts every journal record written so far on disk (`fdatasync`), whatever the
+    /// [`SyncPolicy`](crate::SyncPolicy): after `Ok`, every write made before survives a
+    /// machine crash. Without a journal, nothing to do.
+    ///
+    /// Errors: [`Error::Io`](crate::Error::Io) when the sync fails, or a write failed to
+    /// reach the journal before (the journal is broken: see [`Engine::set_sync_policy`]).
+    pub fn flush(&mut self) -> Result<()> {
+        self.journal.0.as_mut().map_or(Ok(()), Journal::sync)
+    }
+
+    /// Sets when the journal syncs its records to disk ([`SyncPolicy`], default
+    /// [`SyncPolicy::EveryWrite`]); it takes effect at the next write. Without a journal,
+    /// nothing to set.
+    ///
+    /// Whatever the policy, a mutating call's record is written to the journal (handed to
+    /// the operating system) before the call returns: a process crash loses no
+    /// acknowledged write. The record is written after the call succeeded in memory (the
+    /// call is what checks it). If writing or syncing it fails, the call returns the
+    /// [`Error::Io`](crate::Error::Io) with its change made in memory but perhaps not in the
+    /// journal, and the journal is *broken*: every later mutating call is refused with that
+    /// error (changing nothing), until [`Engine::checkpoint`] writes the whole state to a
+    /// new snapshot and journal. The few calls that return no `Result`
+    /// ([`Engine::expire`], [`Engine::changes`], [`Engine::track_changes`],
+    /// [`Engine::set_rfm_model`], [`Engine::set_lifecycle`]) cannot refuse: on a broken
+    /// journal they change the engine in memory only.
+    ///
+    /// ```
+    /// use audience::{Engine, SyncPolicy};
+    /// let dir = std::env::temp_dir().join(format!("audience-doc-sync-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let mut engine = Engine::open_or_create(dir.join("crm.snap"))?;
+    /// engine.set_sync_policy(SyncPolicy::EveryMillis(100)); // a machine crash loses at most ~100 ms
+    /// for key in ["a", "b", "c"] {
+    ///     engine.customer(key)?;
+    /// }
+    /// engine.flush()?; // all three on disk
+    /// # drop(engine);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn set_sync_policy(&mut self, policy: SyncPolicy) {
+        if let Some(j) = &mut self.journal.0 {
+            j.set_policy(policy);
         }
     }
 }

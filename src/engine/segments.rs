@@ -1,13 +1,25 @@
 //! Segment plans and rule tags: evaluated through the planner, kept and computed by the
 //! segment layer, written through the tags layer.
 
+use std::borrow::Cow;
+
 use super::Engine;
+use super::journal::Op;
 #[cfg(doc)]
 use crate::error::Error;
 use crate::error::Result;
 use crate::id::TagId;
 use crate::query::Query;
 use crate::segment::{Inputs, IntoRuleQuery, RulesReport, SegmentDiff, SegmentPlan, Segmentation, Segments};
+
+/// A rule's query, parsed already (or not), passed on as given.
+struct Parsed(Result<Query>);
+
+impl IntoRuleQuery for Parsed {
+    fn into_query(self) -> Result<Query> {
+        self.0
+    }
+}
 
 impl Engine {
     /// Puts every live customer in exactly one segment of `plan`: the first rule whose query
@@ -63,8 +75,11 @@ impl Engine {
     /// a group with hand-written tags; [`Error::RuleCycle`] when the plan reads, through
     /// rule tags, its own group. Nothing changes on error.
     pub fn apply_plan(&mut self, group: &str, plan: &SegmentPlan) -> Result<SegmentDiff> {
-        let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
-        self.segments.apply_plan(&mut self.tags, input, group, plan)
+        let apply = |e: &mut Engine| {
+            let input = Inputs { live: e.customers.live(), attrs: &e.attrs };
+            e.segments.apply_plan(&mut e.tags, input, group, plan)
+        };
+        self.logged(apply, |_| Some(Op::ApplyPlan { group, plan: Cow::Borrowed(plan) }))
     }
 
     /// The applied plans, `(group, plan)`, in the order they were first applied.
@@ -110,8 +125,17 @@ impl Engine {
     /// [`Error::InvalidTagName`] for an invalid name or a value of an exclusive group.
     /// Nothing changes on error.
     pub fn define_rule_tag(&mut self, name: &str, query: impl IntoRuleQuery) -> Result<TagId> {
-        let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
-        self.segments.define_rule(&mut self.tags, input, name, query)
+        if self.journal.0.is_none() {
+            let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
+            return self.segments.define_rule(&mut self.tags, input, name, query);
+        }
+        let parsed = query.into_query();
+        let query = parsed.as_ref().ok().cloned();
+        let apply = |e: &mut Engine| {
+            let input = Inputs { live: e.customers.live(), attrs: &e.attrs };
+            e.segments.define_rule(&mut e.tags, input, name, Parsed(parsed)) // its errors as without a journal
+        };
+        self.logged(apply, |_| query.as_ref().map(|q| Op::DefineRuleTag { name, query: Cow::Borrowed(q) }))
     }
 
     /// The rule tags, `(name, query)`, in the order they were defined.
@@ -125,8 +149,11 @@ impl Engine {
     ///
     /// Errors: [`Error::InRule`] when a saved query no longer resolves; nothing changes then.
     pub fn refresh_rules(&mut self) -> Result<RulesReport> {
-        let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
-        self.segments.check(&self.tags, input)?;
-        self.segments.compute_all(&mut self.tags, input)
+        let apply = |e: &mut Engine| {
+            let input = Inputs { live: e.customers.live(), attrs: &e.attrs };
+            e.segments.check(&e.tags, input)?;
+            e.segments.compute_all(&mut e.tags, input)
+        };
+        self.logged(apply, |_| Some(Op::RefreshRules))
     }
 }

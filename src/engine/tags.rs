@@ -1,7 +1,10 @@
 //! The tag pool and tagging: every rule lives in [`Tags`](crate::tags::Tags); these methods
 //! check the customer is live and delegate.
 
+use std::borrow::Cow;
+
 use super::Engine;
+use super::journal::{Named, Op};
 use crate::audience::Audience;
 #[cfg(doc)]
 use crate::error::Error;
@@ -22,12 +25,12 @@ impl Engine {
     /// missing ancestors': an alias is not a tag, and defining a tag of its name would shadow
     /// it).
     pub fn define_tag(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
-        self.tags.define(name, kind)
+        self.logged(|e| e.tags.define(name, kind), |_| Some(Op::DefineTag { name, kind }))
     }
 
     /// Changes the kind of an existing tag (named itself or by an alias).
     pub fn set_tag_kind(&mut self, name: &str, kind: TagKind) -> Result<()> {
-        self.tags.set_kind(name, kind)
+        self.logged(|e| e.tags.set_kind(name, kind), |_| Some(Op::SetTagKind { name, kind }))
     }
 
     /// The id of tag `name`, creating it if needed (kind: its exclusive group's, else its
@@ -38,7 +41,7 @@ impl Engine {
     /// [`Engine::refresh`] owns (read those with [`Engine::tag_id`]), or an alias of such a
     /// tag; [`Error::AliasConflict`] when a missing ancestor's name is an alias's.
     pub fn ensure_tag(&mut self, name: &str) -> Result<TagId> {
-        self.tags.ensure(name)
+        self.logged(|e| e.tags.ensure(name), |_| Some(Op::EnsureTag(name)))
     }
 
     /// Declares `group` a single-choice group: its values are the tags `group:<value>`, and a
@@ -67,7 +70,7 @@ impl Engine {
     /// [`Engine::define_exclusive_group`], with the kind its new value tags get (an age band
     /// group is `Attribute`, a lifecycle stage group `Lifecycle`).
     pub fn define_exclusive_group_with_kind(&mut self, group: &str, kind: TagKind) -> Result<()> {
-        self.tags.define_group(group, kind)
+        self.logged(|e| e.tags.define_group(group, kind), |_| Some(Op::DefineGroup { group, kind }))
     }
 
     /// The declared exclusive groups, in declaration order.
@@ -95,7 +98,7 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn delete_tag(&mut self, name: &str) -> Result<u64> {
-        self.segments.delete_tag(&mut self.tags, name)
+        self.logged(|e| e.segments.delete_tag(&mut e.tags, name), |_| Some(Op::DeleteTag(name)))
     }
 
     /// Renames tag `old` to `new`, keeping its id and customers. Descendants move with it
@@ -123,8 +126,11 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn rename_tag(&mut self, old: &str, new: &str) -> Result<()> {
-        self.segments.check_rename(&self.tags, old)?;
-        self.tags.rename(old, new)
+        let apply = |e: &mut Engine| {
+            e.segments.check_rename(&e.tags, old)?;
+            e.tags.rename(old, new)
+        };
+        self.logged(apply, |_| Some(Op::RenameTag { old, new }))
     }
 
     /// Merges tag `from` into tag `into`: every customer carrying `from` carries `into`
@@ -181,7 +187,7 @@ impl Engine {
     /// [`MergeProblem::SameTag`]: crate::MergeProblem::SameTag
     /// [`MergeProblem::HasChildren`]: crate::MergeProblem::HasChildren
     pub fn merge_tags(&mut self, from: &str, into: &str) -> Result<TagMerge> {
-        self.segments.merge_tags(&mut self.tags, from, into)
+        self.logged(|e| e.segments.merge_tags(&mut e.tags, from, into), |_| Some(Op::MergeTags { from, into }))
     }
 
     /// The id of tag `name` (or of the tag alias `name` points at), if it is in the pool.
@@ -317,7 +323,7 @@ impl Engine {
     /// alias of another tag; [`Error::DerivedName`] for a name in a group a layer owns
     /// (`rfm:best`: the layer creates that group's values). Nothing changes on error.
     pub fn alias_tag(&mut self, alias: &str, target: &str) -> Result<TagId> {
-        self.tags.alias(alias, target)
+        self.logged(|e| e.tags.alias(alias, target), |_| Some(Op::AliasTag { alias, target }))
     }
 
     /// Removes alias `alias`; returns the id of the tag it pointed at. The tag and its
@@ -326,7 +332,7 @@ impl Engine {
     /// Errors: [`Error::NotAnAlias`] for a name that is not an alias (a tag's, or unknown);
     /// [`Error::InvalidTagName`].
     pub fn unalias_tag(&mut self, alias: &str) -> Result<TagId> {
-        self.tags.unalias(alias)
+        self.logged(|e| e.tags.unalias(alias), |_| Some(Op::UnaliasTag(alias)))
     }
 
     /// The aliases of tag `tag` (named itself or by an alias), in the order they were
@@ -353,7 +359,7 @@ impl Engine {
     /// Errors: [`Error::UnknownCustomer`], [`Error::InvalidTagName`]; [`Error::DerivedName`]
     /// for a tag of the groups [`Engine::refresh`] owns (`r:`, `f:`, `m:`, `rfm:`, `stage:`).
     pub fn tag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
-        self.tags.assign(&self.customers, id, name)
+        self.logged(|e| e.tags.assign(&e.customers, id, name), |_| Some(Op::Tag { id, name }))
     }
 
     /// Removes tag `name` from customer `id` (the tag itself; descendants are untouched).
@@ -361,7 +367,7 @@ impl Engine {
     ///
     /// Errors: [`Error::UnknownCustomer`], [`Error::UnknownTag`] (with suggestions).
     pub fn untag(&mut self, id: CustomerId, name: &str) -> Result<bool> {
-        self.tags.unassign(&self.customers, id, name)
+        self.logged(|e| e.tags.unassign(&e.customers, id, name), |_| Some(Op::Untag { id, name }))
     }
 
     /// Tags every live customer of `audience` with `name` at once (a campaign tag on a query
@@ -381,14 +387,22 @@ impl Engine {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn tag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
-        self.tags.assign_all(&self.customers, audience.bitmap(), name)
+        let audience = audience.bitmap();
+        self.logged(
+            |e| e.tags.assign_all(&e.customers, audience, name),
+            |_| Some(Op::TagAll { audience: Cow::Borrowed(audience), name }),
+        )
     }
 
     /// Removes tag `name` from every customer of `audience`; returns how many carried it.
     ///
     /// Errors: [`Error::UnknownTag`].
     pub fn untag_all(&mut self, audience: &Audience, name: &str) -> Result<u64> {
-        self.tags.unassign_all(audience.bitmap(), name)
+        let audience = audience.bitmap();
+        self.logged(
+            |e| e.tags.unassign_all(audience, name),
+            |_| Some(Op::UntagAll { audience: Cow::Borrowed(audience), name }),
+        )
     }
 
     /// The customers carrying tag `name` itself (or the tag an alias names), as one bitmap
@@ -497,7 +511,15 @@ impl Engine {
         I: IntoIterator<Item = (CustomerId, S)>,
         S: AsRef<str>,
     {
-        self.tags.load_pairs(&self.customers, pairs)
+        if self.journal.0.is_none() {
+            return self.tags.load_pairs(&self.customers, pairs);
+        }
+        let pairs: Vec<(CustomerId, S)> = pairs.into_iter().collect();
+        let named = || Named::new(pairs.iter().map(|(c, s)| (*c, s.as_ref())));
+        self.logged(
+            |e| e.tags.load_pairs(&e.customers, pairs.iter().map(|(c, s)| (*c, s.as_ref()))),
+            |_| Some(Op::TagPairs(named())),
+        )
     }
 
     /// [`Engine::tag_pairs`] with tag ids (from [`Engine::ensure_tag`] or
@@ -508,6 +530,14 @@ impl Engine {
     where
         I: IntoIterator<Item = (CustomerId, TagId)>,
     {
-        self.tags.load_id_pairs(&self.customers, pairs)
+        if self.journal.0.is_none() {
+            return self.tags.load_id_pairs(&self.customers, pairs);
+        }
+        let (customers, tags): (Vec<u32>, Vec<u32>) = pairs.into_iter().map(|(c, t)| (c.0, t.0)).unzip();
+        let pairs = || customers.iter().zip(&tags).map(|(&c, &t)| (CustomerId(c), TagId(t)));
+        self.logged(
+            |e| e.tags.load_id_pairs(&e.customers, pairs()),
+            |_| Some(Op::TagIdPairs { customers: customers.clone(), tags: tags.clone() }),
+        )
     }
 }

@@ -497,6 +497,26 @@ pub enum Error {
         what: String,
     },
 
+    /// [`Engine::checkpoint`](crate::Engine::checkpoint) on an engine without a journal (made
+    /// with `Engine::new`, or a clone: only [`Engine::open`](crate::Engine::open) and
+    /// [`Engine::open_or_create`](crate::Engine::open_or_create) attach one).
+    #[error(
+        "this engine has no journal to checkpoint (hint: open it with Engine::open or Engine::open_or_create; Engine::save writes a snapshot of any engine)"
+    )]
+    NoJournal,
+
+    /// A journal is open in another engine (of this process or another): two engines never
+    /// write one journal. Opening its snapshot again, or saving over its snapshot (which
+    /// would leave the journal following nothing), is refused; nothing was written.
+    #[error(
+        "the journal {} is open in another engine (hint: one engine per snapshot: drop the other engine first, or call its Engine::checkpoint instead of saving over its snapshot)",
+        path.display()
+    )]
+    JournalInUse {
+        /// The journal.
+        path: std::path::PathBuf,
+    },
+
     /// A snapshot or journal written by another version of the format than this build reads
     /// (a newer crate's, most likely). Nothing was loaded.
     #[error(

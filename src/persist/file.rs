@@ -162,7 +162,7 @@ impl Drop for Writer {
 }
 
 /// Syncs the directory holding `path`, so the rename that put it there is durable.
-fn sync_dir(path: &Path) -> Result<()> {
+pub(crate) fn sync_dir(path: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         let dir = match path.parent() {

@@ -1,0 +1,644 @@
+//! The journal: an append-only file beside a snapshot (`<snapshot>.journal`) holding the
+//! changes made since the snapshot, one record per successful mutating call. What a record
+//! holds (an `Op`, `engine/journal.rs`) is the engine's business; this file is the
+//! bytes around it: the header, the frames, the sync policy, and reading it back with a
+//! torn tail told apart from damage.
+//!
+//! ```text
+//! header: b"AUDJRNL\0" | version: u32 | generation: u64 | crc32c(the 20 bytes before): u32
+//! record: len: u32 | crc32c(payload): u32 | crc32c(len ++ payload crc): u32 | payload: len bytes
+//! ```
+//!
+//! `generation` is the generation of the snapshot the journal follows (the snapshot's
+//! `META` section): a journal of an older generation is stale (a crash between writing a new
+//! snapshot and resetting the journal left it; its records are in the snapshot) and is
+//! never replayed. Each record is written with one `write` call, so a process that dies
+//! leaves at most one record cut short: a *torn tail*, dropped when the journal is opened.
+//! The frame's own checksum tells a torn tail from damage: a frame that checks with a
+//! payload that runs past the end of the file is torn; a frame that does not check is
+//! damage, unless nothing but zero bytes follows (space the file system extended but never
+//! wrote).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::codec::corrupt;
+use super::file::{io, sync_dir};
+use crate::error::{Error, Result};
+
+/// The first 8 bytes of every journal.
+pub(crate) const MAGIC: [u8; 8] = *b"AUDJRNL\0";
+/// The journal format version this build writes and reads.
+pub(crate) const VERSION: u32 = 1;
+/// Header bytes: magic, version, generation, checksum.
+pub(crate) const HEADER: u64 = 24;
+/// Bytes before a record's payload: length, payload checksum, frame checksum.
+pub(crate) const FRAME: u64 = 12;
+/// The largest payload a record holds (the length is a `u32`).
+pub(crate) const MAX_RECORD: usize = u32::MAX as usize;
+
+/// When the journal asks the operating system to put its records on disk (`fdatasync`).
+///
+/// Whatever the policy, every record is handed to the operating system (one `write` call)
+/// before the call that made it returns: a process that crashes or is killed loses nothing
+/// it was told had succeeded. The policy decides what a *machine* crash (the kernel, the
+/// power) may lose: the records written since the last sync.
+///
+/// | policy | a machine crash loses at most | cost per write |
+/// |---|---|---|
+/// | `EveryWrite` (the default) | nothing acknowledged | one `fdatasync`: tens of microseconds on an NVMe drive with a write cache, milliseconds on a disk or a cloud volume (see README, "Durability") |
+/// | `EveryN(n)` | the last `n - 1` writes | one `fdatasync` per `n` writes |
+/// | `EveryMillis(ms)` | the writes of the last `ms` milliseconds, and those since the last write if the engine then sits idle | about one `fdatasync` per `ms` |
+/// | `Manual` | everything since the last [`Engine::flush`](crate::Engine::flush) | none until `flush` |
+///
+/// There is no background thread: `EveryMillis` syncs at the first write at least `ms`
+/// after the last sync, so call [`Engine::flush`](crate::Engine::flush) before going idle.
+/// [`Engine::checkpoint`](crate::Engine::checkpoint) and dropping the engine sync too.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub enum SyncPolicy {
+    /// Sync after every write, before it returns: an acknowledged write survives a machine
+    /// crash. The default: safe first; batch with the others when the sync costs too much.
+    #[default]
+    EveryWrite,
+    /// Sync after every `n` writes (`EveryN(0)` and `EveryN(1)` are `EveryWrite`).
+    EveryN(u32),
+    /// Sync at the first write at least this many milliseconds after the last sync
+    /// (`EveryMillis(0)` is `EveryWrite`).
+    EveryMillis(u64),
+    /// Sync only on [`Engine::flush`](crate::Engine::flush), a checkpoint, or drop.
+    Manual,
+}
+
+/// What [`Engine::open_with_report`](crate::Engine::open_with_report) found beside the
+/// snapshot.
+///
+/// This struct is `#[non_exhaustive]`: fields may be added in minor releases.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct OpenReport {
+    /// The snapshot's generation: 0 for a snapshot [`Engine::save`](crate::Engine::save)
+    /// wrote to a path without a journal, one more at each
+    /// [`Engine::checkpoint`](crate::Engine::checkpoint).
+    pub generation: u64,
+    /// Journal records replayed after the snapshot (one per mutating call made since it).
+    pub replayed: u64,
+    /// The bytes of the journal that were replayed, its header included (the file's length
+    /// afterwards).
+    pub journal_bytes: u64,
+    /// A record cut short at the end of the journal (the process writing it died), dropped
+    /// and cut off the file.
+    pub torn_tail: Option<TornTail>,
+    /// The generation of a journal that followed an older snapshot (a crash between writing
+    /// a snapshot and starting its journal left it): its records are in the snapshot; it
+    /// was not replayed, and a fresh journal replaced it.
+    pub stale_journal: Option<u64>,
+}
+
+/// A record cut short at the end of a journal, dropped when it was opened.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TornTail {
+    /// Where it starts: the end of the last whole record.
+    pub offset: u64,
+    /// How many bytes were cut off.
+    pub bytes: u64,
+}
+
+/// The journal path of the snapshot at `snapshot`: `<snapshot>.journal`.
+pub(crate) fn journal_path(snapshot: &Path) -> PathBuf {
+    let mut name = snapshot.as_os_str().to_owned();
+    name.push(".journal");
+    PathBuf::from(name)
+}
+
+/// An open journal that records are appended to.
+pub(crate) struct Journal {
+    file: File,
+    path: PathBuf,
+    /// The snapshot it follows, and that snapshot's generation.
+    snapshot: PathBuf,
+    generation: u64,
+    policy: SyncPolicy,
+    /// Records written since the last sync, and when that was.
+    unsynced: u32,
+    synced_at: Instant,
+    /// The error that broke the journal: every later write is refused with it until a
+    /// checkpoint starts a new journal.
+    broken: Option<Error>,
+    /// The record being built (kept to reuse its allocation).
+    pub(crate) buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Journal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Journal")
+            .field("path", &self.path)
+            .field("generation", &self.generation)
+            .field("policy", &self.policy)
+            .field("broken", &self.broken.is_some())
+            .finish()
+    }
+}
+
+fn header(generation: u64) -> [u8; HEADER as usize] {
+    let mut h = [0u8; HEADER as usize];
+    h[..8].copy_from_slice(&MAGIC);
+    h[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    h[12..20].copy_from_slice(&generation.to_le_bytes());
+    let crc = crc32c::crc32c(&h[..20]);
+    h[20..].copy_from_slice(&crc.to_le_bytes());
+    h
+}
+
+/// The frame of a payload: its length, its checksum, and the checksum of those two.
+fn frame(payload: &[u8]) -> [u8; FRAME as usize] {
+    let mut f = [0u8; FRAME as usize];
+    f[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+    f[4..8].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
+    let crc = crc32c::crc32c(&f[..8]);
+    f[8..].copy_from_slice(&crc.to_le_bytes());
+    f
+}
+
+/// Locks `file` for this process, so two engines never append to one journal.
+fn lock(file: &File, path: &Path) -> Result<()> {
+    file.try_lock().map_err(|e| match e {
+        fs::TryLockError::WouldBlock => Error::JournalInUse { path: path.to_path_buf() },
+        fs::TryLockError::Error(e) => io(path, "lock", e),
+    })
+}
+
+impl Journal {
+    /// Starts an empty journal for the snapshot at `snapshot` of `generation`, replacing
+    /// any journal there atomically (a temporary file renamed over it, then the directory
+    /// synced), and opens it for appending.
+    pub(crate) fn create(snapshot: &Path, generation: u64, policy: SyncPolicy) -> Result<Journal> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let path = journal_path(snapshot);
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let tmp =
+            path.with_file_name(format!(".{name}.tmp-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+        let made = (|| {
+            let mut f =
+                OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| io(&tmp, "create", e))?;
+            f.write_all(&header(generation)).map_err(|e| io(&tmp, "write", e))?;
+            f.sync_all().map_err(|e| io(&tmp, "sync", e))?;
+            fs::rename(&tmp, &path).map_err(|e| io(&path, "rename onto", e))?;
+            sync_dir(&path)
+        })();
+        if made.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        made?;
+        Journal::attach(snapshot, generation, policy, HEADER)
+    }
+
+    /// Opens the journal of `snapshot` (of `generation`) for appending.
+    fn attach(snapshot: &Path, generation: u64, policy: SyncPolicy, len: u64) -> Result<Journal> {
+        let path = journal_path(snapshot);
+        let file = OpenOptions::new().read(true).write(true).open(&path).map_err(|e| io(&path, "open", e))?;
+        lock(&file, &path)?;
+        Journal::resume(file, path, snapshot, generation, policy, len)
+    }
+
+    /// Appends to `file` (locked) after its first `len` bytes: what was read back whole; a
+    /// torn tail beyond is cut off, and the cut synced.
+    fn resume(
+        mut file: File,
+        path: PathBuf,
+        snapshot: &Path,
+        generation: u64,
+        policy: SyncPolicy,
+        len: u64,
+    ) -> Result<Journal> {
+        let size = file.metadata().map_err(|e| io(&path, "read", e))?.len();
+        if size != len {
+            file.set_len(len).map_err(|e| io(&path, "truncate", e))?;
+            file.sync_all().map_err(|e| io(&path, "sync", e))?;
+        }
+        file.seek(SeekFrom::Start(len)).map_err(|e| io(&path, "seek", e))?;
+        Ok(Journal {
+            file,
+            path,
+            snapshot: snapshot.to_path_buf(),
+            generation,
+            policy,
+            unsynced: 0,
+            synced_at: Instant::now(),
+            broken: None,
+            buf: Vec::new(),
+        })
+    }
+
+    pub(crate) fn snapshot(&self) -> &Path {
+        &self.snapshot
+    }
+
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    pub(crate) fn policy(&self) -> SyncPolicy {
+        self.policy
+    }
+
+    pub(crate) fn set_policy(&mut self, policy: SyncPolicy) {
+        self.policy = policy;
+    }
+
+    /// The error that broke the journal, if one did.
+    pub(crate) fn check(&self) -> Result<()> {
+        self.broken.clone().map_or(Ok(()), Err)
+    }
+
+    /// Marks the journal broken by `e` (a failed write elsewhere); returns `e`.
+    pub(crate) fn fail(&mut self, e: Error) -> Error {
+        self.broken.get_or_insert(e).clone()
+    }
+
+    /// Appends the record whose payload is `self.buf[FRAME..]` (the caller encoded it
+    /// there after [`Journal::start`]) and syncs as the policy says. On an error the journal
+    /// is broken: the file may end in part of this record, so nothing more is appended.
+    pub(crate) fn append(&mut self) -> Result<()> {
+        self.check()?;
+        let payload = &self.buf[FRAME as usize..];
+        if payload.len() > MAX_RECORD {
+            let e = std::io::Error::new(std::io::ErrorKind::FileTooLarge, "a record over 4 GiB");
+            return Err(self.fail(io(&self.path, "append to", e)));
+        }
+        let f = frame(payload);
+        self.buf[..FRAME as usize].copy_from_slice(&f);
+        if let Err(e) = self.file.write_all(&self.buf) {
+            return Err(self.fail(io(&self.path, "append to", e)));
+        }
+        self.unsynced += 1;
+        let due = match self.policy {
+            SyncPolicy::EveryWrite => true,
+            SyncPolicy::EveryN(n) => self.unsynced >= n,
+            SyncPolicy::EveryMillis(ms) => self.synced_at.elapsed() >= Duration::from_millis(ms),
+            SyncPolicy::Manual => false,
+        };
+        if due { self.sync() } else { Ok(()) }
+    }
+
+    /// Clears the record buffer for the next payload (after room for its frame).
+    pub(crate) fn start(&mut self) -> &mut Vec<u8> {
+        self.buf.clear();
+        self.buf.resize(FRAME as usize, 0);
+        &mut self.buf
+    }
+
+    /// Puts every record written so far on disk.
+    pub(crate) fn sync(&mut self) -> Result<()> {
+        self.check()?;
+        if self.unsynced > 0 {
+            if let Err(e) = self.file.sync_data() {
+                return Err(self.fail(io(&self.path, "sync", e)));
+            }
+            self.unsynced = 0;
+        }
+        self.synced_at = Instant::now();
+        Ok(())
+    }
+}
+
+impl Journal {
+    /// Forgets the unsynced records of a journal a checkpoint replaced (its records are in
+    /// the new snapshot), so dropping it costs no sync.
+    pub(crate) fn retire(mut self) {
+        self.unsynced = 0;
+    }
+}
+
+impl Drop for Journal {
+    /// Syncs what the policy left unsynced (best effort: a drop cannot report).
+    fn drop(&mut self) {
+        if self.unsynced > 0 && self.broken.is_none() {
+            let _ = self.file.sync_data();
+        }
+    }
+}
+
+/// The journal beside `snapshot`, locked, with the generation its header gives (`None` for
+/// a header that does not check), or `None` when there is none: what saving over the
+/// snapshot must see first. The lock is held while the returned file lives.
+pub(crate) fn claim(snapshot: &Path) -> Result<Option<(File, Option<u64>)>> {
+    let path = journal_path(snapshot);
+    let mut file = match OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(&path, "open", e)),
+    };
+    lock(&file, &path)?;
+    let mut h = [0u8; HEADER as usize];
+    let generation = match file.read_exact(&mut h) {
+        Ok(()) if h[..8] == MAGIC && crc32c::crc32c(&h[..20]).to_le_bytes() == h[20..] => {
+            Some(u64::from_le_bytes(h[12..20].try_into().expect("8 bytes")))
+        }
+        _ => None,
+    };
+    Ok(Some((file, generation)))
+}
+
+/// Removes the journal beside `snapshot` (after a save replaced the snapshot it followed).
+pub(crate) fn remove(snapshot: &Path) -> Result<()> {
+    let path = journal_path(snapshot);
+    fs::remove_file(&path).map_err(|e| io(&path, "remove", e))?;
+    sync_dir(&path)
+}
+
+/// What reading a journal found.
+pub(crate) enum Found {
+    /// No journal beside the snapshot.
+    Missing,
+    /// A journal of another generation than the snapshot's (older: stale).
+    Stale(u64),
+    /// A journal of the snapshot's generation, to be read record by record.
+    Current(Records),
+}
+
+/// Opens the journal beside `snapshot` and checks its header against the snapshot's
+/// `generation`. A journal of a newer generation than the snapshot is refused (the snapshot
+/// was put back from an older copy, most likely): replaying it would apply changes to the
+/// wrong state, and dropping it would lose them.
+pub(crate) fn read(snapshot: &Path, generation: u64) -> Result<Found> {
+    let path = journal_path(snapshot);
+    let file = match OpenOptions::new().read(true).write(true).open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) => return Err(io(&path, "open", e)),
+    };
+    let meta = file.metadata().map_err(|e| io(&path, "read", e))?;
+    if !meta.is_file() {
+        return Err(io(&path, "read", std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
+    }
+    lock(&file, &path)?;
+    let size = meta.len();
+    if size < HEADER {
+        return Err(corrupt(&path, 0, format!("{size} bytes: too short for a journal's 24-byte header")));
+    }
+    let mut input = BufReader::with_capacity(1 << 16, file);
+    let mut h = [0u8; HEADER as usize];
+    input.read_exact(&mut h).map_err(|e| io(&path, "read", e))?;
+    if h[..8] != MAGIC {
+        return Err(corrupt(&path, 0, "not an audience journal (its first 8 bytes are not AUDJRNL\\0)"));
+    }
+    if crc32c::crc32c(&h[..20]).to_le_bytes() != h[20..] {
+        return Err(corrupt(&path, 8, "the journal header's checksum does not match"));
+    }
+    let version = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes"));
+    if version != VERSION {
+        return Err(Error::UnsupportedVersion { path, found: version, supported: VERSION });
+    }
+    let found = u64::from_le_bytes(h[12..20].try_into().expect("8 bytes"));
+    if found > generation {
+        return Err(corrupt(
+            &path,
+            12,
+            format!(
+                "the journal follows snapshot generation {found}, but {} is generation {generation} \
+                 (an older snapshot put back?); it was neither replayed nor removed: move it away to open the snapshot alone",
+                snapshot.display()
+            ),
+        ));
+    }
+    if found < generation {
+        return Ok(Found::Stale(found));
+    }
+    Ok(Found::Current(Records {
+        input,
+        path,
+        snapshot: snapshot.to_path_buf(),
+        generation,
+        at: HEADER,
+        size,
+        payload: Vec::new(),
+    }))
+}
+
+/// A journal's records, read one by one, each checked before it is handed out.
+pub(crate) struct Records {
+    input: BufReader<File>,
+    path: PathBuf,
+    snapshot: PathBuf,
+    generation: u64,
+    /// The offset of the next record.
+    at: u64,
+    size: u64,
+    payload: Vec<u8>,
+}
+
+/// The next thing in a journal.
+pub(crate) enum Next<'a> {
+    /// A whole record: its offset in the file and its payload.
+    Record(u64, &'a [u8]),
+    /// The end of the file, after the last whole record.
+    End,
+    /// A torn tail from here to the end of the file.
+    Torn(TornTail),
+}
+
+impl Records {
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The end of the last whole record read.
+    pub(crate) fn end(&self) -> u64 {
+        self.at
+    }
+
+    /// The journal, open for appending after the last whole record read (a torn tail
+    /// beyond it is cut off).
+    pub(crate) fn into_journal(self, policy: SyncPolicy) -> Result<Journal> {
+        let Records { input, path, snapshot, generation, at, .. } = self;
+        Journal::resume(input.into_inner(), path, &snapshot, generation, policy, at)
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> Result<()> {
+        self.input.read_exact(buf).map_err(|e| io(&self.path, "read", e))
+    }
+
+    /// Whether every byte from `from` on is zero (space never written).
+    fn zeros_from(&mut self, from: u64) -> Result<bool> {
+        self.input.seek(SeekFrom::Start(from)).map_err(|e| io(&self.path, "read", e))?;
+        let mut chunk = [0u8; 8192];
+        loop {
+            let n = self.input.read(&mut chunk).map_err(|e| io(&self.path, "read", e))?;
+            if n == 0 {
+                return Ok(true);
+            }
+            if chunk[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+        }
+    }
+
+    /// The next record, the end, or a torn tail; damage before the last record is an
+    /// [`Error::Corrupt`] at the record's offset.
+    pub(crate) fn next(&mut self) -> Result<Next<'_>> {
+        let (at, left) = (self.at, self.size - self.at);
+        let torn = Next::Torn(TornTail { offset: at, bytes: left });
+        if left == 0 {
+            return Ok(Next::End);
+        }
+        if left < FRAME {
+            return Ok(torn);
+        }
+        let mut f = [0u8; FRAME as usize];
+        self.read(&mut f)?;
+        if crc32c::crc32c(&f[..8]).to_le_bytes() != f[8..] {
+            if self.zeros_from(at)? {
+                return Ok(torn);
+            }
+            return Err(corrupt(&self.path, at, "a journal record's frame checksum does not match"));
+        }
+        let len = u64::from(u32::from_le_bytes(f[..4].try_into().expect("4 bytes")));
+        if len > left - FRAME {
+            return Ok(torn); // the payload was cut short
+        }
+        self.payload.clear();
+        self.payload.resize(len as usize, 0); // within the file's size: checked above
+        let mut payload = std::mem::take(&mut self.payload);
+        let read = self.read(&mut payload);
+        self.payload = payload;
+        read?;
+        if crc32c::crc32c(&self.payload).to_le_bytes() != f[4..8] {
+            if len == left - FRAME {
+                return Ok(torn); // the last record, partly on disk
+            }
+            return Err(corrupt(&self.path, at, "a journal record's checksum does not match"));
+        }
+        self.at += FRAME + len;
+        Ok(Next::Record(at, &self.payload))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("audience-journal-unit-{name}-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&d);
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    fn write(j: &mut Journal, payload: &[u8]) {
+        j.start().extend_from_slice(payload);
+        j.append().unwrap();
+    }
+
+    /// The records read (offset, payload) and the torn tail after them.
+    type Read = (Vec<(u64, Vec<u8>)>, Option<TornTail>);
+
+    fn records(snap: &Path, generation: u64) -> Result<Read> {
+        let Found::Current(mut r) = read(snap, generation)? else { panic!("not current") };
+        records_of(&mut r)
+    }
+
+    fn records_of(r: &mut Records) -> Result<Read> {
+        let mut out = Vec::new();
+        loop {
+            match r.next()? {
+                Next::Record(at, p) => out.push((at, p.to_vec())),
+                Next::End => return Ok((out, None)),
+                Next::Torn(t) => return Ok((out, Some(t))),
+            }
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_a_torn_tail_is_told_from_damage() {
+        let d = dir("frames");
+        let snap = d.join("s.snap");
+        let mut j = Journal::create(&snap, 7, SyncPolicy::Manual).unwrap();
+        let payloads: Vec<Vec<u8>> = vec![b"one".to_vec(), vec![0; 40], "高消费".as_bytes().to_vec()];
+        for p in &payloads {
+            write(&mut j, p);
+        }
+        drop(j);
+        let (got, torn) = records(&snap, 7).unwrap();
+        assert_eq!(got.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), payloads);
+        assert_eq!(torn, None);
+        let offsets: Vec<u64> = got.iter().map(|r| r.0).collect();
+        assert_eq!(offsets, [24, 24 + 12 + 3, 24 + 12 + 3 + 12 + 40]);
+        let bytes = fs::read(journal_path(&snap)).unwrap();
+        let last = offsets[2];
+        // Every cut inside the last record: torn, the first two kept.
+        for cut in last..bytes.len() as u64 {
+            fs::write(journal_path(&snap), &bytes[..cut as usize]).unwrap();
+            let (got, torn) = records(&snap, 7).unwrap();
+            assert_eq!(got.len(), 2, "cut at {cut}");
+            assert_eq!(torn, (cut > last).then_some(TornTail { offset: last, bytes: cut - last }));
+        }
+        // Every flipped bit of a middle record: damage at its offset.
+        for at in offsets[1]..offsets[2] {
+            let mut b = bytes.clone();
+            b[at as usize] ^= 1 << (at % 8);
+            fs::write(journal_path(&snap), &b).unwrap();
+            match records(&snap, 7) {
+                Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, offsets[1]),
+                other => panic!("flip at {at}: {:?}", other.map(|r| r.1)),
+            }
+        }
+        // Zeros after the last record (space extended, never written): a torn tail.
+        let mut b = bytes.clone();
+        b.extend_from_slice(&[0; 100]);
+        fs::write(journal_path(&snap), &b).unwrap();
+        let (got, torn) = records(&snap, 7).unwrap();
+        assert_eq!((got.len(), torn), (3, Some(TornTail { offset: bytes.len() as u64, bytes: 100 })));
+        // Garbage after the last record: damage.
+        let mut b = bytes.clone();
+        b.extend_from_slice(&[0xAB; 30]);
+        fs::write(journal_path(&snap), &b).unwrap();
+        assert!(matches!(records(&snap, 7), Err(Error::Corrupt { .. })));
+        // Headers: stale, newer, foreign, future, short.
+        fs::write(journal_path(&snap), &bytes).unwrap();
+        assert!(matches!(read(&snap, 8), Ok(Found::Stale(7))));
+        assert!(matches!(read(&snap, 6), Err(Error::Corrupt { offset: 12, .. })));
+        let mut b = bytes.clone();
+        b[..8].copy_from_slice(b"AUDSNAP\0");
+        fs::write(journal_path(&snap), &b).unwrap();
+        assert!(matches!(read(&snap, 7), Err(Error::Corrupt { offset: 0, .. })));
+        let mut b = header(7).to_vec();
+        b[8] = 2;
+        let crc = crc32c::crc32c(&b[..20]);
+        b[20..].copy_from_slice(&crc.to_le_bytes());
+        fs::write(journal_path(&snap), &b).unwrap();
+        assert!(matches!(read(&snap, 7), Err(Error::UnsupportedVersion { found: 2, .. })));
+        for cut in 0..HEADER as usize {
+            fs::write(journal_path(&snap), &bytes[..cut]).unwrap();
+            assert!(matches!(read(&snap, 7), Err(Error::Corrupt { offset: 0, .. })), "header cut at {cut}");
+        }
+        fs::remove_file(journal_path(&snap)).unwrap();
+        assert!(matches!(read(&snap, 7), Ok(Found::Missing)));
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn attach_cuts_a_torn_tail_and_a_second_writer_is_refused() {
+        let d = dir("attach");
+        let snap = d.join("s.snap");
+        let mut j = Journal::create(&snap, 1, SyncPolicy::EveryWrite).unwrap();
+        write(&mut j, b"abc");
+        assert!(matches!(read(&snap, 1), Err(Error::JournalInUse { .. })));
+        drop(j);
+        let mut b = fs::read(journal_path(&snap)).unwrap();
+        b.extend_from_slice(&[1, 2, 3]);
+        fs::write(journal_path(&snap), &b).unwrap();
+        let Ok(Found::Current(mut r)) = read(&snap, 1) else { panic!("current") };
+        assert_eq!(records_of(&mut r).unwrap().1.map(|t| t.bytes), Some(3));
+        let mut j = r.into_journal(SyncPolicy::EveryWrite).unwrap();
+        write(&mut j, b"defg");
+        drop(j);
+        let (got, torn) = records(&snap, 1).unwrap();
+        assert_eq!(got.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>(), [b"abc".to_vec(), b"defg".to_vec()]);
+        assert_eq!(torn, None);
+        fs::remove_dir_all(&d).unwrap();
+    }
+}
