@@ -10,6 +10,7 @@
 //! empty (and costing one length test per lookup miss) until the first merge.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
@@ -19,15 +20,23 @@ use crate::id::CustomerId;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Directory {
+    /// The keys, shared with the engine's clones and readers: a change copies them first
+    /// when shared ([`Arc::make_mut`]).
+    keys: Arc<Keys>,
+    /// Every live customer (shared likewise).
+    live: Arc<RoaringBitmap>,
+    /// The next id a new key gets (u64 so that handing out u32::MAX is not an overflow).
+    next_id: u64,
+}
+
+/// The directory's keys and alias keys.
+#[derive(Clone, Debug, Default)]
+struct Keys {
     /// key -> id, in insertion order (an entry's index is its slot).
     by_key: IndexMap<Box<str>, CustomerId>,
     /// id -> slot in `by_key`, for keyed customers. A map, not a vector: dense ids registered
     /// by the caller may be anywhere in `u32`, and keys then get ids above them.
     slot_of: HashMap<u32, u32>,
-    /// Every live customer.
-    live: RoaringBitmap,
-    /// The next id a new key gets (u64 so that handing out u32::MAX is not an overflow).
-    next_id: u64,
     /// Bytes of all interned keys, kept up to date so sizing never walks the keys.
     key_bytes: usize,
     /// Keys of merged-away customers, resolving to the live customer they were merged into.
@@ -122,6 +131,11 @@ pub struct CustomerMerge {
 pub const MAX_CUSTOMER_KEY_LEN: usize = 4096;
 
 impl Directory {
+    /// The keys, to change: copied first when a reader shares them.
+    fn keys_mut(&mut self) -> &mut Keys {
+        Arc::make_mut(&mut self.keys)
+    }
+
     /// Interns `key`: its id if known (an alias key gives the customer it resolves to), else
     /// a fresh id (and the customer becomes live).
     pub(crate) fn intern(&mut self, key: &str) -> Result<CustomerId> {
@@ -138,11 +152,11 @@ impl Directory {
             });
         }
         let id = self.fresh_id()?;
-        let slot = u32::try_from(self.by_key.len()).map_err(|_| Error::CustomerIdsExhausted)?;
-        self.by_key.insert(key.into(), id);
-        self.key_bytes += key.len();
-        self.slot_of.insert(id.0, slot);
-        self.live.insert(id.0);
+        let slot = u32::try_from(self.keys.by_key.len()).map_err(|_| Error::CustomerIdsExhausted)?;
+        self.keys_mut().by_key.insert(key.into(), id);
+        self.keys_mut().key_bytes += key.len();
+        self.keys_mut().slot_of.insert(id.0, slot);
+        Arc::make_mut(&mut self.live).insert(id.0);
         Ok(id)
     }
 
@@ -159,7 +173,7 @@ impl Directory {
             return Err(Error::CustomerIdTaken { id, key: key.to_owned() });
         }
         self.next_id = self.next_id.max(u64::from(id.0) + 1);
-        Ok(self.live.insert(id.0))
+        Ok(Arc::make_mut(&mut self.live).insert(id.0))
     }
 
     /// Makes every id of `ids` live (without keys); returns how many were newly added. An id
@@ -170,12 +184,12 @@ impl Directory {
         }
         // A keyed customer is live, so only the live ids of the range can clash: check
         // whichever is fewer, those or the keyed customers.
-        let clash = if self.slot_of.is_empty() {
+        let clash = if self.keys.slot_of.is_empty() {
             None
-        } else if self.live.range_cardinality(ids.clone()) < self.slot_of.len() as u64 {
-            self.live.range(ids.clone()).find(|id| self.slot_of.contains_key(id))
+        } else if self.live.range_cardinality(ids.clone()) < self.keys.slot_of.len() as u64 {
+            self.live.range(ids.clone()).find(|id| self.keys.slot_of.contains_key(id))
         } else {
-            self.slot_of.keys().copied().filter(|id| ids.contains(id)).min()
+            self.keys.slot_of.keys().copied().filter(|id| ids.contains(id)).min()
         };
         if let Some(id) = clash {
             let key = self.key_of(CustomerId(id)).unwrap_or_default().to_owned();
@@ -183,23 +197,23 @@ impl Directory {
         }
         self.next_id = self.next_id.max(u64::from(ids.end));
         let before = self.live.len();
-        self.live.insert_range(ids);
+        Arc::make_mut(&mut self.live).insert_range(ids);
         Ok(self.live.len() - before)
     }
 
     /// The live customer `key` resolves to: its own key, or an alias key of a merge.
     pub(crate) fn id_of(&self, key: &str) -> Option<CustomerId> {
-        self.by_key.get(key).copied().or_else(|| self.aliases.get(key))
+        self.keys.by_key.get(key).copied().or_else(|| self.keys.aliases.get(key))
     }
 
     /// The alias keys of live customer `id` (keys of customers merged into it), oldest first.
     pub(crate) fn aliases_of(&self, id: CustomerId) -> impl Iterator<Item = &str> + '_ {
-        self.aliases.of(id).iter().map(|k| &**k)
+        self.keys.aliases.of(id).iter().map(|k| &**k)
     }
 
     pub(crate) fn key_of(&self, id: CustomerId) -> Option<&str> {
-        let slot = *self.slot_of.get(&id.0)?;
-        self.by_key.get_index(slot as usize).map(|(k, _)| &**k)
+        let slot = *self.keys.slot_of.get(&id.0)?;
+        self.keys.by_key.get_index(slot as usize).map(|(k, _)| &**k)
     }
 
     /// `n` when the live customers are exactly `0..n` (every id below `n` is live), else 0.
@@ -227,15 +241,19 @@ impl Directory {
     /// customers again). The id is not reused for a new key.
     pub(crate) fn remove(&mut self, id: CustomerId) -> Result<()> {
         self.check_live(id)?;
-        self.live.remove(id.0);
-        self.aliases.drop_target(id);
-        let Some(slot) = self.slot_of.remove(&id.0) else { return Ok(()) };
-        // swap_remove moves the last entry into `slot`: repoint that entry's id.
-        if let Some((key, _)) = self.by_key.swap_remove_index(slot as usize) {
-            self.key_bytes -= key.len();
+        Arc::make_mut(&mut self.live).remove(id.0);
+        if !self.keys.slot_of.contains_key(&id.0) && self.keys.aliases.of(id).is_empty() {
+            return Ok(()); // no key to forget: the keys stay shared
         }
-        if let Some((_, moved)) = self.by_key.get_index(slot as usize) {
-            self.slot_of.insert(moved.0, slot);
+        let keys = self.keys_mut();
+        keys.aliases.drop_target(id);
+        let Some(slot) = keys.slot_of.remove(&id.0) else { return Ok(()) };
+        // swap_remove moves the last entry into `slot`: repoint that entry's id.
+        if let Some((key, _)) = keys.by_key.swap_remove_index(slot as usize) {
+            keys.key_bytes -= key.len();
+        }
+        if let Some((_, &moved)) = keys.by_key.get_index(slot as usize) {
+            keys.slot_of.insert(moved.0, slot);
         }
         Ok(())
     }
@@ -256,28 +274,32 @@ impl Directory {
     /// become aliases of `into`. Returns those keys, in that order.
     pub(crate) fn merge(&mut self, into: CustomerId, from: CustomerId) -> Result<Vec<String>> {
         self.check_merge(into, from)?;
-        let mut keys: Vec<String> = self.aliases.repoint(from, into).iter().map(|k| k.to_string()).collect();
+        let mut keys: Vec<String> = if self.keys.aliases.of(from).is_empty() {
+            Vec::new()
+        } else {
+            self.keys_mut().aliases.repoint(from, into).iter().map(|k| k.to_string()).collect()
+        };
         let own: Option<Box<str>> = self.key_of(from).map(Box::from);
         self.remove(from)?;
         if let Some(key) = own {
             keys.push(key.to_string());
-            self.aliases.insert(key, into);
+            self.keys_mut().aliases.insert(key, into);
         }
         Ok(keys)
     }
 
     /// How many live customers have a key.
     pub(crate) fn keyed(&self) -> usize {
-        self.by_key.len()
+        self.keys.by_key.len()
     }
 
     /// Approximate heap bytes held by the directory (constant time).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.key_bytes
-            + self.by_key.capacity() * (std::mem::size_of::<(Box<str>, CustomerId)>() + 16)
-            + self.slot_of.capacity() * 9
+        self.keys.key_bytes
+            + self.keys.by_key.capacity() * (std::mem::size_of::<(Box<str>, CustomerId)>() + 16)
+            + self.keys.slot_of.capacity() * 9
             + self.live.serialized_size()
-            + self.aliases.heap_bytes()
+            + self.keys.aliases.heap_bytes()
     }
 }
 
@@ -290,11 +312,11 @@ impl Directory {
         e.u64(self.next_id);
         e.bitmap(&self.live);
         w.section(*b"DIRC", &e.buf)?;
-        w.chunked(*b"KEYS", self.by_key.iter(), |e, (key, id)| {
+        w.chunked(*b"KEYS", self.keys.by_key.iter(), |e, (key, id)| {
             e.str(key);
             e.u32(id.0);
         })?;
-        let mut owners: Vec<(&u32, &Vec<Box<str>>)> = self.aliases.of.iter().collect();
+        let mut owners: Vec<(&u32, &Vec<Box<str>>)> = self.keys.aliases.of.iter().collect();
         owners.sort_unstable_by_key(|&(c, _)| *c);
         w.chunked(*b"KALS", owners, |e, (customer, keys)| {
             e.u32(*customer);
@@ -319,20 +341,20 @@ impl Directory {
             return Err(d.corrupt(format!("a live customer's id is not below the next id {next_id}")));
         }
         d.finish("DIRC")?;
-        let mut dir = Directory { next_id, live, ..Directory::default() };
+        let mut keys = Keys::default();
         let valid = |key: &str| !key.is_empty() && key.len() <= MAX_CUSTOMER_KEY_LEN;
         r.chunked(*b"KEYS", |d| {
             let at = d.offset();
             let key = d.str("customer key")?;
             let id = d.u32("customer id")?;
-            let slot = dir.by_key.len() as u32;
+            let slot = keys.by_key.len() as u32;
             let bad = if !valid(key) {
                 Some("an empty or too long customer key")
-            } else if !dir.live.contains(id) {
+            } else if !live.contains(id) {
                 Some("a key's customer is not live")
-            } else if dir.slot_of.insert(id, slot).is_some() {
+            } else if keys.slot_of.insert(id, slot).is_some() {
                 Some("a customer with two keys")
-            } else if dir.by_key.insert(key.into(), CustomerId(id)).is_some() {
+            } else if keys.by_key.insert(key.into(), CustomerId(id)).is_some() {
                 Some("a key given twice")
             } else {
                 None
@@ -340,7 +362,7 @@ impl Directory {
             match bad {
                 Some(what) => Err(crate::persist::codec::corrupt(&path, at, format!("{what} ({key:?}, id {id})"))),
                 None => {
-                    dir.key_bytes += key.len();
+                    keys.key_bytes += key.len();
                     Ok(())
                 }
             }
@@ -350,19 +372,19 @@ impl Directory {
             let customer = d.u32("alias target")?;
             let n = d.len(4, "alias keys")?;
             let bad = |what: &str| crate::persist::codec::corrupt(&path, at, format!("{what} (customer {customer})"));
-            if !dir.live.contains(customer) || dir.aliases.of.contains_key(&customer) || n == 0 {
+            if !live.contains(customer) || keys.aliases.of.contains_key(&customer) || n == 0 {
                 return Err(bad("alias keys of a customer that is not live, listed twice, or none"));
             }
             for _ in 0..n {
                 let key = d.str("alias key")?;
-                if !valid(key) || dir.by_key.contains_key(key) || dir.aliases.to.contains_key(key) {
+                if !valid(key) || keys.by_key.contains_key(key) || keys.aliases.to.contains_key(key) {
                     return Err(bad("an alias key that is invalid, a customer's own key, or given twice"));
                 }
-                dir.aliases.insert(key.into(), CustomerId(customer));
+                keys.aliases.insert(key.into(), CustomerId(customer));
             }
             Ok(())
         })?;
-        Ok(dir)
+        Ok(Directory { keys: Arc::new(keys), live: Arc::new(live), next_id })
     }
 }
 
@@ -454,7 +476,10 @@ mod tests {
         assert_eq!((d.id_of("a"), d.id_of("b")), (None, None), "aliases go with their customer");
         assert!(d.heap_bytes() < before);
         assert_eq!(d.intern("b").unwrap(), CustomerId(101), "a freed alias key is a new customer");
-        assert_eq!((d.keyed(), d.aliases.to.len(), d.aliases.of.len(), d.aliases.key_bytes), (1, 0, 0, 0));
+        assert_eq!(
+            (d.keyed(), d.keys.aliases.to.len(), d.keys.aliases.of.len(), d.keys.aliases.key_bytes),
+            (1, 0, 0, 0)
+        );
     }
 
     #[test]

@@ -246,7 +246,7 @@ mod tags;
 pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
 pub use customers::{CustomerMerge, MAX_CUSTOMER_KEY_LEN};
-pub use engine::{AsQuery, Engine, Stats};
+pub use engine::{AsQuery, Engine, Reader, Stats};
 pub use error::{
     AliasClash, AmountProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem,
     PortableProblem, Result, UsedBy,

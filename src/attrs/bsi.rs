@@ -43,6 +43,11 @@ fn width(max_offset: u64) -> usize {
 }
 
 impl Bsi {
+    /// The customers with a value.
+    pub(crate) fn exists(&self) -> &RoaringBitmap {
+        &self.exists
+    }
+
     pub(crate) fn len(&self) -> u64 {
         self.exists.len()
     }

@@ -9,6 +9,8 @@ mod bsi;
 mod cmp;
 mod persist;
 
+use std::sync::Arc;
+
 use indexmap::IndexMap;
 use roaring::RoaringBitmap;
 
@@ -63,7 +65,9 @@ impl Attribute {
 /// map is its id in the "did you mean" index).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Attrs {
-    map: IndexMap<Box<str>, Attribute>,
+    /// Each attribute shared with the engine's clones and readers: a write copies the one
+    /// attribute it changes when a reader still holds it ([`Arc::make_mut`]).
+    map: IndexMap<Box<str>, Arc<Attribute>>,
     suggest: Suggest,
 }
 
@@ -77,11 +81,11 @@ pub(crate) fn normalize_attr(raw: &str) -> Result<std::borrow::Cow<'_, str>> {
 
 impl Attrs {
     pub(crate) fn get(&self, name: &str) -> Option<&Attribute> {
-        self.map.get(name)
+        self.map.get(name).map(|a| &**a)
     }
 
     pub(crate) fn get_full(&self, name: &str) -> Option<(&str, &Attribute)> {
-        self.map.get_key_value(name).map(|(k, v)| (&**k, v))
+        self.map.get_key_value(name).map(|(k, v)| (&**k, &**v))
     }
 
     /// The attribute, created (empty) if new. `name` is normalized.
@@ -89,16 +93,16 @@ impl Attrs {
         let index = match self.map.get_index_of(name) {
             Some(i) => i,
             None => {
-                let (i, _) = self.map.insert_full(name.into(), Attribute::default());
+                let (i, _) = self.map.insert_full(name.into(), Arc::default());
                 self.suggest.insert(i as u32, name);
                 i
             }
         };
-        &mut self.map[index]
+        Arc::make_mut(&mut self.map[index])
     }
 
     pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Attribute)> + '_ {
-        self.map.iter().map(|(k, v)| (&**k, v))
+        self.map.iter().map(|(k, v)| (&**k, &**v))
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -107,15 +111,15 @@ impl Attrs {
 
     /// Drops every value of the customers in `customers`.
     pub(crate) fn remove_customers(&mut self, customers: &RoaringBitmap) {
-        for a in self.map.values_mut() {
-            a.bsi.remove_many(customers);
+        for a in self.map.values_mut().filter(|a| !a.bsi.exists().is_disjoint(customers)) {
+            Arc::make_mut(a).bsi.remove_many(customers);
         }
     }
 
     /// Drops every value of `customer`.
     pub(crate) fn remove_customer(&mut self, customer: u32) {
-        for a in self.map.values_mut() {
-            a.bsi.remove(customer);
+        for a in self.map.values_mut().filter(|a| a.bsi.exists().contains(customer)) {
+            Arc::make_mut(a).bsi.remove(customer);
         }
     }
 
@@ -137,7 +141,7 @@ impl Attrs {
 
     pub(crate) fn optimize(&mut self) {
         for a in self.map.values_mut() {
-            a.bsi.optimize();
+            Arc::make_mut(a).bsi.optimize();
         }
     }
 
@@ -155,10 +159,9 @@ impl Attrs {
     pub(crate) fn set(&mut self, customer: u32, raw: &str, value: i64) -> Result<Option<i64>> {
         let norm = normalize_attr(raw)?;
         check_writable(&norm)?;
-        let attr = self.entry(&norm);
-        let old = attr.bsi.get(customer);
+        let old = self.get(&norm).and_then(|a| a.bsi.get(customer));
         if old != Some(value) {
-            attr.bsi.set(customer, value);
+            self.entry(&norm).bsi.set(customer, value);
         }
         Ok(old)
     }
@@ -219,6 +222,9 @@ impl Attrs {
         if self.get(&norm).is_none() {
             return Err(self.unknown(&norm));
         }
+        if self.get(&norm).is_some_and(|a| a.get(customer).is_none()) {
+            return Ok(None); // nothing to remove: the attribute stays shared
+        }
         Ok(self.entry(&norm).bsi.remove(customer))
     }
 
@@ -246,7 +252,7 @@ impl Attrs {
             if let Some(v) = a.bsi.get(from)
                 && a.bsi.get(into).is_none()
             {
-                a.bsi.set(into, v);
+                Arc::make_mut(a).bsi.set(into, v);
                 gained.push(name.to_string());
             }
         }

@@ -149,7 +149,7 @@ impl Attrs {
         }
         let i = self.map.len() as u32;
         self.suggest.insert(i, name);
-        self.map.insert(head.name, Attribute { bsi, reading: head.reading });
+        self.map.insert(head.name, std::sync::Arc::new(Attribute { bsi, reading: head.reading }));
         Ok(())
     }
 }

@@ -27,7 +27,8 @@
 //!   makes it again.
 //!
 //! Views are shared through [`Arc`]s under a read-write lock, so queries from several
-//! threads read the same views; writers hold `&mut` and take no lock.
+//! threads read the same views; writers hold `&mut` and take no lock. A clone of the engine
+//! (a reader) shares them too: a view is changed in place only while no one else holds it.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -76,9 +77,19 @@ impl Inner {
 }
 
 impl Clone for ViewCache {
-    /// An empty cache: a clone makes its views again when queried.
+    /// A clone shares the views kept. A shared view is never changed in place: a one-id
+    /// change finds it shared ([`Arc::get_mut`] fails) and drops it from the writer's cache,
+    /// so the reader keeps the view of the bitmap it holds.
     fn clone(&self) -> ViewCache {
-        ViewCache::default()
+        let inner = self.read();
+        ViewCache {
+            inner: RwLock::new(Inner {
+                views: inner.views.clone(),
+                bytes: inner.bytes,
+                total: inner.total,
+                drift: inner.drift,
+            }),
+        }
     }
 }
 

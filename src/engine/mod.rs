@@ -13,6 +13,7 @@
 //! | `profiles.rs` | what makes an audience different (describe, breakdown), tag statistics, empty and unused tags | the profile layer |
 //! | `changes.rs` | the change feed: on, off, drain | [`Tags`] (which records every write) |
 //! | `stats.rs` | sizes, optimize | all of them |
+//! | `reader.rs` | [`Reader`]: an immutable view for other threads | every layer (its parts behind `Arc`s, copied on write) |
 //! | `persist.rs` | snapshots and the journal: save, open, checkpoint, flush | `persist/` (the files), each layer (its sections) |
 //! | `journal.rs` | what the journal records: one [`Op`](journal::Op) per mutating call, and replaying it | every method above that writes |
 
@@ -36,12 +37,14 @@ pub(crate) mod journal;
 mod persist;
 mod profiles;
 mod queries;
+mod reader;
 mod segments;
 mod stats;
 mod tags;
 #[cfg(test)]
 mod tests;
 
+pub use reader::Reader;
 pub use stats::Stats;
 
 /// The in-process customer tag engine.
@@ -52,9 +55,11 @@ pub use stats::Stats;
 /// from it; answers boolean queries over tags and attribute ranges. See the
 /// [crate docs](crate) for a tour.
 ///
-/// `Engine` is `Send + Sync + Clone`: share it behind an `RwLock` or `Arc` for concurrent
-/// readers; every query method takes `&self`. A clone has no journal: it holds the same
-/// state, and its writes are its own (see [`Engine::open`]).
+/// `Engine` is `Send + Sync + Clone`; every query method takes `&self`. For threads that
+/// read while one writes, take views with [`Engine::reader`]: each is the engine as of that
+/// moment, shared with the writer part by part (copy-on-write). A clone is as cheap (it is
+/// what a view holds) and has no journal: it holds the same state, and its writes are its
+/// own (see [`Engine::open`]).
 #[derive(Clone, Default)]
 pub struct Engine {
     customers: Directory,

@@ -52,7 +52,7 @@ impl History {
         write_column(w, LENS, &self.lens, CHUNK / 4, Enc::u32s)?;
         write_column(w, DAYS, &self.days, CHUNK / 4, Enc::i32s)?;
         write_column(w, AMOUNTS, &self.amounts, CHUNK / 8, Enc::i64s)?;
-        for (kind, recs) in [(RECENT, &self.recent), (PENDING, &self.pending)] {
+        for (kind, recs) in [(RECENT, &self.recent[..]), (PENDING, &self.pending[..])] {
             w.chunked(kind, recs, |e, r| {
                 e.u32(r.customer);
                 e.i32(r.day);
@@ -88,11 +88,11 @@ impl History {
         d.finish("history header")?;
 
         let mut h = History::default();
-        h.ids = read_column(r, IDS, rows, |d, w| d.u32s(w))?;
-        h.starts = read_column(r, STARTS, rows, |d, w| d.u64s(w))?;
-        h.lens = read_column(r, LENS, rows, |d, w| d.u32s(w))?;
-        h.days = read_column(r, DAYS, entries, |d, w| d.i32s(w))?;
-        h.amounts = read_column(r, AMOUNTS, entries, |d, w| d.i64s(w))?;
+        h.ids = read_column(r, IDS, rows, |d, w| d.u32s(w))?.into();
+        h.starts = read_column(r, STARTS, rows, |d, w| d.u64s(w))?.into();
+        h.lens = read_column(r, LENS, rows, |d, w| d.u32s(w))?.into();
+        h.days = read_column(r, DAYS, entries, |d, w| d.i32s(w))?.into();
+        h.amounts = read_column(r, AMOUNTS, entries, |d, w| d.i64s(w))?.into();
         let entries = entries.0;
         let live = customers.live();
         let check = |d: &Dec<'_>, rec: &Rec, what: &str| -> Result<()> {
@@ -107,8 +107,9 @@ impl History {
                 return Err(d.corrupt("recent records out of (customer, day) order"));
             }
             Ok(())
-        })?;
-        h.pending = read_records(r, PENDING, pending, |d, rec, _| check(d, &rec, "a pending record"))?;
+        })?
+        .into();
+        h.pending = read_records(r, PENDING, pending, |d, rec, _| check(d, &rec, "a pending record"))?.into();
 
         // The base: rows ascending by customer, ranges in order inside the columns, each
         // sorted by day; what no range covers is exactly `garbage`.
@@ -116,7 +117,7 @@ impl History {
         let days = Day::valid_days();
         let mut end = 0u64;
         let mut covered = 0u64;
-        for (row, ((&id, &start), &len)) in h.ids.iter().zip(&h.starts).zip(&h.lens).enumerate() {
+        for (row, ((&id, &start), &len)) in h.ids.iter().zip(h.starts.iter()).zip(h.lens.iter()).enumerate() {
             if row > 0 && h.ids[row - 1] >= id {
                 return Err(bad(format!("history: base customers not ascending at row {row} (customer {id})")));
             }
@@ -247,6 +248,7 @@ fn read_records(
 #[cfg(test)]
 mod tests {
     use std::path::{Path, PathBuf};
+    use std::sync::Arc;
 
     use super::*;
     use crate::error::Error;
@@ -317,18 +319,18 @@ mod tests {
 
         type Break = (&'static str, fn(&mut History));
         let breaks: [Break; 12] = [
-            ("ids not ascending", |h| h.ids.swap(0, 1)),
-            ("a range past the columns", |h| h.lens[2] += 5),
-            ("overlapping ranges", |h| h.starts[1] -= 1),
-            ("a range not sorted by day", |h| h.days.swap(0, 1)),
+            ("ids not ascending", |h| Arc::make_mut(&mut h.ids).swap(0, 1)),
+            ("a range past the columns", |h| Arc::make_mut(&mut h.lens)[2] += 5),
+            ("overlapping ranges", |h| Arc::make_mut(&mut h.starts)[1] -= 1),
+            ("a range not sorted by day", |h| Arc::make_mut(&mut h.days).swap(0, 1)),
             ("garbage miscounted", |h| h.garbage += 1),
             ("records miscounted", |h| h.records -= 1),
-            ("recent out of order", |h| h.recent.push(Rec { customer: 0, day: 0, amount: 0 })),
-            ("a day Day refuses", |h| h.days[41] = i32::MAX), // customer 0's last
-            ("an amount Money refuses", |h| h.amounts[0] = i64::MIN),
-            ("a pending day Day refuses", |h| h.pending[0].day = i32::MIN),
-            ("a customer not live", |h| h.pending[0].customer = 9),
-            ("a removed customer with purchases", |h| h.lens[3] = 1),
+            ("recent out of order", |h| Arc::make_mut(&mut h.recent).push(Rec { customer: 0, day: 0, amount: 0 })),
+            ("a day Day refuses", |h| Arc::make_mut(&mut h.days)[41] = i32::MAX), // customer 0's last
+            ("an amount Money refuses", |h| Arc::make_mut(&mut h.amounts)[0] = i64::MIN),
+            ("a pending day Day refuses", |h| Arc::make_mut(&mut h.pending)[0].day = i32::MIN),
+            ("a customer not live", |h| Arc::make_mut(&mut h.pending)[0].customer = 9),
+            ("a removed customer with purchases", |h| Arc::make_mut(&mut h.lens)[3] = 1),
         ];
         for (what, f) in breaks {
             let mut bad = h.clone();

@@ -34,15 +34,18 @@ impl Rec {
 /// Purchase history of every customer.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct History {
-    pub(super) ids: Vec<u32>,
-    pub(super) starts: Vec<u64>,
-    pub(super) lens: Vec<u32>,
-    pub(super) days: Vec<i32>,
-    pub(super) amounts: Vec<i64>,
+    // The columns and tiers are shared with the engine's clones and readers: a write copies
+    // the one it changes when a reader still holds it ([`Arc::make_mut`]). Appending a
+    // purchase writes `pending` only; removing a customer `lens` only.
+    pub(super) ids: Arc<Vec<u32>>,
+    pub(super) starts: Arc<Vec<u64>>,
+    pub(super) lens: Arc<Vec<u32>>,
+    pub(super) days: Arc<Vec<i32>>,
+    pub(super) amounts: Arc<Vec<i64>>,
     /// Column entries no customer range covers any more (removed customers).
     pub(super) garbage: u64,
-    pub(super) recent: Vec<Rec>,
-    pub(super) pending: Vec<Rec>,
+    pub(super) recent: Arc<Vec<Rec>>,
+    pub(super) pending: Arc<Vec<Rec>>,
     /// Live records in all tiers.
     pub(super) records: u64,
     /// The pending records by customer, for one customer's reads between flushes.
@@ -64,9 +67,10 @@ type Sorted = Arc<(usize, Vec<u32>)>;
 const SCAN_PENDING: usize = 4096;
 
 impl Clone for PendingIndex {
-    /// A clone starts without the index (it is a cache).
+    /// A clone shares the index: it indexes the same pending records (a write replaces or
+    /// drops an index, never changes one).
     fn clone(&self) -> PendingIndex {
-        PendingIndex::default()
+        PendingIndex(Mutex::new(self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()))
     }
 }
 
@@ -84,7 +88,7 @@ impl PendingIndex {
 
 impl History {
     pub(crate) fn push(&mut self, r: Rec) {
-        self.pending.push(r);
+        Arc::make_mut(&mut self.pending).push(r);
         self.records += 1;
     }
 
@@ -93,7 +97,8 @@ impl History {
     pub(crate) fn truncate_pending(&mut self, records: u64) {
         self.by_customer.reset();
         let extra = (self.records - records) as usize;
-        self.pending.truncate(self.pending.len() - extra);
+        let keep = self.pending.len() - extra;
+        Arc::make_mut(&mut self.pending).truncate(keep);
         self.records = records;
     }
 
@@ -103,7 +108,7 @@ impl History {
     }
 
     pub(crate) fn reserve(&mut self, n: usize) {
-        self.pending.reserve(n);
+        Arc::make_mut(&mut self.pending).reserve(n);
     }
 
     /// Number of purchase records (refunds included).
@@ -136,14 +141,20 @@ impl History {
     pub(crate) fn remove_customers(&mut self, customers: &RoaringBitmap) -> u64 {
         let before = self.pending.len() + self.recent.len();
         self.by_customer.reset();
-        self.pending.retain(|r| !customers.contains(r.customer));
-        self.recent.retain(|r| !customers.contains(r.customer));
+        // Only what holds their records is written (and copied, when a reader shares it).
+        for tier in [&mut self.pending, &mut self.recent] {
+            if tier.iter().any(|r| customers.contains(r.customer)) {
+                Arc::make_mut(tier).retain(|r| !customers.contains(r.customer));
+            }
+        }
         let mut removed = (before - self.pending.len() - self.recent.len()) as u64;
         for c in customers {
-            if let Ok(row) = self.ids.binary_search(&c) {
+            if let Ok(row) = self.ids.binary_search(&c)
+                && self.lens[row] > 0
+            {
                 removed += u64::from(self.lens[row]);
                 self.garbage += u64::from(self.lens[row]);
-                self.lens[row] = 0;
+                Arc::make_mut(&mut self.lens)[row] = 0;
             }
         }
         self.records -= removed;
@@ -156,7 +167,7 @@ impl History {
     /// records. `from` keeps its records (the caller removes them).
     pub(crate) fn copy_customer(&mut self, from: u32, into: u32) -> u64 {
         let recs = self.of(from);
-        self.pending.reserve(recs.len());
+        self.reserve(recs.len());
         for &(day, amount) in &recs {
             self.push(Rec { customer: into, day, amount });
         }
@@ -168,7 +179,7 @@ impl History {
     /// records, ascending.
     pub(crate) fn flush(&mut self) -> Vec<u32> {
         self.by_customer.reset();
-        let mut pending = std::mem::take(&mut self.pending);
+        let mut pending = Arc::unwrap_or_clone(std::mem::take(&mut self.pending));
         // The first load: scatter straight into the columns (no sorted copy in between).
         if self.days.is_empty()
             && self.recent.is_empty()
@@ -180,9 +191,9 @@ impl History {
         let mut touched: Vec<u32> = pending.iter().map(|r| r.customer).collect();
         touched.dedup();
         if self.recent.is_empty() {
-            self.recent = pending;
+            self.recent = Arc::new(pending);
         } else if !pending.is_empty() {
-            self.recent = merge_sorted(&self.recent, &pending);
+            self.recent = Arc::new(merge_sorted(&self.recent, &pending));
         }
         if self.recent.len() as u64 * 8 > self.days.len() as u64 || self.garbage * 4 > self.days.len() as u64 {
             self.compact();
@@ -230,7 +241,8 @@ impl History {
                 }
             }
         }
-        (self.ids, self.starts, self.lens, self.days, self.amounts) = (ids.clone(), starts, lens, days, amounts);
+        self.ids = Arc::new(ids.clone());
+        (self.starts, self.lens, self.days, self.amounts) = (starts.into(), lens.into(), days.into(), amounts.into());
         self.garbage = 0;
         ids
     }
@@ -246,7 +258,7 @@ impl History {
         let recent = std::mem::take(&mut self.recent);
         let mut scratch = Vec::new();
         self.for_each_in(
-            &recent,
+            &recent[..],
             |customer, d, a| {
                 if d.is_empty() {
                     return;
@@ -259,7 +271,8 @@ impl History {
             },
             &mut scratch,
         );
-        (self.ids, self.starts, self.lens, self.days, self.amounts) = (ids, starts, lens, days, amounts);
+        (self.ids, self.starts, self.lens) = (ids.into(), starts.into(), lens.into());
+        (self.days, self.amounts) = (days.into(), amounts.into());
         self.garbage = 0;
     }
 
@@ -387,7 +400,7 @@ impl History {
     #[cfg(test)]
     pub(crate) fn customers(&self) -> RoaringBitmap {
         let mut b: RoaringBitmap =
-            self.ids.iter().zip(&self.lens).filter(|&(_, &l)| l > 0).map(|(&id, _)| id).collect();
+            self.ids.iter().zip(self.lens.iter()).filter(|&(_, &l)| l > 0).map(|(&id, _)| id).collect();
         b.extend(self.recent.iter().map(|r| r.customer));
         b.extend(self.pending.iter().map(|r| r.customer));
         b
@@ -583,12 +596,13 @@ mod tests {
         }
         general.recent = {
             let mut p = std::mem::take(&mut general.pending);
-            sort_records(&mut p);
+            let p2 = Arc::make_mut(&mut p);
+            sort_records(p2);
             p
         };
         general.compact();
         let touched = direct.flush();
-        assert_eq!(touched, general.ids);
+        assert_eq!(touched, *general.ids);
         assert_eq!(all(&direct), all(&general));
         assert_eq!((direct.len(), direct.ids.len()), (general.len(), general.ids.len()));
     }

@@ -81,7 +81,8 @@ impl Snapshot {
 pub(crate) struct Models {
     pub(crate) rfm: RfmModel,
     pub(crate) lifecycle: Lifecycle,
-    last: Option<Snapshot>,
+    /// Shared with the engine's clones and readers (a refresh replaces it).
+    last: Option<std::sync::Arc<Snapshot>>,
     /// The derived groups the last refresh wrote.
     derived: Option<DerivedTags>,
     /// Customers removed since the last refresh.
@@ -213,7 +214,7 @@ impl Models {
             expired,
             ..self.report(tags, &groups, live, as_of, plan.scored, transitions, (plan.incremental, plan.recomputed))
         };
-        self.last = Some(plan.next);
+        self.last = Some(std::sync::Arc::new(plan.next));
         self.derived = Some(groups);
         self.removed.clear();
         self.touched.clear();

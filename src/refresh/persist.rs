@@ -130,7 +130,7 @@ impl Models {
                     ),
                 ));
             }
-            m.last = Some(s);
+            m.last = Some(s.into());
             m.derived = Some(groups);
         }
         Ok(m)
@@ -307,6 +307,7 @@ mod tests {
     //! [`Error::Corrupt`], never a panic then or later.
 
     use std::path::{Path, PathBuf};
+    use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
     use roaring::RoaringBitmap;
@@ -487,32 +488,32 @@ mod tests {
         let w = world();
         type Break = (&'static str, fn(&mut Models));
         let breaks: [Break; 8] = [
-            ("rows not ascending", |m| m.last.as_mut().unwrap().ids.swap(0, 1)),
+            ("rows not ascending", |m| Arc::make_mut(m.last.as_mut().unwrap()).ids.swap(0, 1)),
             ("a stage the windows do not give", |m| {
-                let c = &mut m.last.as_mut().unwrap().codes[0];
+                let c = &mut Arc::make_mut(m.last.as_mut().unwrap()).codes[0];
                 c.stage = (c.stage + 1) % 6;
             }),
             ("a segment the grid does not give", |m| {
-                let c = &mut m.last.as_mut().unwrap().codes[0];
+                let c = &mut Arc::make_mut(m.last.as_mut().unwrap()).codes[0];
                 c.seg = (c.seg + 1) % 10;
             }),
             ("a score without purchases", |m| {
-                let s = m.last.as_mut().unwrap();
+                let s = Arc::make_mut(m.last.as_mut().unwrap());
                 let i = s.sums.iter().position(|s| s.scored()).unwrap();
                 s.sums[i] = Summary { comeback: NO_DAY, ..Summary::default() };
             }),
             ("a row of a customer not live then", |m| {
-                let s = m.last.as_mut().unwrap();
+                let s = Arc::make_mut(m.last.as_mut().unwrap());
                 let id = *s.ids.last().unwrap();
                 s.live.remove(id);
             }),
-            ("scored miscounted", |m| m.last.as_mut().unwrap().scored += 1),
+            ("scored miscounted", |m| Arc::make_mut(m.last.as_mut().unwrap()).scored += 1),
             ("a group's tags swapped", |m| {
                 let g = m.derived.as_mut().unwrap();
                 std::mem::swap(&mut g.r, &mut g.f);
             }),
             ("a purchase after the refresh day", |m| {
-                let s = m.last.as_mut().unwrap();
+                let s = Arc::make_mut(m.last.as_mut().unwrap());
                 let i = s.sums.iter().position(|s| s.scored()).unwrap();
                 s.sums[i].last = s.as_of + 1;
             }),

@@ -258,7 +258,7 @@ impl Models {
         let churn = self.lifecycle.churn_days();
         let incremental = self.last.as_ref().is_some_and(|s| d >= s.as_of && s.lifecycle.churn_days() == churn);
         let empty = Snapshot::empty(d, &self.rfm, self.lifecycle);
-        let old = self.last.as_ref().unwrap_or(&empty);
+        let old: &Snapshot = self.last.as_deref().unwrap_or(&empty);
 
         let fresh = self.summaries(history, old, d, incremental);
         let recomputed = fresh.len() as u64;

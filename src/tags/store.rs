@@ -35,10 +35,12 @@ pub(crate) const EXACT_FANOUT: usize = 1_024;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Store {
-    bitmaps: Vec<RoaringBitmap>,
+    /// Shared with the engine's clones and readers: a write copies the one bitmap it
+    /// changes when a reader still holds it ([`Arc::make_mut`]).
+    bitmaps: Vec<Arc<RoaringBitmap>>,
     /// Per tag with children: its subtree's union (its own bitmap included), or an empty
-    /// cell when it must be rebuilt.
-    subtree: IdMap<OnceLock<RoaringBitmap>>,
+    /// cell when it must be rebuilt. Shared like the bitmaps.
+    subtree: IdMap<OnceLock<Arc<RoaringBitmap>>>,
     /// Views of the members of dense tags, for queries (a clone starts without them).
     views: ViewCache,
 }
@@ -49,15 +51,15 @@ impl Store {
     /// The bitmap of `id` (empty for a tag that never had a member): the customers carrying
     /// the tag itself.
     pub(crate) fn get(&self, id: TagId) -> &RoaringBitmap {
-        self.bitmaps.get(id.index()).unwrap_or(&EMPTY)
+        self.bitmaps.get(id.index()).map_or(&EMPTY, |b| b)
     }
 
     fn get_mut(&mut self, id: TagId) -> &mut RoaringBitmap {
         let i = id.index();
         if self.bitmaps.len() <= i {
-            self.bitmaps.resize_with(i + 1, RoaringBitmap::new);
+            self.bitmaps.resize_with(i + 1, Arc::default);
         }
-        &mut self.bitmaps[i]
+        Arc::make_mut(&mut self.bitmaps[i])
     }
 
     /// The customers a query on `id` matches: its bitmap, or for a tag with children the
@@ -67,7 +69,7 @@ impl Store {
             return self.get(id); // no hierarchy at all
         }
         match self.subtree.get(&id) {
-            Some(cell) => cell.get_or_init(|| self.union_below(pool, id)),
+            Some(cell) => cell.get_or_init(|| Arc::new(self.union_below(pool, id))),
             None => self.get(id),
         }
     }
@@ -117,7 +119,7 @@ impl Store {
                 for a in std::iter::once(id).chain(pool.ancestors(id)) {
                     self.views.set(a.0, customer, true);
                     if let Some(u) = self.subtree.get_mut(&a).and_then(OnceLock::get_mut) {
-                        u.insert(customer);
+                        Arc::make_mut(u).insert(customer);
                     }
                 }
             }
@@ -135,7 +137,7 @@ impl Store {
         let levels = if self.subtree.is_empty() { None } else { Some(std::iter::once(id).chain(pool.ancestors(id))) };
         for a in levels.into_iter().flatten() {
             if let Some(u) = self.subtree.get_mut(&a).and_then(OnceLock::get_mut) {
-                *u |= &bits;
+                *Arc::make_mut(u) |= &bits;
             }
         }
         let target = self.get_mut(id);
@@ -151,8 +153,8 @@ impl Store {
     /// Removes `customer` from tag `id`; returns whether it carried it.
     pub(crate) fn remove(&mut self, pool: &Pool, id: TagId, customer: u32) -> bool {
         let removed = match self.bitmaps.get_mut(id.index()) {
-            Some(b) => b.remove(customer),
-            None => false,
+            Some(b) if b.contains(customer) => Arc::make_mut(b).remove(customer),
+            _ => false,
         };
         if removed {
             if self.subtree.contains_key(&id) {
@@ -182,7 +184,7 @@ impl Store {
                 Some(true) => return,
                 Some(false) => {
                     if let Some(u) = self.subtree.get_mut(&level).and_then(OnceLock::get_mut) {
-                        u.remove(customer);
+                        Arc::make_mut(u).remove(customer);
                     }
                 }
                 None => {
@@ -206,7 +208,7 @@ impl Store {
             return Some(true);
         }
         for c in children {
-            let bits = match self.subtree.get(&c) {
+            let bits: &RoaringBitmap = match self.subtree.get(&c) {
                 Some(cell) => cell.get()?,
                 None => self.get(c),
             };
@@ -234,6 +236,10 @@ impl Store {
     /// Removes every customer of `bits` from tag `id`; returns how many carried it.
     pub(crate) fn remove_many(&mut self, pool: &Pool, id: TagId, bits: &RoaringBitmap) -> u64 {
         let Some(target) = self.bitmaps.get_mut(id.index()) else { return 0 };
+        if target.is_disjoint(bits) {
+            return 0;
+        }
+        let target = Arc::make_mut(target);
         let before = target.len();
         *target -= bits;
         let removed = before - target.len();
@@ -254,7 +260,7 @@ impl Store {
     /// Run-optimizes tag `id`'s bitmap.
     pub(crate) fn optimize_tag(&mut self, id: TagId) {
         if let Some(b) = self.bitmaps.get_mut(id.index()) {
-            b.optimize(); // the same members: views stay
+            Arc::make_mut(b).optimize(); // the same members: views stay
             self.views.stale_total();
         }
     }
@@ -264,7 +270,7 @@ impl Store {
     pub(crate) fn created(&mut self, pool: &Pool, id: TagId) {
         for a in pool.ancestors(id) {
             if !self.subtree.contains_key(&a) {
-                let own = self.get(a).clone();
+                let own = Arc::new(self.get(a).clone());
                 self.subtree.insert(a, OnceLock::from(own));
             }
         }
@@ -274,7 +280,7 @@ impl Store {
     /// returns how many customers carried it; its ancestors' unions are rebuilt on demand.
     pub(crate) fn deleted(&mut self, pool: &Pool, id: TagId, parent: Option<TagId>) -> u64 {
         let n = match self.bitmaps.get_mut(id.index()) {
-            Some(b) => std::mem::take(b).len(),
+            Some(b) => std::mem::take(b).len(), // the Arc: a reader keeps its copy
             None => 0,
         };
         self.subtree.remove(&id);
@@ -316,13 +322,12 @@ impl Store {
 
     /// Removes `customer` from every bitmap and union.
     pub(crate) fn remove_everywhere(&mut self, customer: u32) {
-        for b in &mut self.bitmaps {
-            b.remove(customer);
+        // Only the bitmaps that carry it are written (and copied, when shared).
+        let bitmaps = self.bitmaps.iter_mut().chain(self.subtree.values_mut().filter_map(OnceLock::get_mut));
+        for b in bitmaps.filter(|b| b.contains(customer)) {
+            Arc::make_mut(b).remove(customer);
         }
         self.views.clear_everywhere(customer);
-        for u in self.subtree.values_mut().filter_map(OnceLock::get_mut) {
-            u.remove(customer);
-        }
     }
 
     /// Removes every customer of `customers` from every tag and union.
@@ -331,7 +336,7 @@ impl Store {
         let bitmaps = self.bitmaps.iter_mut().chain(self.subtree.values_mut().filter_map(OnceLock::get_mut));
         for b in bitmaps {
             if !b.is_disjoint(customers) {
-                *b -= customers;
+                *Arc::make_mut(b) -= customers;
             }
         }
     }
@@ -340,7 +345,7 @@ impl Store {
     pub(crate) fn optimize(&mut self) {
         self.views.stale_total(); // the same members: views stay
         for b in self.bitmaps.iter_mut().chain(self.subtree.values_mut().filter_map(OnceLock::get_mut)) {
-            b.optimize();
+            Arc::make_mut(b).optimize();
         }
     }
 
@@ -349,13 +354,13 @@ impl Store {
     pub(crate) fn serialized_bytes(&self) -> usize {
         // An empty bitmap counts nothing (whether a tag that never had members has one is
         // an accident of history, not a cost).
-        self.bitmaps.iter().filter(|b| !b.is_empty()).map(RoaringBitmap::serialized_size).sum()
+        self.bitmaps.iter().filter(|b| !b.is_empty()).map(|b| b.serialized_size()).sum()
     }
 
     /// Bytes of the subtree unions built so far, serialized, plus their table.
     pub(crate) fn subtree_bytes(&self) -> usize {
-        let entries = self.subtree.capacity() * (size_of::<(TagId, OnceLock<RoaringBitmap>)>() + 1);
-        entries + self.subtree.values().filter_map(OnceLock::get).map(RoaringBitmap::serialized_size).sum::<usize>()
+        let entries = self.subtree.capacity() * (size_of::<(TagId, OnceLock<Arc<RoaringBitmap>>)>() + 1);
+        entries + self.subtree.values().filter_map(OnceLock::get).map(|u| u.serialized_size()).sum::<usize>()
     }
 }
 
@@ -363,7 +368,7 @@ impl Store {
     /// A store holding `bitmaps` (by tag id) for `pool`: every tag with children gets an empty
     /// subtree cell (its union is built by the first query that reads it).
     pub(crate) fn restore(pool: &Pool, bitmaps: Vec<RoaringBitmap>) -> Store {
-        let mut store = Store { bitmaps, ..Store::default() };
+        let mut store = Store { bitmaps: bitmaps.into_iter().map(Arc::new).collect(), ..Store::default() };
         for (id, _) in pool.iter() {
             if pool.children(id).next().is_some() {
                 store.subtree.insert(id, OnceLock::new());
@@ -373,7 +378,7 @@ impl Store {
     }
 
     /// Every tag's own bitmap, by id (empty ones included).
-    pub(crate) fn bitmaps(&self) -> &[RoaringBitmap] {
+    pub(crate) fn bitmaps(&self) -> &[Arc<RoaringBitmap>] {
         &self.bitmaps
     }
 }

@@ -1,7 +1,8 @@
 //! What the test files share: the proptest configuration, one seeded random stream, days and
 //! amounts, small builders and readers; the naive model of customers, tags and attributes
 //! ([`model`]); the reference model of purchases, RFM and lifecycle stages ([`reference`]);
-//! two ways to observe a whole engine ([`observe`]); the random query templates of the model
+//! two ways to observe a whole engine ([`observe`]); random operations over every layer and
+//! everything they show ([`ops`]); the random query templates of the model
 //! tests ([`templates`]); the naive model of rule tags and applied plans ([`saved`]); the
 //! helpers of the query-language tests ([`query`]); and the id regions, bit vector and checks
 //! of the per-block tests ([`blocks`]); running the example binaries ([`cli`]).
@@ -16,6 +17,7 @@ pub mod blocks;
 pub mod cli;
 pub mod model;
 pub mod observe;
+pub mod ops;
 pub mod query;
 pub mod reference;
 pub mod saved;

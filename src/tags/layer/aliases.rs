@@ -21,16 +21,17 @@ impl Tags {
         if let Some(owner) = owner.filter(|_| self.pool.alias_target(&norm) != Some(id)) {
             return Err(Error::DerivedName { name: norm.into_owned(), owner });
         }
-        self.pool.add_alias(&norm, id)?;
+        self.pool_mut().add_alias(&norm, id)?;
         Ok(id)
     }
 
     /// Removes alias `alias`; the id of the tag it pointed at.
     pub(crate) fn unalias(&mut self, alias: &str) -> Result<TagId> {
         let norm = normalize_tag(alias)?;
-        self.pool
-            .remove_alias(&norm)
-            .ok_or_else(|| Error::NotAnAlias { is_tag: self.pool.lookup(&norm).is_some(), name: norm.into_owned() })
+        match self.pool_mut().remove_alias(&norm) {
+            Some(id) => Ok(id),
+            None => Err(Error::NotAnAlias { is_tag: self.pool.lookup(&norm).is_some(), name: norm.into_owned() }),
+        }
     }
 
     /// The aliases of the tag `name` names, in the order they were defined.

@@ -244,7 +244,22 @@ mod tests {
         assert_eq!(got[1].sparse().map(|(t, v)| (t, v.to_vec())).collect::<Vec<_>>(), want(&tags, 1).0);
         tags.take_everywhere(&(0..200_000u32).step_by(5).collect::<RoaringBitmap>());
         check(&tags);
-        // A clone starts without a census.
-        assert_eq!(tags.clone().census_bytes(), 0);
+        // A clone (a reader's view) shares the census kept and answers alike; a write to
+        // the original drops its own blocks only.
+        let _ = tags.census(&[0, 1, 2]);
+        let copy = tags.clone();
+        assert!(copy.census_bytes() > 0);
+        assert_eq!(copy.census_bytes(), tags.census_bytes());
+        type Shown = Vec<(Vec<(TagId, Vec<u16>)>, Vec<TagId>)>;
+        let shows = |tags: &Tags| -> Shown {
+            let got = tags.census(&[0, 1, 2]);
+            assert_eq!(got.len(), 3, "kept");
+            got.iter().map(|c| (c.sparse().map(|(t, v)| (t, v.to_vec())).collect(), c.dense().to_vec())).collect()
+        };
+        let before = shows(&copy);
+        assert_eq!(before, [0, 1, 2].map(|k| want(&copy, k)));
+        tags.take(sparse, 97);
+        assert_eq!(shows(&copy), before, "the original's write leaves the clone's census");
+        assert!(tags.census(&[0]).is_empty(), "the original dropped block 0");
     }
 }

@@ -190,9 +190,13 @@ mod tests {
         tags.delete_id(other).unwrap();
         check(&tags);
         assert_eq!(tags.of_ids(2), [dense]);
-        // A clone starts without an index and answers alike.
+        // A clone (a reader's view) shares the index kept and answers alike; a write to the
+        // original drops its own blocks only.
         let copy = tags.clone();
-        assert_eq!(copy.customer_index_bytes(), 0);
+        assert_eq!(copy.customer_index_bytes(), tags.customer_index_bytes());
+        check(&copy);
+        tags.take_everywhere(&[2u32].into_iter().collect());
+        check(&tags);
         check(&copy);
     }
 

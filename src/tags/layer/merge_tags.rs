@@ -87,7 +87,7 @@ impl Tags {
         let aliases: Vec<Box<str>> = self.pool.aliases().of(from).to_vec();
         self.delete_id(from)?;
         for alias in aliases {
-            self.pool.add_alias(&alias, into)?;
+            self.pool_mut().add_alias(&alias, into)?;
         }
         Ok(merged)
     }

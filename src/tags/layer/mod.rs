@@ -17,6 +17,7 @@
 //! one tag itself, to delete or rename it, does not ([`Tags::lookup_tag`]).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use roaring::RoaringBitmap;
 
@@ -54,7 +55,8 @@ use crate::id::{CustomerId, RULE_OWNER, TagId};
 /// the engine tells `Tags` of every removal.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Tags {
-    pool: Pool,
+    /// Shared with the engine's clones and readers; a change to the pool copies it when shared.
+    pool: Arc<Pool>,
     store: Store,
     /// The tags and groups derived layers own (`owners.rs`).
     owners: Owners,
@@ -76,6 +78,11 @@ impl Tags {
     /// The pool, read-only (for the planner and listings).
     pub(crate) fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The pool, to change: copied first when a reader shares it.
+    fn pool_mut(&mut self) -> &mut Pool {
+        Arc::make_mut(&mut self.pool)
     }
 
     /// The bitmaps, read-only (for the planner).
@@ -145,7 +152,7 @@ impl Tags {
                 if existing != kind && existing != TagKind::Custom {
                     return Err(Error::TagKindConflict { name: norm.into_owned(), existing, requested: kind });
                 }
-                self.pool.set_kind(id, kind)?;
+                self.pool_mut().set_kind(id, kind)?;
                 Ok(id)
             }
             None => self.create(&norm, kind),
@@ -156,7 +163,7 @@ impl Tags {
     pub(crate) fn set_kind(&mut self, name: &str, kind: TagKind) -> Result<()> {
         let id = self.lookup(name)?;
         self.check_writable_id(id)?;
-        self.pool.set_kind(id, kind)
+        self.pool_mut().set_kind(id, kind)
     }
 
     /// The id of the tag `name` names (its own name or an alias), creating a tag of that
@@ -189,7 +196,7 @@ impl Tags {
 
     /// Creates tag `name` (normalized, new) and its missing ancestors.
     pub(super) fn create(&mut self, name: &str, kind: TagKind) -> Result<TagId> {
-        let id = self.pool.create(name, kind)?;
+        let id = self.pool_mut().create(name, kind)?;
         self.store.created(&self.pool, id);
         Ok(id)
     }
@@ -226,7 +233,7 @@ impl Tags {
             }
             seen |= bits;
         }
-        self.pool.declare_group(group, kind, members);
+        self.pool_mut().declare_group(group, kind, members);
         Ok(())
     }
 
@@ -267,7 +274,7 @@ impl Tags {
             self.touch(&moved);
         }
         let before = self.pool.slot_count();
-        self.pool.apply_rename(plan)?;
+        self.pool_mut().apply_rename(plan)?;
         for created in before..self.pool.slot_count() {
             self.store.created(&self.pool, TagId(created as u32));
         }

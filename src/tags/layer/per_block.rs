@@ -57,9 +57,18 @@ impl<B> Default for PerBlock<B> {
 }
 
 impl<B> Clone for PerBlock<B> {
-    /// A clone starts with nothing kept (it is a cache).
+    /// A clone shares the blocks kept (they are immutable: a write drops its blocks from its
+    /// own engine only), so a reader starts with what the writer had built.
     fn clone(&self) -> PerBlock<B> {
-        PerBlock::default()
+        let inner = self.inner.read().unwrap_or_else(|e| e.into_inner());
+        PerBlock {
+            inner: RwLock::new(Inner {
+                blocks: inner.blocks.clone(),
+                reads: inner.reads.clone(),
+                bytes: inner.bytes,
+                full: inner.full,
+            }),
+        }
     }
 }
 

@@ -135,7 +135,7 @@ impl Tags {
             Ok(())
         })?;
         let feed = Feed::restore(feed_on, seq, log);
-        Ok(Tags { pool, store, owners, feed, expiry, touched, ..Tags::default() })
+        Ok(Tags { pool: pool.into(), store, owners, feed, expiry, touched, ..Tags::default() })
     }
 }
 

@@ -186,7 +186,7 @@ impl Tags {
     pub(super) fn delete_id(&mut self, id: TagId) -> Result<u64> {
         let parent = self.pool.check(id)?.parent();
         let gone = self.feed.records().then(|| (self.pool.name(id).to_owned(), self.store.get(id).clone()));
-        self.pool.delete(id)?;
+        self.pool_mut().delete(id)?;
         if self.touched.on {
             self.touched.bits |= self.store.get(id);
         }
