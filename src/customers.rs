@@ -20,27 +20,117 @@ use crate::id::CustomerId;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Directory {
-    /// The keys, shared with the engine's clones and readers: a change copies them first
-    /// when shared ([`Arc::make_mut`]).
-    keys: Arc<Keys>,
+    /// The keys, in shards shared with the engine's clones and readers.
+    keys: Keys,
     /// Every live customer (shared likewise).
     live: Arc<RoaringBitmap>,
     /// The next id a new key gets (u64 so that handing out u32::MAX is not an overflow).
     next_id: u64,
 }
 
+/// Shards of each key map. The shards are shared with the engine's clones and readers
+/// ([`Engine::reader`](crate::Engine::reader)), and a write copies the one it changes when a
+/// view still holds it ([`Arc::make_mut`]): a new key after a view copies 1/1024 of the
+/// keys (2 to 4 ms at 10M keys), not all of them (1.1 s). An engine's first key makes the
+/// shards (2,048 empty maps).
+const SHARDS: usize = 1024;
+
+/// The shard of `key`: FNV-1a of its bytes, so the same key lands in the same shard in every
+/// process (a snapshot lists the keys shard by shard and reads them back in that order).
+fn shard_of_key(key: &str) -> usize {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.as_bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    ((h ^ (h >> 32)) as usize) % SHARDS
+}
+
+/// The shard of `id` in the id -> slot map.
+fn shard_of_id(id: u32) -> usize {
+    id as usize % SHARDS
+}
+
 /// The directory's keys and alias keys.
 #[derive(Clone, Debug, Default)]
 struct Keys {
-    /// key -> id, in insertion order (an entry's index is its slot).
-    by_key: IndexMap<Box<str>, CustomerId>,
-    /// id -> slot in `by_key`, for keyed customers. A map, not a vector: dense ids registered
-    /// by the caller may be anywhere in `u32`, and keys then get ids above them.
-    slot_of: HashMap<u32, u32>,
+    /// key -> id, by [`shard_of_key`] (no shards before the first key); within a shard in
+    /// insertion order, an entry's index being its slot (a removal moves the shard's last
+    /// entry into the slot it frees).
+    by_key: Vec<Arc<IndexMap<Box<str>, CustomerId>>>,
+    /// id -> (shard, slot) in `by_key`, for keyed customers, by [`shard_of_id`]. Maps, not
+    /// vectors: dense ids registered by the caller may be anywhere in `u32`, and keys then
+    /// get ids above them.
+    slot_of: Vec<Arc<HashMap<u32, (u32, u32)>>>,
+    /// How many keys.
+    len: usize,
     /// Bytes of all interned keys, kept up to date so sizing never walks the keys.
     key_bytes: usize,
     /// Keys of merged-away customers, resolving to the live customer they were merged into.
-    aliases: Aliases,
+    aliases: Arc<Aliases>,
+}
+
+impl Keys {
+    /// The id `key` (a customer's own key) belongs to.
+    fn get(&self, key: &str) -> Option<CustomerId> {
+        if self.len == 0 { None } else { self.by_key[shard_of_key(key)].get(key).copied() }
+    }
+
+    /// Where `id`'s key is: (shard, slot).
+    fn slot(&self, id: u32) -> Option<(u32, u32)> {
+        if self.len == 0 { None } else { self.slot_of[shard_of_id(id)].get(&id).copied() }
+    }
+
+    fn key_of(&self, id: u32) -> Option<&str> {
+        let (shard, slot) = self.slot(id)?;
+        self.by_key[shard as usize].get_index(slot as usize).map(|(k, _)| &**k)
+    }
+
+    /// Adds `key` for `id` (neither has a key yet).
+    fn insert(&mut self, key: &str, id: CustomerId) {
+        if self.by_key.is_empty() {
+            self.by_key = (0..SHARDS).map(|_| Arc::default()).collect();
+            self.slot_of = (0..SHARDS).map(|_| Arc::default()).collect();
+        }
+        let shard = shard_of_key(key);
+        let (slot, _) = Arc::make_mut(&mut self.by_key[shard]).insert_full(key.into(), id);
+        Arc::make_mut(&mut self.slot_of[shard_of_id(id.0)]).insert(id.0, (shard as u32, slot as u32));
+        self.len += 1;
+        self.key_bytes += key.len();
+    }
+
+    /// Forgets `id`'s key, if it has one.
+    fn remove(&mut self, id: u32) {
+        let Some((shard, slot)) = self.slot(id) else { return };
+        Arc::make_mut(&mut self.slot_of[shard_of_id(id)]).remove(&id);
+        let keys = Arc::make_mut(&mut self.by_key[shard as usize]);
+        // swap_remove moves the shard's last entry into `slot`: repoint that entry's id.
+        if let Some((key, _)) = keys.swap_remove_index(slot as usize) {
+            self.key_bytes -= key.len();
+        }
+        if let Some((_, &moved)) = keys.get_index(slot as usize) {
+            Arc::make_mut(&mut self.slot_of[shard_of_id(moved.0)]).insert(moved.0, (shard, slot));
+        }
+        self.len -= 1;
+    }
+
+    /// Every keyed id, in no particular order.
+    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slot_of.iter().flat_map(|m| m.keys().copied())
+    }
+
+    /// Every (key, id), shard by shard, each in its order.
+    fn iter(&self) -> impl Iterator<Item = (&str, CustomerId)> + '_ {
+        self.by_key.iter().flat_map(|m| m.iter().map(|(k, &id)| (&**k, id)))
+    }
+
+    fn heap_bytes(&self) -> usize {
+        let keys: usize = self.by_key.iter().map(|m| m.capacity()).sum();
+        let slots: usize = self.slot_of.iter().map(|m| m.capacity()).sum();
+        self.key_bytes
+            + keys * (std::mem::size_of::<(Box<str>, CustomerId)>() + 16)
+            + slots * (std::mem::size_of::<(u32, (u32, u32))>() + 1)
+            + self.aliases.heap_bytes()
+    }
 }
 
 /// Alias keys: the keys of customers merged into another, each resolving to the live
@@ -131,11 +221,6 @@ pub struct CustomerMerge {
 pub const MAX_CUSTOMER_KEY_LEN: usize = 4096;
 
 impl Directory {
-    /// The keys, to change: copied first when a reader shares them.
-    fn keys_mut(&mut self) -> &mut Keys {
-        Arc::make_mut(&mut self.keys)
-    }
-
     /// Interns `key`: its id if known (an alias key gives the customer it resolves to), else
     /// a fresh id (and the customer becomes live).
     pub(crate) fn intern(&mut self, key: &str) -> Result<CustomerId> {
@@ -152,10 +237,7 @@ impl Directory {
             });
         }
         let id = self.fresh_id()?;
-        let slot = u32::try_from(self.keys.by_key.len()).map_err(|_| Error::CustomerIdsExhausted)?;
-        self.keys_mut().by_key.insert(key.into(), id);
-        self.keys_mut().key_bytes += key.len();
-        self.keys_mut().slot_of.insert(id.0, slot);
+        self.keys.insert(key, id);
         Arc::make_mut(&mut self.live).insert(id.0);
         Ok(id)
     }
@@ -184,12 +266,12 @@ impl Directory {
         }
         // A keyed customer is live, so only the live ids of the range can clash: check
         // whichever is fewer, those or the keyed customers.
-        let clash = if self.keys.slot_of.is_empty() {
+        let clash = if self.keys.len == 0 {
             None
-        } else if self.live.range_cardinality(ids.clone()) < self.keys.slot_of.len() as u64 {
-            self.live.range(ids.clone()).find(|id| self.keys.slot_of.contains_key(id))
+        } else if self.live.range_cardinality(ids.clone()) < self.keys.len as u64 {
+            self.live.range(ids.clone()).find(|&id| self.keys.slot(id).is_some())
         } else {
-            self.keys.slot_of.keys().copied().filter(|id| ids.contains(id)).min()
+            self.keys.ids().filter(|id| ids.contains(id)).min()
         };
         if let Some(id) = clash {
             let key = self.key_of(CustomerId(id)).unwrap_or_default().to_owned();
@@ -203,7 +285,7 @@ impl Directory {
 
     /// The live customer `key` resolves to: its own key, or an alias key of a merge.
     pub(crate) fn id_of(&self, key: &str) -> Option<CustomerId> {
-        self.keys.by_key.get(key).copied().or_else(|| self.keys.aliases.get(key))
+        self.keys.get(key).or_else(|| self.keys.aliases.get(key))
     }
 
     /// The alias keys of live customer `id` (keys of customers merged into it), oldest first.
@@ -212,8 +294,7 @@ impl Directory {
     }
 
     pub(crate) fn key_of(&self, id: CustomerId) -> Option<&str> {
-        let slot = *self.keys.slot_of.get(&id.0)?;
-        self.keys.by_key.get_index(slot as usize).map(|(k, _)| &**k)
+        self.keys.key_of(id.0)
     }
 
     /// `n` when the live customers are exactly `0..n` (every id below `n` is live), else 0.
@@ -242,19 +323,10 @@ impl Directory {
     pub(crate) fn remove(&mut self, id: CustomerId) -> Result<()> {
         self.check_live(id)?;
         Arc::make_mut(&mut self.live).remove(id.0);
-        if !self.keys.slot_of.contains_key(&id.0) && self.keys.aliases.of(id).is_empty() {
-            return Ok(()); // no key to forget: the keys stay shared
+        if !self.keys.aliases.of(id).is_empty() {
+            Arc::make_mut(&mut self.keys.aliases).drop_target(id);
         }
-        let keys = self.keys_mut();
-        keys.aliases.drop_target(id);
-        let Some(slot) = keys.slot_of.remove(&id.0) else { return Ok(()) };
-        // swap_remove moves the last entry into `slot`: repoint that entry's id.
-        if let Some((key, _)) = keys.by_key.swap_remove_index(slot as usize) {
-            keys.key_bytes -= key.len();
-        }
-        if let Some((_, &moved)) = keys.by_key.get_index(slot as usize) {
-            keys.slot_of.insert(moved.0, slot);
-        }
+        self.keys.remove(id.0);
         Ok(())
     }
 
@@ -277,29 +349,25 @@ impl Directory {
         let mut keys: Vec<String> = if self.keys.aliases.of(from).is_empty() {
             Vec::new()
         } else {
-            self.keys_mut().aliases.repoint(from, into).iter().map(|k| k.to_string()).collect()
+            Arc::make_mut(&mut self.keys.aliases).repoint(from, into).iter().map(|k| k.to_string()).collect()
         };
         let own: Option<Box<str>> = self.key_of(from).map(Box::from);
         self.remove(from)?;
         if let Some(key) = own {
             keys.push(key.to_string());
-            self.keys_mut().aliases.insert(key, into);
+            Arc::make_mut(&mut self.keys.aliases).insert(key, into);
         }
         Ok(keys)
     }
 
     /// How many live customers have a key.
     pub(crate) fn keyed(&self) -> usize {
-        self.keys.by_key.len()
+        self.keys.len
     }
 
     /// Approximate heap bytes held by the directory (constant time).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.keys.key_bytes
-            + self.keys.by_key.capacity() * (std::mem::size_of::<(Box<str>, CustomerId)>() + 16)
-            + self.keys.slot_of.capacity() * 9
-            + self.live.serialized_size()
-            + self.keys.aliases.heap_bytes()
+        self.keys.heap_bytes() + self.live.serialized_size()
     }
 }
 
@@ -312,7 +380,7 @@ impl Directory {
         e.u64(self.next_id);
         e.bitmap(&self.live);
         w.section(*b"DIRC", &e.buf)?;
-        w.chunked(*b"KEYS", self.keys.by_key.iter(), |e, (key, id)| {
+        w.chunked(*b"KEYS", self.keys.iter(), |e, (key, id)| {
             e.str(key);
             e.u32(id.0);
         })?;
@@ -342,19 +410,19 @@ impl Directory {
         }
         d.finish("DIRC")?;
         let mut keys = Keys::default();
+        let mut aliases = Aliases::default();
         let valid = |key: &str| !key.is_empty() && key.len() <= MAX_CUSTOMER_KEY_LEN;
         r.chunked(*b"KEYS", |d| {
             let at = d.offset();
             let key = d.str("customer key")?;
             let id = d.u32("customer id")?;
-            let slot = keys.by_key.len() as u32;
             let bad = if !valid(key) {
                 Some("an empty or too long customer key")
             } else if !live.contains(id) {
                 Some("a key's customer is not live")
-            } else if keys.slot_of.insert(id, slot).is_some() {
+            } else if keys.slot(id).is_some() {
                 Some("a customer with two keys")
-            } else if keys.by_key.insert(key.into(), CustomerId(id)).is_some() {
+            } else if keys.get(key).is_some() {
                 Some("a key given twice")
             } else {
                 None
@@ -362,7 +430,7 @@ impl Directory {
             match bad {
                 Some(what) => Err(crate::persist::codec::corrupt(&path, at, format!("{what} ({key:?}, id {id})"))),
                 None => {
-                    keys.key_bytes += key.len();
+                    keys.insert(key, CustomerId(id));
                     Ok(())
                 }
             }
@@ -372,19 +440,20 @@ impl Directory {
             let customer = d.u32("alias target")?;
             let n = d.len(4, "alias keys")?;
             let bad = |what: &str| crate::persist::codec::corrupt(&path, at, format!("{what} (customer {customer})"));
-            if !live.contains(customer) || keys.aliases.of.contains_key(&customer) || n == 0 {
+            if !live.contains(customer) || aliases.of.contains_key(&customer) || n == 0 {
                 return Err(bad("alias keys of a customer that is not live, listed twice, or none"));
             }
             for _ in 0..n {
                 let key = d.str("alias key")?;
-                if !valid(key) || keys.by_key.contains_key(key) || keys.aliases.to.contains_key(key) {
+                if !valid(key) || keys.get(key).is_some() || aliases.to.contains_key(key) {
                     return Err(bad("an alias key that is invalid, a customer's own key, or given twice"));
                 }
-                keys.aliases.insert(key.into(), CustomerId(customer));
+                aliases.insert(key.into(), CustomerId(customer));
             }
             Ok(())
         })?;
-        Ok(Directory { keys: Arc::new(keys), live: Arc::new(live), next_id })
+        keys.aliases = Arc::new(aliases);
+        Ok(Directory { keys, live: Arc::new(live), next_id })
     }
 }
 

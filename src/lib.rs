@@ -91,7 +91,8 @@
 //!   atomically; [`Engine::open`] reads it back, checked section by section (a damaged or
 //!   foreign file is an [`Error::Corrupt`], never a panic). Audiences and tags travel as
 //!   portable Roaring bitmaps ([`Audience::to_portable_bytes`]), the format CRoaring, Java
-//!   and Go Roaring read.
+//!   and Go Roaring read. [`Engine::reader`] gives other threads an immutable view as of
+//!   now ([`Reader`]) while the writer goes on (copy-on-write, part by part).
 //!
 //! ```
 //! use audience::{Day, Engine, Money, Stage};

@@ -202,3 +202,39 @@ fn crc32c(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+/// A query the engine keeps is stored as its canonical text, which can be longer than the
+/// text given (`x>=1` prints `x >= 1`): one whose canonical text passes `MAX_QUERY_LEN` is
+/// refused when it is defined (it would not parse back when the snapshot is opened), one
+/// within it reopens. Found by the `query_parse` fuzz target.
+#[test]
+fn a_kept_query_must_print_within_the_length_limit() {
+    use audience::{MAX_QUERY_LEN, SegmentPlan};
+    let dir = Dir::new("long-query");
+    let path = dir.0.join("crm.snap");
+    let mut e = Engine::open_or_create(&path).unwrap();
+    let c = e.customer("ann").unwrap();
+    e.set_attr(c, "x", 1).unwrap();
+    let long = vec!["x>=1"; 110_000].join(" OR ");
+    assert!(long.len() <= MAX_QUERY_LEN);
+    assert!(audience::Query::parse(&long).unwrap().to_string().len() > MAX_QUERY_LEN);
+    let refused = |r: Result<(), Error>| match r {
+        Err(Error::InRule { error, .. }) => {
+            assert!(matches!(*error, Error::QueryTooLarge { what: "text length in bytes", .. }), "{error}")
+        }
+        other => panic!("{other:?}"),
+    };
+    refused(e.define_rule_tag("rule:long", long.as_str()).map(drop));
+    let plan = SegmentPlan::new([("long", long.as_str())], "rest").unwrap();
+    refused(e.apply_plan("segment", &plan).map(drop));
+    assert!(e.rule_tags().next().is_none() && e.applied_plans().next().is_none(), "nothing kept");
+    // Within the limit once printed: kept, journaled, saved, and it reopens.
+    let fits = vec!["x>=1"; 80_000].join(" OR ");
+    e.define_rule_tag("rule:fits", fits.as_str()).unwrap();
+    drop(e);
+    let mut o = Engine::open(&path).unwrap();
+    assert_eq!(o.count("rule:fits").unwrap(), 1);
+    o.checkpoint().unwrap();
+    drop(o);
+    assert_eq!(Engine::open(&path).unwrap().count("rule:fits").unwrap(), 1);
+}

@@ -28,8 +28,8 @@ use super::Engine;
 /// (microseconds, proportional to the number of tags and attributes, not to customers). The
 /// first write after a view to a part the view shares copies that part: one tag's bitmap for
 /// `tag`/`untag`, one attribute for `set_attr`, the pending purchases for `record_purchase`,
-/// the key directory for a new key or a removed keyed customer. Later writes to the same
-/// part cost what they always did.
+/// one of the key directory's 1,024 shards for a new key. Later writes to the same part cost
+/// what they always did.
 ///
 /// ```
 /// use audience::Engine;

@@ -589,6 +589,31 @@ impl Query {
         self.renamed(|n| (n == from).then(|| into.into()))
     }
 
+    /// Fails with [`Error::QueryTooLarge`](crate::Error::QueryTooLarge) when this query's
+    /// canonical text is longer than [`MAX_QUERY_LEN`](crate::MAX_QUERY_LEN) bytes. A query
+    /// the engine keeps (a rule tag's, a plan rule's) is stored as that text and must parse
+    /// back from it in a snapshot or a journal, and printing can lengthen a text that fit
+    /// (`age>=5` prints `age >= 5`). Counts the text without building it.
+    pub(crate) fn check_storable(&self) -> crate::error::Result<()> {
+        struct Count(usize);
+        impl fmt::Write for Count {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                self.0 += s.len();
+                Ok(())
+            }
+        }
+        let mut count = Count(0);
+        let _ = fmt::Write::write_fmt(&mut count, format_args!("{self}"));
+        if count.0 > crate::MAX_QUERY_LEN {
+            return Err(crate::Error::QueryTooLarge {
+                what: "text length in bytes",
+                found: count.0,
+                limit: crate::MAX_QUERY_LEN,
+            });
+        }
+        Ok(())
+    }
+
     fn into_expr(mut self) -> Expr {
         std::mem::replace(&mut self.expr, Expr::Everyone)
     }

@@ -136,6 +136,9 @@ impl Segments {
         plan: &SegmentPlan,
     ) -> Result<SegmentDiff> {
         let plan = &*canonical_plan(tags, plan)?;
+        for rule in plan.rules() {
+            rule.query().check_storable().map_err(|e| rule.error(e))?;
+        }
         let group = tags.check_plan_group(group)?.into_owned();
         tags.check_plan_values(&group, plan.names())?;
         let at = self.plans.iter().position(|(g, _)| *g == group);
@@ -192,6 +195,7 @@ impl Segments {
         let query = query.into_query().map_err(|e| Error::InRule { rule: norm.clone(), error: Box::new(e) })?;
         let in_rule = |e: Error| Error::InRule { rule: norm.clone(), error: Box::new(e) };
         let query = query.renamed(|n| tags.alias_target_name(n).map(Box::from)).map_err(in_rule)?.unwrap_or(query);
+        query.check_storable().map_err(in_rule)?;
         let at = self.rules.iter().position(|r| tags.name_of(r.tag) == Some(&norm));
         {
             let mut graph = self.graph(tags);
