@@ -38,7 +38,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     engine.tag(engine.id_of("ana@example.com").expect("ana"), "vip")?;
     engine.refresh(Day::from_ymd(2026, 6, 30)?)?;
     let bytes = engine.save(&path)?;
-    println!("saved {} customers, {} tags: {bytes} bytes at {}", engine.customer_count(), engine.tags().count(), path.display());
+    println!(
+        "saved {} customers, {} tags: {bytes} bytes at {}",
+        engine.customer_count(),
+        engine.tags().count(),
+        path.display()
+    );
 
     // 2. Reopen: the journal is attached; every acknowledged write is in it.
     let mut engine = Engine::open(&path)?;
