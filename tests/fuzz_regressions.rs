@@ -54,3 +54,21 @@ fn every_input_directory_has_a_target() {
         }
     }
 }
+
+/// Writes the seeds of the targets that read files (`fuzz/corpus/snapshot/`,
+/// `fuzz/corpus/journal/`) from the engines their checks describe:
+/// `cargo test --test fuzz_regressions -- --ignored write_seeds`.
+#[test]
+#[ignore = "writes fuzz/corpus; run it after a change to the snapshot or journal format"]
+fn write_seeds() {
+    let corpus = root().join("fuzz/corpus");
+    let scratch = fuzz_checks::persisted::scratch();
+    let sets = [("snapshot", fuzz_checks::snapshot::seeds(&scratch)), ("journal", fuzz_checks::journal::seeds())];
+    for (target, seeds) in sets {
+        let dir = corpus.join(target);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, bytes) in seeds {
+            std::fs::write(dir.join(name), bytes).unwrap();
+        }
+    }
+}

@@ -10,10 +10,18 @@
 
 pub mod fixture;
 pub mod inputs;
+pub mod journal;
+pub mod persisted;
 pub mod query_parse;
+pub mod snapshot;
 
 /// A target's check: the fuzzer's bytes in, a panic when an invariant breaks.
 pub type Check = fn(&[u8]);
 
 /// Every target: its name (the binary in `fuzz/`, the directories of its inputs) and check.
-pub const TARGETS: &[(&str, Check)] = &[("query_parse", query_parse::check), ("inputs", inputs::check)];
+pub const TARGETS: &[(&str, Check)] = &[
+    ("query_parse", query_parse::check),
+    ("inputs", inputs::check),
+    ("snapshot", snapshot::check),
+    ("journal", journal::check),
+];
