@@ -134,6 +134,7 @@ fn run() -> Result<(), String> {
         ),
         ("customer (a new key)", Box::new(|e, c| e.customer(&format!("new-{c}@example.com")).map(drop))),
         ("remove_customer (a keyed one)", Box::new(|e, c| e.remove_customer(CustomerId(c)))),
+        ("ensure_tag (a new tag: copies the pool)", Box::new(|e, c| e.ensure_tag(&format!("new-tag-{c}")).map(drop))),
     ];
     println!("{:<42} {:>12} {:>12}", "write", "first", "again");
     let mut c = 1u32;

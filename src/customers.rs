@@ -255,6 +255,9 @@ impl Directory {
             return Err(Error::CustomerIdTaken { id, key: key.to_owned() });
         }
         self.next_id = self.next_id.max(u64::from(id.0) + 1);
+        if self.live.contains(id.0) {
+            return Ok(false); // the live set stays shared
+        }
         Ok(Arc::make_mut(&mut self.live).insert(id.0))
     }
 

@@ -14,7 +14,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use audience::{Audience, CustomerId, DescribeOptions, Engine, Money, Reader, TagKind};
@@ -122,6 +122,15 @@ fn answers(e: &Engine) -> Vec<u64> {
     let mut out: Vec<u64> = queries.iter().map(|q| e.count(q).unwrap_or(u64::MAX)).collect();
     out.push(e.customer_count());
     out.push(e.purchase_count());
+    // One customer's reads (the customer index, the pending-purchase index) and an
+    // audience's (the census), built by whichever thread reads first.
+    for c in [1, 2, 65_537, 99_999].map(CustomerId) {
+        let tags = e.tags_of(c).map_or(u64::MAX, |t| t.iter().map(|t| t.len() as u64 + 1).sum());
+        out.extend([tags, e.purchases_of(c).map_or(u64::MAX, |p| p.len() as u64)]);
+    }
+    let sporty = e.query("sports").expect("a query");
+    let d = e.describe(&sporty, &DescribeOptions::default());
+    out.extend(d.tags.iter().flat_map(|t| [t.count, t.total]));
     out
 }
 
@@ -151,6 +160,14 @@ fn one_customer_writes_after_a_view_leave_its_dense_views_alone() {
     assert_eq!(answers(&view), before, "the view did not");
     assert_eq!(view.tags_of(CustomerId(7)).unwrap(), tags_of_7);
     assert_eq!(view.attr(CustomerId(8), "age").unwrap(), Some(8));
+    // A view saves the state it holds, while the writer goes on.
+    let path = std::env::temp_dir().join(format!("audience-reader-{}.snap", std::process::id()));
+    view.save(&path).unwrap();
+    let opened = Engine::open(&path).unwrap();
+    assert_eq!(answers(&opened), before);
+    drop(opened);
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("snap.journal"));
     // The writer's own answers are those of an engine that never had a view.
     let mut fresh = dense(n);
     for c in [0, 3, 6, 9, 65_536 * 2 + 1] {
@@ -183,9 +200,11 @@ fn readers_in_threads_see_only_states_the_writer_had() {
     let log: Arc<Log> = Arc::new(Mutex::new(BTreeMap::from([(0, answers(&e))])));
     let latest: Arc<RwLock<Reader>> = Arc::new(RwLock::new(e.reader()));
     let done = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicU64::new(0));
     let readers: Vec<_> = (0..3)
         .map(|t| {
-            let (log, latest, done) = (Arc::clone(&log), Arc::clone(&latest), Arc::clone(&done));
+            let (log, latest, done, reads) =
+                (Arc::clone(&log), Arc::clone(&latest), Arc::clone(&done), Arc::clone(&reads));
             std::thread::spawn(move || {
                 let mut checked = 0u64;
                 let mut versions = std::collections::BTreeSet::new();
@@ -198,6 +217,7 @@ fn readers_in_threads_see_only_states_the_writer_had() {
                         assert_eq!(answers(&view), want, "reader {t}, version {v}");
                         versions.insert(v);
                         checked += 1;
+                        reads.fetch_add(1, Ordering::Release);
                     }
                 }
                 (checked, versions.len())
@@ -233,12 +253,22 @@ fn readers_in_threads_see_only_states_the_writer_had() {
         assert_eq!(version(&e), v);
         log.lock().unwrap().insert(v, answers(&e));
         *latest.write().unwrap() = e.reader();
+        // Some reads of this version while the writer goes on (readers that are slow to
+        // start would otherwise see only the last one).
+        let seen = reads.load(Ordering::Acquire);
+        let wait = std::time::Instant::now();
+        while reads.load(Ordering::Acquire) < seen + 2 && wait.elapsed() < std::time::Duration::from_secs(5) {
+            std::thread::yield_now();
+        }
     }
     done.store(true, Ordering::Release);
+    let mut seen_by_all = std::collections::BTreeSet::new();
     for r in readers {
         let (checked, seen) = r.join().expect("a reader thread panicked");
         assert!(checked > 0 && seen > 0);
+        seen_by_all.insert(seen);
     }
+    assert!(seen_by_all.iter().sum::<usize>() > 3, "readers read several versions while the writer wrote");
     // The writer's last state is what a view of it shows.
     assert_eq!(answers(&latest.read().unwrap()), answers(&e));
 }

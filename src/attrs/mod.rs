@@ -140,8 +140,9 @@ impl Attrs {
     }
 
     pub(crate) fn optimize(&mut self) {
-        for a in self.map.values_mut() {
-            Arc::make_mut(a).bsi.optimize();
+        // An attribute a reader's view still holds is left as it is (see `Store::optimize`).
+        for a in self.map.values_mut().filter_map(Arc::get_mut) {
+            a.bsi.optimize();
         }
     }
 
@@ -151,7 +152,9 @@ impl Attrs {
     pub(crate) fn define(&mut self, raw: &str) -> Result<()> {
         let norm = normalize_attr(raw)?;
         check_writable(&norm)?;
-        self.entry(&norm);
+        if self.get(&norm).is_none() {
+            self.entry(&norm); // an existing one stays shared
+        }
         Ok(())
     }
 

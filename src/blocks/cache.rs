@@ -190,15 +190,6 @@ impl ViewCache {
         }
     }
 
-    /// Every bitmap lost id `value` (where it had it).
-    pub(crate) fn clear_everywhere(&mut self, value: u32) {
-        self.inner_mut().drift += 1;
-        let keys: Vec<u32> = self.inner_mut().views.keys().copied().collect();
-        for key in keys {
-            self.set(key, value, false);
-        }
-    }
-
     /// Drops every view.
     pub(crate) fn clear(&mut self) {
         let inner = self.inner_mut();

@@ -30,12 +30,12 @@ pub struct Stats {
     /// 4,096 one-customer changes when a view does not fit), or 1 MiB when that is more.
     /// Made by the first query that needs one and dropped when its tag changes, so this
     /// figure depends on which queries have run: compare two engines' `Stats` with it set
-    /// aside. A clone starts without views.
+    /// aside. A clone (a [`Reader`](crate::Reader)) shares the views kept.
     pub view_bytes: usize,
     /// Heap bytes of the per-block customer -> tags index that [`Engine::profile`] and
     /// [`Engine::tags_of`] build for the 2^16-id blocks they read more than once (the
     /// sparse tags' rows; a block's write drops it), within `bitmap_bytes`. Like
-    /// `view_bytes`, it depends on what was read; a clone starts without it.
+    /// `view_bytes`, it depends on what was read; a clone shares what is kept.
     ///
     /// [`Engine::profile`]: crate::Engine::profile
     /// [`Engine::tags_of`]: crate::Engine::tags_of
@@ -44,7 +44,7 @@ pub struct Stats {
     /// has at most 4,096 of them, side by side, which [`Engine::describe`] and
     /// [`Engine::compare`] build for the blocks they read more than once (a block's write
     /// drops it), within `bitmap_bytes`. Like `view_bytes`, it depends on what was read; a
-    /// clone starts without it.
+    /// clone shares what is kept.
     ///
     /// [`Engine::describe`]: crate::Engine::describe
     /// [`Engine::compare`]: crate::Engine::compare
@@ -107,6 +107,9 @@ impl Engine {
 
     /// Converts bitmap containers to run containers wherever that is smaller. Bulk loads do
     /// this for the tags they touch; call it after many single `tag` calls to save memory.
+    /// A bitmap or attribute a [`Reader`](crate::Reader) still holds is left as it is
+    /// (optimizing it would copy it, and changes no member): call it again once views are
+    /// dropped.
     pub fn optimize(&mut self) {
         self.tags.optimize();
         self.attrs.optimize();

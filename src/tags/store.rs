@@ -41,7 +41,8 @@ pub(crate) struct Store {
     /// Per tag with children: its subtree's union (its own bitmap included), or an empty
     /// cell when it must be rebuilt. Shared like the bitmaps.
     subtree: IdMap<OnceLock<Arc<RoaringBitmap>>>,
-    /// Views of the members of dense tags, for queries (a clone starts without them).
+    /// Views of the members of dense tags, for queries (shared with a clone, see
+    /// [`ViewCache`]'s `Clone`).
     views: ViewCache,
 }
 
@@ -252,7 +253,11 @@ impl Store {
 
     /// Makes `bits` the bitmap of tag `id` (a derived value's members, wholesale).
     pub(crate) fn replace(&mut self, pool: &Pool, id: TagId, bits: RoaringBitmap) {
-        *self.get_mut(id) = bits;
+        let i = id.index();
+        if self.bitmaps.len() <= i {
+            self.bitmaps.resize_with(i + 1, Arc::default);
+        }
+        self.bitmaps[i] = Arc::new(bits); // a view keeps the old one, uncopied
         self.invalidate_chain(pool, id);
         self.changed(pool, id);
     }
@@ -322,12 +327,20 @@ impl Store {
 
     /// Removes `customer` from every bitmap and union.
     pub(crate) fn remove_everywhere(&mut self, customer: u32) {
-        // Only the bitmaps that carry it are written (and copied, when shared).
-        let bitmaps = self.bitmaps.iter_mut().chain(self.subtree.values_mut().filter_map(OnceLock::get_mut));
-        for b in bitmaps.filter(|b| b.contains(customer)) {
+        // Only the bitmaps that carry it are written (and copied, when shared), and only
+        // their views told (a view a reader shares is dropped when told).
+        for (i, b) in self.bitmaps.iter_mut().enumerate().filter(|(_, b)| b.contains(customer)) {
             Arc::make_mut(b).remove(customer);
+            self.views.set(i as u32, customer, false);
         }
-        self.views.clear_everywhere(customer);
+        for (id, cell) in self.subtree.iter_mut() {
+            match cell.get_mut() {
+                Some(u) if u.contains(customer) => Arc::make_mut(u).remove(customer),
+                Some(_) => continue, // not under this parent: its view is unchanged
+                None => false,       // to be rebuilt: tell its view, if it has one
+            };
+            self.views.set(id.0, customer, false);
+        }
     }
 
     /// Removes every customer of `customers` from every tag and union.
@@ -341,11 +354,15 @@ impl Store {
         }
     }
 
-    /// Converts containers to run containers where smaller (after bulk loads).
+    /// Converts containers to run containers where smaller (after bulk loads). A bitmap a
+    /// reader's view still holds is left as it is (optimizing changes no member, and
+    /// copying it would cost what the view saves): optimize again once views are dropped.
     pub(crate) fn optimize(&mut self) {
         self.views.stale_total(); // the same members: views stay
         for b in self.bitmaps.iter_mut().chain(self.subtree.values_mut().filter_map(OnceLock::get_mut)) {
-            Arc::make_mut(b).optimize();
+            if let Some(b) = Arc::get_mut(b) {
+                b.optimize();
+            }
         }
     }
 
@@ -398,6 +415,41 @@ mod tests {
         }
         let ids = ["a", "a/b", "a/b/c", "a/b/d", "a/e"].map(|n| pool.lookup(n).unwrap());
         (pool, store, ids)
+    }
+
+    /// A clone (what a reader's view holds) shares every bitmap and union; a write copies
+    /// only what it changes, and removing a customer everywhere copies only the bitmaps that
+    /// carried it and keeps the writer's other dense views.
+    #[test]
+    fn a_clone_shares_and_a_write_copies_only_what_it_changes() {
+        let (pool, mut store, [a, b, c, d, e]) = tree();
+        let dense: RoaringBitmap = (0..200_000u32).filter(|x| x % 3 != 0).collect();
+        store.add(&pool, c, dense.clone());
+        store.add(&pool, d, dense.clone());
+        store.add(&pool, e, (0..200_000u32).step_by(3).collect());
+        for t in [a, b, c, d, e] {
+            let _ = store.members(&pool, t);
+        }
+        assert!(store.view(&pool, d).is_some(), "dense: a view");
+        let view = store.clone();
+        let shared = |s: &Store, v: &Store, t: TagId| Arc::ptr_eq(&s.bitmaps[t.index()], &v.bitmaps[t.index()]);
+        let union_shared = |s: &Store, v: &Store, t: TagId| {
+            Arc::ptr_eq(s.subtree[&t].get().expect("built"), v.subtree[&t].get().expect("built"))
+        };
+        assert!([a, b, c, d, e].iter().all(|&t| shared(&store, &view, t)));
+        assert!(union_shared(&store, &view, a) && union_shared(&store, &view, b));
+        store.insert(&pool, e, 1);
+        assert!(!shared(&store, &view, e), "written: copied");
+        assert!(shared(&store, &view, c) && shared(&store, &view, d), "not written: shared");
+        assert!(!union_shared(&store, &view, a) && union_shared(&store, &view, b), "a's union gained 1, b's did not");
+        store.remove_everywhere(3); // in e only (and a's union)
+        assert!(shared(&store, &view, c) && shared(&store, &view, d));
+        assert!(store.kept_view(d).is_some(), "d's view stays: 3 was never there");
+        assert!(view.get(e).contains(3) && !view.get(e).contains(1), "the view keeps its moment");
+        check(&pool, &store);
+        check(&pool, &view);
+        store.optimize();
+        assert!(shared(&store, &view, c), "optimize leaves a shared bitmap as it is");
     }
 
     /// Every tag's members, recomputed from the bitmaps.

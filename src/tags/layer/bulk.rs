@@ -181,7 +181,9 @@ impl Tags {
     fn bulk_apply(&mut self, bulk: Bulk) -> Result<u64> {
         let base = self.pool.slot_count();
         // Everything is valid: create the new tags, then build.
-        self.pool_mut().reserve(bulk.new_names.len());
+        if !bulk.new_names.is_empty() {
+            self.pool_mut().reserve(bulk.new_names.len()); // none: the pool stays shared
+        }
         let mut ids: Vec<TagId> = Vec::with_capacity(bulk.new_names.len());
         for name in bulk.new_names.keys() {
             let kind = self.pool.implicit_kind(name);

@@ -152,7 +152,9 @@ impl Tags {
                 if existing != kind && existing != TagKind::Custom {
                     return Err(Error::TagKindConflict { name: norm.into_owned(), existing, requested: kind });
                 }
-                self.pool_mut().set_kind(id, kind)?;
+                if existing != kind {
+                    self.pool_mut().set_kind(id, kind)?; // unchanged: the pool stays shared
+                }
                 Ok(id)
             }
             None => self.create(&norm, kind),
@@ -163,6 +165,9 @@ impl Tags {
     pub(crate) fn set_kind(&mut self, name: &str, kind: TagKind) -> Result<()> {
         let id = self.lookup(name)?;
         self.check_writable_id(id)?;
+        if self.pool.check(id)?.kind == kind {
+            return Ok(()); // the pool stays shared
+        }
         self.pool_mut().set_kind(id, kind)
     }
 
