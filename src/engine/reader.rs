@@ -24,7 +24,7 @@ use super::Engine;
 /// [`save`](Engine::save) writes a snapshot without one).
 ///
 /// Costs, measured at 10M customers x 1,000 tags with 101M purchases (README "Durability",
-/// "Concurrent readers"): taking a view clones the handles of the engine's parts (12-25 µs:
+/// "Concurrent readers"): taking a view clones the handles of the engine's parts (12-32 µs:
 /// proportional to the number of tags and attributes, not to customers) and copies the
 /// small parts whole: the change feed's undrained events (drain them first when the feed
 /// is on), the days of expiring tags, the saved plans and rule queries. The first write
