@@ -26,10 +26,10 @@ use audience::{
     TagId, TagKind, TornTail,
 };
 use common::observe::snapshot;
+use common::ops::{TAGS, observe_with};
 use common::{Rng, config, day, nth_live};
 use proptest::prelude::*;
 
-const TAGS: [&str; 8] = ["vip", "高消费", "sports/run", "sports/bike", "tier:gold", "tier:silver", "coupon", "new"];
 const ATTRS: [&str; 3] = ["age", "balance", "积分"];
 
 #[derive(Clone, Debug)]
@@ -275,27 +275,13 @@ fn len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
-/// Everything observable, as in `tests/snapshot.rs`: the snapshot picture, profiles,
-/// aliases, key aliases, expiry days, plans, rule tags, the feed. Bitmap bytes are left out:
-/// a tag emptied in a live engine keeps an empty bitmap's bytes that one read from a
-/// snapshot does not have.
+/// Everything observable, as in `tests/snapshot.rs` (`common::ops::observe`). Bitmap bytes
+/// are left out: a tag emptied in a live engine keeps an empty bitmap's bytes that one read
+/// from a snapshot does not have.
 fn observe(e: &Engine) -> String {
     let mut s = snapshot(e);
     s.sizes.4 = 0;
-    let mut out = format!("{s:?}\n");
-    for c in e.customers().iter() {
-        let p = e.profile(c).expect("live");
-        out += &serde_json::to_string(&p).expect("json");
-        out += &format!("{:?}\n", e.key_aliases(c).expect("live"));
-        for t in TAGS {
-            out += &format!("{:?}", e.expiry_of(c, t).ok());
-        }
-    }
-    out += &format!("{:?}\n", e.aliases().collect::<Vec<_>>());
-    out += &format!("{:?}\n", e.applied_plans().map(|(g, p)| (g.to_owned(), p.clone())).collect::<Vec<_>>());
-    out += &format!("{:?}\n", e.rule_tags().map(|(t, q)| (t.to_owned(), q.to_string())).collect::<Vec<_>>());
-    out += &format!("{} {}\n", e.tracks_changes(), e.last_change_seq());
-    out
+    observe_with(e, s)
 }
 
 fn policy(p: u8) -> SyncPolicy {

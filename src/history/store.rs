@@ -97,8 +97,10 @@ impl History {
     pub(crate) fn truncate_pending(&mut self, records: u64) {
         self.by_customer.reset();
         let extra = (self.records - records) as usize;
-        let keep = self.pending.len() - extra;
-        Arc::make_mut(&mut self.pending).truncate(keep);
+        if extra > 0 {
+            let keep = self.pending.len() - extra;
+            Arc::make_mut(&mut self.pending).truncate(keep);
+        }
         self.records = records;
     }
 
@@ -108,7 +110,9 @@ impl History {
     }
 
     pub(crate) fn reserve(&mut self, n: usize) {
-        Arc::make_mut(&mut self.pending).reserve(n);
+        if n > 0 {
+            Arc::make_mut(&mut self.pending).reserve(n); // none: the tier stays shared
+        }
     }
 
     /// Number of purchase records (refunds included).

@@ -604,11 +604,11 @@ impl Query {
         }
         let mut count = Count(0);
         let _ = fmt::Write::write_fmt(&mut count, format_args!("{self}"));
-        if count.0 > crate::MAX_QUERY_LEN {
-            return Err(crate::Error::QueryTooLarge {
+        if count.0 > super::MAX_QUERY_LEN {
+            return Err(crate::error::Error::QueryTooLarge {
                 what: "text length in bytes",
                 found: count.0,
-                limit: crate::MAX_QUERY_LEN,
+                limit: super::MAX_QUERY_LEN,
             });
         }
         Ok(())

@@ -111,7 +111,8 @@ impl Store {
 
     /// Adds `customer` to tag `id`; returns whether it was new there.
     pub(crate) fn insert(&mut self, pool: &Pool, id: TagId, customer: u32) -> bool {
-        let added = self.get_mut(id).insert(customer);
+        // Carried already: nothing to write (a bitmap a reader shares stays shared).
+        let added = !self.get(id).contains(customer) && self.get_mut(id).insert(customer);
         if added {
             // The customer joins the members of `id` and of every ancestor.
             if self.subtree.is_empty() {

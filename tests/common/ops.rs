@@ -10,7 +10,7 @@
 use audience::{Audience, CustomerId, Day, Engine, Money, SegmentPlan};
 use proptest::prelude::*;
 
-use super::observe::snapshot;
+use super::observe::{Snapshot, snapshot};
 
 pub const TAGS: [&str; 8] = ["vip", "高消费", "sports/run", "sports/bike", "tier:gold", "tier:silver", "coupon", "new"];
 
@@ -120,7 +120,13 @@ pub fn apply(e: &mut Engine, op: &Op) {
 /// Everything observable, including what `snapshot` leaves out: profiles, aliases, key
 /// aliases, expiry days, plans, rule tags, the feed.
 pub fn observe(e: &Engine) -> String {
-    let mut out = format!("{:?}\n", snapshot(e));
+    observe_with(e, snapshot(e))
+}
+
+/// [`observe`] with the engine's snapshot `s` as the caller took it (a test may set a
+/// figure aside).
+pub fn observe_with(e: &Engine, s: Snapshot) -> String {
+    let mut out = format!("{s:?}\n");
     for c in e.customers().iter() {
         let p = e.profile(c).expect("live");
         out += &serde_json::to_string(&p).expect("json");
