@@ -14,6 +14,7 @@
 //! block side by side), the audience's words are probed with [`probe`], block by block, and
 //! [`Counter::count_rest`] counts what the census does not hold.
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use fearless_simd::Level;
@@ -28,8 +29,8 @@ use super::view::View;
 const NONE: u32 = u32::MAX;
 
 /// An audience, laid out to be counted against many bitmaps.
-pub(crate) struct Counter {
-    bits: RoaringBitmap,
+pub(crate) struct Counter<'a> {
+    bits: Cow<'a, RoaringBitmap>,
     /// Whether [`Counter::count`] counts dense bitmaps against the words.
     dense_counts: bool,
     /// The audience's blocks as words: made by the first count that needs them.
@@ -62,11 +63,31 @@ impl Keys {
     }
 }
 
-impl Counter {
+impl<'a> Counter<'a> {
     /// The audience `bits`, laid out for counting.
-    pub(crate) fn new(bits: RoaringBitmap) -> Counter {
+    pub(crate) fn new(bits: Cow<'a, RoaringBitmap>) -> Counter<'a> {
         let dense_counts = super::counts_faster_here(&bits);
         Counter { bits, dense_counts, dense: OnceLock::new() }
+    }
+
+    /// The customers of `bits` that are in `live`: `bits` itself, borrowed, when `live` is
+    /// every id from 0 to its highest (no customer removed) and `bits` stays below it,
+    /// which spares the `AND` of two bitmaps of the audience's size (and the count of the
+    /// result, without `POPCNT` in a default build: 0.3 ms for an audience of 1M of 10M).
+    /// `is_subset` is no shortcut: against the live set's run containers it walks the
+    /// audience value by value.
+    pub(crate) fn live(bits: &'a RoaringBitmap, live: &RoaringBitmap) -> Counter<'a> {
+        let all_live = match (bits.max(), super::full_prefix(live)) {
+            (None, _) => true,
+            (Some(top), Some(last)) => top <= last,
+            (Some(_), None) => false,
+        };
+        Counter::new(if all_live { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) })
+    }
+
+    /// The audience.
+    pub(crate) fn bits(&self) -> &RoaringBitmap {
+        &self.bits
     }
 
     /// The audience's size.
@@ -124,6 +145,87 @@ pub(crate) fn probe(words: &Words, positions: &[u16]) -> u64 {
         }
     }
     sums.iter().sum::<u64>() + rest.iter().map(|&p| bit(p)).sum::<u64>()
+}
+
+/// Customers in a block: 2^16.
+const BLOCK: usize = 1 << 16;
+
+/// Byte `j` of `SPREAD[b]` is bit `j` of `b`: eight bits spread to eight bytes of 0 or 1.
+const SPREAD: [u64; 256] = {
+    let mut table = [0u64; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut j = 0;
+        while j < 8 {
+            table[b] |= ((b as u64 >> j) & 1) << (8 * j);
+            j += 1;
+        }
+        b += 1;
+    }
+    table
+};
+
+/// One block of an audience as one byte per customer (1 in the audience, 0 not): probing a
+/// value is then one load and one add ([`ByteBlock::probe`]), where a bit needs a shift of
+/// the value, a load, a shift of the word and a mask ([`probe`]); about twice the values a
+/// cycle. Made from the block's words ([`ByteBlock::fill`], 8,192 table lookups), so it pays
+/// over a block's census of many values ([`ByteBlock::PAYS_FROM`]). 64 KiB: in L1 and L2
+/// while the census's values stream past.
+pub(crate) struct ByteBlock(Box<[u8; BLOCK]>);
+
+impl ByteBlock {
+    /// From this many values to probe in a block, filling the bytes costs less than it
+    /// saves: 8,192 writes against about half a cycle saved per value.
+    pub(crate) const PAYS_FROM: usize = 1 << 14;
+
+    /// A block of zeros.
+    pub(crate) fn new() -> ByteBlock {
+        ByteBlock(Box::new([0; BLOCK]))
+    }
+
+    /// Lays out `words` (a block's bits) as bytes.
+    pub(crate) fn fill(&mut self, words: &Words) {
+        for (w, out) in words.iter().zip(self.0.chunks_exact_mut(64)) {
+            for (k, o) in out.chunks_exact_mut(8).enumerate() {
+                o.copy_from_slice(&SPREAD[((w >> (8 * k)) & 0xff) as usize].to_le_bytes());
+            }
+        }
+    }
+
+    /// Lays out two sets' words of one block as bytes: bit 0 from `a`, bit 1 from `b`, for
+    /// [`ByteBlock::probe2`].
+    pub(crate) fn fill2(&mut self, a: &Words, b: &Words) {
+        for ((x, y), out) in a.iter().zip(b).zip(self.0.chunks_exact_mut(64)) {
+            for (k, o) in out.chunks_exact_mut(8).enumerate() {
+                let byte = |w: &u64| SPREAD[((w >> (8 * k)) & 0xff) as usize];
+                o.copy_from_slice(&(byte(x) | byte(y) << 1).to_le_bytes());
+            }
+        }
+    }
+
+    /// How many of `positions` are in each of the two sets [`ByteBlock::fill2`] laid out, as
+    /// [`probe2`] counts them: one load a value where `probe2` takes two words.
+    pub(crate) fn probe2(&self, positions: &[u16]) -> (u64, u64) {
+        let bytes = &*self.0;
+        positions.iter().fold((0, 0), |(x, y), &p| {
+            let b = u64::from(bytes[usize::from(p)]);
+            (x + (b & 1), y + (b >> 1))
+        })
+    }
+
+    /// How many of `positions` are in the block, as [`probe`] counts them.
+    pub(crate) fn probe(&self, positions: &[u16]) -> u64 {
+        let bytes = &*self.0;
+        let mut sums = [0u64; 4];
+        let quads = positions.chunks_exact(4);
+        let rest = quads.remainder();
+        for q in quads {
+            for (s, &p) in sums.iter_mut().zip(q) {
+                *s += u64::from(bytes[usize::from(p)]);
+            }
+        }
+        sums.iter().sum::<u64>() + rest.iter().map(|&p| u64::from(bytes[usize::from(p)])).sum::<u64>()
+    }
 }
 
 /// [`probe`] against two sets' words at once, in one pass over `positions`.
@@ -187,7 +289,7 @@ mod tests {
     fn counts_as_intersection_len() {
         let samples = sample_bitmaps();
         for a in &samples {
-            let (counter, dense) = (Counter::new(a.clone()), Dense::new(a));
+            let (counter, dense) = (Counter::new(Cow::Borrowed(a)), Dense::new(a));
             assert_eq!(counter.len(), a.len());
             for b in &samples {
                 let want = a.intersection_len(b);
@@ -195,6 +297,31 @@ mod tests {
                 assert_eq!(dense.count(b, None, None), want, "{a:?} AND {b:?}, streamed");
                 assert_eq!(dense.count(b, Some(&View::new(b)), None), want, "{a:?} AND {b:?}, from a view");
             }
+        }
+    }
+
+    /// An audience counts its live customers only: borrowed when the live set is every id
+    /// from 0 up and the audience stays below its top, intersected otherwise (a removed
+    /// customer in the middle, an id past the last, an empty live set).
+    #[test]
+    fn an_audience_counts_its_live_customers() {
+        let everyone: RoaringBitmap = (0..200_000).collect();
+        let mut holed = everyone.clone();
+        holed.remove(70_000);
+        let cases = [
+            (RoaringBitmap::new(), everyone.clone(), true),
+            ((0..200_000).step_by(3).collect(), everyone.clone(), true),
+            ([0, 199_999].into_iter().collect(), everyone.clone(), true),
+            ([5, 200_000].into_iter().collect(), everyone.clone(), false),
+            ((0..200_000).step_by(7).collect(), holed.clone(), false),
+            ([1, u32::MAX].into_iter().collect(), RoaringBitmap::new(), false),
+            ((1..10).collect(), (1..200_000).collect(), false),
+        ];
+        for (audience, live, borrowed) in cases {
+            let c = Counter::live(&audience, &live);
+            assert_eq!(c.bits(), &(&audience & &live), "{audience:?} of {live:?}");
+            assert_eq!(c.len(), (&audience & &live).len());
+            assert_eq!(matches!(c.bits, Cow::Borrowed(_)), borrowed, "{audience:?} of {live:?}");
         }
     }
 
@@ -214,12 +341,13 @@ mod tests {
             samples.push(b);
         }
         for a in &samples {
-            let counter = Counter::new(a.clone());
+            let counter = Counter::new(Cow::Borrowed(a));
             let keys: Vec<u16> = counter.blocks().iter().map(|&(k, _)| k).collect();
             assert_eq!(counter.blocks().iter().map(|&(_, n)| n as u64).sum::<u64>(), a.len());
             // Every other block of the audience in the census.
             let census: Vec<u16> = keys.iter().copied().step_by(2).collect();
             let in_census = Keys::new(census.iter().copied());
+            let mut bytes = ByteBlock::new();
             for b in &samples {
                 let mut probed = 0;
                 for &key in &census {
@@ -229,6 +357,11 @@ mod tests {
                         let w = counter.words(key).expect("an audience block");
                         probed += probe(w, &part);
                         assert_eq!(probe2(w, w, &part), (probe(w, &part), probe(w, &part)));
+                        bytes.fill(w);
+                        assert_eq!(bytes.probe(&part), probe(w, &part), "as bytes");
+                        let other = counter.words(keys[0]).expect("an audience block");
+                        bytes.fill2(w, other);
+                        assert_eq!(bytes.probe2(&part), probe2(w, other, &part), "two sets as bytes");
                     }
                 }
                 let want = a.intersection_len(b);

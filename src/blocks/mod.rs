@@ -53,6 +53,23 @@ pub(crate) fn is_dense(b: &RoaringBitmap) -> bool {
     density(b) == Some(std::cmp::Ordering::Greater)
 }
 
+/// `Some(last)` when `b` is every id from 0 to `last` (the live customers of an engine that
+/// never removed one), else `None`. Cheap (the containers' cardinalities), where `is_subset`
+/// against such a set walks the other bitmap value by value when `b` is held as runs.
+pub(crate) fn full_prefix(b: &RoaringBitmap) -> Option<u32> {
+    let last = b.max()?;
+    (b.min() == Some(0) && b.len() == u64::from(last) + 1).then_some(last)
+}
+
+/// Whether every id of `bits` is in `set`: by [`full_prefix`] when it tells.
+pub(crate) fn is_within(bits: &RoaringBitmap, set: &RoaringBitmap) -> bool {
+    match (bits.max(), full_prefix(set)) {
+        (None, _) => true,
+        (Some(top), Some(last)) => top <= last,
+        (Some(_), None) => bits.is_subset(set),
+    }
+}
+
 /// Whether `b` is empty or has, on average, fewer than 4,096 ids per 2^16-id block it spans:
 /// mostly array containers, cheap to intersect first.
 pub(crate) fn is_sparse(b: &RoaringBitmap) -> bool {

@@ -98,9 +98,8 @@ pub(crate) fn compare(
     b: &RoaringBitmap,
     options: &DescribeOptions,
 ) -> AudienceComparison {
-    let (a, b) = (a & live, b & live);
-    let both = a.intersection_len(&b);
-    let (ca, cb) = (Counter::new(a), Counter::new(b));
+    let (ca, cb) = (Counter::live(a, live), Counter::live(b, live));
+    let both = ca.bits().intersection_len(cb.bits());
     let (na, nb) = (ca.len(), cb.len());
     let mut listed: Vec<ShareDiff> = Vec::new();
     if na + nb > 0 {

@@ -137,7 +137,7 @@ pub(crate) fn describe(
     audience: &RoaringBitmap,
     options: &DescribeOptions,
 ) -> Description {
-    let audience = Counter::new(audience & live);
+    let audience = Counter::live(audience, live);
     let (size, everyone) = (audience.len(), live.len());
     let mut listed: Vec<TagLift> = Vec::new();
     if size > 0 {
@@ -208,7 +208,6 @@ impl Breakdown {
 /// Spreads the live customers of `audience` over `of`: an exclusive group's values (`region`)
 /// or a tag's children (`region/*`, each child counting its descendants).
 pub(crate) fn breakdown(tags: &Tags, live: &RoaringBitmap, audience: &RoaringBitmap, of: &str) -> Result<Breakdown> {
-    let audience = audience & live;
     let pool = tags.pool();
     let parts: Vec<TagId> = match of.strip_suffix("/*") {
         Some(parent) => pool.children(tags.lookup(parent)?).collect(),
@@ -216,7 +215,8 @@ pub(crate) fn breakdown(tags: &Tags, live: &RoaringBitmap, audience: &RoaringBit
     };
     let mut covered = RoaringBitmap::new();
     let mut counted: Vec<(String, u64)> = Vec::with_capacity(parts.len());
-    let (size, counter) = (audience.len(), Counter::new(audience));
+    let counter = Counter::live(audience, live);
+    let size = counter.len();
     for id in parts {
         let members = tags.store().members(pool, id);
         counted.push((pool.name(id).to_owned(), counter.count(members, tags.store().view(pool, id).as_deref())));
