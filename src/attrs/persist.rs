@@ -137,7 +137,7 @@ impl Attrs {
         customers: &Directory,
     ) -> Result<()> {
         let name = &head.name;
-        if !exists.is_subset(customers.live()) {
+        if !crate::blocks::is_within(&exists, customers.live()) {
             return Err(d.corrupt(format!("attribute {name:?}: values of customers that are not live")));
         }
         let bsi =

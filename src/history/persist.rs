@@ -74,7 +74,7 @@ impl History {
             let at = d.offset();
             let n = d.u64(what)?;
             match usize::try_from(n) {
-                Ok(n) if n as u64 <= r.left() / width => Ok((n, at)),
+                Ok(n) if n as u64 <= s.left / width => Ok((n, at)),
                 _ => Err(corrupt(&path, at, format!("{what}: a count of {n} does not fit the file"))),
             }
         };
@@ -88,11 +88,11 @@ impl History {
         d.finish("history header")?;
 
         let mut h = History::default();
-        h.ids = read_column(r, IDS, rows, |d, w| d.u32s(w))?.into();
-        h.starts = read_column(r, STARTS, rows, |d, w| d.u64s(w))?.into();
-        h.lens = read_column(r, LENS, rows, |d, w| d.u32s(w))?.into();
-        h.days = read_column(r, DAYS, entries, |d, w| d.i32s(w))?.into();
-        h.amounts = read_column(r, AMOUNTS, entries, |d, w| d.i64s(w))?.into();
+        h.ids = read_column(r, IDS, rows, u32::from_le_bytes)?.into();
+        h.starts = read_column(r, STARTS, rows, u64::from_le_bytes)?.into();
+        h.lens = read_column(r, LENS, rows, u32::from_le_bytes)?.into();
+        h.days = read_column(r, DAYS, entries, i32::from_le_bytes)?.into();
+        h.amounts = read_column(r, AMOUNTS, entries, i64::from_le_bytes)?.into();
         let entries = entries.0;
         let live = customers.live();
         let check = |d: &Dec<'_>, rec: &Rec, what: &str| -> Result<()> {
@@ -117,6 +117,9 @@ impl History {
         let days = Day::valid_days();
         let mut end = 0u64;
         let mut covered = 0u64;
+        // No customer ever removed: live is every id up to the last (no lookup per row).
+        let live_to = crate::blocks::full_prefix(live);
+        let is_live = |id: u32| live_to.map_or_else(|| customers.is_live(CustomerId(id)), |last| id <= last);
         for (row, ((&id, &start), &len)) in h.ids.iter().zip(h.starts.iter()).zip(h.lens.iter()).enumerate() {
             if row > 0 && h.ids[row - 1] >= id {
                 return Err(bad(format!("history: base customers not ascending at row {row} (customer {id})")));
@@ -127,7 +130,7 @@ impl History {
                     "history: customer {id}'s range {start}+{len} overlaps or runs past the columns"
                 )));
             };
-            if len > 0 && !customers.is_live(CustomerId(id)) {
+            if len > 0 && !is_live(id) {
                 return Err(bad(format!("history: customer {id} has purchases but is not live")));
             }
             if !h.days[start as usize..stop as usize].is_sorted() {
@@ -186,37 +189,15 @@ fn write_column<T>(w: &mut Writer, kind: [u8; 4], values: &[T], per: usize, put:
 }
 
 /// The column [`write_column`] wrote: `n` values (a count checked against the file, read at
-/// offset `at`), appended section by section.
-fn read_column<T: Copy>(
+/// offset `at`), each `f` of its bytes, decoded on several threads.
+fn read_column<T: Copy + Default + Send, const N: usize>(
     r: &mut Reader,
     kind: [u8; 4],
-    (n, at): (usize, u64),
-    get: impl Fn(&mut Dec<'_>, &str) -> Result<Vec<T>>,
+    rows: (usize, u64),
+    f: fn([u8; N]) -> T,
 ) -> Result<Vec<T>> {
-    let path = r.path().to_path_buf();
     let what = format!("history column {}", String::from_utf8_lossy(&kind));
-    let mut out = Vec::with_capacity(n);
-    loop {
-        let s = r.section(kind)?;
-        let mut d = s.dec(&path);
-        let chunk = get(&mut d, &what)?;
-        if chunk.len() > n - out.len() {
-            return Err(corrupt(&path, s.base, format!("{what}: more than the {n} values the header counts")));
-        }
-        out.extend_from_slice(&chunk);
-        d.finish(&what)?;
-        if r.peek()? != kind {
-            break;
-        }
-    }
-    if out.len() != n {
-        return Err(corrupt(
-            &path,
-            at,
-            format!("{what}: the header counts {n} values, the sections hold {}", out.len()),
-        ));
-    }
-    Ok(out)
+    crate::persist::column::read_column(r, kind, rows, &what, f)
 }
 
 /// The records [`Writer::chunked`] wrote: `n` of them (a count checked against the file,
@@ -269,10 +250,10 @@ mod tests {
             write_column(&mut w, DAYS, &[] as &[i32], 4, Enc::i32s).unwrap(); // 1, empty
             w.finish().unwrap();
             let mut r = Reader::open(&path).unwrap();
-            let got = read_column(&mut r, AMOUNTS, (n, 0), |d, w| d.i64s(w));
+            let got = read_column(&mut r, AMOUNTS, (n, 0), i64::from_le_bytes);
             if ok {
                 assert_eq!(got.unwrap(), values);
-                assert!(read_column(&mut r, DAYS, (0, 0), |d, w| d.i32s(w)).unwrap().is_empty());
+                assert!(read_column(&mut r, DAYS, (0, 0), i32::from_le_bytes).unwrap().is_empty());
                 r.finish().unwrap();
             } else {
                 assert!(matches!(got, Err(Error::Corrupt { .. })), "{n}: {got:?}");

@@ -196,9 +196,29 @@ impl<'a> Dec<'a> {
     }
 
     fn column<T, const N: usize>(&mut self, what: &str, f: fn([u8; N]) -> T) -> Result<Vec<T>> {
+        let mut out = Vec::new();
+        self.column_into(what, usize::MAX, &mut out, f)?;
+        Ok(out)
+    }
+
+    /// A column of values `f` reads from `N` bytes each, appended to `out`: its count, at
+    /// most `room` (else an error: more values than the reader expects), then the values.
+    /// Appending spares a column read in chunks a copy of each chunk.
+    pub(crate) fn column_into<T, const N: usize>(
+        &mut self,
+        what: &str,
+        room: usize,
+        out: &mut Vec<T>,
+        f: fn([u8; N]) -> T,
+    ) -> Result<()> {
+        let at = self.offset();
         let n = self.len(N, what)?;
+        if n > room {
+            return Err(corrupt(self.path, at, format!("{what}: {n} values, more than the {room} expected")));
+        }
         let bytes = self.take(n * N, what)?;
-        Ok(bytes.chunks_exact(N).map(|c| f(c.try_into().expect("N bytes"))).collect())
+        out.extend(bytes.chunks_exact(N).map(|c| f(c.try_into().expect("N bytes"))));
+        Ok(())
     }
 
     pub(crate) fn u32s(&mut self, what: &str) -> Result<Vec<u32>> {
@@ -207,10 +227,6 @@ impl<'a> Dec<'a> {
 
     pub(crate) fn i32s(&mut self, what: &str) -> Result<Vec<i32>> {
         self.column(what, i32::from_le_bytes)
-    }
-
-    pub(crate) fn u64s(&mut self, what: &str) -> Result<Vec<u64>> {
-        self.column(what, u64::from_le_bytes)
     }
 
     pub(crate) fn i64s(&mut self, what: &str) -> Result<Vec<i64>> {

@@ -176,6 +176,16 @@ pub(crate) fn sync_dir(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Fills `buf` from `input`, whose next byte is at file offset `at` (advanced).
+fn read_at(input: &mut impl Read, path: &Path, at: &mut u64, buf: &mut [u8]) -> Result<()> {
+    input.read_exact(buf).map_err(|e| match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => corrupt(path, *at, "the file ends early"),
+        _ => io(path, "read", e),
+    })?;
+    *at += buf.len() as u64;
+    Ok(())
+}
+
 /// Reads a snapshot's sections in order, each checked against its checksum before use.
 pub(crate) struct Reader {
     input: BufReader<File>,
@@ -186,17 +196,24 @@ pub(crate) struct Reader {
     sections: u64,
     /// The next section's kind and length, read ahead by [`Reader::peek`].
     next: Option<([u8; 4], u64)>,
+    /// The last section's payload. One buffer for all of them: a fresh one per 16 MiB
+    /// section would be fresh pages each time, which the kernel zeroes on first touch (half
+    /// of `open`'s time at 10M customers went there).
+    buf: Vec<u8>,
 }
 
 /// One section read: its payload and the payload's offset in the file.
-pub(crate) struct Section {
-    pub(crate) payload: Vec<u8>,
+pub(crate) struct Section<'r> {
+    pub(crate) payload: &'r [u8],
     pub(crate) base: u64,
+    /// Bytes of the file after it: a bound for any count it holds of what follows (a layer
+    /// may reserve room for `n` items of `w` bytes each once `n * w <= left`).
+    pub(crate) left: u64,
 }
 
-impl Section {
+impl Section<'_> {
     pub(crate) fn dec<'a>(&'a self, path: &'a Path) -> Dec<'a> {
-        Dec::new(&self.payload, self.base, path)
+        Dec::new(self.payload, self.base, path)
     }
 }
 
@@ -217,6 +234,7 @@ impl Reader {
             size: meta.len(),
             sections: 0,
             next: None,
+            buf: Vec::new(),
         };
         if r.size < HEADER {
             return Err(corrupt(path, 0, format!("{} bytes: too short for a snapshot's 16-byte header", r.size)));
@@ -236,23 +254,12 @@ impl Reader {
         Ok(r)
     }
 
-    /// Bytes of the file not read yet: a bound for any count read from it (a layer may
-    /// reserve room for `n` items of `w` bytes each once `n * w <= left()`).
-    pub(crate) fn left(&self) -> u64 {
-        self.size - self.at
-    }
-
     pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     fn read(&mut self, buf: &mut [u8]) -> Result<()> {
-        self.input.read_exact(buf).map_err(|e| match e.kind() {
-            std::io::ErrorKind::UnexpectedEof => corrupt(&self.path, self.at, "the file ends early"),
-            _ => io(&self.path, "read", e),
-        })?;
-        self.at += buf.len() as u64;
-        Ok(())
+        read_at(&mut self.input, &self.path, &mut self.at, buf)
     }
 
     /// The next section's kind, read ahead (its length checked against the file's).
@@ -280,7 +287,18 @@ impl Reader {
     }
 
     /// The next section, which must be of `kind`.
-    pub(crate) fn section(&mut self, kind: [u8; 4]) -> Result<Section> {
+    pub(crate) fn section(&mut self, kind: [u8; 4]) -> Result<Section<'_>> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let read = self.section_into(kind, &mut buf);
+        self.buf = buf;
+        let base = read?;
+        Ok(Section { payload: &self.buf, base, left: self.size - self.at })
+    }
+
+    /// The next section, which must be of `kind`, read into `buf` (its payload replaces what
+    /// `buf` held; its capacity is reused, and nothing is zeroed first); returns the
+    /// payload's offset in the file.
+    pub(crate) fn section_into(&mut self, kind: [u8; 4], buf: &mut Vec<u8>) -> Result<u64> {
         let found = self.peek()?;
         let start = self.at - 12;
         if found != kind {
@@ -292,11 +310,16 @@ impl Reader {
         }
         let (_, len) = self.next.take().expect("peeked");
         let base = self.at;
-        let mut payload = vec![0u8; len as usize]; // within the file's size (peek checked)
-        self.read(&mut payload)?;
+        buf.clear();
+        buf.reserve(len as usize); // within the file's size (peek checked)
+        let got = (&mut self.input).take(len).read_to_end(buf).map_err(|e| io(&self.path, "read", e))?;
+        self.at += got as u64;
+        if got as u64 != len {
+            return Err(corrupt(&self.path, self.at, "the file ends early"));
+        }
         let mut crc = [0u8; 4];
         self.read(&mut crc)?;
-        let want = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&kind), &len.to_le_bytes()), &payload);
+        let want = crc32c::crc32c_append(crc32c::crc32c_append(crc32c::crc32c(&kind), &len.to_le_bytes()), buf);
         if want.to_le_bytes() != crc {
             return Err(corrupt(
                 &self.path,
@@ -305,7 +328,7 @@ impl Reader {
             ));
         }
         self.sections += 1;
-        Ok(Section { payload, base })
+        Ok(base)
     }
 
     /// Every section of `kind` from here on, as [`Writer::chunked`] wrote them: `get` is
@@ -328,16 +351,16 @@ impl Reader {
 
     /// Reads the end section and checks that it closes the file.
     pub(crate) fn finish(mut self) -> Result<()> {
-        let sections = self.sections;
+        let (sections, size, path) = (self.sections, self.size, self.path.clone());
         let s = self.section(END)?;
-        let path = self.path.clone();
+        let (base, end) = (s.base, s.left == 0);
         let mut d = s.dec(&path);
         let (n, len) = (d.u64("section count")?, d.u64("file length")?);
         d.finish("end")?;
-        if n != sections || len != self.size || self.at != self.size {
+        if n != sections || len != size || !end {
             return Err(corrupt(
                 &path,
-                s.base,
+                base,
                 format!(
                     "the end section says {n} sections and {len} bytes; the file has {sections} sections and {} bytes",
                     self.size

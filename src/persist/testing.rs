@@ -80,7 +80,7 @@ pub(crate) fn sections(path: &Path) -> Vec<([u8; 4], Vec<u8>)> {
         if kind == *b"END\0" {
             return out;
         }
-        out.push((kind, r.section(kind).unwrap().payload));
+        out.push((kind, r.section(kind).unwrap().payload.to_vec()));
     }
 }
 

@@ -83,7 +83,7 @@ impl Models {
     pub(crate) fn read_snapshot(r: &mut Reader, tags: &Tags) -> Result<Models> {
         let path = r.path().to_path_buf();
         let section = r.section(MODELS)?;
-        let left = r.left();
+        let left = section.left;
         let mut d = section.dec(&path);
         let mut m = Models {
             rfm: get_rfm(&mut d)?,
@@ -101,24 +101,60 @@ impl Models {
         d.finish("models")?;
 
         let (mut scored, mut rows) = (0u64, 0usize);
-        r.chunked(ROWS, |d| {
-            let Some((s, _, want)) = last.as_mut() else {
-                return Err(d.corrupt("a refresh row without a refresh"));
+        // Rows are decoded and checked a section at a time on several threads (10M rows
+        // take about a second on one), then appended here in order.
+        let snapshot = last.as_ref().map(|(s, _, want)| (s, *want));
+        let live_to = last.as_ref().and_then(|(s, _, _)| crate::blocks::full_prefix(&s.live));
+        let mut ids: Vec<u32> = Vec::new();
+        let mut sums: Vec<Summary> = Vec::new();
+        let mut codes: Vec<Code> = Vec::new();
+        let decode = |d: &mut Dec<'_>, n: usize| -> Result<(Vec<Row>, u64)> {
+            let Some((s, _)) = snapshot else {
+                return if n == 0 { Ok((Vec::new(), 0)) } else { Err(d.corrupt("a refresh row without a refresh")) };
             };
-            if rows == *want {
-                return Err(d.corrupt(format!("more refresh rows than the {want} counted")));
+            let mut part: Vec<Row> = Vec::with_capacity(n);
+            let mut scored = 0u64;
+            for _ in 0..n {
+                let row = get_row(d, s, live_to)?;
+                if part.last().is_some_and(|&(prev, _, _)| prev >= row.0) {
+                    return Err(d.corrupt(format!("refresh rows not ascending by customer (customer {})", row.0)));
+                }
+                scored += u64::from(row.2.scored());
+                part.push(row);
             }
-            let (id, sum, code) = get_row(d, s)?;
-            if s.ids.last().is_some_and(|&prev| prev >= id) {
-                return Err(d.corrupt(format!("refresh rows not ascending by customer (customer {id})")));
+            Ok((part, scored))
+        };
+        let bytes = snapshot.map_or(0, |(_, want)| want as u64 * ROW_BYTES);
+        crate::persist::column::read_chunks(r, ROWS, bytes, decode, |(part, part_scored)| {
+            let want = snapshot.map_or(0, |(_, want)| want);
+            if part.len() > want - rows {
+                return Err(crate::persist::codec::corrupt(
+                    &path,
+                    rows_at,
+                    format!("more refresh rows than the {want} counted"),
+                ));
             }
-            scored += u64::from(code.scored());
-            s.ids.push(id);
-            s.sums.push(sum);
-            s.codes.push(code);
-            rows += 1;
+            if let (Some(&prev), Some(&(first, _, _))) = (ids.last(), part.first())
+                && prev >= first
+            {
+                let what = format!("refresh rows not ascending by customer (customer {first})");
+                return Err(crate::persist::codec::corrupt(&path, rows_at, what));
+            }
+            if ids.capacity() == 0 {
+                (ids, sums, codes) = (Vec::with_capacity(want), Vec::with_capacity(want), Vec::with_capacity(want));
+            }
+            for (id, sum, code) in part {
+                ids.push(id);
+                sums.push(sum);
+                codes.push(code);
+            }
+            rows = ids.len();
+            scored += part_scored;
             Ok(())
         })?;
+        if let Some((s, _, _)) = last.as_mut() {
+            (s.ids, s.sums, s.codes) = (ids, sums, codes);
+        }
         if let Some((s, groups, want)) = last {
             if rows != want || scored != s.scored {
                 return Err(crate::persist::codec::corrupt(
@@ -246,7 +282,12 @@ fn get_last(d: &mut Dec<'_>, tags: &Tags, left: u64) -> Result<(Snapshot, Derive
 }
 
 /// One row of the last refresh `s`, checked against its day, grid, windows and live set.
-fn get_row(d: &mut Dec<'_>, s: &Snapshot) -> Result<(u32, Summary, Code)> {
+/// One refresh row: the customer, the summary of their purchases, their codes.
+type Row = (u32, Summary, Code);
+
+/// One refresh row, checked against the refresh `s`; `live_to` is `s.live`'s last id when
+/// it holds every id up to it (`blocks::full_prefix`), to spare a lookup per row.
+fn get_row(d: &mut Dec<'_>, s: &Snapshot, live_to: Option<u32>) -> Result<Row> {
     let id = d.u32("customer")?;
     let mut sum = Summary {
         count: d.u32("purchases")?,
@@ -268,7 +309,7 @@ fn get_row(d: &mut Dec<'_>, s: &Snapshot) -> Result<(u32, Summary, Code)> {
     if flags & !(OVERFLOW | LATER) != 0 {
         return Err(bad(format!("summary flags {flags:#x}")));
     }
-    if !s.live.contains(id) {
+    if !live_to.map_or_else(|| s.live.contains(id), |last| id <= last) {
         return Err(bad("not live at that refresh".into()));
     }
     if sum.overflow && sum.monetary != 0 {

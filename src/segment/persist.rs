@@ -30,8 +30,9 @@ impl Segments {
     /// tags they name, `input` (the live customers and the attributes, already read) to
     /// check that every saved query resolves.
     pub(crate) fn read_snapshot(r: &mut Reader, tags: &Tags, input: Inputs<'_>) -> Result<Segments> {
+        let path = r.path().to_path_buf();
         let section = r.section(SEGM)?;
-        let mut d = section.dec(r.path());
+        let mut d = section.dec(&path);
         let at = d.offset();
         let segments: Segments = d.json("saved segments")?;
         d.finish("saved segments")?;

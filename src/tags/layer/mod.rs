@@ -515,5 +515,5 @@ pub struct TagReplace {
 
 /// The live customers of `bits` (borrowed when all of them are).
 fn live_part<'b>(bits: &'b RoaringBitmap, live: &RoaringBitmap) -> Cow<'b, RoaringBitmap> {
-    if bits.is_subset(live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) }
+    if crate::blocks::is_within(bits, live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) }
 }

@@ -71,8 +71,10 @@ impl Tags {
             let at = d.offset();
             let id = crate::id::TagId(d.u32("tag id")?);
             let bits = d.bitmap("tag bitmap")?;
-            let fine =
-                pool.def(id).is_some() && bitmaps[id.index()].is_empty() && !bits.is_empty() && bits.is_subset(live);
+            let fine = pool.def(id).is_some()
+                && bitmaps[id.index()].is_empty()
+                && !bits.is_empty()
+                && crate::blocks::is_within(&bits, live);
             if !fine {
                 return Err(corrupt_at(
                     d,
