@@ -162,17 +162,20 @@ fn decode<T, const N: usize>(
 
 /// Every section of `kind` from here on, as `Writer::chunked` wrote them (a count, then
 /// that many items), each decoded by `decode(dec, count)` on one of several threads into a
-/// part, and each part handed to `accept` on the calling thread in the file's order, as
-/// soon as the parts before it are (so only the sections in flight are held). The sections
+/// part, and each part handed to `accept(part, payload offset)` on the calling thread in the
+/// file's order, as soon as the parts before it are (at most a few sections' parts wait
+/// for one still decoding). `item_bytes`, the fewest bytes an item takes, bounds a
+/// section's count before `decode` sees it. The sections
 /// are read and checked on the calling thread meanwhile. `decode` must read its section to
 /// the end. The error is the one a reader going in order would have met first. `bytes`,
 /// about what the sections hold, decides whether threads pay (from two sections on).
 pub(crate) fn read_chunks<T, F>(
     r: &mut Reader,
     kind: [u8; 4],
+    item_bytes: usize,
     bytes: u64,
     decode: F,
-    mut accept: impl FnMut(T) -> Result<()>,
+    mut accept: impl FnMut(T, u64) -> Result<()>,
 ) -> Result<()>
 where
     T: Send,
@@ -183,10 +186,10 @@ where
         loop {
             let s = r.section(kind)?;
             let mut d = s.dec(&path);
-            let n = d.len(1, "item count")?;
+            let n = d.len(item_bytes, "item count")?;
             let part = decode(&mut d, n)?;
             d.finish("chunk")?;
-            accept(part)?;
+            accept(part, s.base)?;
             if r.peek()? != kind {
                 return Ok(());
             }
@@ -196,7 +199,7 @@ where
     let path = r.path().to_path_buf();
     std::thread::scope(|s| -> Result<()> {
         let (to_workers, inbox) = sync_channel::<(usize, u64, Vec<u8>)>(threads * AHEAD);
-        let (to_main, results) = std::sync::mpsc::channel::<(usize, Result<T>, Vec<u8>)>();
+        let (to_main, results) = std::sync::mpsc::channel::<Decoded<T>>();
         let inbox = Arc::new(Mutex::new(inbox));
         for _ in 0..threads {
             let (inbox, to_main, decode, path) = (Arc::clone(&inbox), to_main.clone(), &decode, &path);
@@ -205,9 +208,9 @@ where
                     let next = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
                     let Ok((i, base, buf)) = next else { return };
                     let mut d = Dec::new(&buf, base, path);
-                    let part = d.len(1, "item count").and_then(|n| decode(&mut d, n)).and_then(|part| {
+                    let part = d.len(item_bytes, "item count").and_then(|n| decode(&mut d, n)).and_then(|part| {
                         d.finish("chunk")?;
-                        Ok(part)
+                        Ok((part, base))
                     });
                     if to_main.send((i, part, buf)).is_err() {
                         return;
@@ -223,6 +226,13 @@ where
             while let Ok(d) = results.try_recv() {
                 if failed.is_none() {
                     failed = order.settle(d, &mut accept).err();
+                }
+            }
+            // Parts decoded ahead of one still decoding wait here: at most so many.
+            while failed.is_none() && order.done.len() - order.next >= threads * AHEAD {
+                match results.recv() {
+                    Ok(d) => failed = order.settle(d, &mut accept).err(),
+                    Err(_) => break, // no worker left
                 }
             }
             if failed.is_some() {
@@ -263,10 +273,14 @@ where
     })
 }
 
+/// A section's part decoded by a worker: the section's index, the part and the payload's
+/// offset in the file (or the error), the buffer.
+type Decoded<T> = (usize, Result<(T, u64)>, Vec<u8>);
+
 /// Parts decoded out of order, handed on in order.
 struct InOrder<T> {
-    /// Per section sent: its part once decoded, until handed on.
-    done: Vec<Option<Result<T>>>,
+    /// Per section sent: its part and offset once decoded, until handed on.
+    done: Vec<Option<Result<(T, u64)>>>,
     /// The next section to hand on.
     next: usize,
     /// Buffers of sections decoded, for the next reads.
@@ -275,16 +289,13 @@ struct InOrder<T> {
 
 impl<T> InOrder<T> {
     /// Takes section `i`'s part, and hands on every part now in order.
-    fn settle(
-        &mut self,
-        (i, part, buf): (usize, Result<T>, Vec<u8>),
-        accept: &mut impl FnMut(T) -> Result<()>,
-    ) -> Result<()> {
+    fn settle(&mut self, (i, part, buf): Decoded<T>, accept: &mut impl FnMut(T, u64) -> Result<()>) -> Result<()> {
         self.done[i] = Some(part);
         self.spare.push(buf);
         while let Some(part) = self.done.get_mut(self.next).and_then(Option::take) {
             self.next += 1;
-            accept(part?)?;
+            let (part, base) = part?;
+            accept(part, base)?;
         }
         Ok(())
     }
@@ -361,7 +372,7 @@ mod tests {
         // Each payload is a count and u32s: read_chunks takes the count, `items` the rest.
         let mut r = Reader::open(&path).unwrap();
         let mut seen = Vec::new();
-        read_chunks(&mut r, *b"CHNK", u64::MAX, items, |part| {
+        read_chunks(&mut r, *b"CHNK", 4, u64::MAX, items, |part, _| {
             seen.extend(part);
             Ok(())
         })
@@ -381,7 +392,7 @@ mod tests {
         for bytes in [u64::MAX, 0, u64::MAX, u64::MAX, 0] {
             let mut r = Reader::open(&path).unwrap();
             let mut accepted = 0;
-            let err = read_chunks(&mut r, *b"CHNK", bytes, failing, |_| {
+            let err = read_chunks(&mut r, *b"CHNK", 4, bytes, failing, |_, _| {
                 accepted += 1;
                 Ok(())
             });
@@ -391,11 +402,24 @@ mod tests {
             }
             assert_eq!(accepted, 5, "the parts before the bad one, no more");
             let mut r = Reader::open(&path).unwrap();
-            let err = read_chunks(&mut r, *b"CHNK", bytes, items, |part| match part[0] {
+            let err = read_chunks(&mut r, *b"CHNK", 4, bytes, items, |part, _| match part[0] {
                 30 => Err(Error::Corrupt { path: path.clone(), offset: 0, what: "refused".into() }),
                 _ => Ok(()),
             });
             assert!(matches!(err, Err(Error::Corrupt { what, .. }) if what == "refused"));
+        }
+        // A count past what the section's bytes can hold at `item_bytes` each is corrupt
+        // before `decode` sees it (no allocation sized by it), on threads or not.
+        let mut w = Writer::create(&path).unwrap();
+        let mut e = Enc::default();
+        e.u64(1 << 40);
+        e.u32s(&[1, 2, 3]);
+        w.section(*b"CHNK", &e.buf).unwrap();
+        w.finish().unwrap();
+        for bytes in [u64::MAX, 0] {
+            let mut r = Reader::open(&path).unwrap();
+            let err = read_chunks(&mut r, *b"CHNK", 4, bytes, |_, n| Ok(Vec::<u32>::with_capacity(n)), |_, _| Ok(()));
+            assert!(matches!(err, Err(Error::Corrupt { ref what, .. }) if what.contains("item count")), "{err:?}");
         }
         std::fs::remove_file(&path).unwrap();
     }

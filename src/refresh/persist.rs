@@ -103,16 +103,20 @@ impl Models {
         let (mut scored, mut rows) = (0u64, 0usize);
         // Rows are decoded and checked a section at a time on several threads (10M rows
         // take about a second on one), then appended here in order.
+        // The columns `get_last` sized for the rows counted, filled in order here.
+        let (mut ids, mut sums, mut codes) = match last.as_mut() {
+            Some((s, _, _)) => (std::mem::take(&mut s.ids), std::mem::take(&mut s.sums), std::mem::take(&mut s.codes)),
+            None => Default::default(),
+        };
         let snapshot = last.as_ref().map(|(s, _, want)| (s, *want));
         let live_to = last.as_ref().and_then(|(s, _, _)| crate::blocks::full_prefix(&s.live));
-        let mut ids: Vec<u32> = Vec::new();
-        let mut sums: Vec<Summary> = Vec::new();
-        let mut codes: Vec<Code> = Vec::new();
+        let want = snapshot.map_or(0, |(_, want)| want);
         let decode = |d: &mut Dec<'_>, n: usize| -> Result<(Vec<Row>, u64)> {
             let Some((s, _)) = snapshot else {
                 return if n == 0 { Ok((Vec::new(), 0)) } else { Err(d.corrupt("a refresh row without a refresh")) };
             };
-            let mut part: Vec<Row> = Vec::with_capacity(n);
+            // n is at most the section's bytes over ROW_BYTES (read_chunks checked it).
+            let mut part: Vec<Row> = Vec::with_capacity(n.min(want));
             let mut scored = 0u64;
             for _ in 0..n {
                 let row = get_row(d, s, live_to)?;
@@ -124,24 +128,18 @@ impl Models {
             }
             Ok((part, scored))
         };
-        let bytes = snapshot.map_or(0, |(_, want)| want as u64 * ROW_BYTES);
-        crate::persist::column::read_chunks(r, ROWS, bytes, decode, |(part, part_scored)| {
-            let want = snapshot.map_or(0, |(_, want)| want);
+        let bytes = want as u64 * ROW_BYTES;
+        let per_row = ROW_BYTES as usize;
+        crate::persist::column::read_chunks(r, ROWS, per_row, bytes, decode, |(part, part_scored), base| {
             if part.len() > want - rows {
-                return Err(crate::persist::codec::corrupt(
-                    &path,
-                    rows_at,
-                    format!("more refresh rows than the {want} counted"),
-                ));
+                let what = format!("more refresh rows than the {want} counted");
+                return Err(crate::persist::codec::corrupt(&path, base, what));
             }
             if let (Some(&prev), Some(&(first, _, _))) = (ids.last(), part.first())
                 && prev >= first
             {
                 let what = format!("refresh rows not ascending by customer (customer {first})");
-                return Err(crate::persist::codec::corrupt(&path, rows_at, what));
-            }
-            if ids.capacity() == 0 {
-                (ids, sums, codes) = (Vec::with_capacity(want), Vec::with_capacity(want), Vec::with_capacity(want));
+                return Err(crate::persist::codec::corrupt(&path, base, what));
             }
             for (id, sum, code) in part {
                 ids.push(id);
