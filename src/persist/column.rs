@@ -59,9 +59,9 @@ where
 {
     let mut out = vec![T::default(); n];
     let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 4);
+    let (give_back, returned) = sync_channel::<Vec<u8>>(threads * AHEAD + 1);
     let filled = std::thread::scope(|s| -> Result<usize> {
         let (to_workers, inbox) = sync_channel::<(Vec<u8>, &mut [T])>(threads * AHEAD);
-        let (give_back, returned) = sync_channel::<Vec<u8>>(threads * AHEAD + 1);
         let inbox = Arc::new(Mutex::new(inbox));
         for _ in 0..threads {
             let (inbox, give_back) = (Arc::clone(&inbox), give_back.clone());
@@ -71,7 +71,12 @@ where
         let result = feed::<T, N>(r, kind, what, &mut out, &to_workers, &returned);
         drop(to_workers); // the workers finish the sections sent, then stop
         result
-    })?;
+    });
+    // The workers are done: their buffers serve the next column.
+    while let Ok(buf) = returned.try_recv() {
+        r.keep(buf);
+    }
+    let filled = filled?;
     if filled != n {
         let what = format!("{what}: the header counts {n} values, the sections hold {filled}");
         return Err(corrupt(r.path(), at, what));
@@ -118,7 +123,7 @@ fn feed<'o, T, const N: usize>(
     let total = out.len();
     let mut rest: &'o mut [T] = out;
     loop {
-        let mut buf = returned.try_recv().unwrap_or_default();
+        let mut buf = returned.try_recv().unwrap_or_else(|_| r.spare());
         let base = r.section_into(kind, &mut buf)?;
         let count = buf.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
         let Some(count) = count.and_then(|c| usize::try_from(c).ok()) else {
@@ -238,7 +243,7 @@ where
             if failed.is_some() {
                 break;
             }
-            let mut buf = order.spare.pop().unwrap_or_default();
+            let mut buf = order.spare.pop().unwrap_or_else(|| r.spare());
             match r.section_into(kind, &mut buf) {
                 Ok(base) => {
                     order.done.push(None);
@@ -266,6 +271,7 @@ where
                 failed = order.settle(d, &mut accept).err();
             }
         }
+        order.spare.drain(..).for_each(|buf| r.keep(buf));
         match failed.or(read_error) {
             Some(e) => Err(e),
             None => Ok(()),

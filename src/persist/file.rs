@@ -200,6 +200,8 @@ pub(crate) struct Reader {
     /// section would be fresh pages each time, which the kernel zeroes on first touch (half
     /// of `open`'s time at 10M customers went there).
     buf: Vec<u8>,
+    /// Section buffers handed back by column reads ([`Reader::keep`]).
+    spare: Vec<Vec<u8>>,
 }
 
 /// One section read: its payload and the payload's offset in the file.
@@ -235,6 +237,7 @@ impl Reader {
             sections: 0,
             next: None,
             buf: Vec::new(),
+            spare: Vec::new(),
         };
         if r.size < HEADER {
             return Err(corrupt(path, 0, format!("{} bytes: too short for a snapshot's 16-byte header", r.size)));
@@ -293,6 +296,19 @@ impl Reader {
         self.buf = buf;
         let base = read?;
         Ok(Section { payload: &self.buf, base, left: self.size - self.at })
+    }
+
+    /// A buffer for a section: one a column read before handed back, or a new one. Kept
+    /// buffers spare the next column fresh pages (zeroed by the kernel on first touch).
+    pub(crate) fn spare(&mut self) -> Vec<u8> {
+        self.spare.pop().unwrap_or_default()
+    }
+
+    /// Keeps `buf` for [`Reader::spare`] (a few at most, for as long as the reader lives).
+    pub(crate) fn keep(&mut self, buf: Vec<u8>) {
+        if self.spare.len() < 16 {
+            self.spare.push(buf);
+        }
     }
 
     /// The next section, which must be of `kind`, read into `buf` (its payload replaces what
