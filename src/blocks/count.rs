@@ -77,11 +77,7 @@ impl<'a> Counter<'a> {
     /// `is_subset` is no shortcut: against the live set's run containers it walks the
     /// audience value by value.
     pub(crate) fn live(bits: &'a RoaringBitmap, live: &RoaringBitmap) -> Counter<'a> {
-        let all_live = match (bits.max(), super::full_prefix(live)) {
-            (None, _) => true,
-            (Some(top), Some(last)) => top <= last,
-            (Some(_), None) => false,
-        };
+        let all_live = super::within_prefix(bits, live) == Some(true);
         Counter::new(if all_live { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) })
     }
 

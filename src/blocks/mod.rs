@@ -61,13 +61,19 @@ pub(crate) fn full_prefix(b: &RoaringBitmap) -> Option<u32> {
     (b.min() == Some(0) && b.len() == u64::from(last) + 1).then_some(last)
 }
 
-/// Whether every id of `bits` is in `set`: by [`full_prefix`] when it tells.
-pub(crate) fn is_within(bits: &RoaringBitmap, set: &RoaringBitmap) -> bool {
+/// Whether every id of `bits` is in `set`, when that is cheap to tell: `bits` is empty, or
+/// `set` is a [`full_prefix`]. `None` otherwise.
+pub(crate) fn within_prefix(bits: &RoaringBitmap, set: &RoaringBitmap) -> Option<bool> {
     match (bits.max(), full_prefix(set)) {
-        (None, _) => true,
-        (Some(top), Some(last)) => top <= last,
-        (Some(_), None) => bits.is_subset(set),
+        (None, _) => Some(true),
+        (Some(top), Some(last)) => Some(top <= last),
+        (Some(_), None) => None,
     }
+}
+
+/// Whether every id of `bits` is in `set`: by [`within_prefix`] when it tells.
+pub(crate) fn is_within(bits: &RoaringBitmap, set: &RoaringBitmap) -> bool {
+    within_prefix(bits, set).unwrap_or_else(|| bits.is_subset(set))
 }
 
 /// Whether `b` is empty or has, on average, fewer than 4,096 ids per 2^16-id block it spans:

@@ -22,6 +22,11 @@ const AHEAD: usize = 2;
 /// starting threads would cost more than they save.
 const PARALLEL_FROM: usize = 2 * CHUNK;
 
+/// Decoding threads: the cores the process may use, at most 4 (the calling thread reads).
+fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 4)
+}
+
 /// The column written as sections of `kind` (each a `u64` count, then that many values of
 /// `N` bytes, as `Enc::u32s` and its kin write them): `n` values (a count checked against
 /// the file beforehand, read at offset `at`), each `f` of its bytes. `what` names the column
@@ -58,7 +63,7 @@ where
     T: Copy + Default + Send,
 {
     let mut out = vec![T::default(); n];
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 4);
+    let threads = workers();
     let (give_back, returned) = sync_channel::<Vec<u8>>(threads * AHEAD + 1);
     let filled = std::thread::scope(|s| -> Result<usize> {
         let (to_workers, inbox) = sync_channel::<(Vec<u8>, &mut [T])>(threads * AHEAD);
@@ -169,11 +174,11 @@ fn decode<T, const N: usize>(
 /// that many items), each decoded by `decode(dec, count)` on one of several threads into a
 /// part, and each part handed to `accept(part, payload offset)` on the calling thread in the
 /// file's order, as soon as the parts before it are (at most a few sections' parts wait
-/// for one still decoding). `item_bytes`, the fewest bytes an item takes, bounds a
-/// section's count before `decode` sees it. The sections
-/// are read and checked on the calling thread meanwhile. `decode` must read its section to
-/// the end. The error is the one a reader going in order would have met first. `bytes`,
-/// about what the sections hold, decides whether threads pay (from two sections on).
+/// for one still decoding). The sections are read and checked on the calling thread
+/// meanwhile. `item_bytes`, the fewest bytes an item takes, bounds a section's count before
+/// `decode` sees it; `decode` must read its section to the end. `bytes`, about what the
+/// sections hold, decides whether threads pay (from two sections on). The error is the one
+/// a reader going in order would have met first.
 pub(crate) fn read_chunks<T, F>(
     r: &mut Reader,
     kind: [u8; 4],
@@ -200,7 +205,7 @@ where
             }
         }
     }
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 4);
+    let threads = workers();
     let path = r.path().to_path_buf();
     std::thread::scope(|s| -> Result<()> {
         let (to_workers, inbox) = sync_channel::<(usize, u64, Vec<u8>)>(threads * AHEAD);
