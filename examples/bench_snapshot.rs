@@ -8,11 +8,13 @@
 //! Loads `DIR/tags.bin` (the peer harness's data: customers `0..n`, tag `k` named `t{k}`),
 //! records N purchases (default 100,000,000; seeded: customer, day within two years, amount
 //! in cents), refreshes the models, then records 1% more (pending, not yet merged), and
-//! saves to `OUT/engine.snap`. Then, R times (default 3), one after the other: `save` again,
-//! `cp` of the snapshot to `OUT/copy.snap`, and `open` in a child process (this program
-//! with `--open FILE`), which reports its time, its peak resident memory, and its resident
-//! memory once the engine is open (the engine's). Prints each with MB/s; the file cache is
-//! warm (the runs read what was just written). Progress goes to stderr.
+//! saves to `OUT/engine.snap`. Then, R times (default 3), one after the other: `save` again
+//! (it syncs) beside `cp` of the snapshot to `OUT/copy.snap` followed by `sync` of the copy;
+//! then, with the snapshot in the file cache (warm: just written) and again with its pages
+//! dropped from the cache first (cold: `dd iflag=nocache count=0`, so both read the disk),
+//! `cp` of it and `open` in a child process (this program with `--open FILE`), which
+//! reports its time, its peak resident memory, and its resident memory once the engine is
+//! open (the engine's). Prints each with MB/s. Progress goes to stderr.
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -47,6 +49,16 @@ fn memory() -> (u64, u64) {
             .map_or(0, |kb| kb * 1024)
     };
     (field("VmHWM:"), field("VmRSS:"))
+}
+
+/// Drops `path`'s pages from the file cache (`dd iflag=nocache count=0`, GNU coreutils:
+/// `posix_fadvise(DONTNEED)` on the whole file, no privileges needed), so the next read
+/// comes from the disk. False when that could not be done.
+fn evict(path: &str) -> bool {
+    Command::new("dd")
+        .args([&format!("if={path}"), "iflag=nocache", "count=0", "status=none"])
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 fn splitmix64(x: u64) -> u64 {
@@ -126,17 +138,8 @@ fn run() -> Result<(), String> {
     let snap = format!("{dir}/engine.snap");
     let copy = format!("{dir}/copy.snap");
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    for run in 1..=runs {
-        let t = Instant::now();
-        let bytes = engine.save(&snap).map_err(|e| e.to_string())?;
-        let save = t.elapsed().as_secs_f64();
-        let t = Instant::now();
-        let status = Command::new("cp").arg(&snap).arg(&copy).status().map_err(|e| format!("cp: {e}"))?;
-        let cp = t.elapsed().as_secs_f64();
-        if !status.success() {
-            return Err(format!("cp exited with {status}"));
-        }
-        let out = Command::new(&exe).arg("--open").arg(&snap).output().map_err(|e| e.to_string())?;
+    let open_child = |file: &str| -> Result<[f64; 3], String> {
+        let out = Command::new(&exe).arg("--open").arg(file).output().map_err(|e| e.to_string())?;
         if !out.status.success() {
             return Err(format!("open: {}", String::from_utf8_lossy(&out.stderr)));
         }
@@ -146,13 +149,48 @@ fn run() -> Result<(), String> {
         if n as u64 != engine.customer_count() {
             return Err(format!("open: {n} customers, saved {}", engine.customer_count()));
         }
+        Ok([open, peak, resident])
+    };
+    let timed = |program: &str, args: &[&str]| -> Result<f64, String> {
+        let t = Instant::now();
+        let status = Command::new(program).args(args).status().map_err(|e| format!("{program}: {e}"))?;
+        if !status.success() {
+            return Err(format!("{program} {args:?} exited with {status}"));
+        }
+        Ok(t.elapsed().as_secs_f64())
+    };
+    for run in 1..=runs {
+        let t = Instant::now();
+        let bytes = engine.save(&snap).map_err(|e| e.to_string())?;
+        let save = t.elapsed().as_secs_f64();
+        let _ = std::fs::remove_file(&copy);
+        // What `save` does beyond writing: put the file on disk before it returns.
+        let cp_sync = timed("cp", &[&snap, &copy])? + timed("sync", &[&copy])?;
+        let _ = std::fs::remove_file(&copy);
+        // Warm: the snapshot is in the file cache (just written).
+        let cp_warm = timed("cp", &[&snap, &copy])?;
+        let [open_warm, peak, resident] = open_child(&snap)?;
+        // Cold: the snapshot's pages dropped from the file cache first, so both read the disk.
+        let _ = std::fs::remove_file(&copy);
+        let cold = evict(&snap);
+        let cp_cold = timed("cp", &[&snap, &copy])?;
+        let _ = std::fs::remove_file(&copy);
+        let cold = cold && evict(&snap);
+        let [open_cold, ..] = open_child(&snap)?;
         let mb = bytes as f64 / 1e6;
+        let rate = |secs: f64| format!("{secs:.2} s ({:.0} MB/s)", mb / secs);
+        let cold = if cold {
+            format!("cold: cp {}, open {}", rate(cp_cold), rate(open_cold))
+        } else {
+            "cold: not measured (could not drop the file from the cache)".to_string()
+        };
         println!(
-            "run {run}: {mb:.0} MB; save {save:.2} s ({:.0} MB/s), cp {cp:.2} s ({:.0} MB/s), open {open:.2} s ({:.0} MB/s); \
+            "run {run}: {mb:.0} MB; save {}, cp + sync {}; warm: cp {}, open {}; {cold}; \
              open's peak memory {:.0} MB, the opened engine {:.0} MB ({:.2}x)",
-            mb / save,
-            mb / cp,
-            mb / open,
+            rate(save),
+            rate(cp_sync),
+            rate(cp_warm),
+            rate(open_warm),
             peak / 1e6,
             resident / 1e6,
             peak / resident

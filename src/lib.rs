@@ -89,7 +89,10 @@
 //!   with [`Engine::merge_customers`] (the old key stays an alias of the customer).
 //! - **Durability.** [`Engine::save`] writes the whole engine to one snapshot file, replaced
 //!   atomically; [`Engine::open`] reads it back, checked section by section (a damaged or
-//!   foreign file is an [`Error::Corrupt`], never a panic). Audiences and tags travel as
+//!   foreign file is an [`Error::Corrupt`], never a panic), then replays the journal of
+//!   every change since ([`Engine::checkpoint`], [`SyncPolicy`]);
+//!   [`Engine::open_read_only`] reads a store another engine writes, changing nothing.
+//!   Audiences and tags travel as
 //!   portable Roaring bitmaps ([`Audience::to_portable_bytes`]), the format CRoaring, Java
 //!   and Go Roaring read. [`Engine::reader`] gives other threads an immutable view as of
 //!   now ([`Reader`]) while the writer goes on (copy-on-write, part by part).

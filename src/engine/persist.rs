@@ -1,6 +1,7 @@
 //! Durability: snapshots ([`Engine::save`], [`Engine::open`], [`Engine::open_or_create`])
 //! and the journal of the changes since ([`Engine::checkpoint`], [`Engine::flush`],
-//! [`Engine::set_sync_policy`], [`Engine::open_with_report`]).
+//! [`Engine::set_sync_policy`], [`Engine::open_with_report`]), and the read-only open of a
+//! store another engine writes ([`Engine::open_read_only`]).
 //!
 //! A snapshot holds a `META` section (its generation), then each layer's sections, in this
 //! order: the directory, the tags, the attributes, the purchase history, the models, the
@@ -13,11 +14,12 @@ use std::path::Path;
 
 use super::Engine;
 use super::journal::{Attached, Op};
+use super::reader::Reader as View;
 use crate::attrs::Attrs;
 use crate::customers::Directory;
 use crate::error::{Error, Result};
 use crate::history::History;
-use crate::persist::journal::{self, FRAME, Found, Journal, Next, OpenReport, SyncPolicy};
+use crate::persist::journal::{self, Access, Found, Journal, Next, OpenReport, Records, SyncPolicy};
 use crate::persist::{Dec, Enc, Reader, Writer};
 use crate::refresh::Models;
 use crate::segment::{Inputs, Segments};
@@ -168,31 +170,15 @@ impl Engine {
         let (mut engine, generation) = Engine::read_snapshot(path)?;
         let mut report = OpenReport { generation, ..OpenReport::default() };
         let policy = SyncPolicy::default();
-        let journal = match journal::read(path, generation)? {
+        let journal = match journal::read(path, generation, Access::Append)? {
             Found::Missing => Journal::create(path, generation, policy)?,
             Found::Stale(old) => {
                 report.stale_journal = Some(old);
                 Journal::create(path, generation, policy)?
             }
+            Found::Newer(found) => return Err(journal::newer(path, found, generation)),
             Found::Current(mut records) => {
-                let jpath = records.path().to_path_buf();
-                loop {
-                    match records.next()? {
-                        Next::Record(at, payload) => {
-                            let mut d = Dec::new(payload, at + FRAME, &jpath);
-                            let op = Op::decode(&mut d)?;
-                            d.finish("journal record")?;
-                            engine.replay(op, &jpath, at)?;
-                            report.replayed += 1;
-                        }
-                        Next::End => break,
-                        Next::Torn(t) => {
-                            report.torn_tail = Some(t);
-                            break;
-                        }
-                    }
-                }
-                report.journal_bytes = records.end();
+                engine.replay_all(&mut records, &mut report)?;
                 records.into_journal(policy)?
             }
         };
@@ -201,6 +187,94 @@ impl Engine {
         }
         engine.journal = Attached(Some(journal));
         Ok((engine, report))
+    }
+
+    /// Replays the records of a journal of the engine's generation, up to its end or its
+    /// torn tail, into `report`.
+    fn replay_all(&mut self, records: &mut Records, report: &mut OpenReport) -> Result<()> {
+        let jpath = records.path().to_path_buf();
+        loop {
+            match records.next()? {
+                Next::Record(at, payload_at, payload) => {
+                    let mut d = Dec::new(payload, payload_at, &jpath);
+                    let op = Op::decode(&mut d)?;
+                    d.finish("journal record")?;
+                    self.replay(op, &jpath, at)?;
+                    report.replayed += 1;
+                }
+                Next::End => break,
+                Next::Torn(t) => {
+                    report.torn_tail = Some(t);
+                    break;
+                }
+            }
+        }
+        report.journal_bytes = records.end();
+        Ok(())
+    }
+
+    /// The snapshot at `path` with its journal replayed, read without writing, creating or
+    /// locking anything: a [`Reader`](crate::Reader) (an immutable view; nothing to append to), for a
+    /// process that only queries, audits or copies a store another process writes, or one on
+    /// read-only media.
+    ///
+    /// It sees the snapshot and every journal record whole when it was read, including those
+    /// a live writer (in this process or another) has written but not yet synced. Unlike
+    /// [`Engine::open`], it leaves the files as they are: a torn tail is skipped (reported,
+    /// not cut off), a stale journal ignored (reported, not replaced), a missing one not
+    /// started. A writer's checkpoint that replaces the snapshot while it reads is seen as a
+    /// journal newer than the snapshot read; it then reads the new snapshot (three tries).
+    ///
+    /// ```
+    /// use audience::Engine;
+    /// let dir = std::env::temp_dir().join(format!("audience-doc-read-only-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let path = dir.join("crm.snap");
+    ///
+    /// let mut writer = Engine::open_or_create(&path)?;
+    /// let ann = writer.customer("ann@example.com")?;
+    /// writer.tag(ann, "vip")?; // in the journal, not in the snapshot
+    ///
+    /// // While the writer holds the journal: Engine::open would be refused (JournalInUse).
+    /// let (view, report) = Engine::open_read_only_with_report(&path)?;
+    /// assert_eq!(report.replayed, 2);
+    /// assert_eq!(view.count("vip")?, 1);
+    /// writer.untag(ann, "vip")?; // the view stays as it was read
+    /// assert_eq!(view.count("vip")?, 1);
+    /// # drop(writer);
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// Errors: as [`Engine::open`], except [`Error::JournalInUse`](crate::Error::JournalInUse)
+    /// (it takes no lock) and writing errors (it writes nothing).
+    pub fn open_read_only_with_report(path: impl AsRef<Path>) -> Result<(View, OpenReport)> {
+        let path = path.as_ref();
+        let mut tries = 0;
+        loop {
+            let (mut engine, generation) = Engine::read_snapshot(path)?;
+            let mut report = OpenReport { generation, ..OpenReport::default() };
+            match journal::read(path, generation, Access::ReadOnly)? {
+                Found::Missing => {}
+                Found::Stale(old) => report.stale_journal = Some(old),
+                Found::Newer(found) => {
+                    tries += 1;
+                    if tries < 3 {
+                        continue; // a checkpoint replaced the snapshot since it was read
+                    }
+                    return Err(journal::newer(path, found, generation));
+                }
+                Found::Current(mut records) => engine.replay_all(&mut records, &mut report)?,
+            }
+            return Ok((View::of(engine), report));
+        }
+    }
+
+    /// [`Engine::open_read_only_with_report`] without the report.
+    ///
+    /// Errors: as [`Engine::open_read_only_with_report`].
+    pub fn open_read_only(path: impl AsRef<Path>) -> Result<View> {
+        Engine::open_read_only_with_report(path).map(|(view, _)| view)
     }
 
     /// [`Engine::open`] the snapshot at `path`, or, when there is no file there, write an

@@ -201,3 +201,93 @@ fn saved_queries_round_trip_through_serde() {
     assert_eq!(restored.applied_plans().collect::<Vec<_>>(), e.applied_plans().collect::<Vec<_>>());
     assert_eq!(e.count("campaign:vips").unwrap(), 2);
 }
+
+/// A fresh directory for one test's snapshot, removed when dropped.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let d = std::env::temp_dir().join(format!("audience-engine-unit-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        TempDir(d)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Issue 14: a journal write that fails (here: the file swapped for a read-only handle, as a
+/// full disk or a lost device would fail it) is the call's error; the journal is broken from
+/// then on: every later mutating call is refused with that error and changes nothing, reads
+/// go on, and a reopening holds what was acknowledged. A checkpoint writes the whole state
+/// (the failed call's change included, as documented) and a new journal: writes work again.
+#[test]
+fn a_failed_journal_write_is_the_calls_error_and_refuses_the_rest_until_a_checkpoint() {
+    for checkpoint in [false, true] {
+        let dir = TempDir::new(if checkpoint { "fail-checkpoint" } else { "fail-reopen" });
+        let path = dir.0.join("crm.snap");
+        let mut e = Engine::open_or_create(&path).unwrap();
+        let a = e.customer("a").unwrap();
+        e.tag(a, "vip").unwrap();
+        e.journal.0.as_mut().unwrap().fail_writes();
+        let err = e.tag(a, "高消费").unwrap_err();
+        assert!(matches!(&err, Error::Io { action: "append to", .. }), "{err:?}");
+        assert_eq!(e.tags_of(a).unwrap(), ["vip", "高消费"], "made in memory, as documented");
+        let before = (e.customers().len(), e.tags().count());
+        assert_eq!(e.customer("b"), Err(err.clone()));
+        assert_eq!(e.tag(a, "sports"), Err(err.clone()));
+        assert_eq!(
+            e.record_purchase(a, Day::from_ymd(2026, 1, 2).unwrap(), Money::from_minor(100).unwrap()),
+            Err(err.clone())
+        );
+        assert_eq!((e.customers().len(), e.tags().count()), before, "a refused call changes nothing");
+        assert_eq!(e.id_of("b"), None);
+        assert_eq!(e.flush(), Err(err.clone()));
+        assert_eq!(e.count("vip").unwrap(), 1, "reads go on");
+        if checkpoint {
+            e.checkpoint().unwrap();
+            let b = e.customer("b").unwrap();
+            e.tag(b, "sports").unwrap();
+            e.flush().unwrap();
+            drop(e);
+            let (e, report) = Engine::open_with_report(&path).unwrap();
+            assert_eq!((report.generation, report.replayed), (1, 2));
+            assert_eq!(e.tags_of(a).unwrap(), ["vip", "高消费"]);
+            assert_eq!(e.tags_of(b).unwrap(), ["sports"]);
+        } else {
+            drop(e);
+            let (e, report) = Engine::open_with_report(&path).unwrap();
+            assert_eq!((report.replayed, report.torn_tail), (2, None), "the two acknowledged calls");
+            assert_eq!(e.tags_of(a).unwrap(), ["vip"], "the failed call was never acknowledged");
+        }
+    }
+}
+
+/// Issue 14: a record of 4 GiB or more takes the journal's long frame (a `u64` length). The
+/// engine's records in long frames (every one, here) replay as the short ones do.
+#[test]
+fn records_in_long_frames_replay_as_short_ones_do() {
+    let dir = TempDir::new("long");
+    let path = dir.0.join("crm.snap");
+    let mut e = Engine::open_or_create(&path).unwrap();
+    e.journal.0.as_mut().unwrap().set_long_from(0);
+    let ids: Vec<CustomerId> = (0..50).map(|i| e.customer(&format!("c{i}")).unwrap()).collect();
+    e.tag_pairs(ids.iter().enumerate().map(|(i, &c)| (c, ["vip", "高消费", "sports/running"][i % 3]))).unwrap();
+    let day = Day::from_ymd(2026, 3, 1).unwrap();
+    e.record_purchases(ids.iter().map(|&c| (c, day, Money::from_minor(1_250).unwrap()))).unwrap();
+    e.set_attr(ids[7], "age", 41).unwrap();
+    e.refresh(day).unwrap();
+    let want: Vec<_> = ids.iter().map(|&c| e.profile(c).unwrap().to_string()).collect();
+    drop(e);
+    let journal = std::fs::read(crate::persist::journal::journal_path(&path)).unwrap();
+    assert_eq!(journal[24..28], [0xFF; 4], "the first record's length field announces a long frame");
+    let (e, report) = Engine::open_with_report(&path).unwrap();
+    assert_eq!((report.replayed, report.torn_tail), (54, None));
+    let got: Vec<_> = ids.iter().map(|&c| e.profile(c).unwrap().to_string()).collect();
+    assert_eq!(got, want);
+    assert_eq!(e.count("sports").unwrap(), 16);
+}

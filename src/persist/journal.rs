@@ -7,13 +7,16 @@
 //! ```text
 //! header: b"AUDJRNL\0" | version: u32 | generation: u64 | crc32c(the 20 bytes before): u32
 //! record: len: u32 | crc32c(payload): u32 | crc32c(len ++ payload crc): u32 | payload: len bytes
+//! long record (a payload of u32::MAX bytes or more):
+//!         u32::MAX | crc32c(payload): u32 | len: u64 | crc32c(the 16 bytes before): u32 | payload: len bytes
 //! ```
 //!
 //! `generation` is the generation of the snapshot the journal follows (the snapshot's
 //! `META` section): a journal of an older generation is stale (a crash between writing a new
 //! snapshot and resetting the journal left it; its records are in the snapshot) and is
-//! never replayed. Each record is written with one `write` call, so a process that dies
-//! leaves at most one record cut short: a *torn tail*, dropped when the journal is opened.
+//! never replayed. Each record is written whole before the next one starts (one `write` call
+//! up to the 2 GiB a Linux `write` takes), so a process that dies leaves at most one record
+//! cut short: a *torn tail*, dropped when the journal is opened.
 //! The frame's own checksum tells a torn tail from damage: a frame that checks with a
 //! payload that runs past the end of the file is torn; a frame that does not check is
 //! damage, unless nothing but zero bytes follows (space the file system extended but never
@@ -37,8 +40,12 @@ pub(crate) const VERSION: u32 = 1;
 pub(crate) const HEADER: u64 = 24;
 /// Bytes before a record's payload: length, payload checksum, frame checksum.
 pub(crate) const FRAME: u64 = 12;
-/// The largest payload a record holds (the length is a `u32`).
-pub(crate) const MAX_RECORD: usize = u32::MAX as usize;
+/// Bytes before a long record's payload: `u32::MAX`, payload checksum, the `u64` length,
+/// frame checksum.
+pub(crate) const LONG_FRAME: u64 = 20;
+/// The length field that announces a long frame; payloads of this many bytes or more take one
+/// (a bulk call over 4 GiB is still one record).
+const LONG: u64 = u32::MAX as u64;
 
 /// When the journal asks the operating system to put its records on disk (`fdatasync`).
 ///
@@ -128,8 +135,12 @@ pub(crate) struct Journal {
     /// The error that broke the journal: every later write is refused with it until a
     /// checkpoint starts a new journal.
     broken: Option<Error>,
-    /// The record being built (kept to reuse its allocation).
+    /// The record being built, after [`LONG_FRAME`] bytes of room for its frame (kept to
+    /// reuse its allocation).
     pub(crate) buf: Vec<u8>,
+    /// Payloads of this many bytes or more take the long frame: [`LONG`], lowered by tests
+    /// to write long frames without 4 GiB payloads.
+    long_from: u64,
 }
 
 impl std::fmt::Debug for Journal {
@@ -153,14 +164,25 @@ fn header(generation: u64) -> [u8; HEADER as usize] {
     h
 }
 
-/// The frame of a payload: its length, its checksum, and the checksum of those two.
-fn frame(payload: &[u8]) -> [u8; FRAME as usize] {
-    let mut f = [0u8; FRAME as usize];
-    f[..4].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+/// The frame of a payload (its length, its checksum, and the checksum of those two) and
+/// its size: [`FRAME`] bytes, or [`LONG_FRAME`] when `long` (the length field holds
+/// `u32::MAX` and the length follows as a `u64`).
+fn frame(payload: &[u8], long: bool) -> ([u8; LONG_FRAME as usize], usize) {
+    let mut f = [0u8; LONG_FRAME as usize];
     f[4..8].copy_from_slice(&crc32c::crc32c(payload).to_le_bytes());
-    let crc = crc32c::crc32c(&f[..8]);
-    f[8..].copy_from_slice(&crc.to_le_bytes());
-    f
+    let len = payload.len() as u64;
+    let checked = if long {
+        f[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        f[8..16].copy_from_slice(&len.to_le_bytes());
+        16
+    } else {
+        debug_assert!(len < LONG);
+        f[..4].copy_from_slice(&(len as u32).to_le_bytes());
+        8
+    };
+    let crc = crc32c::crc32c(&f[..checked]);
+    f[checked..checked + 4].copy_from_slice(&crc.to_le_bytes());
+    (f, checked + 4)
 }
 
 /// Locks `file` for this process, so two engines never append to one journal.
@@ -230,6 +252,7 @@ impl Journal {
             synced_at: Instant::now(),
             broken: None,
             buf: Vec::new(),
+            long_from: LONG,
         })
     }
 
@@ -259,19 +282,16 @@ impl Journal {
         self.broken.get_or_insert(e).clone()
     }
 
-    /// Appends the record whose payload is `self.buf[FRAME..]` (the caller encoded it
+    /// Appends the record whose payload is `self.buf[LONG_FRAME..]` (the caller encoded it
     /// there after [`Journal::start`]) and syncs as the policy says. On an error the journal
     /// is broken: the file may end in part of this record, so nothing more is appended.
     pub(crate) fn append(&mut self) -> Result<()> {
         self.check()?;
-        let payload = &self.buf[FRAME as usize..];
-        if payload.len() > MAX_RECORD {
-            let e = std::io::Error::new(std::io::ErrorKind::FileTooLarge, "a record over 4 GiB");
-            return Err(self.fail(io(&self.path, "append to", e)));
-        }
-        let f = frame(payload);
-        self.buf[..FRAME as usize].copy_from_slice(&f);
-        if let Err(e) = self.file.write_all(&self.buf) {
+        let room = LONG_FRAME as usize;
+        let payload = &self.buf[room..];
+        let (f, n) = frame(payload, payload.len() as u64 >= self.long_from);
+        self.buf[room - n..room].copy_from_slice(&f[..n]);
+        if let Err(e) = self.file.write_all(&self.buf[room - n..]) {
             return Err(self.fail(io(&self.path, "append to", e)));
         }
         self.unsynced += 1;
@@ -287,8 +307,22 @@ impl Journal {
     /// Clears the record buffer for the next payload (after room for its frame).
     pub(crate) fn start(&mut self) -> &mut Vec<u8> {
         self.buf.clear();
-        self.buf.resize(FRAME as usize, 0);
+        self.buf.resize(LONG_FRAME as usize, 0);
         &mut self.buf
+    }
+
+    /// Swaps the file for a read-only handle of it, so the next write fails as a full disk
+    /// or a lost device would (tests).
+    #[cfg(test)]
+    pub(crate) fn fail_writes(&mut self) {
+        self.file = File::open(&self.path).expect("the journal, read-only");
+    }
+
+    /// Writes payloads of `from` bytes or more in long frames (tests: a long frame without a
+    /// 4 GiB payload).
+    #[cfg(test)]
+    pub(crate) fn set_long_from(&mut self, from: u64) {
+        self.long_from = from;
     }
 
     /// Puts every record written so far on disk.
@@ -354,19 +388,44 @@ pub(crate) fn remove(snapshot: &Path) -> Result<()> {
 pub(crate) enum Found {
     /// No journal beside the snapshot.
     Missing,
-    /// A journal of another generation than the snapshot's (older: stale).
+    /// A journal of an older generation than the snapshot's: stale.
     Stale(u64),
+    /// A journal of a newer generation than the snapshot's (its generation): an older
+    /// snapshot put back, or, for a reader that does not lock, a checkpoint that replaced the
+    /// snapshot after it was read.
+    Newer(u64),
     /// A journal of the snapshot's generation, to be read record by record.
     Current(Records),
 }
 
+/// How a journal is opened: to append to it once read (opened for writing and locked: one
+/// engine per journal), or to read it only (opened read-only, not locked, never changed: a
+/// torn tail stays where it is).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Access {
+    Append,
+    ReadOnly,
+}
+
+/// The error for a journal of generation `found` beside a snapshot of `generation`.
+pub(crate) fn newer(snapshot: &Path, found: u64, generation: u64) -> Error {
+    corrupt(
+        &journal_path(snapshot),
+        12,
+        format!(
+            "the journal follows snapshot generation {found}, but {} is generation {generation} \
+             (an older snapshot put back?); it was neither replayed nor removed: move it away to open the snapshot alone",
+            snapshot.display()
+        ),
+    )
+}
+
 /// Opens the journal beside `snapshot` and checks its header against the snapshot's
-/// `generation`. A journal of a newer generation than the snapshot is refused (the snapshot
-/// was put back from an older copy, most likely): replaying it would apply changes to the
-/// wrong state, and dropping it would lose them.
-pub(crate) fn read(snapshot: &Path, generation: u64) -> Result<Found> {
+/// `generation`. A journal of a newer generation than the snapshot is [`Found::Newer`]:
+/// replaying it would apply changes to the wrong state, and dropping it would lose them.
+pub(crate) fn read(snapshot: &Path, generation: u64, access: Access) -> Result<Found> {
     let path = journal_path(snapshot);
-    let file = match OpenOptions::new().read(true).write(true).open(&path) {
+    let file = match OpenOptions::new().read(true).write(access == Access::Append).open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
         Err(e) => return Err(io(&path, "open", e)),
@@ -375,7 +434,9 @@ pub(crate) fn read(snapshot: &Path, generation: u64) -> Result<Found> {
     if !meta.is_file() {
         return Err(io(&path, "read", std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
     }
-    lock(&file, &path)?;
+    if access == Access::Append {
+        lock(&file, &path)?;
+    }
     let size = meta.len();
     if size < HEADER {
         return Err(corrupt(&path, 0, format!("{size} bytes: too short for a journal's 24-byte header")));
@@ -395,15 +456,7 @@ pub(crate) fn read(snapshot: &Path, generation: u64) -> Result<Found> {
     }
     let found = u64::from_le_bytes(h[12..20].try_into().expect("8 bytes"));
     if found > generation {
-        return Err(corrupt(
-            &path,
-            12,
-            format!(
-                "the journal follows snapshot generation {found}, but {} is generation {generation} \
-                 (an older snapshot put back?); it was neither replayed nor removed: move it away to open the snapshot alone",
-                snapshot.display()
-            ),
-        ));
+        return Ok(Found::Newer(found));
     }
     if found < generation {
         return Ok(Found::Stale(found));
@@ -433,8 +486,8 @@ pub(crate) struct Records {
 
 /// The next thing in a journal.
 pub(crate) enum Next<'a> {
-    /// A whole record: its offset in the file and its payload.
-    Record(u64, &'a [u8]),
+    /// A whole record: its offset in the file, its payload's offset, and its payload.
+    Record(u64, u64, &'a [u8]),
     /// The end of the file, after the last whole record.
     End,
     /// A torn tail from here to the end of the file.
@@ -488,32 +541,52 @@ impl Records {
         if left < FRAME {
             return Ok(torn);
         }
-        let mut f = [0u8; FRAME as usize];
-        self.read(&mut f)?;
-        if crc32c::crc32c(&f[..8]).to_le_bytes() != f[8..] {
+        let mut f = [0u8; LONG_FRAME as usize];
+        self.read(&mut f[..FRAME as usize])?;
+        let long = f[..4] == u32::MAX.to_le_bytes();
+        let head = if long { LONG_FRAME } else { FRAME };
+        if left < head {
+            return Ok(torn); // a long frame cut short
+        }
+        if long {
+            self.read(&mut f[FRAME as usize..])?;
+        }
+        let checked = head as usize - 4;
+        if crc32c::crc32c(&f[..checked]).to_le_bytes() != f[checked..head as usize] {
             if self.zeros_from(at)? {
                 return Ok(torn);
             }
             return Err(corrupt(&self.path, at, "a journal record's frame checksum does not match"));
         }
-        let len = u64::from(u32::from_le_bytes(f[..4].try_into().expect("4 bytes")));
-        if len > left - FRAME {
+        let len = if long {
+            u64::from_le_bytes(f[8..16].try_into().expect("8 bytes"))
+        } else {
+            u64::from(u32::from_le_bytes(f[..4].try_into().expect("4 bytes")))
+        };
+        if len > left - head {
             return Ok(torn); // the payload was cut short
         }
+        let Ok(size) = usize::try_from(len) else {
+            return Err(corrupt(
+                &self.path,
+                at,
+                format!("a journal record of {len} bytes: more than this platform can hold"),
+            ));
+        };
         self.payload.clear();
-        self.payload.resize(len as usize, 0); // within the file's size: checked above
+        self.payload.resize(size, 0); // within the file's size: checked above
         let mut payload = std::mem::take(&mut self.payload);
         let read = self.read(&mut payload);
         self.payload = payload;
         read?;
         if crc32c::crc32c(&self.payload).to_le_bytes() != f[4..8] {
-            if len == left - FRAME {
+            if len == left - head {
                 return Ok(torn); // the last record, partly on disk
             }
             return Err(corrupt(&self.path, at, "a journal record's checksum does not match"));
         }
-        self.at += FRAME + len;
-        Ok(Next::Record(at, &self.payload))
+        self.at += head + len;
+        Ok(Next::Record(at, at + head, &self.payload))
     }
 }
 
@@ -537,7 +610,7 @@ mod tests {
     type Read = (Vec<(u64, Vec<u8>)>, Option<TornTail>);
 
     fn records(snap: &Path, generation: u64) -> Result<Read> {
-        let Found::Current(mut r) = read(snap, generation)? else { panic!("not current") };
+        let Found::Current(mut r) = read(snap, generation, Access::Append)? else { panic!("not current") };
         records_of(&mut r)
     }
 
@@ -545,7 +618,7 @@ mod tests {
         let mut out = Vec::new();
         loop {
             match r.next()? {
-                Next::Record(at, p) => out.push((at, p.to_vec())),
+                Next::Record(at, _, p) => out.push((at, p.to_vec())),
                 Next::End => return Ok((out, None)),
                 Next::Torn(t) => return Ok((out, Some(t))),
             }
@@ -599,24 +672,93 @@ mod tests {
         assert!(matches!(records(&snap, 7), Err(Error::Corrupt { .. })));
         // Headers: stale, newer, foreign, future, short.
         fs::write(journal_path(&snap), &bytes).unwrap();
-        assert!(matches!(read(&snap, 8), Ok(Found::Stale(7))));
-        assert!(matches!(read(&snap, 6), Err(Error::Corrupt { offset: 12, .. })));
+        assert!(matches!(read(&snap, 8, Access::Append), Ok(Found::Stale(7))));
+        assert!(matches!(read(&snap, 6, Access::Append), Ok(Found::Newer(7))));
         let mut b = bytes.clone();
         b[..8].copy_from_slice(b"AUDSNAP\0");
         fs::write(journal_path(&snap), &b).unwrap();
-        assert!(matches!(read(&snap, 7), Err(Error::Corrupt { offset: 0, .. })));
+        assert!(matches!(read(&snap, 7, Access::Append), Err(Error::Corrupt { offset: 0, .. })));
         let mut b = header(7).to_vec();
         b[8] = 2;
         let crc = crc32c::crc32c(&b[..20]);
         b[20..].copy_from_slice(&crc.to_le_bytes());
         fs::write(journal_path(&snap), &b).unwrap();
-        assert!(matches!(read(&snap, 7), Err(Error::UnsupportedVersion { found: 2, .. })));
+        assert!(matches!(read(&snap, 7, Access::Append), Err(Error::UnsupportedVersion { found: 2, .. })));
         for cut in 0..HEADER as usize {
             fs::write(journal_path(&snap), &bytes[..cut]).unwrap();
-            assert!(matches!(read(&snap, 7), Err(Error::Corrupt { offset: 0, .. })), "header cut at {cut}");
+            assert!(
+                matches!(read(&snap, 7, Access::Append), Err(Error::Corrupt { offset: 0, .. })),
+                "header cut at {cut}"
+            );
         }
         fs::remove_file(journal_path(&snap)).unwrap();
-        assert!(matches!(read(&snap, 7), Ok(Found::Missing)));
+        assert!(matches!(read(&snap, 7, Access::Append), Ok(Found::Missing)));
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn long_frames_read_back_beside_short_ones_and_a_cut_or_flip_in_one_is_told_apart() {
+        let d = dir("long");
+        let snap = d.join("s.snap");
+        let mut j = Journal::create(&snap, 3, SyncPolicy::Manual).unwrap();
+        // Payloads from 5 bytes on take the long frame (4 GiB in use): short, long, short, long.
+        j.set_long_from(5);
+        let payloads: Vec<Vec<u8>> = vec![b"abc".to_vec(), vec![7; 50], Vec::new(), "高消费 vip".as_bytes().to_vec()];
+        for p in &payloads {
+            write(&mut j, p);
+        }
+        drop(j);
+        let bytes = fs::read(journal_path(&snap)).unwrap();
+        let heads = [FRAME, LONG_FRAME, FRAME, LONG_FRAME];
+        let mut offsets = vec![HEADER];
+        for (p, h) in payloads.iter().zip(heads) {
+            offsets.push(offsets.last().unwrap() + h + p.len() as u64);
+        }
+        assert_eq!(bytes.len() as u64, offsets[4]);
+        assert_eq!(
+            bytes[offsets[1] as usize..][..4],
+            [0xFF; 4],
+            "the second record's length field announces a long frame"
+        );
+        let (got, torn) = records(&snap, 3).unwrap();
+        assert_eq!(torn, None);
+        assert_eq!(got.iter().map(|r| r.0).collect::<Vec<_>>(), offsets[..4]);
+        assert_eq!(got.into_iter().map(|r| r.1).collect::<Vec<_>>(), payloads);
+        // The payload's offset is past the long frame.
+        let Found::Current(mut r) = read(&snap, 3, Access::Append).unwrap() else { panic!("current") };
+        let _ = r.next().unwrap();
+        assert!(matches!(r.next().unwrap(), Next::Record(at, payload_at, _) if payload_at == at + LONG_FRAME));
+        drop(r);
+        // Every cut inside the last (long) record: torn, the first three kept.
+        let last = offsets[3];
+        for cut in last..bytes.len() as u64 {
+            fs::write(journal_path(&snap), &bytes[..cut as usize]).unwrap();
+            let (got, torn) = records(&snap, 3).unwrap();
+            assert_eq!(got.len(), 3, "cut at {cut}");
+            assert_eq!(torn, (cut > last).then_some(TornTail { offset: last, bytes: cut - last }));
+        }
+        // Every flipped bit of the middle long record: damage at its offset.
+        for at in offsets[1]..offsets[2] {
+            let mut b = bytes.clone();
+            b[at as usize] ^= 1 << (at % 8);
+            fs::write(journal_path(&snap), &b).unwrap();
+            match records(&snap, 3) {
+                Err(Error::Corrupt { offset, .. }) => assert_eq!(offset, offsets[1], "flip at {at}"),
+                other => panic!("flip at {at}: {:?}", other.map(|r| r.1)),
+            }
+        }
+        // A long frame whose length runs past the file (a 5 GiB record cut short): torn.
+        let mut b = bytes[..offsets[2] as usize].to_vec();
+        let (f, n) = frame(&[1, 2, 3], true);
+        let mut f = f[..n].to_vec();
+        f[8..16].copy_from_slice(&(5u64 << 30).to_le_bytes());
+        let crc = crc32c::crc32c(&f[..16]);
+        f[16..].copy_from_slice(&crc.to_le_bytes());
+        b.extend_from_slice(&f);
+        b.extend_from_slice(&[1, 2, 3]);
+        fs::write(journal_path(&snap), &b).unwrap();
+        let (got, torn) = records(&snap, 3).unwrap();
+        assert_eq!((got.len(), torn), (2, Some(TornTail { offset: offsets[2], bytes: 23 })));
         fs::remove_dir_all(&d).unwrap();
     }
 
@@ -626,12 +768,13 @@ mod tests {
         let snap = d.join("s.snap");
         let mut j = Journal::create(&snap, 1, SyncPolicy::EveryWrite).unwrap();
         write(&mut j, b"abc");
-        assert!(matches!(read(&snap, 1), Err(Error::JournalInUse { .. })));
+        assert!(matches!(read(&snap, 1, Access::Append), Err(Error::JournalInUse { .. })));
+        assert!(matches!(read(&snap, 1, Access::ReadOnly), Ok(Found::Current(_))), "a reader takes no lock");
         drop(j);
         let mut b = fs::read(journal_path(&snap)).unwrap();
         b.extend_from_slice(&[1, 2, 3]);
         fs::write(journal_path(&snap), &b).unwrap();
-        let Ok(Found::Current(mut r)) = read(&snap, 1) else { panic!("current") };
+        let Ok(Found::Current(mut r)) = read(&snap, 1, Access::Append) else { panic!("current") };
         assert_eq!(records_of(&mut r).unwrap().1.map(|t| t.bytes), Some(3));
         let mut j = r.into_journal(SyncPolicy::EveryWrite).unwrap();
         write(&mut j, b"defg");
