@@ -28,6 +28,17 @@ use crate::tags::Tags;
 /// The first section of a snapshot: its generation.
 const META: [u8; 4] = *b"META";
 
+/// What tells one file at `path` from the next: its length, its modification time and (on
+/// Unix) its inode. `None` when it cannot be read.
+fn identity(path: &Path) -> Option<(u64, Option<std::time::SystemTime>, u64)> {
+    let meta = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(&meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.len(), meta.modified().ok(), inode))
+}
+
 impl Engine {
     /// Writes everything the engine holds to one snapshot file at `path`, replacing it
     /// atomically: the snapshot goes to a temporary file in the same directory, is synced,
@@ -221,9 +232,12 @@ impl Engine {
     /// It sees the snapshot and every journal record whole when it was read, including those
     /// a live writer (in this process or another) has written but not yet synced. Unlike
     /// [`Engine::open`], it leaves the files as they are: a torn tail is skipped (reported,
-    /// not cut off), a stale journal ignored (reported, not replaced), a missing one not
-    /// started. A writer's checkpoint that replaces the snapshot while it reads is seen as a
-    /// journal newer than the snapshot read; it then reads the new snapshot (three tries).
+    /// not cut off), a stale journal ignored (reported, not replaced; beside a live writer,
+    /// that is also a checkpoint between its new snapshot and its new journal), a missing
+    /// one not started. A writer's checkpoint that replaces the snapshot while it reads shows
+    /// as a journal newer than the snapshot read: it then reads the new snapshot (as long as
+    /// the file keeps changing, 20 times at most); a writer that cuts its journal's torn tail
+    /// while it reads (opening the store) is read again (twice at most).
     ///
     /// ```
     /// use audience::Engine;
@@ -247,26 +261,47 @@ impl Engine {
     /// ```
     ///
     /// Errors: as [`Engine::open`], except [`Error::JournalInUse`](crate::Error::JournalInUse)
-    /// (it takes no lock) and writing errors (it writes nothing).
+    /// (it takes no lock) and writing errors (it writes nothing). A journal newer than the
+    /// snapshot is the same [`Error::Corrupt`](crate::Error::Corrupt) (offset 12) when the
+    /// snapshot did not change while it was read (an older snapshot put back).
     pub fn open_read_only_with_report(path: impl AsRef<Path>) -> Result<(View, OpenReport)> {
         let path = path.as_ref();
-        let mut tries = 0;
+        let mut snapshots = 0;
         loop {
-            let (mut engine, generation) = Engine::read_snapshot(path)?;
-            let mut report = OpenReport { generation, ..OpenReport::default() };
-            match journal::read(path, generation, Access::ReadOnly)? {
-                Found::Missing => {}
-                Found::Stale(old) => report.stale_journal = Some(old),
-                Found::Newer(found) => {
-                    tries += 1;
-                    if tries < 3 {
-                        continue; // a checkpoint replaced the snapshot since it was read
+            let before = identity(path);
+            let (base, generation) = Engine::read_snapshot(path)?;
+            #[cfg(test)]
+            tests::between_snapshot_and_journal();
+            let mut tries = 0;
+            let read = loop {
+                // Replayed onto a copy (cheap: the parts are shared), so a try can start over.
+                let mut engine = base.clone();
+                let mut report = OpenReport { generation, ..OpenReport::default() };
+                let replayed = match journal::read(path, generation, Access::ReadOnly) {
+                    Ok(Found::Missing) => Ok(()),
+                    Ok(Found::Stale(old)) => {
+                        report.stale_journal = Some(old);
+                        Ok(())
                     }
-                    return Err(journal::newer(path, found, generation));
+                    Ok(Found::Newer(found)) => break Err(journal::newer(path, found, generation)),
+                    Ok(Found::Current(mut records)) => engine.replay_all(&mut records, &mut report),
+                    Err(e) => Err(e),
+                };
+                match replayed {
+                    Ok(()) => break Ok((engine, report)),
+                    // A writer opening the store cuts its journal's torn tail, under this
+                    // reader's feet: read the journal again.
+                    Err(_) if tries < 2 => tries += 1,
+                    Err(e) => break Err(e),
                 }
-                Found::Current(mut records) => engine.replay_all(&mut records, &mut report)?,
+            };
+            match read {
+                Ok((engine, report)) => return Ok((View::of(engine), report)),
+                // The snapshot was replaced since it was read (a writer's checkpoint, whose
+                // new journal this read found): read the new one.
+                Err(_) if snapshots < 20 && identity(path) != before => snapshots += 1,
+                Err(e) => return Err(e),
             }
-            return Ok((View::of(engine), report));
         }
     }
 
@@ -397,6 +432,27 @@ impl Engine {
     pub fn set_sync_policy(&mut self, policy: SyncPolicy) {
         if let Some(j) = &mut self.journal.0 {
             j.set_policy(policy);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::cell::RefCell;
+
+    thread_local! {
+        /// Run by [`Engine::open_read_only_with_report`](super::Engine::open_read_only_with_report)
+        /// between reading the snapshot and the journal: a test's writer acting there.
+        pub(crate) static BETWEEN: RefCell<Option<Box<dyn FnMut()>>> = RefCell::new(None);
+    }
+
+    pub(super) fn between_snapshot_and_journal() {
+        let hook = BETWEEN.with(|h| h.borrow_mut().take());
+        if let Some(mut f) = hook {
+            f();
+            BETWEEN.with(|h| {
+                h.borrow_mut().get_or_insert(f);
+            });
         }
     }
 }

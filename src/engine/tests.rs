@@ -291,3 +291,52 @@ fn records_in_long_frames_replay_as_short_ones_do() {
     assert_eq!(got, want);
     assert_eq!(e.count("sports").unwrap(), 16);
 }
+
+/// Issue 14: a read-only open that a writer's checkpoint overtakes (new snapshot and journal
+/// between the reader's snapshot and its journal) reads the new snapshot; a journal newer
+/// than a snapshot that does not change (an older one put back) is an error at once.
+#[test]
+fn a_read_only_open_overtaken_by_a_checkpoint_reads_the_new_snapshot() {
+    use super::persist::tests::BETWEEN;
+    use std::cell::{Cell, RefCell};
+    use std::rc::Rc;
+    let dir = TempDir::new("read-only-overtaken");
+    let path = dir.0.join("crm.snap");
+    let writer = Rc::new(RefCell::new(Engine::open_or_create(&path).unwrap()));
+    let a = writer.borrow_mut().customer("a").unwrap();
+    writer.borrow_mut().tag(a, "vip").unwrap();
+    let calls = Rc::new(Cell::new(0));
+    let hook = {
+        let (writer, calls) = (writer.clone(), calls.clone());
+        move || {
+            calls.set(calls.get() + 1);
+            if calls.get() == 1 {
+                let mut w = writer.borrow_mut();
+                w.checkpoint().unwrap();
+                w.tag(a, "高消费").unwrap();
+            }
+        }
+    };
+    BETWEEN.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+    let read = Engine::open_read_only_with_report(&path);
+    BETWEEN.with(|h| *h.borrow_mut() = None);
+    let (view, report) = read.unwrap();
+    assert_eq!(calls.get(), 2, "the snapshot read again");
+    assert_eq!((report.generation, report.replayed, report.stale_journal), (1, 1, None));
+    assert_eq!(view.tags_of(a).unwrap(), ["vip", "高消费"]);
+
+    // An older snapshot put back under a newer journal: refused, without reading it again.
+    let old = std::fs::read(&path).unwrap();
+    writer.borrow_mut().checkpoint().unwrap();
+    std::fs::write(&path, &old).unwrap();
+    calls.set(10);
+    let hook = {
+        let calls = calls.clone();
+        move || calls.set(calls.get() + 1)
+    };
+    BETWEEN.with(|h| *h.borrow_mut() = Some(Box::new(hook)));
+    let read = Engine::open_read_only(&path);
+    BETWEEN.with(|h| *h.borrow_mut() = None);
+    assert!(matches!(read, Err(Error::Corrupt { offset: 12, .. })), "{read:?}");
+    assert_eq!(calls.get(), 11, "read once");
+}

@@ -34,8 +34,9 @@ use crate::error::{Error, Result};
 
 /// The first 8 bytes of every journal.
 pub(crate) const MAGIC: [u8; 8] = *b"AUDJRNL\0";
-/// The journal format version this build writes and reads.
-pub(crate) const VERSION: u32 = 1;
+/// The journal format version this build writes: 2 added the long frame (records of 4 GiB
+/// and more). It reads version 1 too (the same frames, none long).
+pub(crate) const VERSION: u32 = 2;
 /// Header bytes: magic, version, generation, checksum.
 pub(crate) const HEADER: u64 = 24;
 /// Bytes before a record's payload: length, payload checksum, frame checksum.
@@ -49,7 +50,7 @@ const LONG: u64 = u32::MAX as u64;
 
 /// When the journal asks the operating system to put its records on disk (`fdatasync`).
 ///
-/// Whatever the policy, every record is handed to the operating system (one `write` call)
+/// Whatever the policy, every record is handed to the operating system (written whole)
 /// before the call that made it returns: a process that crashes or is killed loses nothing
 /// it was told had succeeded. The policy decides what a *machine* crash (the kernel, the
 /// power) may lose: the records written since the last sync.
@@ -92,15 +93,18 @@ pub struct OpenReport {
     pub generation: u64,
     /// Journal records replayed after the snapshot (one per mutating call made since it).
     pub replayed: u64,
-    /// The bytes of the journal that were replayed, its header included (the file's length
-    /// afterwards).
+    /// The bytes of the journal that were replayed, its header included (after
+    /// [`Engine::open`](crate::Engine::open), the file's length; a read-only open leaves the
+    /// file as it is, and reports 0 when there is no journal or a stale one).
     pub journal_bytes: u64,
-    /// A record cut short at the end of the journal (the process writing it died), dropped
-    /// and cut off the file.
+    /// A record cut short at the end of the journal (the process writing it died, or, for
+    /// a read-only open beside a live writer, is writing it), dropped (`open` cuts it off
+    /// the file; a read-only open leaves it).
     pub torn_tail: Option<TornTail>,
     /// The generation of a journal that followed an older snapshot (a crash between writing
-    /// a snapshot and starting its journal left it): its records are in the snapshot; it
-    /// was not replayed, and a fresh journal replaced it.
+    /// a snapshot and starting its journal left it, or, for a read-only open, a writer's
+    /// checkpoint is between the two): its records are in the snapshot; it was not
+    /// replayed (`open` replaces it with a fresh journal; a read-only open leaves it).
     pub stale_journal: Option<u64>,
 }
 
@@ -425,6 +429,14 @@ pub(crate) fn newer(snapshot: &Path, found: u64, generation: u64) -> Error {
 /// replaying it would apply changes to the wrong state, and dropping it would lose them.
 pub(crate) fn read(snapshot: &Path, generation: u64, access: Access) -> Result<Found> {
     let path = journal_path(snapshot);
+    let not_a_file = || io(&path, "read", std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file"));
+    // Checked before opening too: opening a FIFO for reading would wait for a writer.
+    match fs::metadata(&path) {
+        Ok(meta) if !meta.is_file() => return Err(not_a_file()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
+        Err(e) => return Err(io(&path, "read", e)),
+    }
     let file = match OpenOptions::new().read(true).write(access == Access::Append).open(&path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::Missing),
@@ -432,7 +444,7 @@ pub(crate) fn read(snapshot: &Path, generation: u64, access: Access) -> Result<F
     };
     let meta = file.metadata().map_err(|e| io(&path, "read", e))?;
     if !meta.is_file() {
-        return Err(io(&path, "read", std::io::Error::new(std::io::ErrorKind::InvalidInput, "not a regular file")));
+        return Err(not_a_file());
     }
     if access == Access::Append {
         lock(&file, &path)?;
@@ -451,7 +463,7 @@ pub(crate) fn read(snapshot: &Path, generation: u64, access: Access) -> Result<F
         return Err(corrupt(&path, 8, "the journal header's checksum does not match"));
     }
     let version = u32::from_le_bytes(h[8..12].try_into().expect("4 bytes"));
-    if version != VERSION {
+    if !(1..=VERSION).contains(&version) {
         return Err(Error::UnsupportedVersion { path, found: version, supported: VERSION });
     }
     let found = u64::from_le_bytes(h[12..20].try_into().expect("8 bytes"));
@@ -515,19 +527,24 @@ impl Records {
         self.input.read_exact(buf).map_err(|e| io(&self.path, "read", e))
     }
 
-    /// Whether every byte from `from` on is zero (space never written).
+    /// Whether every byte from `from` to the size read at the start is zero (space never
+    /// written).
     fn zeros_from(&mut self, from: u64) -> Result<bool> {
         self.input.seek(SeekFrom::Start(from)).map_err(|e| io(&self.path, "read", e))?;
         let mut chunk = [0u8; 8192];
-        loop {
-            let n = self.input.read(&mut chunk).map_err(|e| io(&self.path, "read", e))?;
+        let mut left = self.size.saturating_sub(from);
+        while left > 0 {
+            let want = chunk.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = self.input.read(&mut chunk[..want]).map_err(|e| io(&self.path, "read", e))?;
             if n == 0 {
-                return Ok(true);
+                break;
             }
             if chunk[..n].iter().any(|&b| b != 0) {
                 return Ok(false);
             }
+            left -= n as u64;
         }
+        Ok(true)
     }
 
     /// The next record, the end, or a torn tail; damage before the last record is an
@@ -566,15 +583,17 @@ impl Records {
         if len > left - head {
             return Ok(torn); // the payload was cut short
         }
-        let Ok(size) = usize::try_from(len) else {
-            return Err(corrupt(
-                &self.path,
-                at,
-                format!("a journal record of {len} bytes: more than this platform can hold"),
-            ));
-        };
+        // Within the file's size (checked above), but perhaps more than this process holds.
+        let size = usize::try_from(len).ok().filter(|&n| n <= isize::MAX as usize);
         self.payload.clear();
-        self.payload.resize(size, 0); // within the file's size: checked above
+        if size.is_none_or(|n| self.payload.try_reserve_exact(n).is_err()) {
+            let e = std::io::Error::new(
+                std::io::ErrorKind::OutOfMemory,
+                format!("the journal record at offset {at} holds {len} bytes: more than this process can allocate"),
+            );
+            return Err(io(&self.path, "read", e));
+        }
+        self.payload.resize(size.unwrap_or_default(), 0);
         let mut payload = std::mem::take(&mut self.payload);
         let read = self.read(&mut payload);
         self.payload = payload;
@@ -649,7 +668,7 @@ mod tests {
             assert_eq!(got.len(), 2, "cut at {cut}");
             assert_eq!(torn, (cut > last).then_some(TornTail { offset: last, bytes: cut - last }));
         }
-        // Every flipped bit of a middle record: damage at its offset.
+        // A flipped bit in every byte of a middle record: damage at its offset.
         for at in offsets[1]..offsets[2] {
             let mut b = bytes.clone();
             b[at as usize] ^= 1 << (at % 8);
@@ -679,11 +698,17 @@ mod tests {
         fs::write(journal_path(&snap), &b).unwrap();
         assert!(matches!(read(&snap, 7, Access::Append), Err(Error::Corrupt { offset: 0, .. })));
         let mut b = header(7).to_vec();
-        b[8] = 2;
+        b[8] = 3;
         let crc = crc32c::crc32c(&b[..20]);
         b[20..].copy_from_slice(&crc.to_le_bytes());
         fs::write(journal_path(&snap), &b).unwrap();
-        assert!(matches!(read(&snap, 7, Access::Append), Err(Error::UnsupportedVersion { found: 2, .. })));
+        assert!(matches!(read(&snap, 7, Access::Append), Err(Error::UnsupportedVersion { found: 3, .. })));
+        let mut b = header(7).to_vec();
+        b[8] = 1; // version 1: the same frames, none long
+        let crc = crc32c::crc32c(&b[..20]);
+        b[20..].copy_from_slice(&crc.to_le_bytes());
+        fs::write(journal_path(&snap), &b).unwrap();
+        assert!(matches!(read(&snap, 7, Access::Append), Ok(Found::Current(_))));
         for cut in 0..HEADER as usize {
             fs::write(journal_path(&snap), &bytes[..cut]).unwrap();
             assert!(
@@ -737,7 +762,7 @@ mod tests {
             assert_eq!(got.len(), 3, "cut at {cut}");
             assert_eq!(torn, (cut > last).then_some(TornTail { offset: last, bytes: cut - last }));
         }
-        // Every flipped bit of the middle long record: damage at its offset.
+        // A flipped bit in every byte of the middle long record: damage at its offset.
         for at in offsets[1]..offsets[2] {
             let mut b = bytes.clone();
             b[at as usize] ^= 1 << (at % 8);
