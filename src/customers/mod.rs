@@ -1,136 +1,37 @@
 //! The customer directory: external keys <-> dense [`CustomerId`]s, and the live set.
 //!
-//! Keys are interned once in an [`IndexMap`] (one copy of each key string); a side table maps
-//! an id to its entry, so lookups both ways are O(1). Ids are handed out in increasing order
-//! and never reused, so a stale id can never silently point at another customer. Customers
-//! registered by dense id ([`Directory::register_id`]) have no key.
+//! Keys are interned once, in an arena in id order with a hash table of ids over it
+//! ([`keys`]: about 10-20 bytes a key beyond its own), so lookups both ways are O(1) (a
+//! binary search over the arena's chunks for `key_of`). Ids are handed out in increasing
+//! order and never reused, so a stale id can never silently point at another customer.
+//! Customers registered by dense id ([`Directory::register_id`]) have no key.
 //!
 //! A merge ([`Directory::merge`]) turns the merged-away customer's key into an alias of the
 //! customer it was merged into: a small map of its own ([`Aliases`]) beside the key table,
 //! empty (and costing one length test per lookup miss) until the first merge.
 
+mod keys;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use indexmap::IndexMap;
 use roaring::RoaringBitmap;
+
+use keys::Keys;
 
 use crate::error::{Error, KeyProblem, Result};
 use crate::id::CustomerId;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Directory {
-    /// The keys, in shards shared with the engine's clones and readers.
+    /// The keys, in chunks and shards shared with the engine's clones and readers.
     keys: Keys,
+    /// Keys of merged-away customers, resolving to the live customer they were merged into.
+    aliases: Arc<Aliases>,
     /// Every live customer (shared likewise).
     live: Arc<RoaringBitmap>,
     /// The next id a new key gets (u64 so that handing out u32::MAX is not an overflow).
     next_id: u64,
-}
-
-/// Shards of each key map. The shards are shared with the engine's clones and readers
-/// ([`Engine::reader`](crate::Engine::reader)), and a write copies the one it changes when a
-/// view still holds it ([`Arc::make_mut`]): a new key after a view copies 1/1024 of the
-/// keys (2 to 4 ms at 10M keys), not all of them (1.1 s). An engine's first key makes the
-/// shards (2,048 empty maps).
-const SHARDS: usize = 1024;
-
-/// The shard of `key`: FNV-1a of its bytes, so the same key lands in the same shard in every
-/// process (a snapshot lists the keys shard by shard and reads them back in that order).
-fn shard_of_key(key: &str) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in key.as_bytes() {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    ((h ^ (h >> 32)) as usize) % SHARDS
-}
-
-/// The shard of `id` in the id -> slot map.
-fn shard_of_id(id: u32) -> usize {
-    id as usize % SHARDS
-}
-
-/// The directory's keys and alias keys.
-#[derive(Clone, Debug, Default)]
-struct Keys {
-    /// key -> id, by [`shard_of_key`] (no shards before the first key); within a shard in
-    /// insertion order, an entry's index being its slot (a removal moves the shard's last
-    /// entry into the slot it frees).
-    by_key: Vec<Arc<IndexMap<Box<str>, CustomerId>>>,
-    /// id -> (shard, slot) in `by_key`, for keyed customers, by [`shard_of_id`]. Maps, not
-    /// vectors: dense ids registered by the caller may be anywhere in `u32`, and keys then
-    /// get ids above them.
-    slot_of: Vec<Arc<HashMap<u32, (u32, u32)>>>,
-    /// How many keys.
-    len: usize,
-    /// Bytes of all interned keys, kept up to date so sizing never walks the keys.
-    key_bytes: usize,
-    /// Keys of merged-away customers, resolving to the live customer they were merged into.
-    aliases: Arc<Aliases>,
-}
-
-impl Keys {
-    /// The id `key` (a customer's own key) belongs to.
-    fn get(&self, key: &str) -> Option<CustomerId> {
-        if self.len == 0 { None } else { self.by_key[shard_of_key(key)].get(key).copied() }
-    }
-
-    /// Where `id`'s key is: (shard, slot).
-    fn slot(&self, id: u32) -> Option<(u32, u32)> {
-        if self.len == 0 { None } else { self.slot_of[shard_of_id(id)].get(&id).copied() }
-    }
-
-    fn key_of(&self, id: u32) -> Option<&str> {
-        let (shard, slot) = self.slot(id)?;
-        self.by_key[shard as usize].get_index(slot as usize).map(|(k, _)| &**k)
-    }
-
-    /// Adds `key` for `id` (neither has a key yet).
-    fn insert(&mut self, key: &str, id: CustomerId) {
-        if self.by_key.is_empty() {
-            self.by_key = (0..SHARDS).map(|_| Arc::default()).collect();
-            self.slot_of = (0..SHARDS).map(|_| Arc::default()).collect();
-        }
-        let shard = shard_of_key(key);
-        let (slot, _) = Arc::make_mut(&mut self.by_key[shard]).insert_full(key.into(), id);
-        Arc::make_mut(&mut self.slot_of[shard_of_id(id.0)]).insert(id.0, (shard as u32, slot as u32));
-        self.len += 1;
-        self.key_bytes += key.len();
-    }
-
-    /// Forgets `id`'s key, if it has one.
-    fn remove(&mut self, id: u32) {
-        let Some((shard, slot)) = self.slot(id) else { return };
-        Arc::make_mut(&mut self.slot_of[shard_of_id(id)]).remove(&id);
-        let keys = Arc::make_mut(&mut self.by_key[shard as usize]);
-        // swap_remove moves the shard's last entry into `slot`: repoint that entry's id.
-        if let Some((key, _)) = keys.swap_remove_index(slot as usize) {
-            self.key_bytes -= key.len();
-        }
-        if let Some((_, &moved)) = keys.get_index(slot as usize) {
-            Arc::make_mut(&mut self.slot_of[shard_of_id(moved.0)]).insert(moved.0, (shard, slot));
-        }
-        self.len -= 1;
-    }
-
-    /// Every keyed id, in no particular order.
-    fn ids(&self) -> impl Iterator<Item = u32> + '_ {
-        self.slot_of.iter().flat_map(|m| m.keys().copied())
-    }
-
-    /// Every (key, id), shard by shard, each in its order.
-    fn iter(&self) -> impl Iterator<Item = (&str, CustomerId)> + '_ {
-        self.by_key.iter().flat_map(|m| m.iter().map(|(k, &id)| (&**k, id)))
-    }
-
-    fn heap_bytes(&self) -> usize {
-        let keys: usize = self.by_key.iter().map(|m| m.capacity()).sum();
-        let slots: usize = self.slot_of.iter().map(|m| m.capacity()).sum();
-        self.key_bytes
-            + keys * (std::mem::size_of::<(Box<str>, CustomerId)>() + 16)
-            + slots * (std::mem::size_of::<(u32, (u32, u32))>() + 1)
-            + self.aliases.heap_bytes()
-    }
 }
 
 /// Alias keys: the keys of customers merged into another, each resolving to the live
@@ -272,9 +173,9 @@ impl Directory {
         let clash = if self.keys.len == 0 {
             None
         } else if self.live.range_cardinality(ids.clone()) < self.keys.len as u64 {
-            self.live.range(ids.clone()).find(|&id| self.keys.slot(id).is_some())
+            self.live.range(ids.clone()).find(|&id| self.keys.key_of(id).is_some())
         } else {
-            self.keys.ids().filter(|id| ids.contains(id)).min()
+            self.keys.first_keyed_in(ids.clone())
         };
         if let Some(id) = clash {
             let key = self.key_of(CustomerId(id)).unwrap_or_default().to_owned();
@@ -288,12 +189,12 @@ impl Directory {
 
     /// The live customer `key` resolves to: its own key, or an alias key of a merge.
     pub(crate) fn id_of(&self, key: &str) -> Option<CustomerId> {
-        self.keys.get(key).or_else(|| self.keys.aliases.get(key))
+        self.keys.get(key).or_else(|| self.aliases.get(key))
     }
 
     /// The alias keys of live customer `id` (keys of customers merged into it), oldest first.
     pub(crate) fn aliases_of(&self, id: CustomerId) -> impl Iterator<Item = &str> + '_ {
-        self.keys.aliases.of(id).iter().map(|k| &**k)
+        self.aliases.of(id).iter().map(|k| &**k)
     }
 
     pub(crate) fn key_of(&self, id: CustomerId) -> Option<&str> {
@@ -326,8 +227,8 @@ impl Directory {
     pub(crate) fn remove(&mut self, id: CustomerId) -> Result<()> {
         self.check_live(id)?;
         Arc::make_mut(&mut self.live).remove(id.0);
-        if !self.keys.aliases.of(id).is_empty() {
-            Arc::make_mut(&mut self.keys.aliases).drop_target(id);
+        if !self.aliases.of(id).is_empty() {
+            Arc::make_mut(&mut self.aliases).drop_target(id);
         }
         self.keys.remove(id.0);
         Ok(())
@@ -349,16 +250,16 @@ impl Directory {
     /// become aliases of `into`. Returns those keys, in that order.
     pub(crate) fn merge(&mut self, into: CustomerId, from: CustomerId) -> Result<Vec<String>> {
         self.check_merge(into, from)?;
-        let mut keys: Vec<String> = if self.keys.aliases.of(from).is_empty() {
+        let mut keys: Vec<String> = if self.aliases.of(from).is_empty() {
             Vec::new()
         } else {
-            Arc::make_mut(&mut self.keys.aliases).repoint(from, into).iter().map(|k| k.to_string()).collect()
+            Arc::make_mut(&mut self.aliases).repoint(from, into).iter().map(|k| k.to_string()).collect()
         };
         let own: Option<Box<str>> = self.key_of(from).map(Box::from);
         self.remove(from)?;
         if let Some(key) = own {
             keys.push(key.to_string());
-            Arc::make_mut(&mut self.keys.aliases).insert(key, into);
+            Arc::make_mut(&mut self.aliases).insert(key, into);
         }
         Ok(keys)
     }
@@ -368,16 +269,21 @@ impl Directory {
         self.keys.len
     }
 
-    /// Approximate heap bytes held by the directory (constant time).
+    /// Approximate heap bytes held by the directory.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.keys.heap_bytes() + self.live.serialized_size()
+        self.keys.heap_bytes() + self.aliases.heap_bytes() + self.live.serialized_size()
+    }
+
+    /// The bytes of the customers' own keys (part of [`Directory::heap_bytes`]).
+    pub(crate) fn key_bytes(&self) -> usize {
+        self.keys.key_bytes()
     }
 }
 
 impl Directory {
     /// Writes the directory's sections: `DIRC` (the next fresh id, the live customers), then
-    /// `KEYS` (each key and its id, in the directory's order) and `KALS` (each customer's
-    /// alias keys, oldest first), both chunked.
+    /// `KEYS` (each key and its id, in ascending id order) and `KALS` (each customer's alias
+    /// keys, oldest first), both chunked.
     pub(crate) fn write_snapshot(&self, w: &mut crate::persist::Writer) -> Result<()> {
         let mut e = crate::persist::Enc::default();
         e.u64(self.next_id);
@@ -387,7 +293,7 @@ impl Directory {
             e.str(key);
             e.u32(id.0);
         })?;
-        let mut owners: Vec<(&u32, &Vec<Box<str>>)> = self.keys.aliases.of.iter().collect();
+        let mut owners: Vec<(&u32, &Vec<Box<str>>)> = self.aliases.of.iter().collect();
         owners.sort_unstable_by_key(|&(c, _)| *c);
         w.chunked(*b"KALS", owners, |e, (customer, keys)| {
             e.u32(*customer);
@@ -397,8 +303,9 @@ impl Directory {
     }
 
     /// Reads what [`Directory::write_snapshot`] wrote, checking what the directory relies
-    /// on: keys valid and unique, each keyed id live, below the next fresh id and keyed once;
-    /// alias keys valid, distinct from every key, and resolving to live customers.
+    /// on: keys valid and unique, each keyed id live, below the next fresh id, and the ids
+    /// ascending (so each keyed once); alias keys valid, distinct from every key, and
+    /// resolving to live customers.
     pub(crate) fn read_snapshot(r: &mut crate::persist::Reader) -> Result<Directory> {
         let path = r.path().to_path_buf();
         let s = r.section(*b"DIRC")?;
@@ -414,6 +321,7 @@ impl Directory {
         d.finish("DIRC")?;
         let mut keys = Keys::default();
         let mut aliases = Aliases::default();
+        let mut last: Option<u32> = None;
         let valid = |key: &str| !key.is_empty() && key.len() <= MAX_CUSTOMER_KEY_LEN;
         r.chunked(*b"KEYS", |d| {
             let at = d.offset();
@@ -423,8 +331,8 @@ impl Directory {
                 Some("an empty or too long customer key")
             } else if !live.contains(id) {
                 Some("a key's customer is not live")
-            } else if keys.slot(id).is_some() {
-                Some("a customer with two keys")
+            } else if last.is_some_and(|l| id <= l) {
+                Some("a key's id is not above the key's before it")
             } else if keys.get(key).is_some() {
                 Some("a key given twice")
             } else {
@@ -434,6 +342,7 @@ impl Directory {
                 Some(what) => Err(crate::persist::codec::corrupt(&path, at, format!("{what} ({key:?}, id {id})"))),
                 None => {
                     keys.insert(key, CustomerId(id));
+                    last = Some(id);
                     Ok(())
                 }
             }
@@ -455,8 +364,7 @@ impl Directory {
             }
             Ok(())
         })?;
-        keys.aliases = Arc::new(aliases);
-        Ok(Directory { keys, live: Arc::new(live), next_id })
+        Ok(Directory { keys, aliases: Arc::new(aliases), live: Arc::new(live), next_id })
     }
 }
 
@@ -548,10 +456,7 @@ mod tests {
         assert_eq!((d.id_of("a"), d.id_of("b")), (None, None), "aliases go with their customer");
         assert!(d.heap_bytes() < before);
         assert_eq!(d.intern("b").unwrap(), CustomerId(101), "a freed alias key is a new customer");
-        assert_eq!(
-            (d.keyed(), d.keys.aliases.to.len(), d.keys.aliases.of.len(), d.keys.aliases.key_bytes),
-            (1, 0, 0, 0)
-        );
+        assert_eq!((d.keyed(), d.aliases.to.len(), d.aliases.of.len(), d.aliases.key_bytes), (1, 0, 0, 0));
     }
 
     #[test]
@@ -562,5 +467,129 @@ mod tests {
         let long = "k".repeat(10 << 20);
         let Err(Error::InvalidCustomerKey { key, .. }) = d.intern(&long) else { panic!("refused") };
         assert!(key.len() < 1_000, "an excerpt");
+    }
+
+    mod model {
+        use std::collections::{BTreeMap, HashMap};
+
+        use proptest::prelude::*;
+
+        use super::*;
+
+        #[derive(Clone, Debug)]
+        enum Op {
+            Intern(u16),
+            RegisterId(u32),
+            RegisterRange(u32, u32),
+            Remove(u16),
+            Merge(u16, u16),
+            View,
+        }
+
+        /// A directory taken on the way, with what the model held then.
+        type View = (Directory, HashMap<String, u32>, BTreeMap<u32, String>);
+
+        fn op() -> impl Strategy<Value = Op> {
+            prop_oneof![
+                6 => (0u16..600).prop_map(Op::Intern),
+                1 => prop_oneof![0u32..9_000, Just(u32::MAX - 1)].prop_map(Op::RegisterId),
+                1 => (0u32..9_000, 0u32..300).prop_map(|(a, n)| Op::RegisterRange(a, a + n)),
+                2 => (0u16..600).prop_map(Op::Remove),
+                1 => (0u16..600, 0u16..600).prop_map(|(a, b)| Op::Merge(a, b)),
+                1 => Just(Op::View),
+            ]
+        }
+
+        /// Key `k` of the test: some long, some Unicode, so chunks fill unevenly.
+        fn key(k: u16) -> String {
+            match k % 3 {
+                0 => format!("customer-{k}@example.com"),
+                1 => format!("高消费-{k}"),
+                _ => format!("{k}-{}", "x".repeat(usize::from(k) % 40)),
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+            /// The directory against a map of keys and a map of ids, after random interning,
+            /// registrations, removals and merges, with views taken on the way (each must
+            /// still show what the directory showed when it was taken).
+            #[test]
+            fn the_directory_is_a_pair_of_maps(ops in prop::collection::vec(op(), 1..400)) {
+                let mut d = Directory::default();
+                let mut by_key: HashMap<String, u32> = HashMap::new(); // own and alias keys
+                let mut own: BTreeMap<u32, String> = BTreeMap::new();
+                let mut views: Vec<View> = Vec::new();
+                for op in ops {
+                    match op {
+                        Op::Intern(k) => {
+                            let got = d.intern(&key(k));
+                            match by_key.get(&key(k)) {
+                                Some(&id) => prop_assert_eq!(got, Ok(CustomerId(id))),
+                                None => match got {
+                                    Ok(id) => {
+                                        prop_assert!(own.keys().next_back().is_none_or(|&l| l < id.0));
+                                        by_key.insert(key(k), id.0);
+                                        own.insert(id.0, key(k));
+                                    }
+                                    Err(e) => prop_assert_eq!(e, Error::CustomerIdsExhausted),
+                                },
+                            }
+                        }
+                        Op::RegisterId(id) => {
+                            let got = d.register_id(CustomerId(id));
+                            prop_assert_eq!(got.is_err(), own.contains_key(&id));
+                        }
+                        Op::RegisterRange(a, b) => {
+                            let got = d.register_range(a..b);
+                            let clash = own.range(a..b).next().map(|(&id, _)| id);
+                            match clash {
+                                Some(id) => prop_assert_eq!(
+                                    got,
+                                    Err(Error::CustomerIdTaken { id: CustomerId(id), key: own[&id].clone() })
+                                ),
+                                None => prop_assert!(got.is_ok()),
+                            }
+                        }
+                        Op::Remove(k) => {
+                            if let Some(&id) = by_key.get(&key(k)) {
+                                d.remove(CustomerId(id)).unwrap();
+                                own.remove(&id);
+                                by_key.retain(|_, v| *v != id);
+                            }
+                        }
+                        Op::Merge(a, b) => {
+                            if let (Some(&into), Some(&from)) = (by_key.get(&key(a)), by_key.get(&key(b))) {
+                                let got = d.merge(CustomerId(into), CustomerId(from));
+                                if into == from {
+                                    prop_assert!(got.is_err());
+                                } else {
+                                    got.unwrap();
+                                    own.remove(&from);
+                                    by_key.values_mut().filter(|v| **v == from).for_each(|v| *v = into);
+                                }
+                            }
+                        }
+                        Op::View => views.push((d.clone(), by_key.clone(), own.clone())),
+                    }
+                }
+                views.push((d, by_key, own));
+                for (d, by_key, own) in &views {
+                    prop_assert_eq!(d.keyed(), own.len());
+                    for k in 0..600 {
+                        prop_assert_eq!(d.id_of(&key(k)), by_key.get(&key(k)).map(|&id| CustomerId(id)), "key {}", k);
+                    }
+                    for (&id, k) in own {
+                        prop_assert_eq!(d.key_of(CustomerId(id)), Some(k.as_str()));
+                    }
+                    let listed: Vec<(String, u32)> = d.keys.iter().map(|(k, id)| (k.to_owned(), id.0)).collect();
+                    let want: Vec<(String, u32)> = own.iter().map(|(&id, k)| (k.clone(), id)).collect();
+                    prop_assert_eq!(listed, want, "in id order");
+                    let key_bytes: usize = own.values().map(String::len).sum();
+                    prop_assert_eq!(d.key_bytes(), key_bytes);
+                }
+            }
+        }
     }
 }

@@ -31,7 +31,7 @@ use super::Engine;
 /// is on), the days of expiring tags, the saved plans and rule queries. The first write
 /// after a view to a part the view shares copies that part: one tag's bitmap for
 /// `tag`/`untag`, one attribute for `set_attr`, the pending purchases for `record_purchase`,
-/// one of the key directory's 1,024 shards for a new key, the tag pool for a new tag or
+/// the key arena's last chunk and one of the key table's 1,024 shards for a new key, the tag pool for a new tag or
 /// alias. Later writes to the same part cost what they always did. [`Engine::optimize`]
 /// leaves the parts a view holds as they are.
 ///

@@ -49,8 +49,13 @@ pub struct Stats {
     /// [`Engine::describe`]: crate::Engine::describe
     /// [`Engine::compare`]: crate::Engine::compare
     pub census_bytes: usize,
-    /// Approximate heap bytes of the customer directory (keys and id tables).
+    /// Approximate heap bytes of the customer directory: the keys' bytes, the table that finds
+    /// them, alias keys of merged customers, the live set.
     pub directory_bytes: usize,
+    /// The bytes of the customers' own keys, part of `directory_bytes`: `(directory_bytes -
+    /// directory_key_bytes) / keyed_customers` is what the directory costs a key beyond its
+    /// bytes (10-20 at 10M keys; README "Performance").
+    pub directory_key_bytes: usize,
     /// Attributes (names that resolve in queries).
     pub attributes: usize,
     /// Bytes of all attribute bitmaps (bit-sliced indexes), serialized.
@@ -98,6 +103,7 @@ impl Engine {
             customer_index_bytes: self.tags.customer_index_bytes(),
             census_bytes: self.tags.census_bytes(),
             directory_bytes: self.customers.heap_bytes(),
+            directory_key_bytes: self.customers.key_bytes(),
             attributes: self.attrs.len(),
             attribute_bytes: self.attrs.serialized_bytes(),
             purchases: self.history.len(),
