@@ -9,12 +9,15 @@
 //!   the caller in between) keeps its ids, for a binary search. `key_of(id)` is a binary
 //!   search over the chunks' first ids, then an index.
 //! - **The table.** `hashbrown`'s `HashTable` of (id, 32 bits of the key's hash), hashed
-//!   by their key's bytes ([foldhash], seeded per process): a lookup hashes the key and
+//!   by their key's bytes ([foldhash], seeded at random per process, so colliding keys
+//!   cannot be written down ahead of time; foldhash does not claim the resistance to
+//!   collision attacks of std's SipHash, which costs 2.4x the time): a lookup hashes the key and
 //!   reads the arena only for a candidate whose 32 bits match (in effect, the key itself);
 //!   growing the table re-spreads the kept bits without reading a key. No key is stored
 //!   twice.
 //! - **Removal** unlists the id from the table and marks its end ([`GONE`]); its bytes stay
-//!   in the arena (counted as overhead) until the engine is next opened from a snapshot.
+//!   in the arena (counted as overhead) until they are half of their chunk's, when the chunk
+//!   is rewritten without them (or dropped, when no key of it is left).
 //! - **Sharing.** The list of chunks, each chunk, and the table's [`SHARDS`] shards sit
 //!   behind `Arc`s: a clone (an engine's [`Reader`](crate::Reader)) shares them, whatever
 //!   the number of keys, and a write copies the list (a handle per chunk), the one chunk and
@@ -37,8 +40,8 @@ pub(super) const CHUNK: usize = 4096;
 const SHARDS: usize = 1024;
 
 /// The top bit of a key's end marks it removed. A chunk holds at most [`CHUNK`] keys of at
-/// most [`MAX_CUSTOMER_KEY_LEN`](super::MAX_CUSTOMER_KEY_LEN) bytes (16 MiB), so ends never
-/// reach it.
+/// most [`MAX_CUSTOMER_KEY_LEN`](super::MAX_CUSTOMER_KEY_LEN) bytes (4 KiB): 16 MiB, so ends
+/// never reach it.
 const GONE: u32 = 1 << 31;
 
 const _: () = assert!((CHUNK * super::MAX_CUSTOMER_KEY_LEN) < GONE as usize);
@@ -55,6 +58,8 @@ struct Chunk {
     ends: Vec<u32>,
     /// The keys' bytes, one after the other.
     bytes: String,
+    /// Bytes of the removed keys among them.
+    dead: usize,
 }
 
 impl Chunk {
@@ -104,8 +109,27 @@ impl Chunk {
         self.ends.push(self.bytes.len() as u32);
     }
 
+    /// Rewrites the chunk without its removed keys (their ids kept when that leaves gaps).
+    fn compact(&mut self) {
+        let mut ids = Vec::with_capacity(self.len());
+        let mut bytes = String::with_capacity(self.bytes.len() - self.dead);
+        let mut ends = Vec::with_capacity(self.len());
+        for i in 0..self.len() {
+            if let Some(key) = self.key(i) {
+                ids.push(self.id(i));
+                bytes.push_str(key);
+                ends.push(bytes.len() as u32);
+            }
+        }
+        self.first = ids.first().copied().unwrap_or(self.first);
+        let dense = ids.iter().enumerate().all(|(i, &id)| u64::from(id) == u64::from(self.first) + i as u64);
+        self.ids = if dense { None } else { Some(ids) };
+        (self.bytes, self.ends, self.dead) = (bytes, ends, 0);
+    }
+
     /// Gives back what a full chunk reserved beyond its keys.
     fn shrink(&mut self) {
+        self.ends.shrink_to_fit();
         self.bytes.shrink_to_fit();
         if let Some(ids) = &mut self.ids {
             ids.shrink_to_fit();
@@ -140,12 +164,6 @@ pub(super) struct Keys {
     dead_bytes: usize,
 }
 
-/// The shard of a key's 32 hash bits: the top 10 (the table's bucket index takes the low
-/// bits of [`spread`], and its 7-bit tag the top bits of the product).
-fn shard(hash: u32) -> usize {
-    (hash >> 22) as usize % SHARDS
-}
-
 /// The table's 64-bit hash of a key's 32 bits, made again from those bits alone when the
 /// table grows: the bits in the low half (the bucket index) and a multiple in the high
 /// half (the tag).
@@ -170,14 +188,16 @@ impl Keys {
         if self.len == 0 {
             return None;
         }
-        let hash = self.hash(key);
-        let found = self.table[shard(hash)].find(spread(hash), |&(id, h)| h == hash && self.key_of(id) == Some(key));
+        let (shard, hash) = self.hash(key);
+        let found = self.table[shard].find(spread(hash), |&(id, h)| h == hash && self.key_of(id) == Some(key));
         found.map(|&(id, _)| CustomerId(id))
     }
 
-    /// The 32 bits of `key`'s hash the table keeps.
-    fn hash(&self, key: &str) -> u32 {
-        (self.hasher.hash_one(key) >> 32) as u32
+    /// `key`'s shard (from the low half of its 64-bit hash) and the 32 bits the table keeps
+    /// (the high half), so a shard's keys spread over all of their buckets and tags.
+    fn hash(&self, key: &str) -> (usize, u32) {
+        let h = self.hasher.hash_one(key);
+        (h as usize % SHARDS, (h >> 32) as u32)
     }
 
     /// `id`'s key, if it has one.
@@ -204,8 +224,8 @@ impl Keys {
                 Arc::make_mut(&mut self.firsts).push(id.0);
             }
         }
-        let hash = self.hash(key);
-        Arc::make_mut(&mut self.table[shard(hash)]).insert_unique(spread(hash), (id.0, hash), |&(_, h)| spread(h));
+        let (shard, hash) = self.hash(key);
+        Arc::make_mut(&mut self.table[shard]).insert_unique(spread(hash), (id.0, hash), |&(_, h)| spread(h));
         self.len += 1;
         self.key_bytes += key.len();
     }
@@ -214,14 +234,30 @@ impl Keys {
     pub(super) fn remove(&mut self, id: u32) {
         let Some((c, i)) = locate(&self.chunks, &self.firsts, id) else { return };
         let Some(key) = self.chunks[c].key(i) else { return };
-        let (hash, len) = (self.hash(key), key.len());
-        if let Ok(entry) = Arc::make_mut(&mut self.table[shard(hash)]).find_entry(spread(hash), |&(x, _)| x == id) {
+        let ((shard, hash), len) = (self.hash(key), key.len());
+        if let Ok(entry) = Arc::make_mut(&mut self.table[shard]).find_entry(spread(hash), |&(x, _)| x == id) {
             entry.remove();
         }
-        Arc::make_mut(&mut Arc::make_mut(&mut self.chunks)[c]).ends[i] |= GONE;
         self.len -= 1;
         self.key_bytes -= len;
         self.dead_bytes += len;
+        let chunks = Arc::make_mut(&mut self.chunks);
+        let chunk = Arc::make_mut(&mut chunks[c]);
+        chunk.ends[i] |= GONE;
+        chunk.dead += len;
+        // Removed keys' bytes are given back once they are half of a chunk's: the arena
+        // stays within twice its keys whatever the churn.
+        if 2 * chunk.dead > chunk.bytes.len() {
+            self.dead_bytes -= chunk.dead;
+            chunk.compact();
+            let firsts = Arc::make_mut(&mut self.firsts);
+            if chunk.len() == 0 {
+                chunks.remove(c);
+                firsts.remove(c);
+            } else {
+                firsts[c] = chunk.first;
+            }
+        }
     }
 
     /// Every (key, id), in id order.
@@ -284,23 +320,56 @@ mod tests {
     }
 
     #[test]
-    fn removal_unlists_and_the_bytes_stay_until_reloaded() {
+    fn removal_unlists_and_half_a_chunk_of_removed_bytes_is_given_back() {
         let mut k = Keys::default();
-        for (i, key) in ["a", "高消费", "c"].iter().enumerate() {
+        for (i, key) in ["alpha", "高消费", "c", "delta"].iter().enumerate() {
             k.insert(key, CustomerId(i as u32 * 2));
         }
-        k.remove(2);
-        k.remove(2);
+        k.remove(4);
+        k.remove(4);
         k.remove(7);
         assert_eq!(
-            (k.get("高消费"), k.key_of(2), k.get("c"), k.key_of(4)),
-            (None, None, Some(CustomerId(4)), Some("c"))
+            (k.get("c"), k.key_of(4), k.get("alpha"), k.key_of(6)),
+            (None, None, Some(CustomerId(0)), Some("delta"))
         );
-        assert_eq!((k.len, k.key_bytes(), k.dead_bytes()), (2, 2, "高消费".len()));
-        assert_eq!(k.iter().collect::<Vec<_>>(), [("a", CustomerId(0)), ("c", CustomerId(4))]);
-        assert_eq!(k.first_keyed_in(1..4), None);
+        assert_eq!((k.len, k.key_bytes(), k.dead_bytes()), (3, 19, 1), "one byte of 20 removed: kept");
+        assert_eq!(k.first_keyed_in(3..6), None);
+        k.remove(2); // 10 of 20 bytes removed: not yet half
+        assert_eq!(k.dead_bytes(), 10);
+        k.remove(0); // 15 of 20: the chunk is rewritten without them
+        assert_eq!((k.dead_bytes(), k.chunks[0].bytes.as_str(), k.firsts[0]), (0, "delta", 6));
+        assert_eq!(k.iter().collect::<Vec<_>>(), [("delta", CustomerId(6))]);
+        assert_eq!(
+            (k.key_of(6), k.get("delta"), k.key_of(0), k.get("alpha")),
+            (Some("delta"), Some(CustomerId(6)), None, None)
+        );
         k.insert("高消费", CustomerId(9));
-        assert_eq!(k.get("高消费"), Some(CustomerId(9)));
+        assert_eq!((k.get("高消费"), k.key_of(9), k.key_of(7)), (Some(CustomerId(9)), Some("高消费"), None));
+        assert!(k.chunks[0].ids.is_some(), "6 and 9: a gap");
+        k.remove(6);
+        k.remove(9);
+        assert!(k.chunks.is_empty() && k.firsts.is_empty(), "a chunk with no key left is dropped");
+        k.insert("again", CustomerId(10));
+        assert_eq!((k.get("again"), k.key_of(10), k.len), (Some(CustomerId(10)), Some("again"), 1));
+    }
+
+    #[test]
+    fn churn_keeps_the_arena_within_twice_its_keys() {
+        let mut k = Keys::default();
+        let long = "k".repeat(4000);
+        for i in 0..20_000u32 {
+            k.insert(&format!("{long}{i}"), CustomerId(i));
+            if i % 10 != 0 {
+                k.remove(i);
+            }
+        }
+        assert_eq!(k.len, 2_000);
+        let chunks: usize = k.chunks.iter().map(|c| c.bytes.len()).sum();
+        assert!(chunks <= 2 * k.key_bytes() + 2 * 4010, "{chunks} bytes held for {} of keys", k.key_bytes());
+        for i in (0..20_000u32).step_by(10) {
+            assert_eq!(k.get(&format!("{long}{i}")), Some(CustomerId(i)));
+            assert_eq!(k.key_of(i).map(str::len), Some(4000 + i.to_string().len()));
+        }
     }
 
     #[test]

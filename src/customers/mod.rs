@@ -303,9 +303,10 @@ impl Directory {
     }
 
     /// Reads what [`Directory::write_snapshot`] wrote, checking what the directory relies
-    /// on: keys valid and unique, each keyed id live, below the next fresh id, and the ids
-    /// ascending (so each keyed once); alias keys valid, distinct from every key, and
-    /// resolving to live customers.
+    /// on: keys valid and unique, each keyed id live, below the next fresh id and keyed once;
+    /// alias keys valid, distinct from every key, and resolving to live customers. Keys come
+    /// in id order; keys in any other order (as snapshots listed them before) are sorted
+    /// once they are all read.
     pub(crate) fn read_snapshot(r: &mut crate::persist::Reader) -> Result<Directory> {
         let path = r.path().to_path_buf();
         let s = r.section(*b"DIRC")?;
@@ -322,31 +323,51 @@ impl Directory {
         let mut keys = Keys::default();
         let mut aliases = Aliases::default();
         let mut last: Option<u32> = None;
+        // Keys after the first one out of id order (a snapshot written before keys were listed
+        // in id order): sorted and added at the end, with their offsets for the errors.
+        let mut late: Vec<(Box<str>, u32, u64)> = Vec::new();
         let valid = |key: &str| !key.is_empty() && key.len() <= MAX_CUSTOMER_KEY_LEN;
+        let twice = |what: &str, key: &str, id: u32, at: u64| {
+            crate::persist::codec::corrupt(&path, at, format!("{what} ({key:?}, id {id})"))
+        };
         r.chunked(*b"KEYS", |d| {
             let at = d.offset();
             let key = d.str("customer key")?;
             let id = d.u32("customer id")?;
-            let bad = if !valid(key) {
-                Some("an empty or too long customer key")
-            } else if !live.contains(id) {
-                Some("a key's customer is not live")
-            } else if last.is_some_and(|l| id <= l) {
-                Some("a key's id is not above the key's before it")
-            } else if keys.get(key).is_some() {
-                Some("a key given twice")
-            } else {
-                None
-            };
-            match bad {
-                Some(what) => Err(crate::persist::codec::corrupt(&path, at, format!("{what} ({key:?}, id {id})"))),
-                None => {
-                    keys.insert(key, CustomerId(id));
-                    last = Some(id);
-                    Ok(())
-                }
+            if !valid(key) {
+                return Err(twice("an empty or too long customer key", key, id, at));
             }
+            if !live.contains(id) {
+                return Err(twice("a key's customer is not live", key, id, at));
+            }
+            if !late.is_empty() || last.is_some_and(|l| id <= l) {
+                late.push((key.into(), id, at));
+                return Ok(());
+            }
+            if keys.get(key).is_some() {
+                return Err(twice("a key given twice", key, id, at));
+            }
+            keys.insert(key, CustomerId(id));
+            last = Some(id);
+            Ok(())
         })?;
+        if !late.is_empty() {
+            let mut all: Vec<(Box<str>, u32, u64)> = keys.iter().map(|(k, id)| (k.into(), id.0, 0)).collect();
+            all.append(&mut late);
+            all.sort_unstable_by_key(|&(_, id, _)| id);
+            keys = Keys::default();
+            let mut last: Option<u32> = None;
+            for (key, id, at) in all {
+                if last == Some(id) {
+                    return Err(twice("a customer with two keys", &key, id, at));
+                }
+                if keys.get(&key).is_some() {
+                    return Err(twice("a key given twice", &key, id, at));
+                }
+                keys.insert(&key, CustomerId(id));
+                last = Some(id);
+            }
+        }
         r.chunked(*b"KALS", |d| {
             let at = d.offset();
             let customer = d.u32("alias target")?;
@@ -467,6 +488,47 @@ mod tests {
         let long = "k".repeat(10 << 20);
         let Err(Error::InvalidCustomerKey { key, .. }) = d.intern(&long) else { panic!("refused") };
         assert!(key.len() < 1_000, "an excerpt");
+    }
+
+    #[test]
+    fn keys_out_of_id_order_in_a_snapshot_are_sorted_and_two_keys_of_one_id_refused() {
+        use crate::persist::testing::{TempDir, assert_corrupt, read_file, sections, write_file, write_sections};
+        let mut d = Directory::default();
+        for k in ["b", "高消费", "a", "z"] {
+            d.intern(k).unwrap();
+        }
+        d.register_id(CustomerId(40)).unwrap();
+        d.intern("after-a-gap").unwrap();
+        d.remove(CustomerId(2)).unwrap();
+        let dir = TempDir::new("directory-order");
+        let path = dir.path("d.snap");
+        write_file(&path, |w| d.write_snapshot(w));
+        let mut secs = sections(&path);
+        let keys: Vec<(String, u32)> = d.keys.iter().map(|(k, id)| (k.to_owned(), id.0)).collect();
+        let listed = |keys: &[(String, u32)]| {
+            let mut e = crate::persist::Enc::default();
+            e.u64(keys.len() as u64);
+            for (k, id) in keys {
+                e.str(k);
+                e.u32(*id);
+            }
+            e.buf
+        };
+        let at = secs.iter().position(|(kind, _)| kind == b"KEYS").unwrap();
+        let mut shuffled = keys.clone();
+        shuffled.swap(0, 3);
+        shuffled.reverse();
+        secs[at].1 = listed(&shuffled);
+        write_sections(&path, &secs);
+        let back = read_file(&path, Directory::read_snapshot).unwrap();
+        let got: Vec<(String, u32)> = back.keys.iter().map(|(k, id)| (k.to_owned(), id.0)).collect();
+        assert_eq!(got, keys);
+        assert_eq!((back.id_of("after-a-gap"), back.key_of(CustomerId(3))), (Some(CustomerId(41)), Some("z")));
+        let mut twice = shuffled.clone();
+        twice[1].1 = twice[3].1; // two keys of one customer, out of order
+        secs[at].1 = listed(&twice);
+        write_sections(&path, &secs);
+        assert_corrupt(read_file(&path, Directory::read_snapshot), "two keys of one id");
     }
 
     mod model {
