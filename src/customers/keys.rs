@@ -160,8 +160,6 @@ pub(super) struct Keys {
     pub(super) len: usize,
     /// Their bytes.
     key_bytes: usize,
-    /// Bytes of removed keys the arena still holds.
-    dead_bytes: usize,
 }
 
 /// The table's 64-bit hash of a key's 32 bits, made again from those bits alone when the
@@ -169,17 +167,6 @@ pub(super) struct Keys {
 /// half (the tag).
 fn spread(hash: u32) -> u64 {
     u64::from(hash) | u64::from(hash).wrapping_mul(0x9E37_79B9) << 32
-}
-
-/// Where `id`'s key is in `chunks` (which `firsts` indexes): (chunk, index).
-fn locate(chunks: &[Arc<Chunk>], firsts: &[u32], id: u32) -> Option<(usize, usize)> {
-    let c = firsts.partition_point(|&f| f <= id).checked_sub(1)?;
-    Some((c, chunks[c].index(id)?))
-}
-
-fn key_in<'a>(chunks: &'a [Arc<Chunk>], firsts: &[u32], id: u32) -> Option<&'a str> {
-    let (c, i) = locate(chunks, firsts, id)?;
-    chunks[c].key(i)
 }
 
 impl Keys {
@@ -202,7 +189,14 @@ impl Keys {
 
     /// `id`'s key, if it has one.
     pub(super) fn key_of(&self, id: u32) -> Option<&str> {
-        key_in(&self.chunks, &self.firsts, id)
+        let (c, i) = self.locate(id)?;
+        self.chunks[c].key(i)
+    }
+
+    /// Where `id`'s key is, removed or not: (chunk, index).
+    fn locate(&self, id: u32) -> Option<(usize, usize)> {
+        let c = self.firsts.partition_point(|&f| f <= id).checked_sub(1)?;
+        Some((c, self.chunks[c].index(id)?))
     }
 
     /// Adds `key` (no key yet) for `id` (above every id that ever had a key here).
@@ -232,7 +226,7 @@ impl Keys {
 
     /// Forgets `id`'s key, if it has one.
     pub(super) fn remove(&mut self, id: u32) {
-        let Some((c, i)) = locate(&self.chunks, &self.firsts, id) else { return };
+        let Some((c, i)) = self.locate(id) else { return };
         let Some(key) = self.chunks[c].key(i) else { return };
         let ((shard, hash), len) = (self.hash(key), key.len());
         if let Ok(entry) = Arc::make_mut(&mut self.table[shard]).find_entry(spread(hash), |&(x, _)| x == id) {
@@ -240,7 +234,6 @@ impl Keys {
         }
         self.len -= 1;
         self.key_bytes -= len;
-        self.dead_bytes += len;
         let chunks = Arc::make_mut(&mut self.chunks);
         let chunk = Arc::make_mut(&mut chunks[c]);
         chunk.ends[i] |= GONE;
@@ -248,7 +241,6 @@ impl Keys {
         // Removed keys' bytes are given back once they are half of a chunk's: the arena
         // stays within twice its keys whatever the churn.
         if 2 * chunk.dead > chunk.bytes.len() {
-            self.dead_bytes -= chunk.dead;
             chunk.compact();
             let firsts = Arc::make_mut(&mut self.firsts);
             if chunk.len() == 0 {
@@ -292,7 +284,7 @@ impl Keys {
     /// Bytes of removed keys still held (part of [`Keys::heap_bytes`]).
     #[cfg(test)]
     pub(super) fn dead_bytes(&self) -> usize {
-        self.dead_bytes
+        self.chunks.iter().map(|c| c.dead).sum()
     }
 }
 

@@ -1,6 +1,6 @@
 //! What the journal records: one [`Op`] per successful mutating call of the engine, with the
 //! call's arguments (a bulk call's whole input, an audience as one bitmap), and replayed by
-//! making the same call again. The file around the records is `persist/journal.rs`; the
+//! making the same call again. The file around the records is `persist/journal/`; the
 //! payloads are described in `docs/format.md` ("Journal").
 //!
 //! Every mutating method runs through [`Engine::logged`] (or [`Engine::logged_infallible`]

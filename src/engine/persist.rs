@@ -7,7 +7,7 @@
 //! order: the directory, the tags, the attributes, the purchase history, the models, the
 //! saved segments; then the engine checks what ties them together before handing the engine
 //! out. The file itself (header, checksummed sections, atomic replacement) is
-//! `persist/file.rs`; the journal's file `persist/journal.rs`, its records `journal.rs`; the
+//! `persist/file.rs`; the journal's file `persist/journal/`, its records `journal.rs`; the
 //! formats are described in `docs/format.md`.
 
 use std::path::Path;
