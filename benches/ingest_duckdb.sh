@@ -9,8 +9,8 @@
 #   of 10M; written by tests/sql/bench_duckdb.py genbig), the whole process (read, intern,
 #   refresh, write the report to a file), against DuckDB doing the same job whole
 #   (benches/ingest_duckdb.py rfm: read_csv, the reference SQL, COPY TO a CSV of the same
-#   rows) at 1 thread and at the machine's thread count. The two reports must be the same
-#   bytes (checked on every run).
+#   rows), each at 1 thread and at the machine's thread count (the engine's loader threads
+#   set with AUDIENCE_THREADS). The reports must be the same bytes (checked on every run).
 # - pairs: the `query` example loading a file of 50M `customer,tag` pairs (then counting one
 #   tag), against DuckDB's read_csv of the same file into a table, at both thread counts.
 #
@@ -53,9 +53,13 @@ for size in $SIZES; do
     tx="$OUT/tx$size.csv"
     [ -f "$tx" ] || "$PY" tests/sql/bench_duckdb.py genbig --customers $customers --purchases $purchases \
         --seed 7 --start 2022-01-01 --end 2024-12-31 --out "$tx"
-    : > "$OUT/engine.runs"; : > "$OUT/duck1.runs"; : > "$OUT/duckN.runs"
+    : > "$OUT/engine.runs"; : > "$OUT/engineN.runs"; : > "$OUT/duck1.runs"; : > "$OUT/duckN.runs"
     for round in $(seq "$ROUNDS"); do
-        RUN_OUT="$OUT/engine.csv" timed target/release/examples/rfm "$tx" --as-of $AS_OF >> "$OUT/engine.runs"
+        RUN_OUT="$OUT/engine.csv" AUDIENCE_THREADS=1 timed target/release/examples/rfm "$tx" --as-of $AS_OF \
+            >> "$OUT/engine.runs"
+        RUN_OUT="$OUT/engineN.csv" AUDIENCE_THREADS=$THREADS timed target/release/examples/rfm "$tx" --as-of $AS_OF \
+            >> "$OUT/engineN.runs"
+        cmp -s "$OUT/engine.csv" "$OUT/engineN.csv" || { echo "rfm $size: 1 and $THREADS threads differ" >&2; exit 1; }
         timed "$PY" benches/ingest_duckdb.py rfm "$tx" --as-of $AS_OF --out "$OUT/duck.csv" --threads 1 \
             >> "$OUT/duck1.runs"
         cmp -s "$OUT/engine.csv" "$OUT/duck.csv" || { echo "rfm $size: the reports differ" >&2; exit 1; }
@@ -67,6 +71,7 @@ for size in $SIZES; do
     echo "== rfm end to end: $purchases purchases of $customers customers ($(du -h "$tx" | cut -f1)), $ROUNDS rounds, medians; reports identical"
     printf "%-34s %9s %10s %10s\n" "" "wall s" "peak MB" "x engine"
     row "rfm example (1 thread)" "$base" "$OUT/engine.runs"
+    row "rfm example ($THREADS threads)" "$base" "$OUT/engineN.runs"
     row "DuckDB, 1 thread" "$base" "$OUT/duck1.runs"
     row "DuckDB, $THREADS threads" "$base" "$OUT/duckN.runs"
 done
@@ -75,9 +80,10 @@ if [ "$PAIRS" != 0 ]; then
     pairs="$OUT/pairs$PAIRS.csv"
     [ -f "$pairs" ] || "$PY" benches/ingest_duckdb.py gen-pairs --pairs "$PAIRS" --customers 10000000 --tags 1000 \
         --seed 7 --out "$pairs"
-    : > "$OUT/engine.runs"; : > "$OUT/duck1.runs"; : > "$OUT/duckN.runs"
+    : > "$OUT/engine.runs"; : > "$OUT/engineN.runs"; : > "$OUT/duck1.runs"; : > "$OUT/duckN.runs"
     for round in $(seq "$ROUNDS"); do
-        timed target/release/examples/query "$pairs" t1 >> "$OUT/engine.runs"
+        AUDIENCE_THREADS=1 timed target/release/examples/query "$pairs" t1 >> "$OUT/engine.runs"
+        AUDIENCE_THREADS=$THREADS timed target/release/examples/query "$pairs" t1 >> "$OUT/engineN.runs"
         timed "$PY" benches/ingest_duckdb.py pairs "$pairs" --threads 1 >> "$OUT/duck1.runs"
         timed "$PY" benches/ingest_duckdb.py pairs "$pairs" --threads "$THREADS" >> "$OUT/duckN.runs"
     done
@@ -85,6 +91,7 @@ if [ "$PAIRS" != 0 ]; then
     echo "== loading $PAIRS pairs ($(du -h "$pairs" | cut -f1)), $ROUNDS rounds, medians"
     printf "%-34s %9s %10s %10s\n" "" "wall s" "peak MB" "x engine"
     row "query example (1 thread)" "$base" "$OUT/engine.runs"
+    row "query example ($THREADS threads)" "$base" "$OUT/engineN.runs"
     row "DuckDB read_csv, 1 thread" "$base" "$OUT/duck1.runs"
     row "DuckDB read_csv, $THREADS threads" "$base" "$OUT/duckN.runs"
 fi

@@ -8,8 +8,9 @@
 //! ```
 //!
 //! `PAIRS.csv` and `ATTRS.csv` are read exactly as the `query` example reads them (the same
-//! code, `support/load.rs`): headerless `customer_key,tag` and `customer_key,name,value`
-//! lines, RFC 4180 quoting, a bad line an error naming the file and line.
+//! code, `support/load.rs`, with the crate's CSV loaders): headerless `customer_key,tag` and
+//! `customer_key,name,value` records, RFC 4180 quoting, a bad record an error naming the
+//! file, line and column.
 //!
 //! The options may come anywhere; the other arguments are the pairs file, then exactly one
 //! query (quote it for the shell). After `--` every argument is positional (for a file or a

@@ -8,26 +8,25 @@
 //! printf 'vip\nvip AND outdoor\n' | cargo run --release --example query -- pairs.csv
 //! ```
 //!
-//! `PAIRS.csv` is headerless, one `customer_key,tag` pair a line. A field may be
-//! double-quoted (RFC 4180, `""` is a quote inside one), so a tag with a comma is written
-//! `alice,"shoes, red"`; a trailing `\r` is dropped and blank lines are skipped. A line
-//! without a comma, with an empty key or tag, or with a third field, a line that is not
-//! UTF-8, and a line longer than 1 MiB (never read into memory whole) are errors naming the
-//! line number (exit 1).
+//! `PAIRS.csv` is headerless, one `customer_key,tag` pair a record, loaded by the crate's
+//! [`Engine::load_tags_csv`] (see [`audience::CsvOptions`] for the format): RFC 4180, so a
+//! tag with a comma is written `alice,"shoes, red"` (`""` is a quote inside a quoted field);
+//! records end with `\n`, `\r\n` or `\r`; blank lines are skipped. A record with another
+//! number of fields than two, an empty key, an invalid tag name, a field that is not UTF-8,
+//! and a record longer than 1 MiB (never read into memory whole) are errors naming the file,
+//! line and column (exit 1), and nothing is loaded. Keys are registered in order of first
+//! appearance and all pairs applied by one bulk call, which groups them per tag and builds
+//! every bitmap from a sorted run. `AUDIENCE_THREADS=N` sets the threads the file is parsed
+//! on (default: the machine's).
 //!
-//! The pairs go through the bulk path: each key is interned with [`Engine::customer`], each
-//! distinct tag is resolved once with [`Engine::ensure_tag`], and all pairs are applied by one
-//! [`Engine::tag_id_pairs`] call, which groups them per tag and builds every bitmap from a
-//! sorted run.
-//!
-//! `--attrs ATTRS.csv` (anywhere before the first query) loads numeric attributes, queried
-//! with comparisons (`age >= 30 AND age < 40`). The file is headerless, one
-//! `customer_key,name,value` line per value, `value` an integer (`i64`), with the same
-//! quoting and line rules as the pairs file; a line with a missing or extra field, an empty
-//! key or name, an invalid attribute name or a value that is not an integer is an error
-//! naming its line number (exit 1). When a key and name repeat, the last value wins. A key
-//! found only in this file is a customer all the same (it counts for `NOT`). The values are
-//! applied by one bulk [`Engine::set_attrs`] call, after the pairs.
+//! `--attrs ATTRS.csv` (anywhere before the first query) loads numeric attributes with
+//! [`Engine::load_attrs_csv`], queried with comparisons (`age >= 30 AND age < 40`). The file
+//! is headerless, one `customer_key,name,value` record per value, `value` an integer (`i64`,
+//! white space around it ignored), with the same rules as the pairs file; an invalid
+//! attribute name or a value that is not an integer is an error naming its line (exit 1).
+//! When a key and name repeat, the last value wins. A key found only in this file is a
+//! customer all the same (it counts for `NOT`). The values are applied by one bulk call,
+//! after the pairs.
 //!
 //! Then every query argument (or, without any, every non-empty line of stdin) is counted and
 //! printed as `<count>\t<query>` on stdout, the query exactly as given (a line break inside

@@ -8,9 +8,10 @@
 //!
 //! # Input
 //!
-//! The first line must be exactly `customer_id,date,amount` (a UTF-8 byte order mark before
-//! it is ignored). Every other line is `customer_id,date,amount`, split on commas, nothing
-//! trimmed and no quoting:
+//! CSV (RFC 4180) whose header names the columns `customer_id`, `date` and `amount` (in any
+//! order; other columns are ignored; a UTF-8 byte order mark before it is skipped), read by
+//! [`Engine::load_purchases_csv`]: a field may be double-quoted (`"a,b"`, `""` for a quote),
+//! records end with `\n`, `\r\n` or `\r`, blank lines are skipped, nothing is trimmed.
 //!
 //! - `customer_id`: any non-empty text, taken byte for byte;
 //! - `date`: `YYYY-MM-DD`, or an RFC 3339 timestamp, which counts on its UTC day
@@ -18,20 +19,22 @@
 //! - `amount`: a decimal with at most two fractional digits, parsed exactly (no floating
 //!   point) by [`Money::parse`]; a negative amount is a refund, zero is a purchase.
 //!
-//! A trailing `\r` is dropped and empty lines are skipped. A malformed line (an impossible
-//! date such as `2024-02-30`, three decimals, `NaN`, a field missing or one too many, an
-//! empty `customer_id`, invalid UTF-8, more than 1 MiB long) stops the run with an error
-//! naming the file and line, exit 1. With `--skip-bad-lines` such lines are left out instead:
-//! their number and the first few errors go to stderr. A line longer than 1 MiB is never
-//! read into memory whole, and error messages quote at most an excerpt of a long line or
-//! value (its start, `…`, its end and its length). A wrong command line exits 2.
+//! A malformed record (an impossible date such as `2024-02-30`, three decimals, `NaN`, a
+//! field missing or one too many, an empty `customer_id`, invalid UTF-8, more than 1 MiB
+//! long) stops the run with an error naming the file, line and column, exit 1, and nothing
+//! is loaded. With `--skip-bad-lines` such records are left out instead: their number and
+//! the first few errors go to stderr. A record longer than 1 MiB is never read into memory
+//! whole, and error messages quote at most an excerpt of a long value (its start, `…`, its
+//! end and its length). A wrong command line exits 2. `AUDIENCE_THREADS=N` sets the threads
+//! the file is parsed on (default: the machine's; the output is the same at any count).
 //!
 //! # Output
 //!
 //! CSV on stdout, one row per customer key seen in the file, in order of first appearance
-//! (with `--skip-bad-lines`, a skipped line that still has its three fields and a key counts
-//! as seeing the key: only its purchase is bad, so the customer gets a row, a prospect unless
-//! a good line has a purchase of it):
+//! (with `--skip-bad-lines`, a skipped record that still has its fields and a key counts as
+//! seeing the key: only its purchase is bad, so the customer gets a row, a prospect unless a
+//! good record has a purchase of it). A key with a comma, a quote or a line break is
+//! double-quoted (RFC 4180, quotes doubled), so the report reads back to the same keys:
 //!
 //! ```text
 //! customer_id,recency_days,frequency,monetary,r,f,m,rfm_segment,stage
@@ -47,25 +50,28 @@
 //!
 //! # How
 //!
-//! Each key is registered with [`Engine::customer`], all rows are recorded with one bulk
-//! [`Engine::record_purchases`] call, then [`Engine::refresh`] computes the models as of the
-//! day and each row reads [`Engine::rfm_of`] and [`Engine::stage_of`].
+//! [`Engine::load_purchases_csv`] registers the keys in order of first appearance (so
+//! customer ids `0, 1, ...` are that order) and records every purchase with one bulk call,
+//! then [`Engine::refresh`] computes the models as of the day and each row reads
+//! [`Engine::rfm_of`] and [`Engine::stage_of`].
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use audience::{CustomerId, Day, Engine, Money, RefreshReport};
+#[cfg(doc)]
+use audience::Money;
+use audience::{CsvOptions, Day, Engine, LoadReport, RefreshReport};
 
 #[path = "support/mod.rs"]
 mod support;
 
-use support::{Line, MAX_LINE_BYTES, excerpt, read_line_capped, too_long};
+use support::excerpt;
 
 const USAGE: &str = "usage: rfm TRANSACTIONS.csv --as-of YYYY-MM-DD [--skip-bad-lines]\n\
     \n\
-    TRANSACTIONS.csv: header `customer_id,date,amount`, then one purchase (negative amount: a refund)\n\
+    TRANSACTIONS.csv: a header naming `customer_id,date,amount`, then one purchase (negative amount: a refund)\n\
     \x20 per line; date YYYY-MM-DD or RFC 3339 (counted on its UTC day); amount with at most two decimals.\n\
     Prints `customer_id,recency_days,frequency,monetary,r,f,m,rfm_segment,stage` per customer, in order of\n\
     first appearance; a summary goes to stderr.\n\
@@ -74,7 +80,8 @@ const USAGE: &str = "usage: rfm TRANSACTIONS.csv --as-of YYYY-MM-DD [--skip-bad-
     \x20 --skip-bad-lines     leave malformed lines out (counted on stderr) instead of stopping at the first\n\
     \x20 -h, --help           this text";
 
-const HEADER: &str = "customer_id,date,amount";
+/// The columns read, by their names in the header.
+const COLUMNS: [&str; 3] = ["customer_id", "date", "amount"];
 const OUT_HEADER: &str = "customer_id,recency_days,frequency,monetary,r,f,m,rfm_segment,stage";
 /// How many bad lines `--skip-bad-lines` quotes on stderr.
 const SHOW_BAD: usize = 5;
@@ -161,7 +168,7 @@ fn run(args: &Args) -> Result<(), String> {
 
     let t2 = Instant::now();
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let written = write_report(&engine, &loaded.order, &mut out).and_then(|()| out.flush().map_err(WriteError::from));
+    let written = write_report(&engine, &mut out).and_then(|()| out.flush().map_err(WriteError::from));
     let output_s = t2.elapsed().as_secs_f64();
     let piped_away = match written {
         Ok(()) => false,
@@ -176,142 +183,21 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
-/// What the load kept.
-struct Loaded {
-    /// Customers in order of first appearance.
-    order: Vec<CustomerId>,
-    /// Data lines read (valid and bad; empty lines not counted).
-    lines: u64,
-    purchases: u64,
-    bad: u64,
-    /// The first [`SHOW_BAD`] bad lines' errors.
-    bad_shown: Vec<String>,
-}
-
-/// Reads the file into `engine`: customers registered one by one, purchases recorded in bulk.
-fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<Loaded, String> {
+/// Reads the file into `engine` with the crate's loader; errors ready to print.
+fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<LoadReport, String> {
     let file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
-    let mut reader = BufReader::with_capacity(1 << 20, file);
-    let mut loaded = Loaded { order: Vec::new(), lines: 0, purchases: 0, bad: 0, bad_shown: Vec::new() };
-    let mut purchases: Vec<(CustomerId, Day, Money)> = Vec::new();
-    let mut seen: Vec<bool> = Vec::new(); // by customer id: already in `order`
-    // Rows mostly come in time order: consecutive lines often carry the same date text.
-    let mut last_date: (Vec<u8>, Option<Day>) = (Vec::new(), None);
-    let mut raw: Vec<u8> = Vec::new();
-    let mut lineno = 0u64;
-
-    loop {
-        let line =
-            read_line_capped(&mut reader, &mut raw, MAX_LINE_BYTES).map_err(|e| format!("{path}: read error: {e}"))?;
-        if line == Line::End {
-            break;
-        }
-        lineno += 1;
-        let mut bytes = raw.as_slice();
-        if lineno == 1 {
-            bytes = bytes.strip_prefix("\u{feff}".as_bytes()).unwrap_or(bytes);
-            if let Line::TooLong(len) = line {
-                return Err(format!("{path}:1: expected the header {HEADER:?}, found a {}", too_long(len)));
-            }
-            if bytes != HEADER.as_bytes() {
-                return Err(format!(
-                    "{path}:1: expected the header {HEADER:?}, found {}",
-                    excerpt(&String::from_utf8_lossy(bytes))
-                ));
-            }
-            continue;
-        }
-        if bytes.is_empty() {
-            continue;
-        }
-        loaded.lines += 1;
-        let parsed = match line {
-            Line::TooLong(len) => Err(too_long(len)),
-            _ => parse_line(bytes, &mut last_date),
-        };
-        match parsed {
-            Ok((key, day, amount)) => {
-                let id = engine.customer(key).map_err(|e| format!("{path}:{lineno}: {e}"))?;
-                note_seen(id, &mut seen, &mut loaded.order);
-                purchases.push((id, day, amount));
-            }
-            Err(msg) => {
-                let msg = format!("{path}:{lineno}: {msg}");
-                if !skip_bad_lines {
-                    return Err(format!(
-                        "{msg}\nrfm: stopped at the first bad line (hint: fix it, or pass --skip-bad-lines to leave bad lines out)"
-                    ));
-                }
-                // The customer was seen even if its purchase is bad: a line with its three
-                // fields and a key still gives the key a row (a prospect, unless a good line
-                // has a purchase of it). A line too long to read has no fields.
-                if let Some(key) = key_of_bad_line(bytes).filter(|_| line == Line::Text) {
-                    let id = engine.customer(key).map_err(|e| format!("{path}:{lineno}: {e}"))?;
-                    note_seen(id, &mut seen, &mut loaded.order);
-                }
-                loaded.bad += 1;
-                if loaded.bad_shown.len() < SHOW_BAD {
-                    loaded.bad_shown.push(msg);
-                }
-            }
-        }
-    }
-    if lineno == 0 {
-        return Err(format!("{path}: empty file (expected the header {HEADER:?})"));
-    }
-    loaded.purchases = engine.record_purchases(purchases).map_err(|e| format!("{path}: recording purchases: {e}"))?;
-    Ok(loaded)
-}
-
-/// Adds `id` to `order` the first time it is seen.
-fn note_seen(id: CustomerId, seen: &mut Vec<bool>, order: &mut Vec<CustomerId>) {
-    let i = id.0 as usize;
-    if i >= seen.len() {
-        seen.resize(i + 1, false);
-    }
-    if !seen[i] {
-        seen[i] = true;
-        order.push(id);
-    }
-}
-
-/// The key of a bad line that still has three fields and a non-empty key.
-fn key_of_bad_line(bytes: &[u8]) -> Option<&str> {
-    let line = std::str::from_utf8(bytes).ok()?;
-    let mut fields = line.split(',');
-    match (fields.next(), fields.next(), fields.next(), fields.next()) {
-        (Some(key), Some(_), Some(_), None) if !key.is_empty() => Some(key),
-        _ => None,
-    }
-}
-
-/// One data line: (customer key, day, amount), or what is wrong with it.
-fn parse_line<'a>(bytes: &'a [u8], last_date: &mut (Vec<u8>, Option<Day>)) -> Result<(&'a str, Day, Money), String> {
-    let line = std::str::from_utf8(bytes).map_err(|e| format!("not valid UTF-8 ({e})"))?;
-    let mut fields = line.split(',');
-    let (Some(key), Some(date), Some(amount), None) = (fields.next(), fields.next(), fields.next(), fields.next())
-    else {
-        return Err(format!(
-            "expected 3 fields `customer_id,date,amount`, found {} in {}",
-            line.split(',').count(),
-            excerpt(line)
-        ));
-    };
-    if key.is_empty() {
-        return Err("empty customer_id".to_owned());
-    }
-    let day = match last_date {
-        (text, Some(day)) if text.as_slice() == date.as_bytes() => *day,
-        _ => {
-            let day = date.parse::<Day>().map_err(|e| e.to_string())?;
-            last_date.0.clear();
-            last_date.0.extend_from_slice(date.as_bytes());
-            last_date.1 = Some(day);
-            day
-        }
-    };
-    let amount = Money::parse(amount).map_err(|e| e.to_string())?;
-    Ok((key, day, amount))
+    let options = CsvOptions::new(path)
+        .columns(COLUMNS)
+        .skip_bad_records(skip_bad_lines)
+        .register_keys_of_bad_records(true)
+        .keep_errors(SHOW_BAD)
+        .threads(support::threads());
+    engine.load_purchases_csv(file, &options).map_err(|e| match e {
+        audience::Error::Csv { line, .. } if line > 0 && !skip_bad_lines => format!(
+            "{e}\nrfm: stopped at the first bad line (hint: fix it, or pass --skip-bad-lines to leave bad lines out)"
+        ),
+        e => e.to_string(),
+    })
 }
 
 enum WriteError {
@@ -331,22 +217,40 @@ impl From<audience::Error> for WriteError {
     }
 }
 
-/// The CSV report, one row per customer of `order`.
-fn write_report(engine: &Engine, order: &[CustomerId], out: &mut impl Write) -> Result<(), WriteError> {
+/// The CSV report, one row per customer, in id order: the order of first appearance (the
+/// engine is new, and the load registers keys in that order).
+fn write_report(engine: &Engine, out: &mut impl Write) -> Result<(), WriteError> {
     writeln!(out, "{OUT_HEADER}")?;
-    for &id in order {
+    for id in engine.customers().iter() {
         let key = engine.key_of(id).expect("registered by key");
         let stage = engine.stage_of(id)?.expect("every live customer has a stage after a refresh");
+        write_field(out, key)?;
         match engine.rfm_of(id)? {
             Some(s) => {
-                write!(out, "{key},{},{},", s.recency_days, s.frequency)?;
+                write!(out, ",{},{},", s.recency_days, s.frequency)?;
                 write_money(out, s.monetary)?;
                 writeln!(out, ",{},{},{},{},{stage}", s.r, s.f, s.m, s.segment)?;
             }
-            None => writeln!(out, "{key},,,,,,,,{stage}")?,
+            None => writeln!(out, ",,,,,,,,{stage}")?,
         }
     }
     Ok(())
+}
+
+/// `field` as RFC 4180 writes it: as it is, or double-quoted (quotes doubled) when it holds
+/// a comma, a quote or a line break.
+fn write_field(out: &mut impl Write, field: &str) -> io::Result<()> {
+    if !field.contains([',', '"', '\n', '\r']) {
+        return out.write_all(field.as_bytes());
+    }
+    out.write_all(b"\"")?;
+    for (i, part) in field.split('"').enumerate() {
+        if i > 0 {
+            out.write_all(b"\"\"")?;
+        }
+        out.write_all(part.as_bytes())?;
+    }
+    out.write_all(b"\"")
 }
 
 /// Minor units as major units with exactly two decimals: `-3.50`, `0.00`, `-0.05`. Works
@@ -359,7 +263,7 @@ fn write_money(out: &mut impl Write, minor: i64) -> io::Result<()> {
 
 fn summary(
     args: &Args,
-    loaded: &Loaded,
+    loaded: &LoadReport,
     report: &RefreshReport,
     [load_s, refresh_s, output_s]: [f64; 3],
     piped_away: bool,
@@ -368,21 +272,21 @@ fn summary(
     let _ = writeln!(
         e,
         "rfm: {path} as of {as_of}: {customers} customers ({scored} with a purchase), {purchases} purchase records \
-         from {lines} data lines",
+         from {lines} data records",
         path = args.path,
         as_of = report.as_of,
         customers = report.customers,
         scored = report.scored,
-        purchases = loaded.purchases,
-        lines = loaded.lines,
+        purchases = loaded.changed,
+        lines = loaded.records,
     );
     // Without --skip-bad-lines a bad line stops the run, so there is nothing to list then.
-    let _ = writeln!(e, "bad lines skipped: {}", loaded.bad);
-    for msg in &loaded.bad_shown {
+    let _ = writeln!(e, "bad lines skipped: {}", loaded.skipped);
+    for msg in &loaded.errors {
         let _ = writeln!(e, "  {msg}");
     }
-    if loaded.bad > loaded.bad_shown.len() as u64 {
-        let _ = writeln!(e, "  ... and {} more", loaded.bad - loaded.bad_shown.len() as u64);
+    if loaded.skipped > loaded.errors.len() as u64 {
+        let _ = writeln!(e, "  ... and {} more", loaded.skipped - loaded.errors.len() as u64);
     }
     let list = |items: &mut dyn Iterator<Item = (String, u64)>| {
         items.map(|(name, n)| format!("{name} {n}")).collect::<Vec<_>>().join(", ")
@@ -418,77 +322,77 @@ mod tests {
     }
 
     #[test]
-    fn lines() {
-        let mut cache = (Vec::new(), None);
-        let (k, d, m) = parse_line(b"a,2024-06-30T23:30:00-05:00,-0.5", &mut cache).unwrap();
-        assert_eq!((k, d.to_string(), m.minor()), ("a", "2024-07-01".to_owned(), -50));
-        for bad in [
-            "a,2024-02-30,1",
-            "a,2024-01-01,1.005",
-            "a,2024-01-01,NaN",
-            "a,2024-01-01",
-            "a,2024-01-01,1,2",
-            ",2024-01-01,1",
-        ] {
-            assert!(parse_line(bad.as_bytes(), &mut cache).is_err(), "{bad}");
-        }
-        assert!(parse_line(b"a,2024-01-01,1.005", &mut cache).unwrap_err().starts_with("invalid amount \"1.005\": "));
-    }
-
-    #[test]
-    fn bad_lines_quote_an_excerpt() {
-        let mut cache = (Vec::new(), None);
-        let line = format!("a,2024-01-01,1,{}", ",".repeat(10 << 20));
-        let e = parse_line(line.as_bytes(), &mut cache).unwrap_err();
-        assert!(e.starts_with("expected 3 fields `customer_id,date,amount`, found 10485764 in \"a,2024"), "{e}");
-        assert!(e.len() < 300 && e.ends_with(&format!("({} bytes)", line.len())), "{e}");
+    fn long_arguments_are_quoted_as_an_excerpt() {
         let e = parse_as_of(&"2".repeat(1000)).unwrap_err();
         assert!(e.starts_with("--as-of \"222") && e.contains("(1000 bytes)") && e.len() < 300, "{e}");
         let e = parse_args(["f.csv".to_owned(), format!("--{}", "x".repeat(1000))].into_iter()).err().unwrap();
         assert!(e.starts_with("unknown option \"--xxx") && e.len() < 300, "{e}");
     }
 
-    /// Loads `text` from a temporary file: the result, and the file's path.
-    fn load_text(text: &[u8], skip_bad_lines: bool) -> (Result<Loaded, String>, String) {
+    /// Runs the whole example on `text`: the report, or the error.
+    fn run_on(text: &[u8], skip_bad_lines: bool) -> (Result<String, String>, String) {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let path = std::env::temp_dir().join(format!("audience-rfm-test-{}-{n}.csv", std::process::id()));
         std::fs::write(&path, text).unwrap();
         let path = path.to_str().unwrap().to_owned();
-        let got = load(&mut Engine::new(), &path, skip_bad_lines);
+        let mut engine = Engine::new();
+        let got = load(&mut engine, &path, skip_bad_lines).and_then(|_| {
+            engine.refresh(Day::from_ymd(2024, 6, 30).unwrap()).map_err(|e| e.to_string())?;
+            let mut out = Vec::new();
+            write_report(&engine, &mut out).map_err(|_| "write".to_owned())?;
+            Ok(String::from_utf8(out).unwrap())
+        });
         let _ = std::fs::remove_file(&path);
         (got, path)
     }
 
     #[test]
-    fn a_line_longer_than_the_cap_is_a_bad_line() {
-        let long = format!("b,2024-01-01,{}", "1".repeat(MAX_LINE_BYTES));
-        let text = format!("{HEADER}\r\na,2024-01-01,10\r\n{long}\r\nc,2024-01-02,5\r\n");
-        let (got, path) = load_text(text.as_bytes(), false);
-        let e = got.err().unwrap();
-        let want = format!("{path}:3: line longer than 1 MiB ({} bytes; hint: ", long.len());
-        assert!(e.starts_with(&want) && e.len() < 500, "{e}");
-
-        let (got, _) = load_text(text.as_bytes(), true);
-        let loaded = got.unwrap();
-        assert_eq!((loaded.lines, loaded.bad, loaded.order.len()), (3, 1, 2), "the too-long line gives no key");
-        assert!(loaded.bad_shown[0].contains(":3: line longer than 1 MiB"), "{:?}", loaded.bad_shown);
+    fn keys_with_commas_quotes_and_line_breaks_round_trip() {
+        let keys = ["plain", "a,b", "say \"hi\"", "two\nlines", "cr\rkey", "高消费", " spaced "];
+        let mut text = "amount,customer_id,date\r\n".to_owned();
+        for (i, k) in keys.iter().enumerate() {
+            let quoted = format!("\"{}\"", k.replace('"', "\"\""));
+            text.push_str(&format!("{}.50,{quoted},2024-06-0{}\r\n", i + 1, i + 1));
+        }
+        let (report, _) = run_on(text.as_bytes(), false);
+        let report = report.unwrap();
+        let mut r = csv::ReaderBuilder::new().from_reader(report.as_bytes());
+        assert_eq!(r.headers().unwrap().iter().collect::<Vec<_>>(), OUT_HEADER.split(',').collect::<Vec<_>>());
+        let rows: Vec<csv::StringRecord> = r.records().map(Result::unwrap).collect();
+        assert_eq!(rows.iter().map(|r| r[0].to_owned()).collect::<Vec<_>>(), keys, "in order of first appearance");
+        assert_eq!(&rows[1][3], "2.50");
     }
 
     #[test]
-    fn a_bad_header_is_quoted_as_an_excerpt() {
-        let (got, path) = load_text(format!("{}\na,2024-01-01,1\n", "h".repeat(2 * MAX_LINE_BYTES)).as_bytes(), true);
-        let e = got.err().unwrap();
-        let want = format!(
-            "{path}:1: expected the header \"customer_id,date,amount\", found a line longer than 1 MiB ({} bytes",
-            2 * MAX_LINE_BYTES
-        );
-        assert!(e.starts_with(&want), "{e}");
-        let (got, path) = load_text(format!("\u{feff}customer_id,date,amount,{}\n", "x".repeat(500)).as_bytes(), false);
-        let e = got.err().unwrap();
-        let want =
-            format!("{path}:1: expected the header \"customer_id,date,amount\", found \"customer_id,date,amount,xx");
-        assert!(e.starts_with(&want) && e.ends_with("(524 bytes)") && e.len() < 300, "{e}");
+    fn a_bad_line_stops_the_run_unless_skipped() {
+        let text = "customer_id,date,amount\na,2024-01-01,10\nb,2024-01-01,1.005\nc,2024-02-30,1\nd,2024-01-01\n";
+        let (got, path) = run_on(text.as_bytes(), false);
+        let e = got.unwrap_err();
+        assert!(e.starts_with(&format!("{path}:3: invalid amount \"1.005\"")), "{e}");
+        assert!(e.contains("(column 3, \"amount\")") && e.contains("--skip-bad-lines"), "{e}");
+        // Skipped: b and c keep a row (their fields are all there), d does not.
+        let (got, _) = run_on(text.as_bytes(), true);
+        let report = got.unwrap();
+        let keys: Vec<&str> = report.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+        assert_eq!(keys, ["a", "b", "c"]);
+        assert!(report.ends_with("b,,,,,,,,prospect\nc,,,,,,,,prospect\n"), "{report}");
+    }
+
+    #[test]
+    fn headers_and_long_lines() {
+        let (got, path) = run_on(b"", false);
+        assert!(got.unwrap_err().starts_with(&format!("{path}:1: empty input, expected a header line")));
+        let (got, _) = run_on(b"customer,date,amount\na,2024-01-01,1\n", false);
+        let e = got.unwrap_err();
+        assert!(e.contains("the header has no column \"customer_id\""), "{e}");
+        let long =
+            format!("customer_id,date,amount\na,2024-01-01,10\nb,2024-01-01,{}\nc,2024-01-02,5\n", "1".repeat(2 << 20));
+        let (got, path) = run_on(long.as_bytes(), false);
+        let e = got.unwrap_err();
+        assert!(e.starts_with(&format!("{path}:3: record longer than 1 MiB")) && e.len() < 500, "{e}");
+        let (got, _) = run_on(long.as_bytes(), true);
+        assert_eq!(got.unwrap().lines().count(), 3, "the too-long record gives no key");
     }
 
     #[test]

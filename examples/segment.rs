@@ -7,8 +7,9 @@
 //! ```
 //!
 //! `PAIRS.csv` and `ATTRS.csv` are read exactly as the `query` example reads them (the same
-//! code, `support/load.rs`): headerless `customer_key,tag` and `customer_key,name,value`
-//! lines, RFC 4180 quoting, a bad line an error naming the file and line.
+//! code, `support/load.rs`, with the crate's CSV loaders): headerless `customer_key,tag` and
+//! `customer_key,name,value` records, RFC 4180 quoting, a bad record an error naming the
+//! file, line and column.
 //!
 //! `PLAN.json` is a [`SegmentPlan`] in its serde form, ordered rules and a fallback:
 //!

@@ -237,6 +237,8 @@ mod error;
 mod feed;
 mod history;
 mod id;
+#[cfg(feature = "csv")]
+mod ingest;
 mod lifecycle;
 mod persist;
 mod profile;
@@ -252,12 +254,14 @@ pub use audience::{Audience, Iter, Page};
 pub use customers::{CustomerMerge, MAX_CUSTOMER_KEY_LEN};
 pub use engine::{AsQuery, Engine, Reader, Stats};
 pub use error::{
-    AliasClash, AmountProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem,
-    PortableProblem, Result, UsedBy,
+    AliasClash, AmountProblem, CsvColumn, CsvProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem,
+    NameProblem, PlanProblem, PortableProblem, Result, UsedBy,
 };
 pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
+#[cfg(feature = "csv")]
+pub use ingest::{Column, CsvOptions, LoadReport, MAX_RECORD_BYTES};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
 pub use persist::journal::{OpenReport, SyncPolicy, TornTail};
 pub use profile::{

@@ -296,7 +296,7 @@ fn an_unreadable_or_bad_file_exits_1_naming_it() {
     fails(&[&pairs, &dir.path("missing.json")], 1, &["cannot open", "missing.json"]);
     fails(&[&pairs, &plan, "--attrs", &missing], 1, &["cannot open", "missing.csv"]);
     let bad_pairs = dir.file("bad_pairs.csv", "alice,vip\nbob\n");
-    fails(&[&bad_pairs, &plan], 1, &["bad_pairs.csv:2: expected `customer_key,tag`"]);
+    fails(&[&bad_pairs, &plan], 1, &["bad_pairs.csv:2: expected 2 fields, found 1"]);
     let bad_attrs = dir.file("bad_attrs.csv", "alice,age,34\nbob,age,x\n");
     fails(&[&pairs, &plan, "--attrs", &bad_attrs], 1, &["bad_attrs.csv:2: invalid value \"x\""]);
     // A directory is not a plan.

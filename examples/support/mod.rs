@@ -1,5 +1,5 @@
-//! What the examples share for reading untrusted text: a line reader with a length cap and
-//! bounded quoting of input in error messages.
+//! What the examples share for reading untrusted text: a line reader with a length cap,
+//! bounded quoting of input in error messages, and the loaders' thread count.
 //!
 //! Included by each example with `#[path = "support/mod.rs"] mod support;` (cargo builds
 //! only `examples/*.rs` and `examples/*/main.rs` as examples, so this file is not one). The
@@ -8,8 +8,17 @@
 //! (`rfm`) does not compile it. The peer harness's `tags.bin` reader, for the benchmark
 //! examples, is `support/tags_bin.rs`.
 
+// Each example uses some of these helpers, not all.
+#![allow(dead_code)]
+
 use std::fmt;
 use std::io::{self, BufRead, Read};
+
+/// The threads the crate's CSV loaders parse on: `AUDIENCE_THREADS` when set to a number,
+/// else 0 (the machine's).
+pub fn threads() -> usize {
+    std::env::var("AUDIENCE_THREADS").ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+}
 
 /// The longest line an example reads: 1 MiB, its line break not counted. A longer line is an
 /// error (or a skipped line), never a buffer of its full length.

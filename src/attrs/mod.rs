@@ -158,6 +158,12 @@ impl Attrs {
         Ok(())
     }
 
+    #[cfg(feature = "csv")]
+    /// Whether [`Attrs::define`] of `raw` would succeed, changing nothing.
+    pub(crate) fn check_define(&self, raw: &str) -> Result<()> {
+        check_writable(&normalize_attr(raw)?)
+    }
+
     /// Sets live customer `customer`'s value of `raw` (created if new); the previous value.
     pub(crate) fn set(&mut self, customer: u32, raw: &str, value: i64) -> Result<Option<i64>> {
         let norm = normalize_attr(raw)?;

@@ -162,6 +162,12 @@ pub(super) struct Keys {
     key_bytes: usize,
 }
 
+/// A key's shard (from the low half of its 64-bit hash) and the 32 bits the table keeps
+/// (the high half), so a shard's keys spread over all of their buckets and tags.
+fn split(h: u64) -> (usize, u32) {
+    (h as usize % SHARDS, (h >> 32) as u32)
+}
+
 /// The table's 64-bit hash of a key's 32 bits, made again from those bits alone when the
 /// table grows: the bits in the low half (the bucket index) and a multiple in the high
 /// half (the tag).
@@ -172,19 +178,33 @@ fn spread(hash: u32) -> u64 {
 impl Keys {
     /// The id `key` belongs to.
     pub(super) fn get(&self, key: &str) -> Option<CustomerId> {
+        self.get_hashed(key, self.hash_of(key))
+    }
+
+    /// [`Keys::get`] with `key`'s [`Keys::hash_of`], computed once by a caller that also
+    /// needs it elsewhere (a bulk load hashes each key once, on any thread).
+    pub(super) fn get_hashed(&self, key: &str, h: u64) -> Option<CustomerId> {
         if self.len == 0 {
             return None;
         }
-        let (shard, hash) = self.hash(key);
+        let (shard, hash) = split(h);
         let found = self.table[shard].find(spread(hash), |&(id, h)| h == hash && self.key_of(id) == Some(key));
         found.map(|&(id, _)| CustomerId(id))
     }
 
-    /// `key`'s shard (from the low half of its 64-bit hash) and the 32 bits the table keeps
-    /// (the high half), so a shard's keys spread over all of their buckets and tags.
+    /// `key`'s 64-bit hash with this directory's seed (kept by its clones).
+    pub(super) fn hash_of(&self, key: &str) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[cfg(feature = "csv")]
+    /// The hasher, for hashing keys away from the directory (on other threads).
+    pub(super) fn hasher(&self) -> &RandomState {
+        &self.hasher
+    }
+
     fn hash(&self, key: &str) -> (usize, u32) {
-        let h = self.hasher.hash_one(key);
-        (h as usize % SHARDS, (h >> 32) as u32)
+        split(self.hash_of(key))
     }
 
     /// `id`'s key, if it has one.
@@ -201,6 +221,12 @@ impl Keys {
 
     /// Adds `key` (no key yet) for `id` (above every id that ever had a key here).
     pub(super) fn insert(&mut self, key: &str, id: CustomerId) {
+        self.insert_hashed(key, id, self.hash_of(key));
+    }
+
+    /// [`Keys::insert`] with `key`'s [`Keys::hash_of`].
+    pub(super) fn insert_hashed(&mut self, key: &str, id: CustomerId, h: u64) {
+        debug_assert_eq!(h, self.hash_of(key));
         debug_assert!(self.chunks.last().is_none_or(|c| c.id(c.len() - 1) < id.0), "ids in order");
         if self.table.is_empty() {
             self.table = (0..SHARDS).map(|_| Arc::default()).collect();
@@ -218,7 +244,7 @@ impl Keys {
                 Arc::make_mut(&mut self.firsts).push(id.0);
             }
         }
-        let (shard, hash) = self.hash(key);
+        let (shard, hash) = split(h);
         Arc::make_mut(&mut self.table[shard]).insert_unique(spread(hash), (id.0, hash), |&(_, h)| spread(h));
         self.len += 1;
         self.key_bytes += key.len();

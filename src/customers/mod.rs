@@ -11,6 +11,7 @@
 //! empty (and costing one length test per lookup miss) until the first merge.
 
 mod keys;
+mod stage;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 
 use keys::Keys;
+pub(crate) use stage::{Staged, key_problem};
 
 use crate::error::{Error, KeyProblem, Result};
 use crate::id::CustomerId;

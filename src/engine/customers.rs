@@ -33,6 +33,29 @@ impl Engine {
         self.logged(apply, |&id| (!known).then_some(Op::Customer { key, id }))
     }
 
+    /// Registers the keys a bulk load staged ([`Directory::stage`](crate::customers::Directory::stage)),
+    /// each with the id it was given, as one journal record.
+    pub(crate) fn commit_customers(&mut self, staged: &crate::customers::Staged) -> Result<()> {
+        if staged.len() == 0 {
+            return Ok(());
+        }
+        let apply = |e: &mut Engine| {
+            e.customers.commit(staged);
+            if e.tags.notes_touches() {
+                let end = staged.first_id() + staged.len() as u64;
+                let mut range = RoaringBitmap::new();
+                range.insert_range(staged.first_id() as u32..=(end - 1) as u32);
+                e.tags.touch(&range); // new customers land in an applied plan's segments
+            }
+            Ok(())
+        };
+        let op = || Op::Customers {
+            first: CustomerId(staged.first_id() as u32),
+            keys: staged.keys().map(|(_, key)| key).collect(),
+        };
+        self.logged(apply, |()| Some(op()))
+    }
+
     /// Registers a customer by a dense id the caller already has (for users whose customers
     /// are already numbered), returning it. Registering a live id again changes nothing; a
     /// removed id registered again is a live customer with no tags (the caller owns its id

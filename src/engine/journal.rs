@@ -106,6 +106,12 @@ pub(crate) enum Op<'a> {
         id: CustomerId,
     },
     CustomerId(CustomerId),
+    /// A bulk load's new keys, which got ids `first, first + 1, ...` in this order
+    /// (checked when replayed).
+    Customers {
+        first: CustomerId,
+        keys: Vec<&'a str>,
+    },
     CustomerIdRange(std::ops::Range<u32>),
     RemoveCustomer(CustomerId),
     RemoveCustomers(Cow<'a, RoaringBitmap>),
@@ -311,6 +317,7 @@ impl Op<'_> {
             Op::ApplyPlan { .. } => (36, "apply_plan"),
             Op::DefineRuleTag { .. } => (37, "define_rule_tag"),
             Op::RefreshRules => (38, "refresh_rules"),
+            Op::Customers { .. } => (39, "customers (a bulk load's new keys)"),
         }
     }
 
@@ -323,6 +330,11 @@ impl Op<'_> {
                 e.u32(id.0);
             }
             Op::CustomerId(id) | Op::RemoveCustomer(id) => e.u32(id.0),
+            Op::Customers { first, keys } => {
+                e.u32(first.0);
+                e.len(keys.len());
+                keys.iter().for_each(|k| e.str(k));
+            }
             Op::CustomerIdRange(r) => {
                 e.u32(r.start);
                 e.u32(r.end);
@@ -415,6 +427,11 @@ impl<'a> Op<'a> {
         let op = match d.u8("operation")? {
             1 => Op::Customer { key: d.str("key")?, id: get_customer(d)? },
             2 => Op::CustomerId(get_customer(d)?),
+            39 => {
+                let first = get_customer(d)?;
+                let n = d.len(4, "key count")?;
+                Op::Customers { first, keys: (0..n).map(|_| d.str("key")).collect::<Result<Vec<_>>>()? }
+            }
             3 => Op::CustomerIdRange(d.u32("range start")?..d.u32("range end")?),
             4 => Op::RemoveCustomer(get_customer(d)?),
             5 => Op::RemoveCustomers(Cow::Owned(d.bitmap("audience")?)),
@@ -574,6 +591,25 @@ impl Engine {
                 r => r.map(drop),
             },
             Op::CustomerId(id) => self.customer_id(id).map(drop),
+            Op::Customers { first, keys } => {
+                let dir = &self.customers;
+                let hashed: Vec<(&str, u64)> = keys.iter().map(|k| (*k, dir.hash_key(k))).collect();
+                if let Some((key, _)) = hashed.iter().find(|(k, h)| dir.lookup(k, *h).is_some()) {
+                    return Err(fail(format!("customer {key:?} is not new")));
+                }
+                if let Some(problem) = keys.iter().find_map(|k| crate::customers::key_problem(k)) {
+                    return Err(fail(format!("a key: {problem}")));
+                }
+                let mut staged = dir.stage();
+                let ids = staged.resolve(&hashed, 1).map_err(|e| fail(e.to_string()))?;
+                let want = (0..keys.len() as u64).map(|i| u64::from(first.0) + i);
+                if let Some((i, (got, want))) =
+                    ids.iter().zip(want).enumerate().find(|(_, (g, w))| u64::from(g.0) != *w)
+                {
+                    return Err(fail(format!("customer {:?} got id {got}, the journal says {want}", keys[i])));
+                }
+                self.commit_customers(&staged)
+            }
             Op::CustomerIdRange(r) => self.customer_id_range(r).map(drop),
             Op::RemoveCustomer(id) => self.remove_customer(id),
             Op::RemoveCustomers(a) => self.remove_customers(&a.into_owned().into()).map(drop),
@@ -669,6 +705,8 @@ mod tests {
         let ops = vec![
             Op::Customer { key: "ann@example.com", id: CustomerId(7) },
             Op::CustomerId(CustomerId(u32::MAX)),
+            Op::Customers { first: CustomerId(3), keys: vec!["a", "高消费", "c,d"] },
+            Op::Customers { first: CustomerId(0), keys: vec![] },
             Op::CustomerIdRange(3..9),
             Op::RemoveCustomer(CustomerId(1)),
             Op::RemoveCustomers(Cow::Borrowed(&bits)),

@@ -34,6 +34,8 @@ mod customers;
 mod expiry;
 mod history;
 pub(crate) mod journal;
+#[cfg(feature = "csv")]
+mod load;
 mod persist;
 mod profiles;
 mod queries;

@@ -19,13 +19,14 @@
 
 use crate::id::{CustomerId, TagId, TagKind};
 use crate::span::Span;
+use problems::ColumnNote;
 
 mod problems;
 mod render;
 
 pub use problems::{
-    AliasClash, AmountProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem,
-    PortableProblem, UsedBy,
+    AliasClash, AmountProblem, CsvColumn, CsvProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem,
+    PlanProblem, PortableProblem, UsedBy,
 };
 pub(crate) use render::*;
 
@@ -530,6 +531,30 @@ pub enum Error {
         found: u32,
         /// The version this build reads.
         supported: u32,
+    },
+
+    /// A record of a CSV input that cannot be loaded, or an input that cannot be read, from
+    /// the engine's CSV loaders ([`Engine::load_tags_csv`](crate::Engine::load_tags_csv) and
+    /// the others; feature `csv`): prints as `input:line: what is wrong (hint: ...)`, then
+    /// the column at fault if one is.
+    ///
+    /// ```
+    /// use audience::{CsvProblem, CsvOptions, Engine, Error};
+    /// let mut engine = Engine::new();
+    /// let err = engine.load_tags_csv("a,vip\nb\n".as_bytes(), &CsvOptions::new("t.csv")).unwrap_err();
+    /// assert!(matches!(&err, Error::Csv { line: 2, problem: CsvProblem::FieldCount { expected: 2, found: 1 }, .. }));
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    #[error("{input}:{line}: {problem}{}", ColumnNote(column.as_ref()))]
+    Csv {
+        /// The input's name, as given to [`CsvOptions::new`](crate::CsvOptions::new).
+        input: String,
+        /// The line the record starts on (counting line breaks, from 1).
+        line: u64,
+        /// The column at fault, if one is.
+        column: Option<CsvColumn>,
+        /// What is wrong; prints with a hint.
+        problem: CsvProblem,
     },
 
     /// Bytes that are not one bitmap of the [portable Roaring format], from

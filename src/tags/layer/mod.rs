@@ -184,6 +184,17 @@ impl Tags {
         }
     }
 
+    #[cfg(feature = "csv")]
+    /// Whether [`Tags::ensure`] of `name` would succeed, changing nothing: its errors, or
+    /// the existing tag's id (`None` for a name it would create).
+    pub(crate) fn check_ensure(&self, name: &str) -> Result<Option<TagId>> {
+        let norm = normalize_tag(name)?;
+        match self.writable(&norm)? {
+            Some(id) => Ok(Some(id)),
+            None => self.pool.validate_new(&norm).map(|()| None),
+        }
+    }
+
     /// The tag a write of `norm` (normalized) goes to: the tag of that name, else the tag an
     /// alias of that name points at, else `None` (a new name). Refused when a layer owns the
     /// name, or the tag the alias points at ([`Error::DerivedName`], as for its own name).
