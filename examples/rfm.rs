@@ -183,6 +183,13 @@ fn run(args: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `--skip-bad-lines` would have gone past a load's error (a bad record, not a bad
+/// header or a read error).
+fn skippable(problem: &audience::CsvProblem) -> bool {
+    use audience::CsvProblem as P;
+    !matches!(problem, P::MissingColumn { .. } | P::NoHeader | P::Columns { .. } | P::Read { .. })
+}
+
 /// Reads the file into `engine` with the crate's loader; errors ready to print.
 fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<LoadReport, String> {
     let file = File::open(path).map_err(|e| format!("cannot open {path}: {e}"))?;
@@ -193,7 +200,7 @@ fn load(engine: &mut Engine, path: &str, skip_bad_lines: bool) -> Result<LoadRep
         .keep_errors(SHOW_BAD)
         .threads(support::threads());
     engine.load_purchases_csv(file, &options).map_err(|e| match e {
-        audience::Error::Csv { line, .. } if line > 0 && !skip_bad_lines => format!(
+        audience::Error::Csv { ref problem, .. } if !skip_bad_lines && skippable(problem) => format!(
             "{e}\nrfm: stopped at the first bad line (hint: fix it, or pass --skip-bad-lines to leave bad lines out)"
         ),
         e => e.to_string(),
@@ -385,7 +392,7 @@ mod tests {
         assert!(got.unwrap_err().starts_with(&format!("{path}:1: empty input, expected a header line")));
         let (got, _) = run_on(b"customer,date,amount\na,2024-01-01,1\n", false);
         let e = got.unwrap_err();
-        assert!(e.contains("the header has no column \"customer_id\""), "{e}");
+        assert!(e.contains("the header has no column \"customer_id\"") && !e.contains("--skip-bad-lines"), "{e}");
         let long =
             format!("customer_id,date,amount\na,2024-01-01,10\nb,2024-01-01,{}\nc,2024-01-02,5\n", "1".repeat(2 << 20));
         let (got, path) = run_on(long.as_bytes(), false);

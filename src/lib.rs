@@ -261,7 +261,7 @@ pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
 #[cfg(feature = "csv")]
-pub use ingest::{Column, CsvOptions, LoadReport, MAX_RECORD_BYTES};
+pub use ingest::{Column, CsvOptions, LoadReport, MAX_RECORD_BYTES, MAX_THREADS};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
 pub use persist::journal::{OpenReport, SyncPolicy, TornTail};
 pub use profile::{

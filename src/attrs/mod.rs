@@ -158,6 +158,12 @@ impl Attrs {
         Ok(())
     }
 
+    /// Whether `raw` (normalized) names an attribute.
+    #[cfg(feature = "csv")]
+    pub(crate) fn contains(&self, raw: &str) -> bool {
+        normalize_attr(raw).is_ok_and(|n| self.get(&n).is_some())
+    }
+
     #[cfg(feature = "csv")]
     /// Whether [`Attrs::define`] of `raw` would succeed, changing nothing.
     pub(crate) fn check_define(&self, raw: &str) -> Result<()> {

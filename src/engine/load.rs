@@ -93,9 +93,11 @@ impl Engine {
                     report.new_names += (self.tags.len() - before) as u64;
                 }
                 (_, Name::Known(_)) => {
-                    let before = self.attrs.len();
-                    self.define_attr(name)?;
-                    report.new_names += (self.attrs.len() - before) as u64;
+                    // An attribute the engine has needs no journal record.
+                    if !self.attrs.contains(name) {
+                        self.define_attr(name)?;
+                        report.new_names += 1;
+                    }
                 }
             }
         }

@@ -19,7 +19,7 @@
 
 use crate::id::{CustomerId, TagId, TagKind};
 use crate::span::Span;
-use problems::ColumnNote;
+use problems::{ColumnNote, LineNote};
 
 mod problems;
 mod render;
@@ -539,17 +539,20 @@ pub enum Error {
     /// the column at fault if one is.
     ///
     /// ```
+    /// # #[cfg(feature = "csv")] {
     /// use audience::{CsvProblem, CsvOptions, Engine, Error};
     /// let mut engine = Engine::new();
     /// let err = engine.load_tags_csv("a,vip\nb\n".as_bytes(), &CsvOptions::new("t.csv")).unwrap_err();
     /// assert!(matches!(&err, Error::Csv { line: 2, problem: CsvProblem::FieldCount { expected: 2, found: 1 }, .. }));
-    /// # Ok::<(), audience::Error>(())
+    /// assert_eq!(err.to_string(), "t.csv:2: expected 2 fields, found 1 (hint: double-quote a field that holds the delimiter: \"a, b\")");
+    /// # }
     /// ```
-    #[error("{input}:{line}: {problem}{}", ColumnNote(column.as_ref()))]
+    #[error("{input}{}: {problem}{}", LineNote(*line), ColumnNote(column.as_ref()))]
     Csv {
         /// The input's name, as given to [`CsvOptions::new`](crate::CsvOptions::new).
         input: String,
-        /// The line the record starts on (counting line breaks, from 1).
+        /// The line the record starts on (counting line breaks, from 1); 0 for an error of
+        /// the options (no line is at fault), which prints without one.
         line: u64,
         /// The column at fault, if one is.
         column: Option<CsvColumn>,

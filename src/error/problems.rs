@@ -693,6 +693,15 @@ pub struct CsvColumn {
     pub name: String,
 }
 
+/// `:12`, or nothing for line 0.
+pub(crate) struct LineNote(pub(crate) u64);
+
+impl fmt::Display for LineNote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 > 0 { write!(f, ":{}", self.0) } else { Ok(()) }
+    }
+}
+
 /// ` (column 3, "amount")`, or nothing.
 pub(crate) struct ColumnNote<'a>(pub(crate) Option<&'a CsvColumn>);
 

@@ -2,11 +2,12 @@
 //! order on the calling thread, then everything applied at once.
 //!
 //! - **Parse** ([`parse_block`], any thread): each record is checked (field count, UTF-8,
-//!   key, value), its key hashed and looked up in the directory and among the keys staged
-//!   so far (read-only), its tag or attribute name numbered within the block.
-//! - **Merge** ([`Load::merge`], in order): keys not found are staged (numbered in order
-//!   of first appearance), names checked against the engine once per block, bad records
-//!   stop the load or are counted.
+//!   key, value), its key hashed and looked up in the directory (read-only), its tag or
+//!   attribute name numbered within the block.
+//! - **Merge** ([`Load::merge`], in order): names checked against the engine once per
+//!   block, bad records stop the load or are counted, keys not in the directory resolved
+//!   among the staged ones ([`Staged::resolve`], by shard, on the threads) and the new ones
+//!   numbered in order of first appearance.
 //! - **Apply** (the engine's, with what [`read`] returns): new names, new keys, then one
 //!   bulk write. Before it the engine is untouched, so a load that stops has changed
 //!   nothing.
@@ -14,7 +15,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use super::parse::{Blocks, Dialect, Parser, Record};
+use super::parse::{Blocks, Dialect, Lines, Parser, Record};
 use super::{Column, CsvOptions, LoadReport};
 use crate::attrs::Attrs;
 use crate::customers::{Directory, Staged, key_problem};
@@ -53,6 +54,9 @@ struct Shape {
     names: Vec<String>,
     /// Fields a record must have.
     width: usize,
+    /// Errors a block keeps: as many as the load reports (at least the first, which stops a
+    /// load that does not skip).
+    keep: usize,
 }
 
 impl Shape {
@@ -113,6 +117,10 @@ struct Lookup<'a> {
     hasher: foldhash::fast::RandomState,
 }
 
+/// A bad row whose error was not kept: past the first [`Shape::keep`] of its block (the
+/// load keeps no more than that of the whole input, and blocks merge in order).
+const UNKEPT: u32 = u32::MAX;
+
 /// Parses `block` (the input's end when `last`) on from `parser`.
 fn parse_block(shape: &Shape, lookup: &Lookup<'_>, mut parser: Parser, block: &[u8], last: bool) -> Batch {
     use std::hash::BuildHasher;
@@ -128,8 +136,13 @@ fn parse_block(shape: &Shape, lookup: &Lookup<'_>, mut parser: Parser, block: &[
     let mut last_date: (Vec<u8>, Option<Day>) = (Vec::new(), None);
     let mut each = |r: &Record<'_>| {
         let bad = |batch: &mut Batch, key: Key, column: Option<usize>, problem: CsvProblem| {
-            batch.errors.push(shape.error(r.line, column, problem));
-            batch.rows.push(Row { line: r.line, key, value: Value::Bad(batch.errors.len() as u32 - 1) });
+            let value = if batch.errors.len() < shape.keep {
+                batch.errors.push(shape.error(r.line, column, problem));
+                Value::Bad(batch.errors.len() as u32 - 1)
+            } else {
+                Value::Bad(UNKEPT)
+            };
+            batch.rows.push(Row { line: r.line, key, value });
         };
         if let Some(len) = r.too_long {
             bad(&mut batch, Key::None, None, CsvProblem::TooLong { len });
@@ -281,25 +294,30 @@ impl Load<'_> {
         for (name, _) in &batch.names {
             names.push(self.name(name));
         }
-        // The bad rows with their errors, and the keys to stage, in order.
-        let mut errors: Vec<(usize, Error)> = Vec::new();
+        // The bad rows with their errors (the first few only), and the keys to stage, in
+        // order.
+        let mut errors: Vec<(usize, Option<Error>)> = Vec::new();
+        let mut kept = self.out.report.errors.len();
         let mut todo: Vec<(&str, u64)> = Vec::with_capacity(batch.rows.len());
         for (i, row) in batch.rows.iter().enumerate() {
+            let keep = kept < self.shape.keep;
             let bad = match row.value {
-                Value::Bad(e) => Some(batch.errors[e as usize].clone()),
+                Value::Bad(UNKEPT) => Some(None),
+                Value::Bad(e) => Some(keep.then(|| batch.errors[e as usize].clone())),
                 Value::Tag(n) | Value::Attr(n, _) => match names[n as usize] {
                     Ok(_) => None,
                     Err(refused) => {
                         let Name::Refused(e) = &self.out.names[refused].1 else { unreachable!("refused") };
-                        Some(self.shape.error(row.line, Some(1), CsvProblem::Invalid(e.clone())))
+                        Some(keep.then(|| self.shape.error(row.line, Some(1), CsvProblem::Invalid(e.clone()))))
                     }
                 },
                 Value::Purchase(..) => None,
             };
-            if let Some(error) = &bad
-                && !self.options.skip_bad
-            {
-                return Err(error.clone());
+            if let Some(error) = &bad {
+                if !self.options.skip_bad {
+                    return Err(error.clone().expect("the first error of a load is kept"));
+                }
+                kept += usize::from(error.is_some());
             }
             let staged = bad.is_none() || self.options.keys_of_bad_records;
             if let (true, Key::New { at, len, hash }) = (staged, row.key) {
@@ -322,7 +340,9 @@ impl Load<'_> {
             };
             if let Some(error) = bad {
                 self.out.report.skipped += 1;
-                if self.out.report.errors.len() < self.options.keep_errors {
+                if let Some(error) = error
+                    && self.out.report.errors.len() < self.options.keep_errors
+                {
                     self.out.report.errors.push(error);
                 }
                 continue;
@@ -400,22 +420,31 @@ pub(crate) fn read(layers: Layers<'_>, input: impl Read, options: &CsvOptions, k
     let threads = options.thread_count().max(1);
     let mut parser = Some(parser);
     let mut pending = Some((first, first_last));
+    let mut failed: Option<Error> = None;
     let dir = layers.dir;
     let lookup = Lookup { dir, hasher: dir.key_hasher() };
     loop {
         // A round: up to `threads` blocks, the first parsed on from `parser`, the others
         // from fresh parsers on other threads.
         let mut round: Vec<(Vec<u8>, bool, u64)> = Vec::with_capacity(threads);
-        let mut line = parser.as_ref().map_or(1, Parser::line);
-        while round.len() < threads {
+        // Where each block starts, for a fresh parser's line numbers.
+        let mut at = parser.as_ref().map_or(Lines { line: 1, cr: false }, Parser::lines);
+        while round.len() < threads && failed.is_none() {
             let next = match pending.take() {
                 Some(b) => Some(b),
-                None => blocks.next_block().map_err(|e| read_error(e, line))?,
+                // A read error is returned once the blocks before it are taken: a bad
+                // record in them comes first, whatever the thread count.
+                None => blocks.next_block().unwrap_or_else(|e| {
+                    failed = Some(read_error(e, at.line));
+                    None
+                }),
             };
             let Some((block, last)) = next else { break };
-            let newlines = if threads > 1 { block.iter().filter(|&&b| b == b'\n').count() as u64 } else { 0 };
-            round.push((block, last, line));
-            line += newlines;
+            let start = at.fresh(block.first().copied());
+            if threads > 1 {
+                at.advance(&block);
+            }
+            round.push((block, last, start));
             if last {
                 break;
             }
@@ -449,9 +478,12 @@ pub(crate) fn read(layers: Layers<'_>, input: impl Read, options: &CsvOptions, k
             previous = batch.parser;
         }
         parser = previous;
-        if round.last().is_some_and(|r| r.1) {
+        if round.last().is_some_and(|r| r.1) || failed.is_some() {
             break;
         }
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     load.out.report.bytes = blocks.bytes;
     load.out.report.new_customers = load.out.staged.len() as u64;
@@ -507,10 +539,15 @@ fn shape(
     let mut head: Option<Head> = None;
     loop {
         let mut grab = |r: &Record<'_>| {
+            let few = r.fields <= MAX_HEADER_FIELDS;
             head = Some(Head {
                 line: r.line,
                 count: r.fields,
-                fields: (0..r.fields).map(|i| r.field(i).unwrap_or_default().to_vec()).collect(),
+                fields: if few {
+                    (0..r.fields).map(|i| r.field(i).unwrap_or_default().to_vec()).collect()
+                } else {
+                    vec![]
+                },
                 too_long: r.too_long,
             });
             false
@@ -546,7 +583,10 @@ fn shape(
         |line: u64, problem: CsvProblem| Error::Csv { input: options.input.clone(), line, column: None, problem };
     let (at, names, width) = if options.header {
         let Some(Head { line, count, fields, too_long }) = head else {
-            return Err(header_error(1, CsvProblem::NoHeader));
+            // No record at all, or none complete in the first few MiB.
+            let problem =
+                if *first_last { CsvProblem::NoHeader } else { CsvProblem::TooLong { len: first.len() as u64 } };
+            return Err(header_error(1, problem));
         };
         if let Some(len) = too_long {
             return Err(header_error(line, CsvProblem::TooLong { len }));
@@ -574,7 +614,7 @@ fn shape(
                 })?,
             };
             at.push(i);
-            names.push(header.get(i).cloned().unwrap_or_else(|| wanted[c].to_owned()));
+            names.push(header.get(i).map_or_else(|| wanted[c].to_owned(), |h| crate::error::excerpt(h)));
         }
         (at, names, header.len())
     } else {
@@ -585,6 +625,9 @@ fn shape(
             (Some(_), Some(Head { count, too_long: None, .. })) => *count,
             _ => at.iter().max().map_or(0, |m| m + 1),
         };
+        if width > MAX_HEADER_FIELDS {
+            return Err(config(format!("a first record of {width} fields, more than {MAX_HEADER_FIELDS}")));
+        }
         (at, wanted.iter().map(|s| s.to_string()).collect(), width)
     };
     if let Some(&past) = at.iter().find(|&&i| i >= width) {
@@ -593,8 +636,9 @@ fn shape(
             if options.header { "header" } else { "first record" }
         )));
     }
-    // After the header, a fresh parser at the same place (right after a record) that
-    // keeps `width + 1` ends.
-    let parser_out = Parser::mid_input(dialect, width + 1, parser.map_or(1, |p| p.line()));
-    Ok((Shape { kind, input: options.input.clone(), at, names, width }, parser_out))
+    // After a header, its parser goes on (its line, a `\r` it ended on); without one, a
+    // parser that keeps `width + 1` ends reads from the start.
+    let parser_out = parser.unwrap_or_else(|| Parser::new(dialect, width + 1));
+    let keep = if options.skip_bad { options.keep_errors } else { 1 };
+    Ok((Shape { kind, input: options.input.clone(), at, names, width, keep }, parser_out))
 }

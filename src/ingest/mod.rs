@@ -46,8 +46,9 @@
 //!
 //! # Bad records
 //!
-//! A record is bad when it has another number of fields than the first record (or the
-//! header), is longer than [`MAX_RECORD_BYTES`] (never read into memory whole), has a field
+//! A record is bad when it has another number of fields than the input's records have (with
+//! a header, the header's; without one, the loader's two or three, or the first record's
+//! when [`CsvOptions::columns`] gives positions), is longer than [`MAX_RECORD_BYTES`] (never read into memory whole), has a field
 //! that is not UTF-8, or has a value the engine refuses: an empty customer key or one
 //! longer than [`MAX_CUSTOMER_KEY_LEN`](crate::MAX_CUSTOMER_KEY_LEN), an invalid tag or
 //! attribute name, a value that is not an `i64`, an impossible date (`2024-02-30`), an
@@ -86,6 +87,9 @@ mod tests;
 use std::fmt;
 
 pub use parse::MAX_RECORD_BYTES;
+
+/// The most threads a load parses on ([`CsvOptions::threads`]).
+pub const MAX_THREADS: usize = 64;
 
 use crate::error::Error;
 
@@ -221,7 +225,8 @@ impl CsvOptions {
     }
 
     /// Threads to parse on: `0` (the default) for the machine's
-    /// ([`std::thread::available_parallelism`]). The result is the same at any count.
+    /// ([`std::thread::available_parallelism`]), at most [`MAX_THREADS`] (a thread holds a
+    /// 4 MiB block and its rows). The result is the same at any count.
     pub fn threads(mut self, n: usize) -> CsvOptions {
         self.threads = n;
         self
@@ -233,6 +238,7 @@ impl CsvOptions {
             0 => std::thread::available_parallelism().map_or(1, usize::from),
             n => n,
         }
+        .min(MAX_THREADS)
     }
 }
 

@@ -84,6 +84,9 @@ pub(super) struct Parser {
     /// Whether a byte of the record (not a blank line) has been read, and its line.
     started: bool,
     start_line: u64,
+    /// The line the parser is on, and whether the last byte read was a `\r` (a line break
+    /// unless a `\n` follows): see [`Lines`].
+    lines: Lines,
 }
 
 impl Parser {
@@ -98,7 +101,8 @@ impl Parser {
     pub(super) fn mid_input(dialect: Dialect, fields: usize, line: u64) -> Parser {
         let mut p = Parser {
             core: dialect.reader(),
-            out: vec![0; MAX_RECORD_BYTES],
+            // One byte more than a record may hold: a full buffer means a longer record.
+            out: vec![0; MAX_RECORD_BYTES + 1],
             ends: vec![0; fields.max(1)],
             nout: 0,
             nend: 0,
@@ -107,11 +111,11 @@ impl Parser {
             too_long: false,
             started: false,
             start_line: 0,
+            lines: Lines { line, cr: false },
         };
         // csv-core strips a mark only before its first read, and only when it sees its three
         // bytes at once; a read into no room reads nothing but counts as one.
         let _ = p.core.read_record(b"x", &mut [], &mut [0]);
-        p.core.set_line(line);
         p
     }
 
@@ -120,9 +124,9 @@ impl Parser {
         !self.started && self.nout == 0 && self.nend == 0
     }
 
-    /// The line the parser is on (counting `\n` read, from 1).
-    pub(super) fn line(&self) -> u64 {
-        self.core.line()
+    /// Where the parser is: its line and whether a `\r` was the last byte read.
+    pub(super) fn lines(&self) -> Lines {
+        self.lines
     }
 
     /// Parses `input`, handing each complete record to `each` until it returns `false`;
@@ -134,15 +138,18 @@ impl Parser {
             if input.is_empty() && !last {
                 return len;
             }
-            let line_before = self.core.line();
             let (res, nin, nout, nend) =
                 self.core.read_record(input, &mut self.out[self.nout..], &mut self.ends[self.nend..]);
-            if !self.started {
-                let read = &input[..nin];
-                if let Some(k) = read.iter().position(|&b| b != b'\n' && b != b'\r') {
+            let read = &input[..nin];
+            match read.iter().position(|&b| b != b'\n' && b != b'\r').filter(|_| !self.started) {
+                Some(k) => {
+                    // The record's first byte: its line counts a `\r` just before it.
+                    self.lines.advance(&read[..k]);
                     self.started = true;
-                    self.start_line = line_before + read[..k].iter().filter(|&&b| b == b'\n').count() as u64;
+                    self.start_line = self.lines.line + u64::from(self.lines.cr);
+                    self.lines.advance(&read[k..]);
                 }
+                None => self.lines.advance(read),
             }
             input = &input[nin..];
             self.nout += nout;
@@ -176,10 +183,10 @@ impl Parser {
 
     fn emit(&mut self, each: &mut impl FnMut(&Record<'_>) -> bool) -> bool {
         let fields = self.extra_fields + self.nend;
-        let too_long = self.too_long.then_some(self.dropped + self.nout as u64);
+        let too_long = (self.too_long || self.nout > MAX_RECORD_BYTES).then_some(self.dropped + self.nout as u64);
         // Ends count from the record's first byte, dropped bytes included: kept only when
         // nothing was dropped.
-        let ends_ok = self.extra_fields == 0 && !self.too_long;
+        let ends_ok = self.extra_fields == 0 && too_long.is_none();
         let record = Record {
             line: self.start_line.max(1),
             out: &self.out[..self.nout],
@@ -195,6 +202,39 @@ impl Parser {
         self.too_long = false;
         self.started = false;
         go_on
+    }
+}
+
+/// A position's line, counting line breaks as csv-core splits records: `\n`, `\r\n`, and a
+/// `\r` not followed by `\n` (csv-core itself counts `\n` only, so every record of a file
+/// with `\r` line ends would be on line 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Lines {
+    /// The line, from 1, not counting a `\r` just read.
+    pub(super) line: u64,
+    /// Whether the last byte read was a `\r`: a line break, unless the next byte is `\n`.
+    pub(super) cr: bool,
+}
+
+impl Lines {
+    /// Reads `bytes`.
+    pub(super) fn advance(&mut self, bytes: &[u8]) {
+        let Some(&last) = bytes.last() else { return };
+        let mut breaks = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
+        if self.cr && bytes[0] != b'\n' {
+            breaks += 1;
+        }
+        if bytes.contains(&b'\r') {
+            breaks += bytes.windows(2).filter(|w| w[0] == b'\r' && w[1] != b'\n').count() as u64;
+        }
+        self.line += breaks;
+        self.cr = last == b'\r';
+    }
+
+    /// The line a fresh parser starting at `next` (the next byte) is on: a `\r` just read
+    /// counts unless `next` is the `\n` that completes it.
+    pub(super) fn fresh(&self, next: Option<u8>) -> u64 {
+        self.line + u64::from(self.cr && next.is_some_and(|b| b != b'\n'))
     }
 }
 
@@ -258,18 +298,20 @@ impl<R: Read> Blocks<R> {
     }
 }
 
-/// Where to cut a full block: after its last `\n` with an even count of `"` before it (the
-/// line break is outside quotes if the block starts outside them and quoting is well
-/// formed), else at its end (the parse then carries over into the next block).
+/// Where to cut a full block: after its last line break (`\n`, or `\r` in a file that has
+/// no `\n`) with an even count of `"` before it (the line break is outside quotes if the
+/// block starts outside them and quoting is well formed), else at its end (the parse then
+/// carries over into the next block).
 fn cut_point(buf: &[u8]) -> usize {
+    let line_break = if buf.contains(&b'\n') { b'\n' } else { b'\r' };
     if !buf.contains(&b'"') {
-        return buf.iter().rposition(|&b| b == b'\n').map_or(buf.len(), |i| i + 1);
+        return buf.iter().rposition(|&b| b == line_break).map_or(buf.len(), |i| i + 1);
     }
     let (mut quotes, mut cut) = (0u64, None);
     for (i, &b) in buf.iter().enumerate() {
         if b == b'"' {
             quotes += 1;
-        } else if b == b'\n' && quotes % 2 == 0 {
+        } else if b == line_break && quotes % 2 == 0 {
             cut = Some(i + 1);
         }
     }
@@ -319,6 +361,37 @@ mod tests {
     }
 
     #[test]
+    fn a_lone_cr_ends_a_line_too() {
+        for piece in [1, 2, 3, 100] {
+            let got = records(b"a,b\rc,d\r\re,f\r\n\rg,h\n\ri,j", piece);
+            let lines: Vec<u64> = got.iter().map(|r| r.0).collect();
+            assert_eq!(lines, [1, 2, 4, 6, 8], "piece {piece}");
+        }
+        let mut l = Lines { line: 1, cr: false };
+        l.advance(b"a\r");
+        assert_eq!(
+            (l, l.fresh(Some(b'\n')), l.fresh(Some(b'b')), l.fresh(None)),
+            (Lines { line: 1, cr: true }, 1, 2, 1)
+        );
+        l.advance(b"\nb\r\r");
+        assert_eq!(l, Lines { line: 3, cr: true });
+    }
+
+    #[test]
+    fn a_record_of_exactly_the_cap_is_read() {
+        for last_break in [true, false] {
+            // Field bytes: the cap exactly, then one over.
+            let mut input = format!("{},z\n{},z", "x".repeat(MAX_RECORD_BYTES - 1), "y".repeat(MAX_RECORD_BYTES));
+            if last_break {
+                input.push('\n');
+            }
+            let got: Vec<(u64, Result<usize, u64>)> =
+                records(input.as_bytes(), 1 << 16).into_iter().map(|(l, r)| (l, r.map(|f| f[0].len()))).collect();
+            assert_eq!(got, [(1, Ok(MAX_RECORD_BYTES - 1)), (2, Err(MAX_RECORD_BYTES as u64 + 1))]);
+        }
+    }
+
+    #[test]
     fn too_long_and_too_many_fields_are_counted_not_kept() {
         let long = "x".repeat(MAX_RECORD_BYTES + 5);
         let input = format!("a,b\n{long},y\nc,d\n{}\ne,f\n", ",".repeat(100));
@@ -355,5 +428,7 @@ mod tests {
         assert_eq!(cut_point(b"a,\"b\nc\"\nd"), 8);
         assert_eq!(cut_point(b"a,\"b\nc"), 6, "no line break outside quotes: cut at the end");
         assert_eq!(cut_point(b"abc"), 3);
+        assert_eq!(cut_point(b"a,b\rc,d\re"), 8, "old Mac line ends");
+        assert_eq!(cut_point(b"a\r\nb\rc"), 3, "a \\n somewhere: cut at the \\n only");
     }
 }

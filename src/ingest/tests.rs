@@ -69,7 +69,10 @@ fn model(bytes: &[u8], keys_of_bad_records: bool) -> Model {
         while at < bytes.len() && (bytes[at] == b'\n' || bytes[at] == b'\r') {
             at += 1;
         }
-        let line = 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64;
+        // Line breaks: \n, and \r not followed by \n.
+        let before = &bytes[..at];
+        let lone_cr = (0..before.len()).filter(|&i| before[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')).count();
+        let line = 1 + (before.iter().filter(|&&b| b == b'\n').count() + lone_cr) as u64;
         let key = (rec.len() == 2).then(|| std::str::from_utf8(&rec[0]).ok()).flatten();
         let key = key.filter(|k| !k.is_empty() && k.len() <= crate::MAX_CUSTOMER_KEY_LEN);
         let tag = (rec.len() == 2).then(|| std::str::from_utf8(&rec[1]).ok()).flatten();
@@ -472,4 +475,33 @@ fn a_read_error_is_a_csv_error() {
     assert!(matches!(&e, Error::Csv { problem: CsvProblem::Read { .. }, .. }), "{e:?}");
     assert!(e.to_string().contains("disk on fire"));
     assert_eq!(engine.customer_count(), 0);
+
+    // A bad record read before the failure comes first, at any thread count.
+    struct BadThenFailing(bool);
+    impl std::io::Read for BadThenFailing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if std::mem::replace(&mut self.0, true) {
+                return Err(std::io::Error::other("disk on fire"));
+            }
+            buf[..8].copy_from_slice(b"a,vip\nb\n");
+            Ok(8)
+        }
+    }
+    for threads in [1, 2, 3] {
+        let e = Engine::new().load_tags_csv(BadThenFailing(false), &opts(8, threads)).unwrap_err();
+        assert!(matches!(&e, Error::Csv { line: 2, problem: CsvProblem::FieldCount { .. }, .. }), "{threads}: {e:?}");
+    }
+}
+
+#[test]
+fn many_bad_records_keep_few_errors() {
+    // 200,000 bad records of a long header name: only the kept errors are built.
+    let name = "n".repeat(10_000);
+    let mut text = format!("customer,{name}\n");
+    text.push_str(&"a,\u{7}\n".repeat(200_000));
+    let o = opts(1 << 16, 2).header(true).skip_bad_records(true).keep_errors(3);
+    let r = Engine::new().load_tags_csv(text.as_bytes(), &o).unwrap();
+    assert_eq!((r.skipped, r.errors.len()), (200_000, 3));
+    let shown = r.errors[0].to_string();
+    assert!(shown.len() < 1_000 && shown.contains("nnn…nnn"), "{shown}");
 }
