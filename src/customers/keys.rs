@@ -221,12 +221,46 @@ impl Keys {
 
     /// Adds `key` (no key yet) for `id` (above every id that ever had a key here).
     pub(super) fn insert(&mut self, key: &str, id: CustomerId) {
-        self.insert_hashed(key, id, self.hash_of(key));
+        self.append(key, id);
+        let (shard, hash) = split(self.hash_of(key));
+        Arc::make_mut(&mut self.table[shard]).insert_unique(spread(hash), (id.0, hash), |&(_, h)| spread(h));
     }
 
-    /// [`Keys::insert`] with `key`'s [`Keys::hash_of`].
-    pub(super) fn insert_hashed(&mut self, key: &str, id: CustomerId, h: u64) {
-        debug_assert_eq!(h, self.hash_of(key));
+    /// [`Keys::insert`] of many keys (none known yet, ids ascending and above every id
+    /// that ever had a key here), the table's part shard by shard on `threads` threads: a
+    /// shard's table takes its keys one after the other while it is in cache, where keys in
+    /// id order land in a random shard each (a cache miss each).
+    pub(super) fn insert_many<'k>(&mut self, keys: impl Iterator<Item = (CustomerId, &'k str)>, threads: usize) {
+        let mut by_shard: Vec<Vec<(u32, u32)>> = vec![Vec::new(); SHARDS];
+        for (id, key) in keys {
+            self.append(key, id);
+            let (shard, hash) = split(self.hash_of(key));
+            by_shard[shard].push((id.0, hash));
+        }
+        let fill = |table: &mut Arc<HashTable<(u32, u32)>>, entries: &Vec<(u32, u32)>| {
+            if entries.is_empty() {
+                return;
+            }
+            let table = Arc::make_mut(table);
+            table.reserve(entries.len(), |&(_, h)| spread(h));
+            for &(id, hash) in entries {
+                table.insert_unique(spread(hash), (id, hash), |&(_, h)| spread(h));
+            }
+        };
+        let per = SHARDS.div_ceil(threads.clamp(1, SHARDS));
+        if per == SHARDS {
+            self.table.iter_mut().zip(&by_shard).for_each(|(t, e)| fill(t, e));
+            return;
+        }
+        std::thread::scope(|s| {
+            for (tables, entries) in self.table.chunks_mut(per).zip(by_shard.chunks(per)) {
+                s.spawn(move || tables.iter_mut().zip(entries).for_each(|(t, e)| fill(t, e)));
+            }
+        });
+    }
+
+    /// Puts `key` in the arena for `id` and counts it; the table is the caller's.
+    fn append(&mut self, key: &str, id: CustomerId) {
         debug_assert!(self.chunks.last().is_none_or(|c| c.id(c.len() - 1) < id.0), "ids in order");
         if self.table.is_empty() {
             self.table = (0..SHARDS).map(|_| Arc::default()).collect();
@@ -244,8 +278,6 @@ impl Keys {
                 Arc::make_mut(&mut self.firsts).push(id.0);
             }
         }
-        let (shard, hash) = split(h);
-        Arc::make_mut(&mut self.table[shard]).insert_unique(spread(hash), (id.0, hash), |&(_, h)| spread(h));
         self.len += 1;
         self.key_bytes += key.len();
     }
@@ -317,6 +349,28 @@ impl Keys {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn many_keys_at_once_are_the_keys_one_by_one() {
+        let keys: Vec<String> = (0..20_000u32).map(|i| format!("key-{i}")).collect();
+        let mut one = Keys::default();
+        one.insert("first", CustomerId(0));
+        for threads in [1, 3] {
+            let mut many = one.clone();
+            let view = many.clone(); // shared shards are copied, not changed
+            many.insert_many(keys.iter().enumerate().map(|(i, k)| (CustomerId(i as u32 + 1), k.as_str())), threads);
+            assert_eq!(
+                (many.len, many.key_bytes(), view.len),
+                (20_001, 5 + keys.iter().map(String::len).sum::<usize>(), 1)
+            );
+            for (i, k) in keys.iter().enumerate() {
+                assert_eq!(many.get(k), Some(CustomerId(i as u32 + 1)), "{threads} threads");
+                assert_eq!(many.key_of(i as u32 + 1), Some(k.as_str()));
+                assert_eq!(view.get(k), None);
+            }
+            assert_eq!(many.get("first"), Some(CustomerId(0)));
+        }
+    }
 
     #[test]
     fn chunks_keep_ids_only_when_they_have_gaps() {

@@ -241,17 +241,16 @@ impl Directory {
         self.keys.get_hashed(key, h).or_else(|| self.aliases.get(key))
     }
 
-    /// Adds every key of `staged` with the id it was given ([`Staged::first_id`] on).
+    /// Adds every key of `staged` with the id it was given ([`Staged::first_id`] on), on
+    /// `threads` threads.
     /// `staged` comes from this directory, with no id handed out since (the engine holds
     /// `&mut` from staging to commit).
-    pub(crate) fn commit(&mut self, staged: &Staged) {
+    pub(crate) fn commit(&mut self, staged: &Staged, threads: usize) {
         debug_assert_eq!(staged.base, self.next_id, "ids handed out while keys were staged");
         if staged.len() == 0 {
             return;
         }
-        for (id, key) in staged.keys() {
-            self.keys.insert(key, id);
-        }
+        self.keys.insert_many(staged.keys(), threads);
         // The last id is at most u32::MAX: `resolve` refuses more.
         let end = staged.base + staged.len() as u64;
         std::sync::Arc::make_mut(&mut self.live).insert_range(staged.base as u32..=(end - 1) as u32);
@@ -288,7 +287,7 @@ mod tests {
         assert_eq!(resolve(&d, &mut s, &["c", "d", "b", "d"], 1), [3, 4, 1, 4]);
         assert_eq!(d.id_of("b"), None, "staged, not registered");
         assert_eq!(d.live().len(), 1);
-        d.commit(&s);
+        d.commit(&s, 2);
         assert_eq!((d.id_of("b"), d.id_of("高消费")), (Some(CustomerId(1)), Some(CustomerId(2))));
         assert_eq!(d.key_of(CustomerId(4)), Some("d"));
         assert_eq!(d.live().len(), 5);

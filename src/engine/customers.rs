@@ -34,13 +34,14 @@ impl Engine {
     }
 
     /// Registers the keys a bulk load staged ([`Directory::stage`](crate::customers::Directory::stage)),
-    /// each with the id it was given, as one journal record.
-    pub(crate) fn commit_customers(&mut self, staged: &crate::customers::Staged) -> Result<()> {
+    /// each with the id it was given, as one journal record; the directory's table is
+    /// filled on `threads` threads.
+    pub(crate) fn commit_customers(&mut self, staged: &crate::customers::Staged, threads: usize) -> Result<()> {
         if staged.len() == 0 {
             return Ok(());
         }
         let apply = |e: &mut Engine| {
-            e.customers.commit(staged);
+            e.customers.commit(staged, threads);
             if e.tags.notes_touches() {
                 let end = staged.first_id() + staged.len() as u64;
                 let mut range = RoaringBitmap::new();

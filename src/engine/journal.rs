@@ -608,7 +608,7 @@ impl Engine {
                 {
                     return Err(fail(format!("customer {:?} got id {got}, the journal says {want}", keys[i])));
                 }
-                self.commit_customers(&staged)
+                self.commit_customers(&staged, 1)
             }
             Op::CustomerIdRange(r) => self.customer_id_range(r).map(drop),
             Op::RemoveCustomer(id) => self.remove_customer(id),

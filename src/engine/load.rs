@@ -101,7 +101,7 @@ impl Engine {
                 }
             }
         }
-        self.commit_customers(&staged)?;
+        self.commit_customers(&staged, options.thread_count())?;
         drop(staged);
         report.changed = match kind {
             Kind::Tags => self.tag_id_pairs(tags.into_iter().map(|(c, i)| (c, ids[i as usize])))?,
