@@ -197,12 +197,6 @@ impl Keys {
         self.hasher.hash_one(key)
     }
 
-    #[cfg(feature = "csv")]
-    /// The hasher, for hashing keys away from the directory (on other threads).
-    pub(super) fn hasher(&self) -> &RandomState {
-        &self.hasher
-    }
-
     fn hash(&self, key: &str) -> (usize, u32) {
         split(self.hash_of(key))
     }

@@ -229,12 +229,6 @@ impl Directory {
         self.keys.hash_of(key)
     }
 
-    #[cfg(feature = "csv")]
-    /// The hasher behind [`Directory::hash_key`], to take to other threads.
-    pub(crate) fn key_hasher(&self) -> foldhash::fast::RandomState {
-        self.keys.hasher().clone()
-    }
-
     /// The live customer `key` (hash `h`) resolves to, if any: its own key's, or the one an
     /// alias key was merged into.
     pub(crate) fn lookup(&self, key: &str, h: u64) -> Option<CustomerId> {

@@ -19,14 +19,16 @@
 
 use crate::id::{CustomerId, TagId, TagKind};
 use crate::span::Span;
-use problems::{ColumnNote, LineNote};
+use csv::{ColumnNote, LineNote};
 
+mod csv;
 mod problems;
 mod render;
 
+pub use csv::{CsvColumn, CsvProblem};
 pub use problems::{
-    AliasClash, AmountProblem, CsvColumn, CsvProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem,
-    PlanProblem, PortableProblem, UsedBy,
+    AliasClash, AmountProblem, DateProblem, KeyProblem, MergeProblem, ModelProblem, NameProblem, PlanProblem,
+    PortableProblem, UsedBy,
 };
 pub(crate) use render::*;
 

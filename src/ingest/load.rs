@@ -111,19 +111,12 @@ struct Batch {
     parser: Option<Parser>,
 }
 
-/// What a block is parsed against: the engine's keys.
-struct Lookup<'a> {
-    dir: &'a Directory,
-    hasher: foldhash::fast::RandomState,
-}
-
 /// A bad row whose error was not kept: past the first [`Shape::keep`] of its block (the
 /// load keeps no more than that of the whole input, and blocks merge in order).
 const UNKEPT: u32 = u32::MAX;
 
 /// Parses `block` (the input's end when `last`) on from `parser`.
-fn parse_block(shape: &Shape, lookup: &Lookup<'_>, mut parser: Parser, block: &[u8], last: bool) -> Batch {
-    use std::hash::BuildHasher;
+fn parse_block(shape: &Shape, dir: &Directory, mut parser: Parser, block: &[u8], last: bool) -> Batch {
     let mut batch = Batch {
         rows: Vec::with_capacity(block.len() / 24),
         keys: String::new(),
@@ -169,8 +162,8 @@ fn parse_block(shape: &Shape, lookup: &Lookup<'_>, mut parser: Parser, block: &[
             bad(&mut batch, Key::None, Some(0), CsvProblem::Invalid(Box::new(e)));
             return true;
         }
-        let hash = lookup.hasher.hash_one(key);
-        let key = match lookup.dir.lookup(key, hash) {
+        let hash = dir.hash_key(key);
+        let key = match dir.lookup(key, hash) {
             Some(id) => Key::Found(id),
             None => {
                 let at = batch.keys.len() as u32;
@@ -386,12 +379,7 @@ impl Load<'_> {
 /// bad records are skipped); see [the module](super).
 pub(crate) fn read(layers: Layers<'_>, input: impl Read, options: &CsvOptions, kind: Kind) -> Result<Loaded> {
     let dialect = Dialect { delimiter: options.delimiter };
-    let read_error = |e: std::io::Error, line: u64| Error::Csv {
-        input: options.input.clone(),
-        line,
-        column: None,
-        problem: CsvProblem::Read { kind: e.kind(), message: e.to_string() },
-    };
+    let read_error = |e: std::io::Error, line: u64| options.error(line, read_problem(&e));
     let mut blocks = Blocks::new(input, options.block);
     let Some((mut first, mut first_last)) = blocks.next_block().map_err(|e| read_error(e, 1))? else {
         unreachable!("the first call gives a block, maybe empty")
@@ -422,7 +410,6 @@ pub(crate) fn read(layers: Layers<'_>, input: impl Read, options: &CsvOptions, k
     let mut pending = Some((first, first_last));
     let mut failed: Option<Error> = None;
     let dir = layers.dir;
-    let lookup = Lookup { dir, hasher: dir.key_hasher() };
     loop {
         // A round: up to `threads` blocks, the first parsed on from `parser`, the others
         // from fresh parsers on other threads.
@@ -453,18 +440,17 @@ pub(crate) fn read(layers: Layers<'_>, input: impl Read, options: &CsvOptions, k
             break;
         }
         let shape = &load.shape;
-        let lookup = &lookup;
         let batches: Vec<Batch> = std::thread::scope(|s| {
             let others: Vec<_> = round[1..]
                 .iter()
                 .map(|(block, last, line)| {
                     let parser = Parser::mid_input(dialect, shape.width + 1, *line);
-                    s.spawn(move || parse_block(shape, lookup, parser, block, *last))
+                    s.spawn(move || parse_block(shape, dir, parser, block, *last))
                 })
                 .collect();
             let (block, last, _) = &round[0];
             let parser = parser.take().expect("the parser is back after each round");
-            let mut out = vec![parse_block(shape, lookup, parser, block, *last)];
+            let mut out = vec![parse_block(shape, dir, parser, block, *last)];
             out.extend(others.into_iter().map(|h| h.join().expect("a parsing thread panicked")));
             out
         });
@@ -472,7 +458,7 @@ pub(crate) fn read(layers: Layers<'_>, input: impl Read, options: &CsvOptions, k
         for (mut batch, (block, last, _)) in batches.into_iter().zip(&round) {
             if let Some(p) = previous.take().filter(|p| !p.clean()) {
                 // The block was cut inside a record: parse it again on from the one before.
-                batch = parse_block(&load.shape, lookup, p, block, *last);
+                batch = parse_block(&load.shape, dir, p, block, *last);
             }
             load.merge(&batch)?;
             previous = batch.parser;
@@ -488,6 +474,18 @@ pub(crate) fn read(layers: Layers<'_>, input: impl Read, options: &CsvOptions, k
     load.out.report.bytes = blocks.bytes;
     load.out.report.new_customers = load.out.staged.len() as u64;
     Ok(load.out)
+}
+
+/// A read error of the input, as a [`CsvProblem`].
+fn read_problem(e: &std::io::Error) -> CsvProblem {
+    CsvProblem::Read { kind: e.kind(), message: e.to_string() }
+}
+
+impl CsvOptions {
+    /// An error of this input as a whole or of its header: no column at fault.
+    fn error(&self, line: u64, problem: CsvProblem) -> Error {
+        Error::Csv { input: self.input.clone(), line, column: None, problem }
+    }
 }
 
 /// The most fields a header may have.
@@ -516,12 +514,7 @@ fn shape(
         Some(c) => c.clone(),
         None => (0..wanted.len()).map(Column::At).collect(),
     };
-    let config = |reason: String| Error::Csv {
-        input: options.input.clone(),
-        line: 0,
-        column: None,
-        problem: CsvProblem::Columns { reason },
-    };
+    let config = |reason: String| options.error(0, CsvProblem::Columns { reason });
     if columns.len() != wanted.len() {
         return Err(config(format!(
             "{} columns given, this loader reads {} ({}) (hint: give one column for each)",
@@ -570,29 +563,22 @@ fn shape(
             }
             Ok(None) => *first_last = true,
             Err(e) => {
-                return Err(Error::Csv {
-                    input: options.input.clone(),
-                    line: 1,
-                    column: None,
-                    problem: CsvProblem::Read { kind: e.kind(), message: e.to_string() },
-                });
+                return Err(options.error(1, read_problem(&e)));
             }
         }
     }
-    let header_error =
-        |line: u64, problem: CsvProblem| Error::Csv { input: options.input.clone(), line, column: None, problem };
     let (at, names, width) = if options.header {
         let Some(Head { line, count, fields, too_long }) = head else {
             // No record at all, or none complete in the first few MiB.
             let problem =
                 if *first_last { CsvProblem::NoHeader } else { CsvProblem::TooLong { len: first.len() as u64 } };
-            return Err(header_error(1, problem));
+            return Err(options.error(1, problem));
         };
         if let Some(len) = too_long {
-            return Err(header_error(line, CsvProblem::TooLong { len }));
+            return Err(options.error(line, CsvProblem::TooLong { len }));
         }
         if count > MAX_HEADER_FIELDS {
-            return Err(header_error(
+            return Err(options.error(
                 line,
                 CsvProblem::Columns { reason: format!("a header of {count} fields, more than {MAX_HEADER_FIELDS}") },
             ));
@@ -604,7 +590,7 @@ fn shape(
             let i = match col {
                 Column::At(i) => *i,
                 Column::Named(name) => header.iter().position(|h| h == name).ok_or_else(|| {
-                    header_error(
+                    options.error(
                         line,
                         CsvProblem::MissingColumn {
                             name: crate::error::excerpt(name),
