@@ -30,8 +30,9 @@
 //!   are only appended here; sorting them is part of the first refresh), and `set_attrs` of
 //!   1M values, narrow (`age`, 7 bit slices) and wide (`balance`, about 31).
 //! - `refresh`: the first refresh of the loaded engine (`full_1M_10M`); the refresh as of
-//!   D+1 after 1% new purchases (`incremental_1pct`); both again with the change feed on
-//!   (`*_feed_on`: its overhead); a second refresh as of D with nothing new
+//!   D+1 after 1% new purchases (`incremental_1pct`); both on one thread
+//!   (`Engine::set_threads(1)`), and again on two (`*_2_threads`) and with the change feed
+//!   on (`*_feed_on`: its overhead); a second refresh as of D with nothing new
 //!   (`same_day_noop`). Each timed run gets its own clone of the engine, made untimed.
 //! - `range`: counts of attribute range queries (parsed once), and one on the `monetary`
 //!   attribute the refresh derived.
@@ -336,6 +337,7 @@ fn benches(c: &mut Criterion) {
     let before = memory();
     reset_peak();
     let mut loaded = base.clone();
+    loaded.set_threads(1); // the `_2_threads` benches set 2
     loaded.record_purchases(history.iter().copied()).expect("live customers");
     let after_load = memory();
     let mut refreshed = loaded.clone();
@@ -409,6 +411,21 @@ fn benches(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // The same on 2 threads (the engine's bulk steps split; the same result).
+    g.bench_function("full_1M_10M_2_threads", |b| {
+        b.iter_batched(
+            || {
+                let mut e = loaded.clone();
+                e.set_threads(2);
+                e
+            },
+            |mut e| {
+                let report = e.refresh(day).expect("refresh");
+                (e, report)
+            },
+            BatchSize::PerIteration,
+        )
+    });
     // The same with the change feed on: its overhead is one event per tag the refresh
     // changed (a difference per score, segment and stage tag it writes).
     g.bench_function("full_1M_10M_feed_on", |b| {
@@ -442,6 +459,20 @@ fn benches(c: &mut Criterion) {
     g.bench_function("incremental_1pct", |b| {
         b.iter_batched(
             with_new,
+            |mut e| {
+                let report = e.refresh(next_day).expect("refresh");
+                (e, report)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("incremental_1pct_2_threads", |b| {
+        b.iter_batched(
+            || {
+                let mut e = with_new();
+                e.set_threads(2);
+                e
+            },
             |mut e| {
                 let report = e.refresh(next_day).expect("refresh");
                 (e, report)

@@ -159,6 +159,7 @@ fn parse_as_of(v: &str) -> Result<Day, String> {
 fn run(args: &Args) -> Result<(), String> {
     let t0 = Instant::now();
     let mut engine = Engine::new();
+    engine.set_threads(support::threads()); // the refresh's
     let loaded = load(&mut engine, &args.path, args.skip_bad_lines)?;
     let load_s = t0.elapsed().as_secs_f64();
 

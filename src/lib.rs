@@ -164,7 +164,8 @@
 //!                             puts them in order; docs/format.md describes the file
 //! feed.rs                     the change feed's events (Change, ChangeEvent) and log
 //! Audience (audience.rs)      a query result: bitmap wrapper, iteration, paging, set algebra
-//! error/, span.rs, id.rs      foundations: import nothing above them
+//! error/, span.rs, id.rs,    foundations: import nothing above them (par.rs: bulk work on
+//! par.rs                      threads, results joined in order)
 //! ```
 //!
 //! Dependencies point one way, from the foundations up (`tests/architecture.rs` fails on a
@@ -240,6 +241,7 @@ mod id;
 #[cfg(feature = "csv")]
 mod ingest;
 mod lifecycle;
+mod par;
 mod persist;
 mod profile;
 mod query;
@@ -261,8 +263,9 @@ pub use feed::{Change, ChangeEvent};
 pub use history::{Day, Money, Purchase};
 pub use id::{CustomerId, TagId};
 #[cfg(feature = "csv")]
-pub use ingest::{Column, CsvOptions, LoadReport, MAX_RECORD_BYTES, MAX_THREADS};
+pub use ingest::{Column, CsvOptions, LoadReport, MAX_RECORD_BYTES};
 pub use lifecycle::{Lifecycle, LifecycleBuilder, Stage};
+pub use par::MAX_THREADS;
 pub use persist::journal::{OpenReport, SyncPolicy, TornTail};
 pub use profile::{
     AudienceComparison, Breakdown, DescribeOptions, Description, Profile, PurchaseSummary, RfmProfile, ShareDiff,

@@ -243,6 +243,9 @@ enum Op {
     Model(usize),
     /// A write to a derived tag or attribute: refused, nothing changes.
     WriteDerived(usize, usize),
+    /// `set_threads`: the refreshes after it split their steps over that many threads
+    /// (at most one per customer), and must give what one thread gives.
+    Threads(usize),
 }
 
 fn arb_op() -> impl Strategy<Value = Op> {
@@ -258,6 +261,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
         1 => (0..WINDOWS.len()).prop_map(Op::Windows),
         1 => (0..MODELS.len()).prop_map(Op::Model),
         1 => (any::<usize>(), any::<usize>()).prop_map(|(k, p)| Op::WriteDerived(k, p)),
+        2 => (0usize..=4).prop_map(Op::Threads),
     ]
 }
 
@@ -354,6 +358,10 @@ impl World {
             Op::Model(k) => {
                 self.spec = MODELS[*k];
                 self.e.set_rfm_model(self.spec.rfm_model());
+            }
+            Op::Threads(n) => {
+                self.e.set_threads(*n);
+                prop_assert_eq!(self.e.threads(), *n);
             }
             Op::WriteDerived(k, p) => {
                 if let Some(c) = self.pick(*p) {
@@ -453,7 +461,8 @@ proptest! {
     /// After each refresh of a long-lived engine (random purchases, removals, new and
     /// re-registered customers, earlier and later days, new windows and models), everything
     /// derived equals a fresh engine refreshed once and the reference model, and the
-    /// transitions equal the naive diff of the stages before and after.
+    /// transitions equal the naive diff of the stages before and after; at any thread
+    /// count (`set_threads`; the fresh engine refreshes on one).
     #[test]
     fn incremental_refresh_equals_a_full_one(ops in prop::collection::vec(arb_op(), 1..40)) {
         let mut w = World::new();

@@ -14,8 +14,8 @@
 use std::fmt;
 use std::io::{self, BufRead, Read};
 
-/// The threads the crate's CSV loaders parse on: `AUDIENCE_THREADS` when set to a number,
-/// else 0 (the machine's).
+/// The threads the crate's CSV loaders parse on and a refresh works on
+/// (`Engine::set_threads`): `AUDIENCE_THREADS` when set to a number, else 0 (the default).
 pub fn threads() -> usize {
     std::env::var("AUDIENCE_THREADS").ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
 }

@@ -26,6 +26,9 @@
 use roaring::RoaringBitmap;
 
 use super::CmpOp;
+use crate::blocks::build::ImageWriter;
+use crate::blocks::kernels::{self, Words};
+use crate::par;
 
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Bsi {
@@ -121,6 +124,12 @@ impl Bsi {
 
     /// Sets many values: `values` ascending by customer, one value per customer.
     pub(crate) fn set_many(&mut self, values: &[(u32, i64)]) {
+        self.set_many_on(values, 1);
+    }
+
+    /// [`Bsi::set_many`] on up to `threads` threads, each filling a range of the slices
+    /// (the same slices at any count).
+    pub(crate) fn set_many_on(&mut self, values: &[(u32, i64)], threads: usize) {
         let Some(min) = values.iter().map(|&(_, v)| v).min() else { return };
         if values.len() == 1 {
             return self.set(values[0].0, values[0].1);
@@ -129,22 +138,44 @@ impl Bsi {
         self.lower_base(min);
         let max = values.iter().map(|&(_, v)| offset(v, self.base)).max().unwrap_or(0);
         self.ensure_width(max);
-        // One pass over the values files each customer under its offset's set bits.
-        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); self.slices.len()];
-        for &(c, v) in values {
-            let mut off = offset(v, self.base);
-            while off != 0 {
-                lists[off.trailing_zeros() as usize].push(c);
-                off &= off - 1;
+        let (base, fresh) = (self.base, self.exists.is_empty());
+        let bits = par::ranges(self.slices.len(), threads.clamp(1, self.slices.len().max(1)));
+        let slices = par::split_mut(&mut self.slices, bits.iter().map(|b| b.len()));
+        let level = kernels::level();
+        par::map(bits.into_iter().zip(slices).collect(), |_, (bits, slices)| {
+            // Block by block of 2^16 customers, each slice's bits set in dense words (in
+            // cache: 8 KiB a slice), then appended to the slice's new bitmap as a container.
+            let mask = match bits.len() {
+                64.. => u64::MAX,
+                n => (1u64 << n) - 1,
+            };
+            let mut words: Vec<Words> = vec![[0; 1024]; bits.len()];
+            let mut cards = vec![0u64; bits.len()];
+            let mut built: Vec<ImageWriter> = (0..bits.len()).map(|_| ImageWriter::new(level)).collect();
+            for block in values.chunk_by(|a, b| a.0 >> 16 == b.0 >> 16) {
+                for &(c, v) in block {
+                    let (word, bit) = ((c & 0xFFFF) as usize >> 6, 1u64 << (c & 63));
+                    let mut off = offset(v, base).checked_shr(bits.start as u32).unwrap_or(0) & mask;
+                    while off != 0 {
+                        let b = off.trailing_zeros() as usize;
+                        words[b][word] |= bit;
+                        cards[b] += 1;
+                        off &= off - 1;
+                    }
+                }
+                let key = (block[0].0 >> 16) as u16;
+                for ((w, card), out) in words.iter_mut().zip(&mut cards).zip(&mut built) {
+                    out.push_words(key, w, *card);
+                    (*w, *card) = ([0; 1024], 0);
+                }
             }
-        }
-        let fresh = self.exists.is_empty();
-        for (s, list) in self.slices.iter_mut().zip(lists) {
-            if !fresh {
-                *s -= &touched;
+            for (s, out) in slices.iter_mut().zip(built) {
+                if !fresh {
+                    *s -= &touched;
+                }
+                *s |= out.finish();
             }
-            *s |= RoaringBitmap::from_sorted_iter(list).expect("ascending customers");
-        }
+        });
         self.exists |= touched;
         self.narrow(false);
     }
@@ -441,6 +472,42 @@ mod tests {
         }
     }
 
+    /// Many values over many 2^16-customer blocks (the ends of the id range included),
+    /// written at once on 1-5 threads, read back as set one by one, over an index that held
+    /// other values before.
+    #[test]
+    fn many_values_at_once_on_threads_equal_one_by_one() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut values: BTreeMap<u32, i64> =
+            (0..20_000).map(|_| (next() as u32 % 400_000, next() as i64 % 1000)).collect();
+        values.extend([(u32::MAX, i64::MIN), (0, i64::MAX), (65_535, -1), (65_536, 1)]);
+        let values: Vec<(u32, i64)> = values.into_iter().collect();
+        let old: Vec<(u32, i64)> = values.iter().step_by(3).map(|&(c, v)| (c, v / 2 + 7)).collect();
+        let mut want = Bsi::default();
+        for &(c, v) in old.iter().chain(&values) {
+            want.set(c, v);
+        }
+        for threads in 1..=5 {
+            let mut bsi = Bsi::default();
+            bsi.set_many_on(&old, threads);
+            bsi.set_many_on(&values, threads);
+            assert_eq!(bsi.exists, want.exists);
+            for &(c, v) in &values {
+                assert_eq!(bsi.get(c), Some(v), "customer {c}, {threads} threads");
+            }
+            for probe in [-1, 0, 499, i64::MIN, i64::MAX] {
+                let model: BTreeMap<u32, i64> = values.iter().copied().collect();
+                check(&bsi, &model, probe);
+            }
+        }
+    }
+
     #[test]
     fn removing_extremes_narrows_the_index() {
         let mut bsi = Bsi::default();
@@ -490,6 +557,7 @@ mod tests {
         fn compare_matches_a_scan(
             ops in prop::collection::vec((0u32..40, prop_oneof![-50i64..50, any::<i64>()], any::<bool>(), any::<bool>()), 1..60),
             probes in prop::collection::vec(prop_oneof![-60i64..60, any::<i64>()], 1..8),
+            threads in 1usize..5,
         ) {
             let mut bsi = Bsi::default();
             let mut model = BTreeMap::new();
@@ -497,7 +565,7 @@ mod tests {
             for (c, v, remove, batched) in ops {
                 if remove && batched {
                     // A batch removal of every customer congruent to c mod 3.
-                    bsi.set_many(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>());
+                    bsi.set_many_on(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>(), threads);
                     batch.clear();
                     let gone: RoaringBitmap = (c % 3..40).step_by(3).collect();
                     let hit = model.keys().any(|k| gone.contains(*k));
@@ -505,7 +573,7 @@ mod tests {
                     model.retain(|k, _| !gone.contains(*k));
                     narrow_enough(&bsi, hit);
                 } else if remove {
-                    bsi.set_many(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>());
+                    bsi.set_many_on(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>(), threads);
                     batch.clear();
                     bsi.remove(c);
                     model.remove(&c);
@@ -514,13 +582,13 @@ mod tests {
                     batch.insert(c, v);
                     model.insert(c, v);
                 } else {
-                    bsi.set_many(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>());
+                    bsi.set_many_on(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>(), threads);
                     batch.clear();
                     bsi.set(c, v);
                     model.insert(c, v);
                 }
             }
-            bsi.set_many(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>());
+            bsi.set_many_on(&batch.iter().map(|(&c, &v)| (c, v)).collect::<Vec<_>>(), threads);
             for (&c, &v) in &model {
                 prop_assert_eq!(bsi.get(c), Some(v));
             }

@@ -20,6 +20,7 @@ pub use cmp::CmpOp;
 use crate::customers::Directory;
 use crate::error::{Error, Result};
 use crate::id::{CustomerId, DERIVED_ATTRS, DERIVED_OWNER};
+use crate::par::Threads;
 use crate::tags::{Suggest, normalize_tag};
 
 /// How stored values map to the values users see.
@@ -277,13 +278,21 @@ impl Attrs {
     // ------------------------------------------------------------------ derived writes
 
     /// Writes derived attribute `name` (a layer's own, past the guard): clears `clear`, sets
-    /// `set` (both ascending by customer), and reads it through `reading` from now on.
-    pub(crate) fn write_derived(&mut self, name: &str, clear: &[u32], set: &[(u32, i64)], reading: Reading) {
+    /// `set` (both ascending by customer), and reads it through `reading` from now on; the
+    /// values written on up to `threads` threads.
+    pub(crate) fn write_derived(
+        &mut self,
+        name: &str,
+        clear: &[u32],
+        set: &[(u32, i64)],
+        reading: Reading,
+        threads: Threads,
+    ) {
         let attr = self.entry(name);
         if !clear.is_empty() {
             attr.bsi.remove_many(&RoaringBitmap::from_sorted_iter(clear.iter().copied()).expect("rows ascend"));
         }
-        attr.bsi.set_many(set);
+        attr.bsi.set_many_on(set, threads.for_work(set.len() as u64));
         attr.reading = reading;
     }
 }

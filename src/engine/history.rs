@@ -132,7 +132,8 @@ impl Engine {
     /// pays: with the as-of day the same or later and the churn window unchanged, only
     /// customers with new purchases (or purchases dated after the previous as-of day) have
     /// their history read again, and only customers whose scores or stage changed are moved
-    /// between tags. See [`RefreshReport`].
+    /// between tags. See [`RefreshReport`]. The per-customer work runs on the engine's
+    /// threads ([`Engine::set_threads`]); the result does not depend on how many.
     ///
     /// ```
     /// use audience::{Day, Engine, Money, Stage};
@@ -169,8 +170,8 @@ impl Engine {
         let as_of = as_of.into();
         let apply = |e: &mut Engine| {
             e.segments.check(&e.tags, Inputs { live: e.customers.live(), attrs: &e.attrs })?;
-            let Engine { customers, tags, attrs, history, models, segments, .. } = e;
-            let mut report = models.refresh(as_of, customers, history, tags, attrs)?;
+            let Engine { customers, tags, attrs, history, models, segments, threads, .. } = e;
+            let mut report = models.refresh(as_of, customers, history, tags, attrs, *threads)?;
             let saved = segments.compute_all(tags, Inputs { live: customers.live(), attrs })?;
             (report.rules, report.plans) = (saved.rules, saved.plans);
             Ok(report)

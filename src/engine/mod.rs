@@ -23,6 +23,7 @@ use crate::attrs::Attrs;
 use crate::customers::Directory;
 use crate::error::Result;
 use crate::history::History;
+use crate::par::Threads;
 use crate::query::{Planner, Query};
 use crate::refresh::Models;
 use crate::segment::Segments;
@@ -72,6 +73,8 @@ pub struct Engine {
     segments: Segments,
     /// The journal writes are recorded in, for an engine opened from a snapshot.
     journal: journal::Attached,
+    /// The threads bulk work may use ([`Engine::set_threads`]).
+    threads: Threads,
 }
 
 impl std::fmt::Debug for Engine {
@@ -126,6 +129,43 @@ impl Engine {
     /// An empty engine.
     pub fn new() -> Engine {
         Engine::default()
+    }
+
+    /// Sets how many threads this engine's bulk work may use: a refresh's per-customer
+    /// steps (purchases sorted by customer, each customer's summary, scores and moves, the
+    /// derived attributes' bit slices). `0`, the default: the cores the process may use
+    /// ([`std::thread::available_parallelism`], at most 8) for a step of 65,536 customers or
+    /// records or more, one thread below that; `n`: `n` threads for every such step (at
+    /// most [`MAX_THREADS`](crate::MAX_THREADS), and one per customer). `1` keeps all the
+    /// work on the calling thread.
+    ///
+    /// Whatever the count, the results are the same, bit for bit. The setting is this
+    /// engine value's, like its journal: a clone keeps it; a snapshot does not hold it, so
+    /// [`Engine::open`] starts at the default. Loads ([`CsvOptions::threads`]) and
+    /// [`Engine::describe`] ([`DescribeOptions::threads`]) take theirs from their options.
+    ///
+    /// ```
+    /// use audience::{Day, Engine, Money};
+    /// let mut engine = Engine::new();
+    /// engine.set_threads(2);
+    /// assert_eq!(engine.threads(), 2);
+    /// let ada = engine.customer("ada")?;
+    /// engine.record_purchase(ada, Day::from_ymd(2024, 5, 1)?, Money::parse("12.50")?)?;
+    /// engine.refresh(Day::from_ymd(2024, 6, 30)?)?; // the same report at 1, 2 or 64 threads
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    ///
+    /// [`CsvOptions::threads`]: crate::CsvOptions::threads
+    /// [`DescribeOptions::threads`]: crate::DescribeOptions::threads
+    pub fn set_threads(&mut self, n: usize) -> &mut Engine {
+        self.threads = Threads::new(n);
+        self
+    }
+
+    /// The threads bulk work may use, as set by [`Engine::set_threads`] (at most
+    /// [`MAX_THREADS`](crate::MAX_THREADS)); `0` for the default.
+    pub fn threads(&self) -> usize {
+        self.threads.asked()
     }
 
     pub(crate) fn planner(&self) -> Planner<'_> {

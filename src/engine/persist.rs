@@ -119,7 +119,11 @@ impl Engine {
         let models = Models::read_snapshot(&mut r, &tags)?;
         let segments = Segments::read_snapshot(&mut r, &tags, Inputs { live: customers.live(), attrs: &attrs })?;
         r.finish()?;
-        Ok((Engine { customers, tags, attrs, history, models, segments, journal: Attached::default() }, generation))
+        let journal = Attached::default();
+        Ok((
+            Engine { customers, tags, attrs, history, models, segments, journal, threads: Default::default() },
+            generation,
+        ))
     }
 
     /// Opens the snapshot at `path` that [`Engine::save`] or [`Engine::checkpoint`] wrote,

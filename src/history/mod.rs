@@ -1,6 +1,7 @@
 //! Purchase history: [`Day`], [`Money`], [`Purchase`], the columnar store, and the per-customer
 //! summary as of a day that RFM and lifecycle stages are computed from.
 
+mod bucket;
 mod day;
 mod money;
 mod persist;

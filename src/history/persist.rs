@@ -287,11 +287,11 @@ mod tests {
         for d in 10..50 {
             h.push(Rec { customer: 0, day: d, amount: 1 });
         }
-        h.flush(); // compacted into the base (it was empty)
+        h.flush(crate::par::Threads::default()); // compacted into the base (it was empty)
         h.remove_customer(3); // garbage
         customers.remove(CustomerId(3)).unwrap();
         h.push(Rec { customer: 1, day: 2, amount: 3 });
-        h.flush(); // recent
+        h.flush(crate::par::Threads::default()); // recent
         h.push(Rec { customer: 2, day: 9, amount: 4 }); // pending
         assert!(h.tiers().0 > 0 && h.tiers().1 > 0 && h.tiers().2 > 0, "{:?}", h.tiers());
         let path = temp("tiers");

@@ -17,6 +17,9 @@ use std::sync::{Arc, Mutex};
 
 use roaring::RoaringBitmap;
 
+use super::bucket::{self, Columns, dense_max};
+use crate::par::{self, Threads};
+
 /// One purchase record in the small tiers.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Rec {
@@ -179,9 +182,9 @@ impl History {
     }
 
     /// Sorts the pending records into the recent tier (compacting into the base when the
-    /// recent tier has grown past an eighth of it). Returns the customers that had pending
-    /// records, ascending.
-    pub(crate) fn flush(&mut self) -> Vec<u32> {
+    /// recent tier has grown past an eighth of it), the counting sorts on up to `threads`
+    /// threads. Returns the customers that had pending records, ascending.
+    pub(crate) fn flush(&mut self, threads: Threads) -> Vec<u32> {
         self.by_customer.reset();
         let mut pending = Arc::unwrap_or_clone(std::mem::take(&mut self.pending));
         // The first load: scatter straight into the columns (no sorted copy in between).
@@ -189,9 +192,10 @@ impl History {
             && self.recent.is_empty()
             && let Some(max) = dense_max(&pending)
         {
-            return self.build_base(pending, max);
+            let threads = threads.for_work(pending.len() as u64);
+            return self.build_base(pending, max, threads);
         }
-        sort_records(&mut pending);
+        sort_records(&mut pending, threads);
         let mut touched: Vec<u32> = pending.iter().map(|r| r.customer).collect();
         touched.dedup();
         if self.recent.is_empty() {
@@ -205,50 +209,17 @@ impl History {
         touched
     }
 
-    /// Builds the (empty) base from `recs` with one counting pass and one scatter into the
-    /// columns, then sorts each customer's run by day where it is not sorted yet (stable:
-    /// arrival order within a day). Returns the customers, ascending.
-    fn build_base(&mut self, recs: Vec<Rec>, max: usize) -> Vec<u32> {
-        let mut next = vec![0u64; max + 2];
-        for r in &recs {
-            next[r.customer as usize + 1] += 1;
-        }
-        let (mut ids, mut starts, mut lens) = (Vec::new(), Vec::new(), Vec::new());
-        for c in 0..=max {
-            let len = next[c + 1];
-            if len > 0 {
-                ids.push(c as u32);
-                starts.push(next[c]);
-                lens.push(len as u32);
-            }
-            next[c + 1] += next[c];
-        }
-        let mut days = vec![0i32; recs.len()];
-        let mut amounts = vec![0i64; recs.len()];
-        for r in &recs {
-            let slot = &mut next[r.customer as usize];
-            days[*slot as usize] = r.day;
-            amounts[*slot as usize] = r.amount;
-            *slot += 1;
-        }
+    /// Builds the (empty) base from `recs` (customer ids at most `max`) by a counting sort
+    /// into the columns ([`Columns::of`]) on `threads` threads. Returns the customers,
+    /// ascending.
+    fn build_base(&mut self, recs: Vec<Rec>, max: usize, threads: usize) -> Vec<u32> {
+        let c = Columns::of(&recs, max, threads);
         drop(recs);
-        let mut scratch: Vec<(i32, i64)> = Vec::new();
-        for (&s, &l) in starts.iter().zip(&lens) {
-            let run = s as usize..s as usize + l as usize;
-            if !days[run.clone()].is_sorted() {
-                scratch.clear();
-                scratch.extend(days[run.clone()].iter().copied().zip(amounts[run.clone()].iter().copied()));
-                scratch.sort_by_key(|&(d, _)| d);
-                for (i, (d, a)) in run.zip(scratch.iter().copied()) {
-                    days[i] = d;
-                    amounts[i] = a;
-                }
-            }
-        }
-        self.ids = Arc::new(ids.clone());
-        (self.starts, self.lens, self.days, self.amounts) = (starts.into(), lens.into(), days.into(), amounts.into());
+        self.ids = Arc::new(c.ids.clone());
+        (self.starts, self.lens, self.days, self.amounts) =
+            (c.starts.into(), c.lens.into(), c.days.into(), c.amounts.into());
         self.garbage = 0;
-        ids
+        c.ids
     }
 
     /// Merges the recent tier into the base and drops removed customers' bytes.
@@ -262,6 +233,7 @@ impl History {
         let recent = std::mem::take(&mut self.recent);
         let mut scratch = Vec::new();
         self.for_each_in(
+            0..self.ids.len(),
             &recent[..],
             |customer, d, a| {
                 if d.is_empty() {
@@ -283,21 +255,67 @@ impl History {
     /// Calls `f(customer, days, amounts)` for every customer with records (pending records
     /// must have been flushed), ascending by customer, with the base and recent tiers merged
     /// by day.
+    #[cfg(test)]
     pub(crate) fn for_each(&self, f: impl FnMut(u32, &[i32], &[i64])) {
         debug_assert!(self.pending.is_empty());
         let mut scratch = Vec::new();
-        self.for_each_in(&self.recent, f, &mut scratch);
+        self.for_each_in(0..self.ids.len(), &self.recent, f, &mut scratch);
     }
 
-    fn for_each_in(&self, recent: &[Rec], mut f: impl FnMut(u32, &[i32], &[i64]), scratch: &mut Vec<(i32, i64)>) {
-        let (mut row, mut i) = (0, 0);
+    /// What `f(customer, days, amounts)` returns for every customer with records (as
+    /// [`History::for_each`] calls it), the `Some`s in customer order, on up to `threads`
+    /// threads: the customers are cut into ranges of ids, a thread each.
+    pub(crate) fn collect<T: Send>(
+        &self,
+        threads: Threads,
+        f: impl Fn(u32, &[i32], &[i64]) -> Option<T> + Sync,
+    ) -> Vec<T> {
+        debug_assert!(self.pending.is_empty());
+        let n = threads.for_work((self.ids.len() + self.recent.len()) as u64);
+        // Range boundaries: customer ids cutting the larger tier evenly.
+        let cut: Vec<u64> = if self.ids.len() >= self.recent.len() {
+            par::ranges(self.ids.len(), n)
+                .iter()
+                .map(|r| self.ids.get(r.start).map_or(u64::MAX, |&c| c.into()))
+                .collect()
+        } else {
+            par::ranges(self.recent.len(), n)
+                .iter()
+                .map(|r| self.recent.get(r.start).map_or(u64::MAX, |rec| rec.customer.into()))
+                .collect()
+        };
+        let bounds: Vec<(u64, u64)> =
+            (0..n).map(|k| (if k == 0 { 0 } else { cut[k] }, cut.get(k + 1).copied().unwrap_or(u64::MAX))).collect();
+        let parts = par::map(bounds, |_, (lo, hi)| {
+            let rows =
+                self.ids.partition_point(|&c| u64::from(c) < lo)..self.ids.partition_point(|&c| u64::from(c) < hi);
+            let i = self.recent.partition_point(|r| u64::from(r.customer) < lo);
+            let j = self.recent.partition_point(|r| u64::from(r.customer) < hi);
+            let mut out = Vec::new();
+            self.for_each_in(rows, &self.recent[i..j], |c, d, a| out.extend(f(c, d, a)), &mut Vec::new());
+            out
+        });
+        par::concat(parts)
+    }
+
+    /// `f(customer, days, amounts)` for the customers of rows `rows` of the base and the
+    /// records `recent` (ascending by customer, days merged), ascending by customer.
+    fn for_each_in(
+        &self,
+        rows: std::ops::Range<usize>,
+        recent: &[Rec],
+        mut f: impl FnMut(u32, &[i32], &[i64]),
+        scratch: &mut Vec<(i32, i64)>,
+    ) {
+        let ids = &self.ids[..rows.end];
+        let (mut row, mut i) = (rows.start, 0);
         let mut ds = Vec::new();
         let mut am = Vec::new();
-        while row < self.ids.len() || i < recent.len() {
-            let next_base = self.ids.get(row).copied().unwrap_or(u32::MAX);
+        while row < ids.len() || i < recent.len() {
+            let next_base = ids.get(row).copied().unwrap_or(u32::MAX);
             let next_recent = recent.get(i).map_or(u32::MAX, |r| r.customer);
             let customer = next_base.min(next_recent);
-            let base = if row < self.ids.len() && next_base == customer {
+            let base = if row < ids.len() && next_base == customer {
                 row += 1;
                 self.base_range(row - 1)
             } else {
@@ -337,6 +355,23 @@ impl History {
                 f(customer, &ds, &am);
             }
         }
+    }
+
+    /// What `f` returns for each customer of `customers` (ascending; as
+    /// [`History::for_each_of`] calls it), the `Some`s in order, on up to `threads` threads.
+    pub(crate) fn collect_of<T: Send>(
+        &self,
+        customers: &[u32],
+        threads: Threads,
+        f: impl Fn(u32, &[i32], &[i64]) -> Option<T> + Sync,
+    ) -> Vec<T> {
+        let n = threads.for_work(customers.len() as u64);
+        let chunks = par::ranges(customers.len(), n).into_iter().map(|r| &customers[r]).collect();
+        par::concat(par::map(chunks, |_, chunk| {
+            let mut out = Vec::new();
+            self.for_each_of(chunk, |c, d, a| out.extend(f(c, d, a)));
+            out
+        }))
     }
 
     /// One customer's records sorted by day (all tiers; works without a flush).
@@ -438,44 +473,17 @@ fn merge_customer(
     am.extend(scratch.iter().map(|&(_, a)| a));
 }
 
-/// The largest customer id, when a counting sort by customer pays: enough records, and ids
-/// not too sparse (the counting array is at most four entries per record).
-fn dense_max(recs: &[Rec]) -> Option<usize> {
-    let max = recs.iter().map(|r| r.customer).max()? as usize;
-    (recs.len() >= 1 << 16 && max <= recs.len().saturating_mul(4)).then_some(max)
-}
-
 /// Sorts records by (customer, day), keeping arrival order within a day. Dense customer ids
-/// take a counting sort by customer (two linear passes); sparse ones a comparison sort.
-fn sort_records(recs: &mut Vec<Rec>) {
+/// take a counting sort by customer on up to `threads` threads ([`bucket::sort`]); sparse
+/// ones a comparison sort.
+fn sort_records(recs: &mut Vec<Rec>, threads: Threads) {
     if recs.is_sorted_by_key(Rec::key) {
         return;
     }
-    let Some(max) = dense_max(recs) else {
-        recs.sort_by_key(Rec::key);
-        return;
-    };
-    let mut start = vec![0usize; max + 2];
-    for r in recs.iter() {
-        start[r.customer as usize + 1] += 1;
+    match dense_max(recs) {
+        Some(max) => bucket::sort(recs, max, threads.for_work(recs.len() as u64)),
+        None => recs.sort_by_key(Rec::key),
     }
-    for i in 1..start.len() {
-        start[i] += start[i - 1];
-    }
-    let mut out = vec![Rec { customer: 0, day: 0, amount: 0 }; recs.len()];
-    let mut next = start.clone();
-    for r in recs.iter() {
-        let slot = &mut next[r.customer as usize];
-        out[*slot] = *r;
-        *slot += 1;
-    }
-    for w in start.windows(2) {
-        let run = &mut out[w[0]..w[1]];
-        if run.len() > 1 && !run.is_sorted_by_key(|r| r.day) {
-            run.sort_by_key(|r| r.day);
-        }
-    }
-    *recs = out;
 }
 
 /// Merges two record lists sorted by (customer, day); `a` first on ties.
@@ -538,7 +546,7 @@ mod tests {
             h.remove_customers(&[250u32].into_iter().collect());
             check(&h);
             if round == 1 {
-                h.flush();
+                h.flush(Threads::new(2));
                 check(&h);
             }
         }
@@ -560,13 +568,13 @@ mod tests {
         for r in [rec(2, 5, 1), rec(1, 9, 2), rec(1, 3, 3), rec(2, 5, 4)] {
             h.push(r);
         }
-        assert_eq!(h.flush(), [1, 2]);
+        assert_eq!(h.flush(Threads::new(2)), [1, 2]);
         h.compact();
         h.push(rec(1, 4, 5));
         h.push(rec(3, -7, 6));
         h.push(rec(2, 5, 7));
         assert_eq!(h.of(1), [(3, 3), (4, 5), (9, 2)]);
-        assert_eq!(h.flush(), [1, 2, 3]);
+        assert_eq!(h.flush(Threads::new(2)), [1, 2, 3]);
         let want = vec![(1, vec![(3, 3), (4, 5), (9, 2)]), (2, vec![(5, 1), (5, 4), (5, 7)]), (3, vec![(-7, 6)])];
         assert_eq!(all(&h), want);
         let mut some = Vec::new();
@@ -601,30 +609,13 @@ mod tests {
         general.recent = {
             let mut p = std::mem::take(&mut general.pending);
             let p2 = Arc::make_mut(&mut p);
-            sort_records(p2);
+            sort_records(p2, Threads::new(1));
             p
         };
         general.compact();
-        let touched = direct.flush();
+        let touched = direct.flush(Threads::new(3));
         assert_eq!(touched, *general.ids);
         assert_eq!(all(&direct), all(&general));
         assert_eq!((direct.len(), direct.ids.len()), (general.len(), general.ids.len()));
-    }
-
-    #[test]
-    fn counting_sort_agrees_with_a_stable_sort() {
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut recs: Vec<Rec> = (0..100_000)
-            .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                rec((x % 30_000) as u32, (x >> 40) as i32 % 50, i)
-            })
-            .collect();
-        let mut want = recs.clone();
-        want.sort_by_key(Rec::key);
-        sort_records(&mut recs);
-        assert_eq!(recs, want);
     }
 }

@@ -88,10 +88,8 @@ use std::fmt;
 
 pub use parse::MAX_RECORD_BYTES;
 
-/// The most threads a load parses on ([`CsvOptions::threads`]).
-pub const MAX_THREADS: usize = 64;
-
 use crate::error::Error;
+use crate::par::MAX_THREADS;
 
 /// A column of a CSV input: its position (from 0) or, with a header, its name.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use crate::attrs::{Attrs, Reading};
 use crate::error::Result;
 use crate::history::Day;
 use crate::lifecycle::Stage;
+use crate::par::Threads;
 use crate::tags::{DerivedGroup, Tags};
 
 /// The value tags of the refresh's groups, as the tags layer handed them out.
@@ -31,6 +32,7 @@ pub(super) fn apply(
     attrs: &mut Attrs,
     live: &RoaringBitmap,
     as_of: Day,
+    threads: Threads,
 ) -> Result<DerivedTags> {
     // Every derived group and value tag exists first (so queries on an empty stage resolve).
     let d = &mut plan.tags;
@@ -55,9 +57,9 @@ pub(super) fn apply(
     tags.replace_members(&groups.stage, prospect, prospects);
 
     let a = &mut plan.attrs;
-    write(attrs, &mut a.recency, Reading::DaysSince(i64::from(as_of.days_since_epoch())));
-    write(attrs, &mut a.frequency, Reading::Plain);
-    write(attrs, &mut a.monetary, Reading::Plain);
+    write(attrs, &mut a.recency, Reading::DaysSince(i64::from(as_of.days_since_epoch())), threads);
+    write(attrs, &mut a.frequency, Reading::Plain, threads);
+    write(attrs, &mut a.monetary, Reading::Plain, threads);
     Ok(groups)
 }
 
@@ -89,8 +91,8 @@ fn bitmap(ids: Vec<u32>) -> RoaringBitmap {
     RoaringBitmap::from_sorted_iter(ids).expect("a diff's ids ascend")
 }
 
-fn write(attrs: &mut Attrs, diff: &mut AttrDiff, reading: Reading) {
-    attrs.write_derived(diff.name, &diff.clear, &diff.set, reading);
+fn write(attrs: &mut Attrs, diff: &mut AttrDiff, reading: Reading, threads: Threads) {
+    attrs.write_derived(diff.name, &diff.clear, &diff.set, reading, threads);
     diff.clear.clear();
     diff.set.clear();
 }

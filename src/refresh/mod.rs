@@ -7,7 +7,10 @@
 //! - `apply.rs`: the diffs written through [`Tags`]' derived-group API and [`Attrs`].
 //! - `report.rs`: [`RefreshReport`] and the other types the refresh hands out.
 //!
-//! How a refresh is incremental is documented on [`RefreshReport`].
+//! How a refresh is incremental is documented on [`RefreshReport`]. Its per-customer steps
+//! (the history's sort by customer and summaries, the codes and diffs, the derived
+//! attributes' slices) run on [`Threads`](crate::par::Threads), each cut into ranges of
+//! customers whose results are joined in order: the same plan at any thread count.
 
 mod apply;
 mod persist;
@@ -23,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::feed::ChangeEvent;
 use crate::history::{Day, History, Summary};
 use crate::lifecycle::{Lifecycle, Stage};
+use crate::par::Threads;
 use crate::rfm::RfmModel;
 use crate::tags::Tags;
 use apply::DerivedTags;
@@ -179,6 +183,7 @@ impl Models {
         history: &mut History,
         tags: &mut Tags,
         attrs: &mut Attrs,
+        threads: Threads,
     ) -> Result<RefreshReport> {
         let live = customers.live();
         let quiet = !history.has_pending();
@@ -190,9 +195,9 @@ impl Models {
                 ..self.report(tags, groups, live, as_of, scored, Vec::new(), (true, 0))
             });
         }
-        let touched = history.flush();
+        let touched = history.flush(threads);
         self.note_touched(&touched);
-        let mut plan = self.plan(history, live, as_of).map_err(|e| match e {
+        let mut plan = self.plan(history, live, as_of, threads).map_err(|e| match e {
             Error::MonetaryOverflow { customer, .. } => {
                 Error::MonetaryOverflow { customer, key: customers.key_of(customer).map(str::to_owned) }
             }
@@ -200,7 +205,7 @@ impl Models {
         })?;
         // The plan (which reads no tag) is made: expiring tags go before anything is written.
         let expired = tags.expire(as_of);
-        let groups = apply::apply(&mut plan, tags, attrs, live, as_of)?;
+        let groups = apply::apply(&mut plan, tags, attrs, live, as_of, threads)?;
         let transitions: Vec<StageTransition> = std::mem::take(&mut plan.transitions)
             .into_iter()
             .map(|(from, to, bits)| StageTransition { from, to, count: bits.len(), audience: Audience::from(bits) })

@@ -384,7 +384,14 @@ mod tests {
         }
 
         fn refresh(&mut self, d: i32) -> String {
-            let report = self.models.refresh(day(d), &self.dir, &mut self.history, &mut self.tags, &mut self.attrs);
+            let report = self.models.refresh(
+                day(d),
+                &self.dir,
+                &mut self.history,
+                &mut self.tags,
+                &mut self.attrs,
+                crate::par::Threads::default(),
+            );
             format!("{report:?}")
         }
     }

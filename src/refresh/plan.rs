@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::history::{Day, History, Summary};
 use crate::id::derived;
 use crate::lifecycle::{Lifecycle, Stage};
+use crate::par::{self, Threads};
 use crate::rfm::{RfmCuts, RfmGrid};
 use crate::tags::TagKind;
 
@@ -145,6 +146,10 @@ struct Diffs {
     moves: Moves,
 }
 
+/// The lists of one [`Diffs`]: customers (tag moves, cleared attributes, stage moves) and
+/// values set.
+type Lists<'a> = (Vec<&'a mut Vec<u32>>, Vec<&'a mut Vec<(u32, i64)>>);
+
 /// Customers per stage move (from no stage or a stage, to a stage), in (from, to) order.
 struct Moves(Vec<Vec<u32>>);
 
@@ -234,6 +239,38 @@ impl Diffs {
         self.attrs.monetary.changed(id, old_sum.map(|s| s.monetary), new_sum.map(|s| s.monetary));
     }
 
+    /// Every list of customers, in an order the same for every `Diffs` of one plan.
+    fn lists(&mut self) -> Lists<'_> {
+        let (t, a) = (&mut self.tags, &mut self.attrs);
+        let mut ids: Vec<&mut Vec<u32>> = Vec::new();
+        for group in [&mut t.r, &mut t.f, &mut t.m, &mut t.segment, &mut t.stage] {
+            ids.extend(group.adds.iter_mut().chain(&mut group.removes));
+        }
+        let mut sets = Vec::new();
+        for attr in [&mut a.recency, &mut a.frequency, &mut a.monetary] {
+            ids.push(&mut attr.clear);
+            sets.push(&mut attr.set);
+        }
+        ids.extend(&mut self.moves.0);
+        (ids, sets)
+    }
+
+    /// Appends the diffs of `rest` (of later customers, in order), each list grown once.
+    fn append(&mut self, rest: &mut [Diffs]) {
+        fn extend<T>(list: &mut Vec<T>, more: Vec<Vec<T>>) {
+            list.reserve_exact(more.iter().map(Vec::len).sum());
+            more.into_iter().for_each(|m| list.extend(m));
+        }
+        let (ids, sets) = self.lists();
+        let mut more: Vec<_> = rest.iter_mut().map(Diffs::lists).collect();
+        for (k, list) in ids.into_iter().enumerate() {
+            extend(list, more.iter_mut().map(|(m, _)| std::mem::take(&mut *m[k])).collect());
+        }
+        for (k, list) in sets.into_iter().enumerate() {
+            extend(list, more.iter_mut().map(|(_, m)| std::mem::take(&mut *m[k])).collect());
+        }
+    }
+
     /// The stage transitions, ordered by (from, to), with `newcomers` (live customers new
     /// since the last refresh without purchase records) moved from no stage to prospect.
     fn transitions(&mut self, newcomers: &RoaringBitmap) -> Vec<(Option<Stage>, Stage, RoaringBitmap)> {
@@ -253,33 +290,46 @@ impl Diffs {
 
 impl Models {
     /// Plans a refresh as of `as_of` (the history flushed). Mutates nothing.
-    pub(crate) fn plan(&self, history: &History, live: &RoaringBitmap, as_of: Day) -> Result<Plan> {
+    pub(crate) fn plan(&self, history: &History, live: &RoaringBitmap, as_of: Day, threads: Threads) -> Result<Plan> {
         let d = as_of.days_since_epoch();
         let churn = self.lifecycle.churn_days();
         let incremental = self.last.as_ref().is_some_and(|s| d >= s.as_of && s.lifecycle.churn_days() == churn);
         let empty = Snapshot::empty(d, &self.rfm, self.lifecycle);
         let old: &Snapshot = self.last.as_deref().unwrap_or(&empty);
 
-        let fresh = self.summaries(history, old, d, incremental);
+        let fresh = self.summaries(history, old, d, incremental, threads);
         let recomputed = fresh.len() as u64;
         let rows = self.merge(old, fresh, incremental);
         let (scorer, scored) = self.scorer(&rows, d)?;
 
         let grid = self.rfm.segments();
         let reset_segments = old.rfm.segments() != grid && self.last.is_some();
-        let mut diffs = Diffs::new(grid, reset_segments);
-        let mut codes = Vec::with_capacity(rows.ids.len());
-        for ((&id, sum), &p) in rows.ids.iter().zip(&rows.sums).zip(&rows.prev) {
-            let new = scorer.code(sum);
-            codes.push(new);
-            let old_row = (p != NO_ROW).then(|| (old.codes[p as usize], old.sums[p as usize]));
-            let from = match old_row {
-                Some((c, _)) => Some(Stage::ALL[usize::from(c.stage)]),
-                None if old.live.contains(id) && !self.removed.contains(id) => Some(Stage::Prospect),
-                None => None,
-            };
-            diffs.push(id, old_row, new, sum, from);
-        }
+        // Customer by customer, on threads: each a range of rows, the ranges' codes and
+        // diffs appended in order (the same as one thread's).
+        let parts = par::ranges(rows.ids.len(), threads.for_work(rows.ids.len() as u64));
+        let mut done = par::map(parts, |_, range| {
+            let mut diffs = Diffs::new(grid, reset_segments);
+            let mut codes = Vec::with_capacity(range.len());
+            for ((&id, sum), &p) in rows.ids[range.clone()].iter().zip(&rows.sums[range.clone()]).zip(&rows.prev[range])
+            {
+                let new = scorer.code(sum);
+                codes.push(new);
+                let old_row = (p != NO_ROW).then(|| (old.codes[p as usize], old.sums[p as usize]));
+                let from = match old_row {
+                    Some((c, _)) => Some(Stage::ALL[usize::from(c.stage)]),
+                    None if old.live.contains(id) && !self.removed.contains(id) => Some(Stage::Prospect),
+                    None => None,
+                };
+                diffs.push(id, old_row, new, sum, from);
+            }
+            (diffs, codes)
+        })
+        .into_iter();
+        let (mut diffs, mut codes) = done.next().unwrap_or_else(|| (Diffs::new(grid, reset_segments), Vec::new()));
+        let (mut rest, more_codes): (Vec<Diffs>, Vec<Vec<Code>>) = done.unzip();
+        diffs.append(&mut rest);
+        codes.reserve_exact(more_codes.iter().map(Vec::len).sum());
+        more_codes.into_iter().for_each(|more| codes.extend(more));
 
         // Customers without purchase records: prospects; new ones since the last refresh
         // (or removed and registered anew) moved from no stage.
@@ -306,30 +356,28 @@ impl Models {
     /// Step 1: fresh summaries, ascending by customer: everyone's, or (incremental) those
     /// of the customers with new purchases, removed customers, and customers with purchases
     /// dated after the last as-of day when it moved forward.
-    fn summaries(&self, history: &History, old: &Snapshot, d: i32, incremental: bool) -> Vec<(u32, Summary)> {
+    fn summaries(
+        &self,
+        history: &History,
+        old: &Snapshot,
+        d: i32,
+        incremental: bool,
+        threads: Threads,
+    ) -> Vec<(u32, Summary)> {
         let churn = self.lifecycle.churn_days() as i32; // bounded by MAX_WINDOW
-        let mut fresh: Vec<(u32, Summary)> = Vec::with_capacity(if incremental { 0 } else { old.ids.len() });
-        if incremental {
-            let mut redo = &self.touched | &self.removed;
-            if d > old.as_of {
-                redo.extend(old.ids.iter().zip(&old.sums).filter(|(_, s)| s.later).map(|(&id, _)| id));
-            }
-            let redo: Vec<u32> = redo.iter().collect();
-            history.for_each_of(&redo, |id, days, amounts| {
-                // A customer without records (removed) keeps no row.
-                if !days.is_empty() {
-                    fresh.push((id, Summary::of(days, amounts, d, churn)));
-                }
-            });
-        } else {
-            history.for_each(|id, days, amounts| {
-                // A removed customer's emptied range lingers until the next compaction.
-                if !days.is_empty() {
-                    fresh.push((id, Summary::of(days, amounts, d, churn)));
-                }
-            });
+        // A customer without records (removed; or, read in full, one whose emptied range
+        // lingers until the next compaction) keeps no row.
+        let summary =
+            |id, days: &[i32], amounts: &[i64]| (!days.is_empty()).then(|| (id, Summary::of(days, amounts, d, churn)));
+        if !incremental {
+            return history.collect(threads, summary);
         }
-        fresh
+        let mut redo = &self.touched | &self.removed;
+        if d > old.as_of {
+            redo.extend(old.ids.iter().zip(&old.sums).filter(|(_, s)| s.later).map(|(&id, _)| id));
+        }
+        let redo: Vec<u32> = redo.iter().collect();
+        history.collect_of(&redo, threads, summary)
     }
 
     /// Step 2: the fresh summaries merged with the old rows: carried over (incremental),

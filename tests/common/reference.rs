@@ -483,6 +483,7 @@ pub fn fresh(
     as_of: i32,
 ) -> (Engine, RefreshReport) {
     let mut e = Engine::new();
+    e.set_threads(1); // the one-thread reference for engines refreshing on more
     e.set_lifecycle(lifecycle(windows));
     e.set_rfm_model(spec.rfm_model());
     for &c in live {
