@@ -189,12 +189,25 @@ fn frame(payload: &[u8], long: bool) -> ([u8; LONG_FRAME as usize], usize) {
     (f, checked + 4)
 }
 
+/// How long a lock held elsewhere is waited for before [`Error::JournalInUse`]: a child
+/// process this one spawns holds a copy of every open file (and so of the lock) from its
+/// fork to its `exec`, a few milliseconds at most; an engine that holds the journal holds it
+/// far longer.
+const LOCK_PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Locks `file` for this process, so two engines never append to one journal.
 fn lock(file: &File, path: &Path) -> Result<()> {
-    file.try_lock().map_err(|e| match e {
-        fs::TryLockError::WouldBlock => Error::JournalInUse { path: path.to_path_buf() },
-        fs::TryLockError::Error(e) => io(path, "lock", e),
-    })
+    let start = std::time::Instant::now();
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(fs::TryLockError::WouldBlock) if start.elapsed() < LOCK_PATIENCE => {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            Err(fs::TryLockError::WouldBlock) => return Err(Error::JournalInUse { path: path.to_path_buf() }),
+            Err(fs::TryLockError::Error(e)) => return Err(io(path, "lock", e)),
+        }
+    }
 }
 
 impl Journal {
