@@ -158,6 +158,9 @@
 //!                             (describe.rs), compare (compare.rs), counted tag by tag on one
 //!                             or more threads (scan.rs, with blocks/count.rs), tag statistics,
 //!                             empty and unused tags (stats.rs): reads only, writes nothing
+//! clickhouse/                 the engine's tables in ClickHouse's RowBinary (groupBitmap
+//!                             states, keys, attributes) and queries as ClickHouse SQL
+//!                             (sql.rs); engine/clickhouse.rs reads the layers for it
 //! persist/                    snapshots: file.rs (header, checksummed sections, atomic
 //!                             replacement), codec.rs (the values inside); each layer writes
 //!                             and reads its own sections (its persist.rs), engine/persist.rs
@@ -232,6 +235,7 @@
 mod attrs;
 mod audience;
 mod blocks;
+mod clickhouse;
 mod customers;
 mod engine;
 mod error;
@@ -253,8 +257,9 @@ mod tags;
 
 pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
+pub use clickhouse::{CLICKHOUSE_SMALL_SET, ClickHouseRows, Tables};
 pub use customers::{CustomerMerge, MAX_CUSTOMER_KEY_LEN};
-pub use engine::{AsQuery, Engine, Reader, Stats};
+pub use engine::{AsQuery, ClickHouseExport, ClickHouseImport, Engine, Reader, Stats};
 pub use error::{
     AliasClash, AmountProblem, CsvColumn, CsvProblem, DateProblem, Error, KeyProblem, MergeProblem, ModelProblem,
     NameProblem, PlanProblem, PortableProblem, Result, UsedBy,

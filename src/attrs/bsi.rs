@@ -180,6 +180,22 @@ impl Bsi {
         self.narrow(false);
     }
 
+    /// Every value, ascending by customer: one walk of each slice beside the customers.
+    pub(crate) fn values(&self) -> Vec<(u32, i64)> {
+        let ids: Vec<u32> = self.exists.iter().collect();
+        let mut offs = vec![0u64; ids.len()];
+        for (i, slice) in self.slices.iter().enumerate() {
+            let mut j = 0;
+            for c in slice {
+                while ids[j] < c {
+                    j += 1; // a slice's customers are among `ids`
+                }
+                offs[j] |= 1 << i;
+            }
+        }
+        ids.into_iter().zip(offs).map(|(c, off)| (c, (i128::from(self.base) + i128::from(off)) as i64)).collect()
+    }
+
     /// Removes one customer's value; returns it.
     pub(crate) fn remove(&mut self, customer: u32) -> Option<i64> {
         let old = self.get(customer)?;
@@ -498,6 +514,7 @@ mod tests {
             bsi.set_many_on(&old, threads);
             bsi.set_many_on(&values, threads);
             assert_eq!(bsi.exists, want.exists);
+            assert_eq!(bsi.values(), values);
             for &(c, v) in &values {
                 assert_eq!(bsi.get(c), Some(v), "customer {c}, {threads} threads");
             }

@@ -48,6 +48,15 @@ impl Attribute {
         })
     }
 
+    /// Every customer's value as users read it, ascending by customer.
+    pub(crate) fn values(&self) -> Vec<(u32, i64)> {
+        let mut values = self.bsi.values();
+        if let Reading::DaysSince(as_of) = self.reading {
+            values.iter_mut().for_each(|(_, v)| *v = as_of - *v);
+        }
+        values
+    }
+
     /// Customers (within `filter`) whose value `v` has `v op c`.
     pub(crate) fn compare(&self, op: CmpOp, c: i64, filter: Option<&RoaringBitmap>) -> RoaringBitmap {
         match self.reading {

@@ -162,6 +162,12 @@ pub(crate) enum Op<'a> {
         audience: Cow<'a, RoaringBitmap>,
         name: &'a str,
     },
+    /// `set_tag_from_portable_bytes` (and each tag a ClickHouse import sets): the tag's
+    /// members made the live customers of `audience`.
+    ReplaceTag {
+        audience: Cow<'a, RoaringBitmap>,
+        name: &'a str,
+    },
     TagPairs(Named<'a>),
     TagIdPairs {
         customers: Vec<u32>,
@@ -318,6 +324,7 @@ impl Op<'_> {
             Op::DefineRuleTag { .. } => (37, "define_rule_tag"),
             Op::RefreshRules => (38, "refresh_rules"),
             Op::Customers { .. } => (39, "customers (a bulk load's new keys)"),
+            Op::ReplaceTag { .. } => (40, "set_tag_from_portable_bytes"),
         }
     }
 
@@ -359,7 +366,7 @@ impl Op<'_> {
                 e.u32(id.0);
                 e.str(name);
             }
-            Op::TagAll { audience, name } | Op::UntagAll { audience, name } => {
+            Op::TagAll { audience, name } | Op::UntagAll { audience, name } | Op::ReplaceTag { audience, name } => {
                 e.bitmap(audience);
                 e.str(name);
             }
@@ -449,6 +456,7 @@ impl<'a> Op<'a> {
             17 => Op::Untag { id: get_customer(d)?, name: s(d)? },
             18 => Op::TagAll { audience: Cow::Owned(d.bitmap("audience")?), name: s(d)? },
             19 => Op::UntagAll { audience: Cow::Owned(d.bitmap("audience")?), name: s(d)? },
+            40 => Op::ReplaceTag { audience: Cow::Owned(d.bitmap("audience")?), name: s(d)? },
             20 => Op::TagPairs(Named::get(d)?),
             21 => {
                 let customers = d.u32s("customers")?;
@@ -627,6 +635,7 @@ impl Engine {
             Op::Untag { id, name } => self.untag(id, name).map(drop),
             Op::TagAll { audience, name } => self.tag_all(&audience.into_owned().into(), name).map(drop),
             Op::UntagAll { audience, name } => self.untag_all(&audience.into_owned().into(), name).map(drop),
+            Op::ReplaceTag { audience, name } => self.replace_tag(&audience, name).map(drop),
             Op::TagPairs(named) => self.tag_pairs(named.items()).map(drop),
             Op::TagIdPairs { customers, tags } => {
                 self.tag_id_pairs(customers.iter().zip(&tags).map(|(&c, &t)| (CustomerId(c), TagId(t)))).map(drop)
@@ -724,6 +733,7 @@ mod tests {
             Op::Untag { id: CustomerId(4), name: "vip" },
             Op::TagAll { audience: Cow::Borrowed(&bits), name: "vip" },
             Op::UntagAll { audience: Cow::Borrowed(&bits), name: "vip" },
+            Op::ReplaceTag { audience: Cow::Borrowed(&bits), name: "vip" },
             Op::TagPairs(Named::new([(CustomerId(1), "a"), (CustomerId(2), "b"), (CustomerId(3), "a")].into_iter())),
             Op::TagIdPairs { customers: vec![1, 2], tags: vec![0, 0] },
             Op::TagUntil { id: CustomerId(1), name: "trial", until: day },

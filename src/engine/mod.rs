@@ -12,6 +12,7 @@
 //! | `segments.rs` | segment plans and rule tags: evaluate, apply, define, compute | [`Segments`] (the segment layer) |
 //! | `profiles.rs` | what makes an audience different (describe, breakdown), tag statistics, empty and unused tags | the profile layer |
 //! | `changes.rs` | the change feed: on, off, drain | [`Tags`] (which records every write) |
+//! | `clickhouse.rs` | tags, keys and attributes written as ClickHouse `RowBinary`, tags read back, queries as ClickHouse SQL | `clickhouse/` (the encodings), [`Tags`], [`Directory`], [`Attrs`] |
 //! | `stats.rs` | sizes, optimize | all of them |
 //! | `reader.rs` | [`Reader`]: an immutable view for other threads | every layer (its parts behind `Arc`s, copied on write) |
 //! | `persist.rs` | snapshots and the journal: save, open, checkpoint, flush | `persist/` (the files), each layer (its sections) |
@@ -31,6 +32,7 @@ use crate::tags::Tags;
 
 mod attrs;
 mod changes;
+mod clickhouse;
 mod customers;
 mod expiry;
 mod history;
@@ -47,6 +49,7 @@ mod tags;
 #[cfg(test)]
 mod tests;
 
+pub use clickhouse::{ClickHouseExport, ClickHouseImport};
 pub use reader::Reader;
 pub use stats::Stats;
 

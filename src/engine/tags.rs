@@ -476,7 +476,20 @@ impl Engine {
     /// [`TagReplace::skipped`]: crate::TagReplace::skipped
     pub fn set_tag_from_portable_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<TagReplace> {
         let audience = Audience::from_portable_bytes(bytes)?;
-        self.tags.replace_all(&self.customers, audience.bitmap(), name)
+        self.replace_tag(audience.bitmap(), name)
+    }
+
+    /// Makes the live customers of `bits` the members of tag `name` (journaled).
+    /// The journal records only the live part (it replays the same: the rest is skipped).
+    pub(crate) fn replace_tag(&mut self, bits: &roaring::RoaringBitmap, name: &str) -> Result<TagReplace> {
+        let live = self.customers.live();
+        let keep = if bits.is_subset(live) { Cow::Borrowed(bits) } else { Cow::Owned(bits & live) };
+        let skipped = bits.len() - keep.len();
+        let r = self.logged(
+            |e| e.tags.replace_all(&e.customers, &keep, name),
+            |_| Some(Op::ReplaceTag { audience: Cow::Borrowed(&*keep), name }),
+        )?;
+        Ok(TagReplace { skipped, ..r })
     }
 
     /// Bulk assignment of (customer, tag name) pairs: the fast path for loading. Pairs are

@@ -577,6 +577,35 @@ pub enum Error {
         /// What is wrong; prints with a hint.
         reason: PortableProblem,
     },
+
+    /// ClickHouse `RowBinary` input that is not the rows asked for (a row cut short, a
+    /// string too long or not UTF-8, a `groupBitmap` state of an unknown kind, a small set of
+    /// more than 32 values, a Roaring bitmap that does not check): see
+    /// [`Engine::read_clickhouse_tags`](crate::Engine::read_clickhouse_tags).
+    #[error(
+        "{input}: row {row}, byte {offset}: {what} (hint: the rows must be RowBinary with exactly the \
+         columns ClickHouseRows says, the bitmaps groupBitmap states of UInt32 ids)"
+    )]
+    InvalidRowBinary {
+        /// The input's name, as given.
+        input: String,
+        /// The row (from 1) the problem is in.
+        row: u64,
+        /// The byte offset of the value that is wrong or cut short.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+
+    /// A query without a ClickHouse translation within the server's default limits: see
+    /// [`Query::to_clickhouse_sql`](crate::Query::to_clickhouse_sql).
+    #[error("the query does not translate to ClickHouse SQL: {what} (hint: {hint})")]
+    NotTranslatable {
+        /// What does not translate.
+        what: String,
+        /// What to do instead.
+        hint: &'static str,
+    },
 }
 
 #[cfg(test)]

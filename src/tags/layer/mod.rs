@@ -184,7 +184,6 @@ impl Tags {
         }
     }
 
-    #[cfg(feature = "csv")]
     /// Whether [`Tags::ensure`] of `name` would succeed, changing nothing: its errors, or
     /// the existing tag's id (`None` for a name it would create).
     pub(crate) fn check_ensure(&self, name: &str) -> Result<Option<TagId>> {
