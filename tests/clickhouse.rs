@@ -229,26 +229,6 @@ fn fnv(ids: impl IntoIterator<Item = u32>) -> u64 {
     ids.into_iter().fold(0xcbf2_9ce4_8422_2325, |h, id| (h ^ u64::from(id)).wrapping_mul(0x100_0000_01b3))
 }
 
-/// Registers every id of `bits` as a customer, a range of consecutive ids at a time.
-fn register(engine: &mut Engine, bits: &RoaringBitmap) -> Result {
-    let mut ids = bits.iter().peekable();
-    while let Some(lo) = ids.next() {
-        let mut hi = lo;
-        while ids.peek() == Some(&(hi.wrapping_add(1))) && hi < u32::MAX {
-            hi = ids.next().expect("peeked");
-        }
-        if hi == u32::MAX {
-            engine.customer_id(u32::MAX)?;
-            if lo < hi {
-                engine.customer_id_range(lo..hi)?;
-            }
-        } else {
-            engine.customer_id_range(lo..hi + 1)?;
-        }
-    }
-    Ok(())
-}
-
 /// Imports a fixture and checks each tag against the manifest chDB wrote. The customers
 /// are every id the manifest lists (all of a row given by ranges, the sample of the others);
 /// ids of a sampled row beyond its sample are not customers, so they are skipped, and
@@ -270,7 +250,7 @@ fn import_fixture(file: &str, rows: ClickHouseRows) -> Result {
         }
     }
     let mut engine = Engine::new();
-    register(&mut engine, &known)?;
+    common::register(&mut engine, &known)?;
     let r = engine.read_clickhouse_tags(&bytes[..], rows, file)?;
     assert_eq!(r.rows, want.len() as u64);
     let mut members = 0;

@@ -69,26 +69,6 @@ fn bits_of(a: &Audience) -> RoaringBitmap {
     a.bitmap().clone()
 }
 
-/// Registers every id of `bits` as a customer, a range of consecutive ids at a time.
-fn register(engine: &mut Engine, bits: &RoaringBitmap) -> Result {
-    let mut ids = bits.iter().peekable();
-    while let Some(lo) = ids.next() {
-        let mut hi = lo;
-        while ids.peek() == Some(&(hi.wrapping_add(1))) && hi < u32::MAX {
-            hi = ids.next().expect("peeked");
-        }
-        if hi == u32::MAX {
-            engine.customer_id(u32::MAX)?;
-            if lo < hi {
-                engine.customer_id_range(lo..hi)?;
-            }
-        } else {
-            engine.customer_id_range(lo..hi + 1)?;
-        }
-    }
-    Ok(())
-}
-
 #[test]
 fn every_vector_decodes_to_its_manifest_and_reencodes_to_its_bytes() -> Result {
     let mut kinds = BTreeSet::new();
@@ -154,7 +134,7 @@ fn vectors_load_into_a_tag_and_come_out_again() -> Result {
         let name = &v.name;
         let a = Audience::from_portable_bytes(&v.bytes)?;
         let mut engine = Engine::new();
-        register(&mut engine, a.bitmap())?;
+        common::register(&mut engine, a.bitmap())?;
         let r = engine.set_tag_from_portable_bytes("imported", &v.bytes)?;
         assert_eq!((r.added, r.removed, r.displaced, r.skipped), (a.len(), 0, 0, 0), "{name}");
         assert_eq!(r.tag, "imported");
@@ -492,8 +472,8 @@ proptest! {
         let live: RoaringBitmap =
             pieces.iter().filter(|_| !rng.chance(4)).map(span).fold(RoaringBitmap::new(), |acc, s| acc | s);
         let mut engine = Engine::new();
-        register(&mut engine, &live).expect("ids");
-        register(&mut engine, &[1u32, 70_000, u32::MAX - 1].into_iter().collect()).expect("ids");
+        common::register(&mut engine, &live).expect("ids");
+        common::register(&mut engine, &[1u32, 70_000, u32::MAX - 1].into_iter().collect()).expect("ids");
         let had: RoaringBitmap = engine.customers().iter().map(u32::from).filter(|_| rng.chance(3)).collect();
         engine.tag_all(&Audience::from(had.clone()), "高消费").expect("tag");
         let bytes = Audience::from(bits.clone()).to_portable_bytes();

@@ -10,7 +10,6 @@
 //! | `a OR b` | `bitmapOr(a, b)` |
 
 use super::Tables;
-use crate::attrs::CmpOp;
 use crate::error::{Error, Result};
 use crate::query::{Expr, MAX_QUERY_DEPTH, Query};
 
@@ -167,14 +166,7 @@ fn expr(out: &mut String, e: &Expr, t: &Quoted, names: &dyn Names) -> Result<(us
         }
         Expr::Compare(c) => {
             let name = names.attr(c.name())?;
-            let op = match c.op() {
-                CmpOp::Eq => "=",
-                CmpOp::Ne => "!=",
-                CmpOp::Lt => "<",
-                CmpOp::Le => "<=",
-                CmpOp::Gt => ">",
-                CmpOp::Ge => ">=",
-            };
+            let op = c.op().as_str(); // ClickHouse spells the six operators alike
             // i64::MIN has no literal (its negation overflows): written as a cast.
             let value = if c.value() == i64::MIN { format!("toInt64('{}')", c.value()) } else { c.value().to_string() };
             out.push_str(&format!(

@@ -183,3 +183,23 @@ pub fn suggestions<T: std::fmt::Debug>(r: Result<T>) -> Vec<String> {
 pub fn compact(text: &str) -> String {
     audience::CmpOp::ALL.iter().fold(text.to_owned(), |t, op| t.replace(&format!(" {op} "), op.as_str()))
 }
+
+/// Registers every id of `bits` as a customer, a range of consecutive ids at a time.
+pub fn register(engine: &mut Engine, bits: &audience::roaring::RoaringBitmap) -> Result {
+    let mut ids = bits.iter().peekable();
+    while let Some(lo) = ids.next() {
+        let mut hi = lo;
+        while ids.peek() == Some(&(hi.wrapping_add(1))) && hi < u32::MAX {
+            hi = ids.next().expect("peeked");
+        }
+        if hi == u32::MAX {
+            engine.customer_id(u32::MAX)?;
+            if lo < hi {
+                engine.customer_id_range(lo..hi)?;
+            }
+        } else {
+            engine.customer_id_range(lo..hi + 1)?;
+        }
+    }
+    Ok(())
+}
