@@ -37,6 +37,7 @@ use std::io::{self, Read, Write};
 
 use roaring::RoaringBitmap;
 
+use crate::audience::Audience;
 use crate::blocks::format;
 use crate::error::{Error, Result};
 
@@ -278,7 +279,7 @@ impl<R: io::BufRead> RowReader<R> {
                         self.error(format!("the input ends inside a Roaring bitmap of {len} bytes ({got} there)"))
                     );
                 }
-                crate::Audience::from_portable_bytes(&image).map(|a| a.bitmap().clone()).map_err(|e| {
+                Audience::from_portable_bytes(&image).map(Audience::into_bitmap).map_err(|e| {
                     self.offset = start;
                     self.error(format!("a groupBitmap state's Roaring bitmap: {e}"))
                 })

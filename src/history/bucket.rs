@@ -10,7 +10,7 @@
 
 use std::ops::Range;
 
-use super::store::Rec;
+use super::rec::Rec;
 use crate::par;
 
 /// The largest customer id, when a counting sort by customer pays: enough records, and ids

@@ -5,12 +5,14 @@ mod bucket;
 mod day;
 mod money;
 mod persist;
+mod rec;
 mod store;
 
 pub use day::Day;
 pub use money::Money;
 pub(crate) use money::format_minor;
-pub(crate) use store::{History, Rec};
+pub(crate) use rec::Rec;
+pub(crate) use store::History;
 
 use crate::customers::Directory;
 use crate::error::Result;

@@ -18,21 +18,8 @@ use std::sync::{Arc, Mutex};
 use roaring::RoaringBitmap;
 
 use super::bucket::{self, Columns, dense_max};
+use super::rec::Rec;
 use crate::par::{self, Threads};
-
-/// One purchase record in the small tiers.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Rec {
-    pub(crate) customer: u32,
-    pub(crate) day: i32,
-    pub(crate) amount: i64,
-}
-
-impl Rec {
-    pub(super) fn key(&self) -> u64 {
-        (u64::from(self.customer) << 32) | u64::from((self.day as u32) ^ 0x8000_0000)
-    }
-}
 
 /// Purchase history of every customer.
 #[derive(Clone, Debug, Default)]
