@@ -143,95 +143,6 @@ pub(crate) fn probe(words: &Words, positions: &[u16]) -> u64 {
     sums.iter().sum::<u64>() + rest.iter().map(|&p| bit(p)).sum::<u64>()
 }
 
-/// Customers in a block: 2^16.
-const BLOCK: usize = 1 << 16;
-
-/// Byte `j` of `SPREAD[b]` is bit `j` of `b`: eight bits spread to eight bytes of 0 or 1.
-const SPREAD: [u64; 256] = {
-    let mut table = [0u64; 256];
-    let mut b = 0;
-    while b < 256 {
-        let mut j = 0;
-        while j < 8 {
-            table[b] |= ((b as u64 >> j) & 1) << (8 * j);
-            j += 1;
-        }
-        b += 1;
-    }
-    table
-};
-
-/// One block of an audience as one byte per customer (1 in the audience, 0 not): probing a
-/// value is then one load and one add ([`ByteBlock::probe`]), where a bit needs a shift of
-/// the value, a load, a shift of the word and a mask ([`probe`]); about twice the values a
-/// cycle. Made from the block's words ([`ByteBlock::fill`], 8,192 table lookups), so it pays
-/// over a block's census of many values ([`ByteBlock::PAYS_FROM`]). 64 KiB: in L1 and L2
-/// while the census's values stream past.
-pub(crate) struct ByteBlock(Box<[u8; BLOCK]>);
-
-impl ByteBlock {
-    /// From this many values to probe in a block, filling the bytes costs less than it
-    /// saves: 8,192 writes against about half a cycle saved per value.
-    pub(crate) const PAYS_FROM: usize = 1 << 14;
-
-    /// A block of zeros.
-    pub(crate) fn new() -> ByteBlock {
-        ByteBlock(Box::new([0; BLOCK]))
-    }
-
-    /// Lays out `words` (a block's bits) as bytes.
-    pub(crate) fn fill(&mut self, words: &Words) {
-        for (w, out) in words.iter().zip(self.0.chunks_exact_mut(64)) {
-            for (k, o) in out.chunks_exact_mut(8).enumerate() {
-                o.copy_from_slice(&SPREAD[((w >> (8 * k)) & 0xff) as usize].to_le_bytes());
-            }
-        }
-    }
-
-    /// Lays out two sets' words of one block as bytes: bit 0 from `a`, bit 1 from `b`, for
-    /// [`ByteBlock::probe2`].
-    pub(crate) fn fill2(&mut self, a: &Words, b: &Words) {
-        for ((x, y), out) in a.iter().zip(b).zip(self.0.chunks_exact_mut(64)) {
-            for (k, o) in out.chunks_exact_mut(8).enumerate() {
-                let byte = |w: &u64| SPREAD[((w >> (8 * k)) & 0xff) as usize];
-                o.copy_from_slice(&(byte(x) | byte(y) << 1).to_le_bytes());
-            }
-        }
-    }
-
-    /// How many of `positions` are in each of the two sets [`ByteBlock::fill2`] laid out, as
-    /// [`probe2`] counts them: one load a value where `probe2` takes two words.
-    pub(crate) fn probe2(&self, positions: &[u16]) -> (u64, u64) {
-        let bytes = &*self.0;
-        positions.iter().fold((0, 0), |(x, y), &p| {
-            let b = u64::from(bytes[usize::from(p)]);
-            (x + (b & 1), y + (b >> 1))
-        })
-    }
-
-    /// How many of `positions` are in the block, as [`probe`] counts them.
-    pub(crate) fn probe(&self, positions: &[u16]) -> u64 {
-        let bytes = &*self.0;
-        let mut sums = [0u64; 4];
-        let quads = positions.chunks_exact(4);
-        let rest = quads.remainder();
-        for q in quads {
-            for (s, &p) in sums.iter_mut().zip(q) {
-                *s += u64::from(bytes[usize::from(p)]);
-            }
-        }
-        sums.iter().sum::<u64>() + rest.iter().map(|&p| u64::from(bytes[usize::from(p)])).sum::<u64>()
-    }
-}
-
-/// [`probe`] against two sets' words at once, in one pass over `positions`.
-pub(crate) fn probe2(a: &Words, b: &Words, positions: &[u16]) -> (u64, u64) {
-    positions.iter().fold((0, 0), |(x, y), &p| {
-        let (w, bit) = (usize::from(p >> 6), p & 63);
-        (x + ((a[w] >> bit) & 1), y + ((b[w] >> bit) & 1))
-    })
-}
-
 impl Dense {
     fn new(bits: &RoaringBitmap) -> Dense {
         let level = kernels::level();
@@ -343,7 +254,8 @@ mod tests {
             // Every other block of the audience in the census.
             let census: Vec<u16> = keys.iter().copied().step_by(2).collect();
             let in_census = Keys::new(census.iter().copied());
-            let mut bytes = ByteBlock::new();
+            let level = kernels::level();
+            let mut half = Box::new([0u32; 2048]);
             for b in &samples {
                 let mut probed = 0;
                 for &key in &census {
@@ -352,12 +264,10 @@ mod tests {
                     if part.len() <= ARRAY_LIMIT {
                         let w = counter.words(key).expect("an audience block");
                         probed += probe(w, &part);
-                        assert_eq!(probe2(w, w, &part), (probe(w, &part), probe(w, &part)));
-                        bytes.fill(w);
-                        assert_eq!(bytes.probe(&part), probe(w, &part), "as bytes");
-                        let other = counter.words(keys[0]).expect("an audience block");
-                        bytes.fill2(w, other);
-                        assert_eq!(bytes.probe2(&part), probe2(w, other, &part), "two sets as bytes");
+                        kernels::halve(w, &mut half);
+                        let mut halves = 0;
+                        kernels::probe_each(level, &half, [(0, &part[..])].into_iter(), |_, n| halves += n);
+                        assert_eq!(halves, probe(w, &part), "as halves");
                     }
                 }
                 let want = a.intersection_len(b);

@@ -104,7 +104,8 @@ pub(crate) fn compare(
     let mut listed: Vec<ShareDiff> = Vec::new();
     if na + nb > 0 {
         let excluded = options.excluded(tags);
-        listed = counts_per_tag(tags, &[&ca, &cb], &excluded, options.asked_threads(), |_, name, _, counts| {
+        let threads = options.asked_threads();
+        listed = counts_per_tag(tags, &[&ca, &cb], live, &excluded, threads, |_, name, _, counts, _| {
             let (in_a, in_b) = (counts[0], counts[1]);
             (in_a.max(in_b) >= options.min_count_value() && gap(in_a, na, in_b, nb) != 0).then(|| ShareDiff {
                 tag: name.to_owned(),

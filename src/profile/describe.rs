@@ -142,10 +142,11 @@ pub(crate) fn describe(
     let mut listed: Vec<TagLift> = Vec::new();
     if size > 0 {
         let excluded = options.excluded(tags);
-        listed = counts_per_tag(tags, &[&audience], &excluded, options.asked_threads(), |_, name, members, counts| {
+        let threads = options.asked_threads();
+        listed = counts_per_tag(tags, &[&audience], live, &excluded, threads, |_, name, members, counts, total| {
             let count = counts[0];
             (count >= options.min_count).then(|| {
-                let total = members.len();
+                let total = total.unwrap_or_else(|| members.len());
                 let lift = (count as f64 / size as f64) / (total as f64 / everyone as f64);
                 TagLift { tag: name.to_owned(), count, total, lift }
             })
