@@ -4,10 +4,13 @@ use std::ops::{BitAnd, BitOr, BitXor, Sub};
 
 use roaring::RoaringBitmap;
 
-use crate::blocks::view::{Container, View};
-use crate::blocks::{format, kernels};
+use crate::blocks::view::Container;
+use crate::blocks::{decode, format, kernels, stream};
 use crate::error::{Error, PortableProblem, Result};
 use crate::id::CustomerId;
+
+/// Bytes of a bitset decoded at a time by the id export: 4,096 ids at most, 16 KiB.
+const IDS_PART: usize = 512;
 
 /// A set of customers: what a query returns and what bulk tagging takes.
 ///
@@ -105,12 +108,12 @@ impl Audience {
 
     /// Appends the ids, ascending, to `out` as plain `u32`s (for export).
     ///
-    /// Container by container: an array's values get their block's high bits added in one
-    /// vectorizable pass, a bitset is decoded a word at a time with runtime-dispatched
-    /// `POPCNT`/`TZCNT` (no unpredictable branch per word), a run is written as ranges. The
-    /// containers are read through one copy of the bitmap's portable image, the public
-    /// image of what `roaring` keeps private (about 2 bytes per id for arrays, 8 KiB per
-    /// bitset).
+    /// Container by container, as `roaring` writes its portable image (no copy of the
+    /// bitmap): an array's values get their block's high bits added in one vectorizable
+    /// pass; a bitset is expanded 64 bits at a time in vector registers (AVX-512 or AVX2,
+    /// detected at run time; a scalar loop elsewhere), 4,096 bits at a time into a scratch that
+    /// stays in L1, then appended; a run is written as ranges. About 0.15-0.2 ns
+    /// an id for dense results on the crate's Zen 4 host, where writing the ids is most of it.
     ///
     /// ```
     /// use audience::Engine;
@@ -126,28 +129,103 @@ impl Audience {
     /// ```
     pub fn write_ids(&self, out: &mut Vec<u32>) {
         let level = kernels::level();
-        let view = View::new(&self.bits);
-        // The bitset decoder writes up to DECODE_SLACK ids past the end before truncating.
-        out.reserve(usize::try_from(self.bits.len()).unwrap_or(0) + kernels::DECODE_SLACK);
-        for i in 0..view.len() {
-            let high = u32::from(view.key(i)) << 16;
-            match view.container(i) {
-                Container::Array(b) => {
-                    out.extend(format::array_values(b).map(|v| high | v as u32));
-                }
+        // The decoder writes up to IDS_SLACK ids past the last before the cut.
+        out.reserve(usize::try_from(self.bits.len()).unwrap_or(0) + decode::IDS_SLACK);
+        stream::for_each_counted(&self.bits, |key, card, c| {
+            let high = u32::from(key) << 16;
+            match c {
+                Container::Array(b) => out.extend(format::array_values(b).map(|v| high | v as u32)),
                 Container::Bitset(b) => {
-                    let at = out.len();
-                    out.resize(at + view.card(i) + kernels::DECODE_SLACK, 0);
-                    let n = kernels::decode_bytes(level, b, high, &mut out[at..]);
-                    out.truncate(at + n);
+                    let dense = card >= 1 << 15;
+                    for (i, part) in b.chunks(IDS_PART).enumerate() {
+                        // The part's ids exactly, so the zeros written first are the lines
+                        // the decoder then overwrites, in L1.
+                        let n = kernels::popcount_bytes(level, part) as usize;
+                        let at = out.len();
+                        out.resize(at + n + decode::IDS_SLACK, 0);
+                        let high = high | (i * IDS_PART * 8) as u32;
+                        let got = decode::decode_ids(level, part, high, &mut out[at..], dense);
+                        debug_assert_eq!(got, n);
+                        out.truncate(at + n);
+                    }
                 }
                 Container::Run(b) => {
                     for (lo, hi) in format::run_ranges(b) {
-                        out.extend(high | lo as u32..=high | hi as u32);
+                        // `start + k` over an exclusive range vectorizes; `..=` does not.
+                        let start = high | lo as u32;
+                        out.extend((0..(hi - lo + 1) as u32).map(|k| start + k));
                     }
                 }
             }
-        }
+        });
+    }
+
+    /// Copies the ids, ascending, to the front of `out`, as many as fit; returns how many it
+    /// copied (`min(self.len(), out.len())`). What `out` holds past that count afterwards is
+    /// unspecified (the decoder writes whole vectors). For export into a buffer the caller
+    /// keeps across calls: nothing is allocated, and each id is written once, where
+    /// [`write_ids`](Audience::write_ids) first grows its `Vec` over zeros (about 0.12
+    /// against 0.2 ns an id for 6M ids on the crate's Zen 4 host).
+    ///
+    /// ```
+    /// use audience::{Audience, CustomerId};
+    /// let a: Audience = [3, 70_000, 70_001].into_iter().map(CustomerId).collect();
+    /// let mut buf = vec![0u32; 8];
+    /// let n = a.copy_ids(&mut buf);
+    /// assert_eq!(&buf[..n], [3, 70_000, 70_001]);
+    /// assert_eq!(a.copy_ids(&mut buf[..2]), 2); // the first two only
+    /// assert_eq!(&buf[..2], [3, 70_000]);
+    /// ```
+    pub fn copy_ids(&self, out: &mut [u32]) -> usize {
+        let level = kernels::level();
+        let mut at = 0;
+        let mut scratch: Vec<u32> = Vec::new();
+        stream::for_each_counted(&self.bits, |key, card, c| {
+            if at == out.len() {
+                return;
+            }
+            let high = u32::from(key) << 16;
+            match c {
+                Container::Array(b) => {
+                    let room = &mut out[at..];
+                    room.iter_mut().zip(format::array_values(b)).for_each(|(o, v)| *o = high | v as u32);
+                    at += card.min(room.len());
+                }
+                Container::Bitset(b) => {
+                    for (i, part) in b.chunks(IDS_PART).enumerate() {
+                        let n = kernels::popcount_bytes(level, part) as usize;
+                        let high = high | (i * IDS_PART * 8) as u32;
+                        let room = out.len() - at;
+                        if room >= n + decode::IDS_SLACK {
+                            decode::decode_ids(level, part, high, &mut out[at..], card >= 1 << 15);
+                            at += n;
+                        } else {
+                            // The end of `out`: through a scratch, cut to what fits.
+                            scratch.resize(n + decode::IDS_SLACK, 0);
+                            decode::decode_ids(level, part, high, &mut scratch, card >= 1 << 15);
+                            let k = n.min(room);
+                            out[at..at + k].copy_from_slice(&scratch[..k]);
+                            at += k;
+                            if at == out.len() {
+                                return;
+                            }
+                        }
+                    }
+                }
+                Container::Run(b) => {
+                    for (lo, hi) in format::run_ranges(b) {
+                        let k = (out.len() - at).min(hi - lo + 1);
+                        let start = high | lo as u32;
+                        out[at..at + k].iter_mut().zip(0..k as u32).for_each(|(o, i)| *o = start + i);
+                        at += k;
+                        if at == out.len() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        at
     }
 
     /// The ids, ascending, as plain `u32`s.
@@ -382,7 +460,7 @@ mod tests {
         let dense: RoaringBitmap = (0..1_000_000u32).filter(|x| x % 3 != 0).collect();
         let mut out = Vec::new();
         Audience::from(dense).write_ids(&mut out);
-        assert!(out.capacity() < out.len() + 64, "len {} capacity {}", out.len(), out.capacity());
+        assert!(out.capacity() <= out.len() + decode::IDS_SLACK, "len {} capacity {}", out.len(), out.capacity());
     }
 
     #[test]

@@ -179,20 +179,26 @@ fn paging_a_query_result_from_the_engine() -> Result {
 proptest::proptest! {
     #![proptest_config(config(128))]
 
-    /// `write_ids` exports exactly the ids `iter` yields, whatever the containers (arrays,
-    /// bitmaps, runs, whole 2^16 blocks, the top of the id space), appending to what is there.
+    /// `write_ids` and `copy_ids` export exactly the ids `iter` yields, whatever the
+    /// containers (arrays, bitsets of every density, runs, whole 2^16 blocks, the top of the
+    /// id space): `write_ids` appending to what is there, `copy_ids` as many as fit.
     #[test]
     fn write_ids_equals_iteration(
-        ranges in proptest::collection::vec((0u32..7, 0u32..70_000, 1u32..140_000), 0..6),
+        ranges in proptest::collection::vec((0u32..7, 0u32..70_000, 1u32..140_000, 1u32..20), 0..6),
         singles in proptest::collection::vec(proptest::num::u32::ANY, 0..50),
         optimize in proptest::bool::ANY,
+        cut in 0usize..200,
     ) {
         let mut bits = roaring::RoaringBitmap::new();
-        for (block, offset, len) in ranges {
+        for (block, offset, len, step) in ranges {
             // block 6 starts near the top of the id space, so ranges reach u32::MAX
             let start = if block == 6 { u64::from(u32::MAX) - u64::from(offset) } else { u64::from(block) * 700_000_000 + u64::from(offset) };
             let end = (start + u64::from(len)).min(u64::from(u32::MAX) + 1);
-            bits.insert_range(start as u32..=(end - 1) as u32);
+            match step {
+                1 => { bits.insert_range(start as u32..=(end - 1) as u32); }
+                // every step-th id: bitsets from 5% to half full, arrays past 16
+                _ => bits.extend((start..end).step_by(step as usize).map(|v| v as u32)),
+            }
         }
         bits.extend(singles);
         if optimize {
@@ -201,7 +207,15 @@ proptest::proptest! {
         let audience = audience::Audience::from(bits.clone());
         let mut out = vec![42];
         audience.write_ids(&mut out);
+        let want: Vec<u32> = bits.iter().collect();
         proptest::prop_assert_eq!(out[0], 42);
-        proptest::prop_assert_eq!(&out[1..], &bits.iter().collect::<Vec<_>>()[..]);
+        proptest::prop_assert_eq!(&out[1..], &want[..]);
+        // Room for all and more, exactly all, and cut short (by `cut` ids, or to `cut`).
+        for room in [want.len() + 100, want.len(), want.len().saturating_sub(cut), cut.min(want.len())] {
+            let mut buf = vec![7u32; room];
+            let n = audience.copy_ids(&mut buf);
+            proptest::prop_assert_eq!(n, room.min(want.len()));
+            proptest::prop_assert_eq!(&buf[..n], &want[..n]);
+        }
     }
 }

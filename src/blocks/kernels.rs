@@ -189,6 +189,16 @@ pub(crate) fn count_range(w: &Words, lo: usize, hi: usize) -> u64 {
     u64::from((w[wl] & first).count_ones()) + inner + u64::from((w[wh] & last).count_ones())
 }
 
+#[inline(always)]
+fn popcount_bytes_k<S: Simd>(_: S, b: &[u8]) -> u64 {
+    b.chunks_exact(8).map(|c| u64::from(word(c).count_ones())).sum()
+}
+
+/// Set bits of a bitset's bytes (a multiple of 8 of them).
+pub(crate) fn popcount_bytes(level: Level, b: &[u8]) -> u64 {
+    dispatch!(level, simd => popcount_bytes_k(simd, b))
+}
+
 /// Set bits of `w`.
 pub(crate) fn popcount(level: Level, w: &Words) -> u64 {
     dispatch!(level, simd => popcount_k(simd, w))
@@ -341,6 +351,7 @@ mod tests {
             for level in levels() {
                 let want: u64 = a.iter().map(|x| u64::from(x.count_ones())).sum();
                 prop_assert_eq!(popcount(level, &a), want, "{:?}", level);
+                prop_assert_eq!(popcount_bytes(level, &bytes(&a)), want, "{:?}", level);
                 type Case = (fn(Level, &mut Words, &Words), fn(Level, &mut Words, &[u8]), fn(u64, u64) -> u64);
                 let cases: [Case; 3] = [
                     (and, and_bytes, |x, y| x & y),

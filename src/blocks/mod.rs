@@ -16,6 +16,7 @@
 //! - [`stream`]: the containers of a bitmap as `roaring` writes its image, without a copy.
 //! - [`kernels`]: word kernels over one block, runtime-dispatched (AVX-512, AVX2, SSE4.2
 //!   with `POPCNT`, or the portable baseline) in safe code.
+//! - [`decode`]: a bitset's set bits out as `u32` ids, expanded in vector registers.
 //! - [`count`]: one set (an audience) counted against many bitmaps, for describe and
 //!   compare.
 //! - [`eval`]: a whole expression evaluated block by block into a dense scratch, the
@@ -24,13 +25,15 @@
 //! The planner asks this module about density ([`is_dense`], [`is_sparse`],
 //! [`counts_faster_here`]) rather than knowing container kinds itself.
 //!
-//! Id export ([`Audience::write_ids`](crate::Audience::write_ids)) decodes a view too.
+//! Id export ([`Audience::write_ids`](crate::Audience::write_ids)) streams the containers
+//! and decodes bitsets with [`decode`].
 //!
 //! [portable format]: https://github.com/RoaringBitmap/RoaringFormatSpec
 
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod count;
+pub(crate) mod decode;
 pub(crate) mod eval;
 pub(crate) mod format;
 pub(crate) mod kernels;
