@@ -15,7 +15,8 @@
 //! uniform.
 //!
 //! Groups: `bulk_load` (building the 1M-customer engine through `tag_id_pairs`), `count` and
-//! `select` for the harness's 25 query shapes (parsed once), `segment`, `parse`, and
+//! `select` for the harness's 25 query shapes (parsed once), `count_prepared` (the same
+//! prepared: names resolved once), `segment`, `parse`, and
 //! `expiry` (at 10M customers, built only when the group runs: about 2 s of setup).
 
 use std::hint::black_box;
@@ -103,6 +104,16 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("count");
     for (name, q) in &queries {
         g.bench_function(name.as_str(), |b| b.iter(|| engine.count(black_box(q)).expect("count")));
+    }
+    g.finish();
+
+    // The same counts prepared (`Engine::prepare`: names resolved once): what resolving the
+    // names costs shows on the sub-microsecond shapes.
+    let mut g = c.benchmark_group("count_prepared");
+    for (name, q) in &queries {
+        let p = engine.prepare(q).expect("prepares");
+        assert_eq!(engine.count(&p).expect("count"), engine.count(q).expect("count"), "{name}");
+        g.bench_function(name.as_str(), |b| b.iter(|| engine.count(black_box(&p)).expect("count")));
     }
     g.finish();
 

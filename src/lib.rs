@@ -277,7 +277,7 @@ pub use profile::{
     TagLift, TagStats,
 };
 pub use query::{
-    Comparison, Explain, ExplainNode, Expr, MAX_QUERY_DEPTH, MAX_QUERY_LEN, MAX_QUERY_TERMS, Query, TagRef,
+    Comparison, Explain, ExplainNode, Expr, MAX_QUERY_DEPTH, MAX_QUERY_LEN, MAX_QUERY_TERMS, Prepared, Query, TagRef,
 };
 pub use refresh::{RefreshReport, RfmScores, StageTransition};
 pub use rfm::{RfmGrid, RfmModel};

@@ -25,7 +25,7 @@ use crate::customers::Directory;
 use crate::error::Result;
 use crate::history::History;
 use crate::par::Threads;
-use crate::query::{Planner, Query};
+use crate::query::{Planner, Prepared, Query};
 use crate::refresh::Models;
 use crate::segment::Segments;
 use crate::tags::Tags;
@@ -102,6 +102,22 @@ impl std::fmt::Debug for Engine {
 pub trait AsQuery {
     /// The query, parsed if needed.
     fn as_query(&self) -> Result<Cow<'_, Query>>;
+
+    /// The query with its names already resolved, if it is a [`Prepared`] one (engines
+    /// count and select those without resolving names again). `None` by default.
+    fn prepared(&self) -> Option<&Prepared> {
+        None
+    }
+}
+
+impl AsQuery for Prepared {
+    fn as_query(&self) -> Result<Cow<'_, Query>> {
+        Ok(Cow::Borrowed(self.query()))
+    }
+
+    fn prepared(&self) -> Option<&Prepared> {
+        Some(self)
+    }
 }
 
 impl AsQuery for str {
@@ -125,6 +141,10 @@ impl AsQuery for Query {
 impl<T: AsQuery + ?Sized> AsQuery for &T {
     fn as_query(&self) -> Result<Cow<'_, Query>> {
         (**self).as_query()
+    }
+
+    fn prepared(&self) -> Option<&Prepared> {
+        (**self).prepared()
     }
 }
 

@@ -120,7 +120,11 @@ impl<'a> Planner<'a> {
 
     /// The customers matching `q`.
     pub(crate) fn select(&self, q: &Query) -> Result<RoaringBitmap> {
-        let (n, complemented) = self.plan(q)?;
+        self.select_planned(self.plan(q)?)
+    }
+
+    /// The customers matching a plan (a node and whether the result is its complement).
+    pub(super) fn select_planned(&self, (n, complemented): (Node<'a>, bool)) -> Result<RoaringBitmap> {
         let r = match self.block_plan(&n) {
             Some(plan) => Cow::Owned(self.run_blocks(plan, |p| p.select())),
             None => self.eval(&n),
@@ -177,7 +181,11 @@ impl<'a> Planner<'a> {
 
     /// How many customers match `q`, without materializing the result where the plan allows.
     pub(crate) fn count(&self, q: &Query) -> Result<u64> {
-        let (n, complemented) = self.plan(q)?;
+        self.count_planned(self.plan(q)?)
+    }
+
+    /// How many customers match a plan (a node and whether the result is its complement).
+    pub(super) fn count_planned(&self, (n, complemented): (Node<'a>, bool)) -> Result<u64> {
         let c = match self.block_plan(&n) {
             Some(plan) => self.run_blocks(plan, |p| p.count()),
             None => self.count_node(&n),

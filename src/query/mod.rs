@@ -7,10 +7,12 @@ mod explain;
 mod fmt;
 mod parse;
 mod plan;
+mod prepared;
 mod route;
 
 pub use ast::{Comparison, Expr, Query, TagRef};
 pub use explain::{Explain, ExplainNode};
+pub use prepared::Prepared;
 
 pub(crate) use plan::Planner;
 

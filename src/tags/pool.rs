@@ -108,9 +108,28 @@ pub(crate) struct Pool {
     groups: IndexMap<Box<str>, Group>,
     /// Other names of tags, consulted by [`Pool::resolve`] on a miss of the name index.
     aliases: Aliases,
+    /// Which state of the pool this is ([`Pool::stamp`]).
+    stamp: u64,
 }
 
+/// The last stamp handed out: stamps are unique in the process.
+static STAMPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 impl Pool {
+    /// Which state of the pool this is: a number no other pool state of this process has,
+    /// renewed by every change ([`Pool::restamp`], which the tag layer calls whenever it
+    /// takes the pool to change it) and by a decode; 0 for a pool never changed (no tags).
+    /// What names resolved to against a stamp holds while the pool has that stamp:
+    /// [`Prepared`](crate::Prepared) queries keep it.
+    pub(crate) fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    /// Gives the pool a new stamp (it is about to change, or was just read).
+    pub(crate) fn restamp(&mut self) {
+        self.stamp = STAMPS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    }
+
     /// The tag named `name` (normalized): tags only, never an alias.
     pub(crate) fn lookup(&self, name: &str) -> Option<TagId> {
         let h = self.hasher.hash_one(name);

@@ -81,8 +81,12 @@ impl Tags {
     }
 
     /// The pool, to change: copied first when a reader shares it.
+    /// The pool, to change: copied when shared, and given a new stamp ([`Pool::stamp`]) so
+    /// that prepared queries resolved against the old state resolve again.
     fn pool_mut(&mut self) -> &mut Pool {
-        Arc::make_mut(&mut self.pool)
+        let pool = Arc::make_mut(&mut self.pool);
+        pool.restamp();
+        pool
     }
 
     /// The bitmaps, read-only (for the planner).

@@ -144,6 +144,7 @@ impl Pool {
             }
             pool.aliases.insert(alias, target);
         }
+        pool.restamp(); // a state of its own: prepared queries of other pools re-resolve
         Ok(pool)
     }
 }
