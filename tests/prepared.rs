@@ -8,10 +8,11 @@ use audience::{CustomerId, Engine, Prepared};
 use common::config;
 use proptest::prelude::*;
 
-const NAMES: [&str; 5] = ["a", "b", "c/x", "高消费", "d"];
+/// Tags, and `z`, a name only ever an alias.
+const NAMES: [&str; 6] = ["a", "b", "c/x", "高消费", "d", "z"];
 
 /// The queries prepared at the start (those that resolve then), over tags that come and go.
-const QUERIES: [&str; 10] = [
+const QUERIES: [&str; 11] = [
     "a",
     "NOT a",
     "a AND b",
@@ -22,6 +23,7 @@ const QUERIES: [&str; 10] = [
     "score >= 5 AND a",
     "NOT score < 3",
     "*",
+    "z OR d",
 ];
 
 #[derive(Clone, Debug)]
@@ -90,22 +92,29 @@ proptest! {
             e.customer_id(c).unwrap();
             other.customer_id(c).unwrap();
         }
-        for (i, name) in NAMES.iter().enumerate() {
+        for (i, name) in NAMES.iter().enumerate().take(5) {
             e.tag(CustomerId(i as u32), name).unwrap();
             other.tag(CustomerId(11 - i as u32), name).unwrap();
         }
+        e.alias_tag("z", "a").unwrap();
         e.set_attr(CustomerId(0), "score", 6).unwrap();
-        let prepared: Vec<(&str, Prepared)> =
-            QUERIES.iter().filter_map(|&q| e.prepare(q).ok().map(|p| (q, p))).collect();
-        prop_assert!(prepared.len() >= 8, "every query but the attribute ones resolves at the start");
+        let prepare = |e: &Engine| -> Vec<(&str, Prepared)> {
+            QUERIES.iter().filter_map(|&q| e.prepare(q).ok().map(|p| (q, p))).collect()
+        };
+        let first = prepare(&e);
+        prop_assert_eq!(first.len(), QUERIES.len(), "every query resolves at the start");
+        // Prepared at the start, and prepared again after every change (so each change is
+        // the first one some prepared queries see).
+        let mut latest = first.clone();
         for op in &ops {
             apply(&mut e, op);
             let reader = e.reader();
-            for (text, p) in &prepared {
+            for (text, p) in first.iter().chain(&latest) {
                 check(&e, text, p)?;
                 check(&reader, text, p)?;
                 check(&other, text, p)?;
             }
+            latest = prepare(&e);
         }
     }
 }
@@ -129,4 +138,12 @@ fn a_prepared_query_follows_the_pool() {
     e.tag(b, "gold").unwrap();
     assert_eq!(e.select(&p).unwrap().len(), 2);
     assert!(e.prepare("nope").is_err());
+    // An alias removed: the prepared query fails as its text does; prepared again, it
+    // resolves again.
+    let only_alias = e.prepare("vip").unwrap();
+    e.unalias_tag("vip").unwrap();
+    assert!(matches!(e.count(&only_alias), Err(audience::Error::UnknownTag { .. })));
+    e.alias_tag("vip", "gold").unwrap();
+    let again = e.prepare(&only_alias).unwrap();
+    assert_eq!(e.count(&again).unwrap(), 2);
 }

@@ -27,11 +27,14 @@ use super::kernels;
 pub(crate) const IDS_SLACK: usize = 64;
 
 /// Writes `high | k` for every set bit `k` of a bitset container's bytes (at most 8,192 of
-/// them, a multiple of 8; `high`'s low 16 bits zero), ascending, to the front of `out`;
-/// returns how many. `out` must hold the count plus [`IDS_SLACK`]. `dense`: the container
-/// is at least half full (a hint that picks the AVX-512 variant).
+/// them, a multiple of 8: a whole container or a part of one), ascending, to the front of
+/// `out`; returns how many. `high` has no bit below the positions' range (`b.len() * 8`
+/// rounded up to a power of two): `high | k` is then `high + k`, as the AVX-512 path adds.
+/// `out` must hold the count plus [`IDS_SLACK`]. `dense`: the container is at least half
+/// full (a hint that picks the AVX-512 variant).
 pub(crate) fn decode_ids(level: Level, b: &[u8], high: u32, out: &mut [u32], dense: bool) -> usize {
-    debug_assert!(b.len() <= 8192 && b.len().is_multiple_of(8) && high & 0xFFFF == 0);
+    debug_assert!(b.len() <= 8192 && b.len().is_multiple_of(8), "{} bytes", b.len());
+    debug_assert_eq!(high & ((b.len() * 8).next_power_of_two() as u32 - 1), 0, "high {high:#x} overlaps the positions");
     #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
     {
         if let Some(avx512) = level.as_avx512() {

@@ -97,8 +97,8 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// Something that can be evaluated as a query: query text (`&str`, `String`) or a parsed or
-/// built [`Query`].
+/// Something that can be evaluated as a query: query text (`&str`, `String`), a parsed or
+/// built [`Query`], or a [`Prepared`] one (names resolved once).
 pub trait AsQuery {
     /// The query, parsed if needed.
     fn as_query(&self) -> Result<Cow<'_, Query>>;

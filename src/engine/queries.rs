@@ -45,18 +45,19 @@ impl Engine {
     /// `query` with its names resolved once, for the queries cheap enough that resolving
     /// names shows (a tag or two at any size: about 50 ns a name of a 100-200 ns count).
     /// Pass the [`Prepared`] query to [`count`](Engine::count) and
-    /// [`select`](Engine::select) (or anything else taking a query, which reads its text).
-    /// A change to the tag pool since (a tag created, deleted, renamed, moved, grouped or
-    /// aliased) makes the next call resolve the names again, with the result and errors the
-    /// query's text gives; members changing does not.
+    /// [`select`](Engine::select). After a change to the tag pool (a tag created, deleted,
+    /// renamed, moved, grouped, given a kind or aliased; members changing does not count)
+    /// every call resolves the names again, with the result and errors the query's text
+    /// gives, until it is prepared again (`engine.prepare(&prepared)`).
     ///
     /// Errors: those of [`select`](Engine::select) (the query is planned now).
     pub fn prepare<Q: AsQuery + ?Sized>(&self, query: &Q) -> Result<Prepared> {
         self.planner().prepare(query.as_query()?.into_owned())
     }
 
-    /// How many live customers match (text or [`Query`]), without materializing the result
-    /// where the plan allows (the last step is a cardinality-only bitmap operation).
+    /// How many live customers match (text, a [`Query`] or a [`Prepared`] one), without
+    /// materializing the result where the plan allows (the last step is a cardinality-only
+    /// bitmap operation).
     ///
     /// ```
     /// use audience::{Engine, Query};

@@ -6,10 +6,11 @@
 //! each tag name and looks it up (hashing, aliases), about 50 ns a name. A [`Prepared`]
 //! keeps the plan with the names resolved to tag ids ([`Shape`]) and the stamp of the tag
 //! pool it was resolved against ([`Pool::stamp`](crate::tags::Pool::stamp)). While the pool
-//! has that stamp (no tag created, deleted, renamed, moved, grouped or aliased since; tag
-//! *members* may change freely) a call rebuilds the plan from the ids directly. Once the
-//! pool has changed, the query is planned from its text again, exactly as an unprepared
-//! one would be: same result, same errors (a tag renamed away is an
+//! has that stamp (no tag created, deleted, renamed, moved, grouped, given a kind or aliased
+//! since; tag *members* may change freely) a call rebuilds the plan from the ids directly.
+//! Once the pool has changed (or was merely taken to be changed: a call that turns out to
+//! change nothing renews the stamp too), every call plans the query from its text, exactly
+//! as an unprepared one: same result, same errors (a tag renamed away is an
 //! [`Error::UnknownTag`](crate::Error::UnknownTag) again). Attribute comparisons are looked
 //! up by name on every call (attributes come and go without the tag pool changing).
 
@@ -50,14 +51,16 @@ impl Shape {
 }
 
 /// A query prepared against an engine's tag pool ([`Engine::prepare`](crate::Engine::prepare)):
-/// its names resolved once. Pass it wherever a query goes ([`Engine::count`],
-/// [`Engine::select`], and everything else taking a query reads its text); it is cheap to
-/// clone and borrows nothing. While the engine's tag pool is as it was when the query was
-/// prepared (tags may gain and lose customers; none created, deleted, renamed, moved,
-/// grouped or aliased), a call skips name resolution; after such a change it resolves the
-/// names again, giving what the query text gives (including its errors). Prepared against
-/// one engine and used on another, it is resolved again there too (a [`Reader`] of the
-/// engine shares its pool, and its preparation).
+/// its names resolved once. [`Engine::count`] and [`Engine::select`] take it and skip name
+/// resolution while the engine's tag pool is as it was when the query was prepared (tags
+/// may gain and lose customers; none created, deleted, renamed, moved, grouped, given a
+/// kind or aliased). After such a change (a new tag written by `tag` counts) each call
+/// resolves the names again, exactly as the query's text would, with the text's results
+/// and errors, until the query is prepared again: `let p = engine.prepare(&p)?` (a
+/// `Prepared` is a query too). Used on another engine it is resolved there each time (a
+/// [`Reader`] of the engine shares its pool, and so its preparation). Other methods that
+/// take a query ([`Engine::explain`], [`Engine::to_clickhouse_sql`]) read its text.
+/// It borrows nothing: keep it as long as you like; a clone copies the query and its plan.
 ///
 /// ```
 /// use audience::Engine;
@@ -77,6 +80,8 @@ impl Shape {
 ///
 /// [`Engine::count`]: crate::Engine::count
 /// [`Engine::select`]: crate::Engine::select
+/// [`Engine::explain`]: crate::Engine::explain
+/// [`Engine::to_clickhouse_sql`]: crate::Engine::to_clickhouse_sql
 /// [`Reader`]: crate::Reader
 #[derive(Clone, Debug)]
 pub struct Prepared {

@@ -80,7 +80,6 @@ impl Tags {
         &self.pool
     }
 
-    /// The pool, to change: copied first when a reader shares it.
     /// The pool, to change: copied when shared, and given a new stamp ([`Pool::stamp`]) so
     /// that prepared queries resolved against the old state resolve again.
     fn pool_mut(&mut self) -> &mut Pool {
