@@ -159,20 +159,9 @@ fn count<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&args) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            // `describe --help | head -1` closes the pipe early: not an error.
-            let _ = writeln!(io::stdout(), "{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            if !args.is_empty() {
-                eprintln!("describe: {msg}\n");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match support::command_line("describe", USAGE, &args, parse_args) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
     match run(&args) {
         Ok(description) => print(&description),

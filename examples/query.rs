@@ -101,19 +101,9 @@ fn parse_args(args: &[String]) -> Result<Option<Args<'_>>, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&args) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            if !args.is_empty() {
-                eprintln!("query: {msg}\n");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match support::command_line("query", USAGE, &args, parse_args) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
     let queries = args.queries;
 

@@ -123,20 +123,9 @@ fn parse_args(args: &[String]) -> Result<Option<Args<'_>>, String> {
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse_args(&args) {
-        Ok(Some(args)) => args,
-        Ok(None) => {
-            // `segment --help | head -1` closes the pipe early: not an error.
-            let _ = writeln!(io::stdout(), "{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(msg) => {
-            if !args.is_empty() {
-                eprintln!("segment: {msg}\n");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let args = match support::command_line("segment", USAGE, &args, parse_args) {
+        Ok(args) => args,
+        Err(code) => return code,
     };
     // The plan first: a bad plan is found before a long load.
     let counts = read_plan(args.plan).and_then(|plan| {

@@ -108,13 +108,10 @@ impl Audience {
 
     /// Appends the ids, ascending, to `out` as plain `u32`s (for export).
     ///
-    /// Container by container, as `roaring` writes its portable image (no copy of the
-    /// bitmap): an array's values get their block's high bits added in one vectorizable
-    /// pass; a bitset is expanded 64 bits at a time in vector registers (AVX-512 or AVX2,
-    /// detected at run time; a scalar loop elsewhere), 4,096 bits at a time, in place, over
-    /// exactly as many zeros written first (so the decoder rewrites lines already in L1); a
-    /// run is written as ranges. About 0.2 ns an id for dense results on the crate's Zen 4
-    /// host; [`copy_ids`](Audience::copy_ids) into a buffer kept across calls skips the zeros.
+    /// The ids are written by [`copy_ids`](Audience::copy_ids) over as many zeros appended
+    /// first (safe Rust cannot grow a `Vec` over memory it has not written): about 0.2 ns an
+    /// id for dense results on the crate's Zen 4 host, `copy_ids` into a buffer kept across
+    /// calls 0.12.
     ///
     /// ```
     /// use audience::Engine;
@@ -129,45 +126,25 @@ impl Audience {
     /// # Ok::<(), audience::Error>(())
     /// ```
     pub fn write_ids(&self, out: &mut Vec<u32>) {
-        let level = kernels::level();
-        // The decoder writes up to IDS_SLACK ids past the last before the cut.
-        out.reserve(usize::try_from(self.bits.len()).unwrap_or(0) + decode::IDS_SLACK);
-        stream::for_each_counted(&self.bits, |key, card, c| {
-            let high = u32::from(key) << 16;
-            match c {
-                Container::Array(b) => out.extend(format::array_values(b).map(|v| high | v as u32)),
-                Container::Bitset(b) => {
-                    let dense = card >= 1 << 15;
-                    for (i, part) in b.chunks(IDS_PART).enumerate() {
-                        // The part's ids exactly, so the zeros written first are the lines
-                        // the decoder then overwrites, in L1.
-                        let n = kernels::popcount_bytes(level, part) as usize;
-                        let at = out.len();
-                        out.resize(at + n + decode::IDS_SLACK, 0);
-                        let high = high | (i * IDS_PART * 8) as u32;
-                        let got = decode::decode_ids(level, part, high, &mut out[at..], dense);
-                        debug_assert_eq!(got, n);
-                        out.truncate(at + n);
-                    }
-                }
-                Container::Run(b) => {
-                    for (lo, hi) in format::run_ranges(b) {
-                        // `start + k` over an exclusive range vectorizes; `..=` does not.
-                        let start = high | lo as u32;
-                        out.extend((0..(hi - lo + 1) as u32).map(|k| start + k));
-                    }
-                }
-            }
-        });
+        let at = out.len();
+        out.resize(at + usize::try_from(self.bits.len()).unwrap_or(usize::MAX), 0);
+        let n = self.copy_ids(&mut out[at..]);
+        debug_assert_eq!(at + n, out.len());
     }
 
     /// Copies the ids, ascending, to the front of `out`, as many as fit; returns how many it
     /// copied (`min(self.len(), out.len())`). What `out` holds past that count afterwards is
-    /// unspecified (the decoder writes whole vectors). For export into a buffer the caller
-    /// keeps across calls: nothing is allocated (the last few thousand ids, when `out` ends
-    /// within them, go through a buffer on the stack), and each id is written once, where
-    /// [`write_ids`](Audience::write_ids) first grows its `Vec` over zeros (about 0.12
-    /// against 0.2 ns an id for 6M ids on the crate's Zen 4 host).
+    /// unspecified (the decoder writes whole vectors).
+    ///
+    /// Container by container, as `roaring` writes its portable image (no copy of the
+    /// bitmap): an array's values get their block's high bits added in one vectorizable
+    /// pass; a bitset is expanded 64 bits at a time in vector registers (AVX-512 or AVX2,
+    /// detected at run time; a scalar loop elsewhere), 4,096 bits at a time; a run is
+    /// written as ranges. For export into a buffer the caller keeps across calls: nothing is
+    /// allocated (the last few thousand ids, when `out` ends within them, go through a buffer
+    /// on the stack), and each id is written once, where [`write_ids`](Audience::write_ids)
+    /// first grows its `Vec` over zeros (about 0.12 against 0.2 ns an id for 6M ids on the
+    /// crate's Zen 4 host).
     ///
     /// ```
     /// use audience::{Audience, CustomerId};

@@ -12,12 +12,39 @@
 #![allow(dead_code)]
 
 use std::fmt;
-use std::io::{self, BufRead, Read};
+use std::io::{self, BufRead, Read, Write};
+use std::process::ExitCode;
 
 /// The threads the crate's CSV loaders parse on and a refresh works on
 /// (`Engine::set_threads`): `AUDIENCE_THREADS` when set to a number, else 0 (the default).
 pub fn threads() -> usize {
     std::env::var("AUDIENCE_THREADS").ok().and_then(|t| t.trim().parse().ok()).unwrap_or(0)
+}
+
+/// The command line `args` as `parse` reads it, or the code to exit with: `parse` giving
+/// `Ok(None)` (`--help`) prints the usage on stdout and exits 0 (a pipe closed early, as by
+/// `| head -1`, is no error); an `Err` prints `name: message` (unless there were no
+/// arguments at all) and the usage on stderr, and exits 2.
+pub fn command_line<'a, T>(
+    name: &str,
+    usage: &str,
+    args: &'a [String],
+    parse: impl FnOnce(&'a [String]) -> Result<Option<T>, String>,
+) -> Result<T, ExitCode> {
+    match parse(args) {
+        Ok(Some(parsed)) => Ok(parsed),
+        Ok(None) => {
+            let _ = writeln!(io::stdout(), "{usage}");
+            Err(ExitCode::SUCCESS)
+        }
+        Err(msg) => {
+            if !args.is_empty() {
+                eprintln!("{name}: {msg}\n");
+            }
+            eprintln!("{usage}");
+            Err(ExitCode::from(2))
+        }
+    }
 }
 
 /// The longest line an example reads: 1 MiB, its line break not counted. A longer line is an
