@@ -97,86 +97,6 @@ pub(crate) fn and_count_words(level: Level, w: &Words, b: &[u8]) -> u64 {
     dispatch!(level, simd => and_count_words_k(simd, w, b))
 }
 
-/// One block's bits as 2,048 `u32` words: bit `k` is word `k / 32`, bit `k % 32` (a
-/// [`Words`] block's little-endian halves, [`halve`]).
-pub(crate) type HalfWords = [u32; 2048];
-
-/// `out` = `w` in half words.
-pub(crate) fn halve(w: &Words, out: &mut HalfWords) {
-    for (x, o) in w.iter().zip(out.chunks_exact_mut(2)) {
-        o[0] = *x as u32;
-        o[1] = (x >> 32) as u32;
-    }
-}
-
-/// The level [`probe_each`] runs at: at most AVX2. Over `u32` lanes, LLVM vectorizes the
-/// probe's shifts, masks and sums and loads the probed words into the lanes one by one;
-/// with AVX-512 it gathers them instead, which ran 17% slower on this crate's Zen 4 host
-/// (0.37 against 0.32 ns a value; the scalar probe over `u64` words 0.39, a byte per
-/// customer 0.45).
-fn probe_level(level: Level) -> Level {
-    #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
-    if let Some(avx2) = level.as_avx2() {
-        return avx2.level();
-    }
-    level
-}
-
-#[inline(always)]
-fn probe_each_k<'a, S: Simd>(
-    _: S,
-    w: &HalfWords,
-    runs: impl Iterator<Item = (usize, &'a [u16])>,
-    mut add: impl FnMut(usize, u64),
-) {
-    for (at, positions) in runs {
-        // `u32` sums, the lanes' width: a block has at most 2^16 positions.
-        let n: u32 = positions.iter().map(|&p| (w[usize::from(p >> 5)] >> (p & 31)) & 1).sum();
-        add(at, u64::from(n));
-    }
-}
-
-/// For each `(at, positions)` of `runs` (values of one block each), `add(at, n)` with `n`
-/// how many of `positions` are set in `w`, in one dispatched loop (see [`probe_level`]).
-pub(crate) fn probe_each<'a>(
-    level: Level,
-    w: &HalfWords,
-    runs: impl Iterator<Item = (usize, &'a [u16])>,
-    add: impl FnMut(usize, u64),
-) {
-    dispatch!(probe_level(level), simd => probe_each_k(simd, w, runs, add))
-}
-
-#[inline(always)]
-fn probe_each2_k<'a, S: Simd>(
-    _: S,
-    (a, b): (&HalfWords, &HalfWords),
-    runs: impl Iterator<Item = (usize, &'a [u16])>,
-    mut add: impl FnMut(usize, u64, u64),
-) {
-    for (at, positions) in runs {
-        let (mut x, mut y) = (0u32, 0u32);
-        for &p in positions {
-            let (i, s) = (usize::from(p >> 5), p & 31);
-            x += (a[i] >> s) & 1;
-            y += (b[i] >> s) & 1;
-        }
-        add(at, u64::from(x), u64::from(y));
-    }
-}
-
-/// [`probe_each`] against two sets' half words at once, in one pass over the runs: `add(at,
-/// x, y)` with `x` of `positions` set in `a`, `y` in `b`.
-pub(crate) fn probe_each2<'a>(
-    level: Level,
-    a: &HalfWords,
-    b: &HalfWords,
-    runs: impl Iterator<Item = (usize, &'a [u16])>,
-    add: impl FnMut(usize, u64, u64),
-) {
-    dispatch!(probe_level(level), simd => probe_each2_k(simd, (a, b), runs, add))
-}
-
 /// Set bits of `w` in `lo..=hi`.
 pub(crate) fn count_range(w: &Words, lo: usize, hi: usize) -> u64 {
     let (wl, wh) = (lo / 64, hi / 64);
@@ -377,31 +297,6 @@ mod tests {
         }
 
         #[test]
-        fn probe_each_at_every_level_counts_as_the_words_do(
-            seed in any::<u64>(),
-            density in 0u32..70,
-            runs in proptest::collection::vec(proptest::collection::vec(any::<u16>(), 0..300), 0..8),
-        ) {
-            let w = words(seed, density);
-            let mut half = Box::new([0u32; 2048]);
-            halve(&w, &mut half);
-            let want: Vec<u64> = runs.iter().map(|r| r.iter().map(|&p| (w[usize::from(p / 64)] >> (p % 64)) & 1).sum()).collect();
-            let other = words(seed ^ 0x5555, 70 - density);
-            let mut other_half = Box::new([0u32; 2048]);
-            halve(&other, &mut other_half);
-            let want_other: Vec<u64> = runs.iter().map(|r| r.iter().map(|&p| (other[usize::from(p / 64)] >> (p % 64)) & 1).sum()).collect();
-            for level in levels() {
-                let mut got = vec![0u64; runs.len()];
-                probe_each(level, &half, runs.iter().map(|r| &r[..]).enumerate(), |at, n| got[at] += n);
-                prop_assert_eq!(&got, &want, "{:?}", level);
-                let mut both = vec![(0u64, 0u64); runs.len()];
-                let runs = runs.iter().map(|r| &r[..]).enumerate();
-                probe_each2(level, &half, &other_half, runs, |at, x, y| both[at] = (x, y));
-                prop_assert_eq!(both, want.iter().copied().zip(want_other.iter().copied()).collect::<Vec<_>>(), "{:?}", level);
-            }
-        }
-
-        #[test]
         fn fill_sets_and_clears_exactly_the_range(lo in 0usize..65_536, len in 0usize..2_000, set in any::<bool>()) {
             let hi = (lo + len).min(65_535);
             let mut w = if set { Box::new([0u64; 1024]) } else { Box::new([!0u64; 1024]) };
@@ -418,19 +313,6 @@ mod tests {
                 prop_assert_eq!(ones.len(), 65_536 - (hi - lo + 1));
                 prop_assert!(ones.iter().all(|&b| b < lo || b > hi));
             }
-        }
-    }
-
-    /// A run of every position of a full block: the `u32` sums hold 2^16.
-    #[test]
-    fn probe_each_counts_a_full_block() {
-        let mut half = Box::new([0u32; 2048]);
-        halve(&Box::new([!0u64; 1024]), &mut half);
-        let all: Vec<u16> = (0..=u16::MAX).collect();
-        for level in levels() {
-            let mut got = 0;
-            probe_each(level, &half, [(0, &all[..])].into_iter(), |_, n| got += n);
-            assert_eq!(got, 65_536, "{level:?}");
         }
     }
 

@@ -37,6 +37,7 @@ pub(crate) mod decode;
 pub(crate) mod eval;
 pub(crate) mod format;
 pub(crate) mod kernels;
+pub(crate) mod pages;
 pub(crate) mod stream;
 pub(crate) mod view;
 

@@ -2,13 +2,14 @@
 //! count audiences against each tag ([`counts_per_tag`]), and the tags are independent.
 //!
 //! The counts come in two passes. Block by block, over the tags' census
-//! (`tags/layer/by_block.rs`), each audience's words are probed with every tag's values
-//! there: the audience's block (8 KiB) stays in L1 while the tags' values stream past. A
-//! block of many values (8,192 or more, at 10M x 1,000 tags about 210,000) is probed in
-//! one loop compiled for the CPU ([`kernels::probe_each`]: the shifts, masks and sums in
-//! vector lanes), a few values one by one ([`crate::blocks::count::probe`]). Either way a
-//! value costs about a cycle, one load of an audience word: describe is bound by the
-//! values it probes. Then tag by tag, whatever the census does not hold is counted
+//! (`tags/layer/by_block.rs`: a block's assignments by group of 256 tags and page of 256
+//! customers), each audience's words count every entry there ([`pages::count_group`]):
+//! a page of the audience is one vector register, so an entry's bit is looked up in
+//! registers, 32 at a time, and only the entries that hit are counted by tag. About 0.18
+//! ns an entry with AVX-512 on this crate's Zen 4 host, 0.3 with AVX2, against 0.35-0.4
+//! for a probe of each tag's values (a load of an audience word each): describe at 10M
+//! customers x 1,000 tags (32M entries) went from 14 to 7 ms on one thread, 7.6 to 4 ms
+//! on two. Then tag by tag, whatever the census does not hold is counted
 //! ([`Counter::count_rest`]): the tags dense in a block, the blocks without a census, and
 //! every parent tag (the census holds each tag's own members, a query on a parent reads
 //! its subtree). A tag the census holds whole is not read again.
@@ -19,8 +20,9 @@ use std::sync::Arc;
 use roaring::RoaringBitmap;
 use smallvec::SmallVec;
 
-use crate::blocks::count::{Counter, Keys, probe};
-use crate::blocks::kernels::{self, HalfWords};
+use crate::blocks::count::{Counter, Keys};
+use crate::blocks::kernels;
+use crate::blocks::pages::{self, PAGE};
 use crate::blocks::stream::for_each_counted;
 use crate::id::TagId;
 use crate::tags::{Census, Tags};
@@ -30,11 +32,6 @@ use crate::tags::{Census, Tags};
 /// counted tag by tag) a third to half a nanosecond a unit, so 2^21 units take about a
 /// millisecond.
 const PARALLEL_FROM: u64 = 1 << 21;
-
-/// From this many values in a census block, laying the audience's block out as `u32`
-/// halves (1,024 words split) costs less than the dispatched probe saves over the scalar
-/// one (a fifth of a cycle a value).
-const HALVE_FROM: usize = 1 << 13;
 
 /// How many threads to use: `Some(n)` as asked (at least one), or, by default, the cores
 /// the process may use (at most 8) when `work` is big enough to pay for them.
@@ -112,7 +109,7 @@ where
     let mut keys: Vec<u16> = blocks.iter().flatten().map(|&(k, _)| k).collect();
     keys.sort_unstable();
     keys.dedup();
-    let census = if keys.is_empty() { Vec::new() } else { tags.census(&keys) };
+    let census = if keys.is_empty() { Vec::new() } else { tags.census(&keys, threads(asked, u64::MAX)) };
     let (pool, store) = (tags.pool(), tags.store());
     // The tag's kept view, if it has one (made now when it is dense and fits the budget).
     let view = |id: TagId| store.view(pool, id);
@@ -178,43 +175,25 @@ where
 /// `out[tag * (n + 1) + n]` the tag's values there. The blocks are split into `threads` runs
 /// of about as many values each.
 ///
-/// A block of many values ([`HALVE_FROM`]) is probed against the audience's words as `u32`
-/// halves in one dispatched loop ([`kernels::probe_each`]; two audiences with a block there
-/// in one pass, [`kernels::probe_each2`]), a few values against the `u64` words as they
-/// are ([`probe`]).
+/// Group by group of a block, each audience with customers there counts the entries set in
+/// its words ([`pages::count_group`]), into 256 counters that go to `out` when the group
+/// is done.
 fn census_counts(census: &[Arc<Census>], audiences: &[&Counter], slots: usize, threads: usize) -> Vec<u64> {
     let width = audiences.len() + 1;
     let level = kernels::level();
     let count = |blocks: &[Arc<Census>]| -> Vec<u64> {
         let mut out = vec![0u64; slots * width];
-        let mut halves: Option<Box<[HalfWords; 2]>> = None;
+        let mut hits = Vec::new();
+        let mut counts = [0u32; PAGE];
         for c in blocks {
-            c.sparse().for_each(|(t, values)| out[t.index() * width + width - 1] += values.len() as u64);
-            let words: SmallVec<[_; 2]> = audiences.iter().map(|a| a.words(c.key())).collect();
-            let runs = |i: usize| c.sparse().map(move |(t, values)| (t.index() * width + i, values));
-            if c.len() < HALVE_FROM {
-                for (i, w) in words.iter().enumerate() {
-                    if let Some(w) = w {
-                        runs(i).for_each(|(at, values)| out[at] += probe(w, values));
-                    }
-                }
-                continue;
-            }
-            let [h, g] = &mut **halves.get_or_insert_with(|| Box::new([[0; 2048]; 2]));
-            match words.as_slice() {
-                [Some(a), Some(b)] => {
-                    kernels::halve(a, h);
-                    kernels::halve(b, g);
-                    kernels::probe_each2(level, h, g, runs(0), |at, x, y| {
-                        out[at] += x;
-                        out[at + 1] += y;
-                    });
-                }
-                _ => {
-                    for (i, w) in words.iter().enumerate() {
-                        if let Some(w) = w {
-                            kernels::halve(w, h);
-                            kernels::probe_each(level, h, runs(i), |at, n| out[at] += n);
+            c.sparse().for_each(|(t, n)| out[t.index() * width + width - 1] += u64::from(n));
+            for (i, a) in audiences.iter().enumerate() {
+                let Some(w) = a.words(c.key()) else { continue };
+                for g in c.groups() {
+                    pages::count_group(level, w, g.starts, g.entries, &mut counts, &mut hits);
+                    for (k, n) in counts.iter_mut().enumerate() {
+                        if *n != 0 {
+                            out[(g.first + k) * width + i] += u64::from(std::mem::take(n));
                         }
                     }
                 }
