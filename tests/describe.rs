@@ -516,12 +516,11 @@ proptest! {
     }
 }
 
-/// A block whose census holds more values than it takes to lay the audience out as `u32`
-/// halves for the vector probe (8,192: twelve tags of 2,300 to 3,900 customers in one
-/// block) and one with few (probed value by value): describe and compare count as the
-/// naive model does, on the cold read, the read that builds the census and the reads of
-/// it kept, on one thread and two; the tags' totals too, whether the census spans every
-/// live block (the totals read off it) or not (an audience in the first block only).
+/// A block whose census holds many values (twelve tags of 2,300 to 3,900 customers in one
+/// block) and one with few: describe and compare count as the naive model does, on the
+/// cold read, the read that builds the census and the reads of it kept, on one thread and
+/// two; the tags' totals too, whether the census spans every live block (the totals read
+/// off it) or not (an audience in the first block only).
 #[test]
 fn a_block_of_many_sparse_values_counts_as_the_model_does() {
     const N: u32 = 70_000;
@@ -552,6 +551,66 @@ fn a_block_of_many_sparse_values_counts_as_the_model_does() {
             let m = &model[&t.tag];
             assert_eq!((t.in_a, t.in_b), (m.intersection(&a).count() as u64, m.intersection(&b).count() as u64));
         }
+    }
+    assert!(e.stats().census_bytes > 0, "read again: the census was built");
+}
+
+/// More tags than one group of the census (256 tag ids a group): 700 tags over three
+/// blocks, sparse in each (a few to a few thousand customers), the ids 300..560 deleted (a
+/// whole group gone, two cut), some tags in one block only, and customers removed. Describe
+/// and compare count as the naive model does on every read (cold, building the census,
+/// kept) on one, two and three threads, totals included.
+#[test]
+fn many_groups_of_tags_count_as_the_model_does() {
+    const N: u32 = 150_000;
+    let mut e = Engine::new();
+    e.customer_id_range(0..N).unwrap();
+    let mut model: BTreeMap<String, BTreeSet<u32>> = BTreeMap::new();
+    let hash = |c: u32, k: u32| (c ^ k.wrapping_mul(0x9E37_79B9)).wrapping_mul(0x85EB_CA6B) >> 7;
+    for k in 0..700u32 {
+        let share = [3, 40, 400, 2_000][k as usize % 4]; // per 100,000
+        let (lo, hi) = if k % 9 == 0 { (70_000, 100_000) } else { (0, N) }; // one block only
+        let ids: BTreeSet<u32> = (lo..hi).filter(|&c| hash(c, k) % 100_000 < share).collect();
+        let name = if k == 600 { "高消费".to_owned() } else { format!("t{k}") };
+        if ids.is_empty() {
+            continue;
+        }
+        e.tag_all(&ids.iter().copied().map(CustomerId).collect::<Audience>(), &name).unwrap();
+        model.insert(name, ids);
+    }
+    for k in 300..560u32 {
+        if model.remove(&format!("t{k}")).is_some() {
+            e.delete_tag(&format!("t{k}")).unwrap();
+        }
+    }
+    for c in (5..N).step_by(997) {
+        e.remove_customer(CustomerId(c)).unwrap();
+        for ids in model.values_mut() {
+            ids.remove(&c);
+        }
+    }
+    model.retain(|_, ids| !ids.is_empty());
+    let live = |c: &u32| *c < 5 || !(c - 5).is_multiple_of(997);
+    let a: BTreeSet<u32> = (0..N).filter(|c| live(c) && hash(*c, 7_777) % 10 == 0).collect();
+    let b: BTreeSet<u32> = (0..N).filter(|c| live(c) && c % 3 == 0).collect();
+    let audience = |ids: &BTreeSet<u32>| -> Audience { ids.iter().copied().map(CustomerId).collect() };
+    for threads in [1, 2, 3, 1, 3] {
+        let d = e.describe(&audience(&a), DescribeOptions::new().top(usize::MAX).threads(threads));
+        let got: BTreeMap<String, (u64, u64)> = d.tags.iter().map(|t| (t.tag.clone(), (t.count, t.total))).collect();
+        let want: BTreeMap<String, (u64, u64)> = model
+            .iter()
+            .map(|(t, m)| (t.clone(), (m.intersection(&a).count() as u64, m.len() as u64)))
+            .filter(|(_, (count, _))| *count > 0)
+            .collect();
+        assert_eq!(got, want, "describe on {threads} threads");
+        let c = e.compare_with(&audience(&a), &audience(&b), DescribeOptions::new().top(usize::MAX).threads(threads));
+        let got: BTreeMap<String, (u64, u64)> = c.tags.iter().map(|t| (t.tag.clone(), (t.in_a, t.in_b))).collect();
+        let want: BTreeMap<String, (u64, u64)> = model
+            .iter()
+            .map(|(t, m)| (t.clone(), (m.intersection(&a).count() as u64, m.intersection(&b).count() as u64)))
+            .filter(|(_, (x, y))| *x > 0 || *y > 0)
+            .collect();
+        assert_eq!(got, want, "compare on {threads} threads");
     }
     assert!(e.stats().census_bytes > 0, "read again: the census was built");
 }
