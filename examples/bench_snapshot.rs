@@ -15,6 +15,17 @@
 //! `cp` of it and `open` in a child process (this program with `--open FILE`), which
 //! reports its time, its peak resident memory, and its resident memory once the engine is
 //! open (the engine's). Prints each with MB/s. Progress goes to stderr.
+//!
+//! Two floors beside them, for what any in-memory store pays and `cp` does not: "read" is
+//! `std::fs::read` of the snapshot in a child process (the file's bytes copied into fresh
+//! memory of a new process, as `open` must land them, warm and cold), and "write" is the
+//! snapshot's bytes, already in memory, written to a new file beside it and synced while the
+//! snapshot is still there (as `save` writes its new file before the old one goes; `cp`
+//! here reuses the pages of the copy removed just before it).
+//!
+//! One step alone, for A/B runs of two builds: `--open FILE` (time, peak and resident
+//! bytes, customers), `--read FILE` (the read floor), `--save FILE TO` (opens FILE read
+//! only, then times `save` to TO).
 
 use std::process::{Command, ExitCode};
 use std::time::Instant;
@@ -26,7 +37,7 @@ mod tags_bin;
 
 use tags_bin::TagsFile;
 
-const USAGE: &str = "usage: bench_snapshot --data DIR --dir OUT [--purchases N] [--runs R] | --open FILE";
+const USAGE: &str = "usage: bench_snapshot --data DIR --dir OUT [--purchases N] [--runs R] | --open FILE | --read FILE | --save FILE TO";
 
 fn main() -> ExitCode {
     match run() {
@@ -78,6 +89,24 @@ fn run() -> Result<(), String> {
         let secs = t.elapsed().as_secs_f64();
         let (peak, now) = memory();
         println!("{secs} {peak} {now} {}", engine.customer_count());
+        return Ok(());
+    }
+    if let [flag, file, to] = args.as_slice()
+        && flag == "--save"
+    {
+        let engine = Engine::open_read_only(file).map_err(|e| e.to_string())?;
+        let t = Instant::now();
+        let bytes = engine.save(to).map_err(|e| e.to_string())?;
+        println!("{} {bytes}", t.elapsed().as_secs_f64());
+        return Ok(());
+    }
+    if let [flag, file] = args.as_slice()
+        && flag == "--read"
+    {
+        let t = Instant::now();
+        let bytes = std::fs::read(file).map_err(|e| format!("{file}: {e}"))?;
+        let secs = t.elapsed().as_secs_f64();
+        println!("{secs} {}", bytes.len());
         return Ok(());
     }
     let (mut data, mut dir, mut purchases, mut runs) = (None, None, 100_000_000u64, 3usize);
@@ -151,6 +180,22 @@ fn run() -> Result<(), String> {
         }
         Ok([open, peak, resident])
     };
+    let read_child = |file: &str| -> Result<f64, String> {
+        let out = Command::new(&exe).arg("--read").arg(file).output().map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        match text.split_whitespace().next().and_then(|x| x.parse().ok()) {
+            Some(secs) if out.status.success() => Ok(secs),
+            _ => Err(format!("read: {}", String::from_utf8_lossy(&out.stderr))),
+        }
+    };
+    // The floor for `save`: its bytes, in memory, to a new file beside the snapshot, synced.
+    let write_floor = |bytes: &[u8], to: &str| -> Result<f64, String> {
+        use std::io::Write;
+        let t = Instant::now();
+        let mut f = std::fs::File::create(to).map_err(|e| format!("{to}: {e}"))?;
+        f.write_all(bytes).and_then(|()| f.sync_all()).map_err(|e| format!("{to}: {e}"))?;
+        Ok(t.elapsed().as_secs_f64())
+    };
     let timed = |program: &str, args: &[&str]| -> Result<f64, String> {
         let t = Instant::now();
         let status = Command::new(program).args(args).status().map_err(|e| format!("{program}: {e}"))?;
@@ -163,12 +208,17 @@ fn run() -> Result<(), String> {
         let t = Instant::now();
         let bytes = engine.save(&snap).map_err(|e| e.to_string())?;
         let save = t.elapsed().as_secs_f64();
+        let image = std::fs::read(&snap).map_err(|e| format!("{snap}: {e}"))?;
+        let _ = std::fs::remove_file(&copy);
+        let write = write_floor(&image, &copy)?;
+        drop(image);
         let _ = std::fs::remove_file(&copy);
         // What `save` does beyond writing: put the file on disk before it returns.
         let cp_sync = timed("cp", &[&snap, &copy])? + timed("sync", &[&copy])?;
         let _ = std::fs::remove_file(&copy);
         // Warm: the snapshot is in the file cache (just written).
         let cp_warm = timed("cp", &[&snap, &copy])?;
+        let read_warm = read_child(&snap)?;
         let [open_warm, peak, resident] = open_child(&snap)?;
         // Cold: the snapshot's pages dropped from the file cache first, so both read the disk.
         let _ = std::fs::remove_file(&copy);
@@ -177,19 +227,23 @@ fn run() -> Result<(), String> {
         let _ = std::fs::remove_file(&copy);
         let cold = cold && evict(&snap);
         let [open_cold, ..] = open_child(&snap)?;
+        let cold = cold && evict(&snap);
+        let read_cold = read_child(&snap)?;
         let mb = bytes as f64 / 1e6;
         let rate = |secs: f64| format!("{secs:.2} s ({:.0} MB/s)", mb / secs);
         let cold = if cold {
-            format!("cold: cp {}, open {}", rate(cp_cold), rate(open_cold))
+            format!("cold: cp {}, read {}, open {}", rate(cp_cold), rate(read_cold), rate(open_cold))
         } else {
             "cold: not measured (could not drop the file from the cache)".to_string()
         };
         println!(
-            "run {run}: {mb:.0} MB; save {}, cp + sync {}; warm: cp {}, open {}; {cold}; \
-             open's peak memory {:.0} MB, the opened engine {:.0} MB ({:.2}x)",
+            "run {run}: {mb:.0} MB; save {}, write {}, cp + sync {}; warm: cp {}, read {}, open {}; \
+             {cold}; open's peak memory {:.0} MB, the opened engine {:.0} MB ({:.2}x)",
             rate(save),
+            rate(write),
             rate(cp_sync),
             rate(cp_warm),
+            rate(read_warm),
             rate(open_warm),
             peak / 1e6,
             resident / 1e6,

@@ -238,3 +238,95 @@ fn a_kept_query_must_print_within_the_length_limit() {
     drop(o);
     assert_eq!(Engine::open(&path).unwrap().count("rule:fits").unwrap(), 1);
 }
+
+/// An engine whose snapshot spans several of the writer's 8 MiB blocks (about 26 MB: 2M
+/// purchases over 100,000 customers, half of them refreshed into the base) with a tail
+/// that is no multiple of 4 KiB, built the same way every time.
+fn big_engine() -> Engine {
+    let mut e = Engine::new();
+    e.customer_id_range(0..100_000).unwrap();
+    let purchase = |i: u64| {
+        let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
+        let customer = audience::CustomerId((h % 100_000) as u32);
+        (customer, day(19_000 + (h >> 20) as i32 % 700), audience::Money::from_minor(100 + (h % 9_000) as i64).unwrap())
+    };
+    e.record_purchases((0..1_000_000).map(purchase)).unwrap();
+    e.refresh(day(19_800)).unwrap();
+    e.record_purchases((1_000_000..2_000_000).map(purchase)).unwrap();
+    let c = e.customer("高消费 ann").unwrap();
+    e.tag(c, "vip").unwrap();
+    e
+}
+
+/// A snapshot of several blocks (written around the page cache where the file system
+/// allows) opens to the same engine, whose own snapshot is the same bytes.
+#[test]
+fn a_snapshot_of_several_blocks_reads_back_byte_for_byte() {
+    let dir = Dir::new("big");
+    let (first, second) = (dir.0.join("a.snap"), dir.0.join("b.snap"));
+    let e = big_engine();
+    let bytes = e.save(&first).unwrap();
+    assert!(bytes > 3 * (8 << 20) && !bytes.is_multiple_of(4096), "{bytes} bytes");
+    let back = Engine::open_read_only(&first).unwrap();
+    assert_eq!(back.purchase_count(), e.purchase_count());
+    assert_eq!(back.count("vip").unwrap(), 1);
+    back.save(&second).unwrap();
+    assert!(std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(), "the same bytes");
+}
+
+const SAVE_CHILD: &str = "AUDIENCE_SNAPSHOT_FULL_CHILD";
+
+/// Run by `a_full_disk_fails_a_big_save_and_keeps_the_old_snapshot` under a file size
+/// limit (a no-op otherwise): saves the big engine over the snapshot at the path given and
+/// prints what `save` returned.
+#[test]
+fn full_disk_save_child() {
+    let Ok(path) = std::env::var(SAVE_CHILD) else { return };
+    match big_engine().save(&path) {
+        Ok(n) => println!("saved {n}"),
+        Err(e) => println!("failed io={}", matches!(e, Error::Io { .. })),
+    }
+}
+
+/// A full disk while saving a big snapshot, for real (`prlimit --fsize`, `SIGXFSZ`
+/// ignored): in the first block (written on the calling thread), in a later one (written
+/// by the writing thread) and in the last bytes (the tail, written through the cache).
+/// Each `save` returns `Error::Io`, removes its temporary file, and leaves the old
+/// snapshot as it was.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_disk_fails_a_big_save_and_keeps_the_old_snapshot() {
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().unwrap();
+    assert!(
+        Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "this test needs util-linux's prlimit"
+    );
+    let dir = Dir::new("full");
+    let probe = dir.0.join("probe.snap");
+    let size = big_engine().save(&probe).unwrap();
+    std::fs::remove_file(&probe).unwrap();
+    for limit in [1 << 20, (8 << 20) + 100, size - 100] {
+        let path = dir.0.join("crm.snap");
+        let mut old = Engine::new();
+        let c = old.customer("old").unwrap();
+        old.tag(c, "kept").unwrap();
+        old.save(&path).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(r#"trap "" XFSZ; exec prlimit --fsize="$1" -- "$2" full_disk_save_child --exact --nocapture --test-threads=1"#)
+            .args(["bash", &limit.to_string()])
+            .arg(&exe)
+            .env(SAVE_CHILD, &path)
+            .stderr(Stdio::null())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        assert!(stdout.contains("failed io=true"), "limit {limit}: {stdout}");
+        assert!(std::fs::read(&path).unwrap() == before, "limit {limit}: the old snapshot is untouched");
+        assert_eq!(Engine::open_read_only(&path).unwrap().count("kept").unwrap(), 1);
+        let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|d| d.unwrap().file_name()).collect();
+        assert_eq!(names, [std::ffi::OsString::from("crm.snap")], "limit {limit}: no temporary file left");
+    }
+}

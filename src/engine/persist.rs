@@ -45,6 +45,11 @@ impl Engine {
     /// renamed over `path`, and the directory is synced, so a crash at any point leaves the
     /// old snapshot or the new one, never a mix. Returns the bytes written.
     ///
+    /// On Linux a snapshot of 8 MiB or more is written around the page cache (`O_DIRECT`,
+    /// by a thread of its own while the rest is encoded), so a big save neither copies
+    /// every byte into the cache first nor pushes the application's data out of it; file
+    /// systems that refuse direct writes (tmpfs) get it through the cache.
+    ///
     /// [`Engine::open`] gives back an engine indistinguishable from this one through the
     /// public API: keys and ids (removed ids stay retired), the tag pool and its bitmaps,
     /// aliases, expiring tags, attributes, purchases (merged or not), the models and what

@@ -88,11 +88,17 @@ impl History {
         d.finish("history header")?;
 
         let mut h = History::default();
-        h.ids = read_column(r, IDS, rows, u32::from_le_bytes)?.into();
-        h.starts = read_column(r, STARTS, rows, u64::from_le_bytes)?.into();
-        h.lens = read_column(r, LENS, rows, u32::from_le_bytes)?.into();
-        h.days = read_column(r, DAYS, entries, i32::from_le_bytes)?.into();
-        h.amounts = read_column(r, AMOUNTS, entries, i64::from_le_bytes)?.into();
+        // Each day and amount is checked as it is decoded; the first refused is reported
+        // once the columns are read, in the order the checks below had before.
+        let days = Day::valid_days();
+        h.ids = read_column(r, IDS, rows, u32::from_le_bytes, |_| true)?.0.into();
+        h.starts = read_column(r, STARTS, rows, u64::from_le_bytes, |_| true)?.0.into();
+        h.lens = read_column(r, LENS, rows, u32::from_le_bytes, |_| true)?.0.into();
+        let (day_column, bad_day) = read_column(r, DAYS, entries, i32::from_le_bytes, |d| days.contains(&d))?;
+        let max = Money::MAX_MINOR as u64;
+        let (amount_column, bad_amount) =
+            read_column(r, AMOUNTS, entries, i64::from_le_bytes, |a| a.unsigned_abs() <= max)?;
+        (h.days, h.amounts) = (day_column.into(), amount_column.into());
         let entries = entries.0;
         let live = customers.live();
         let check = |d: &Dec<'_>, rec: &Rec, what: &str| -> Result<()> {
@@ -114,7 +120,6 @@ impl History {
         // The base: rows ascending by customer, ranges in order inside the columns, each
         // sorted by day; what no range covers is exactly `garbage`.
         let bad = |what: String| corrupt(&path, header_end, what);
-        let days = Day::valid_days();
         let mut end = 0u64;
         let mut covered = 0u64;
         // No customer ever removed: live is every id up to the last (no lookup per row).
@@ -139,10 +144,10 @@ impl History {
             end = stop;
             covered += u64::from(len);
         }
-        if let Some(i) = h.days.iter().position(|d| !days.contains(d)) {
+        if let Some(i) = bad_day {
             return Err(bad(format!("history: base entry {i}: day {} is not a valid date", h.days[i])));
         }
-        if let Some(i) = h.amounts.iter().position(|a| a.unsigned_abs() > Money::MAX_MINOR as u64) {
+        if let Some(i) = bad_amount {
             return Err(bad(format!("history: base entry {i}: amount {} is out of range", h.amounts[i])));
         }
         if covered + garbage != entries as u64 {
@@ -194,10 +199,11 @@ fn read_column<T: Copy + Default + Send, const N: usize>(
     r: &mut Reader,
     kind: [u8; 4],
     rows: (usize, u64),
-    f: fn([u8; N]) -> T,
-) -> Result<Vec<T>> {
+    f: impl Fn([u8; N]) -> T + Copy + Send,
+    valid: impl Fn(T) -> bool + Copy + Send,
+) -> Result<(Vec<T>, Option<usize>)> {
     let what = format!("history column {}", String::from_utf8_lossy(&kind));
-    crate::persist::column::read_column(r, kind, rows, &what, f)
+    crate::persist::column::read_column(r, kind, rows, &what, f, valid)
 }
 
 /// The records [`Writer::chunked`] wrote: `n` of them (a count checked against the file,
@@ -250,10 +256,10 @@ mod tests {
             write_column(&mut w, DAYS, &[] as &[i32], 4, Enc::i32s).unwrap(); // 1, empty
             w.finish().unwrap();
             let mut r = Reader::open(&path).unwrap();
-            let got = read_column(&mut r, AMOUNTS, (n, 0), i64::from_le_bytes);
+            let got = read_column(&mut r, AMOUNTS, (n, 0), i64::from_le_bytes, |_| true).map(|(v, _)| v);
             if ok {
                 assert_eq!(got.unwrap(), values);
-                assert!(read_column(&mut r, DAYS, (0, 0), i32::from_le_bytes).unwrap().is_empty());
+                assert!(read_column(&mut r, DAYS, (0, 0), i32::from_le_bytes, |_| true).unwrap().0.is_empty());
                 r.finish().unwrap();
             } else {
                 assert!(matches!(got, Err(Error::Corrupt { .. })), "{n}: {got:?}");

@@ -133,7 +133,7 @@ impl<'a> Dec<'a> {
         Ok(out)
     }
 
-    fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
+    pub(crate) fn array<const N: usize>(&mut self, what: &str) -> Result<[u8; N]> {
         Ok(self.take(N, what)?.try_into().expect("N bytes"))
     }
 
@@ -209,7 +209,7 @@ impl<'a> Dec<'a> {
         what: &str,
         room: usize,
         out: &mut Vec<T>,
-        f: fn([u8; N]) -> T,
+        f: impl Fn([u8; N]) -> T,
     ) -> Result<()> {
         let at = self.offset();
         let n = self.len(N, what)?;

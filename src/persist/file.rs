@@ -14,11 +14,12 @@
 //! reading holds more than one chunk beside the engine).
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::codec::{Dec, Enc, corrupt};
+use super::direct::Output;
 use crate::error::{Error, Result};
 
 /// The first 8 bytes of every snapshot.
@@ -46,7 +47,7 @@ fn kind_name(kind: [u8; 4]) -> String {
 /// Writes a snapshot to a temporary file beside `path`; [`Writer::finish`] puts it in place.
 pub(crate) struct Writer {
     /// `None` once finished.
-    out: Option<BufWriter<File>>,
+    out: Option<Output>,
     tmp: PathBuf,
     path: PathBuf,
     written: u64,
@@ -66,13 +67,7 @@ impl Writer {
             NEXT.fetch_add(1, Ordering::Relaxed)
         ));
         let file = OpenOptions::new().write(true).create_new(true).open(&tmp).map_err(|e| io(&tmp, "create", e))?;
-        let mut w = Writer {
-            out: Some(BufWriter::with_capacity(1 << 20, file)),
-            tmp,
-            path: path.to_path_buf(),
-            written: 0,
-            sections: 0,
-        };
+        let mut w = Writer { out: Some(Output::new(file)), tmp, path: path.to_path_buf(), written: 0, sections: 0 };
         let mut header = Vec::with_capacity(HEADER as usize);
         header.extend_from_slice(&MAGIC);
         header.extend_from_slice(&VERSION.to_le_bytes());
@@ -83,7 +78,7 @@ impl Writer {
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
         let out = self.out.as_mut().expect("not finished");
-        out.write_all(bytes).map_err(|e| io(&self.tmp, "write", e))?;
+        out.write(&self.tmp, bytes).map_err(|e| io(&self.tmp, "write", e))?;
         self.written += bytes.len() as u64;
         Ok(())
     }
@@ -141,7 +136,7 @@ impl Writer {
         self.section(END, &end.buf)?;
         let result = (|| {
             let out = self.out.take().expect("not finished");
-            let file = out.into_inner().map_err(|e| io(&self.tmp, "write", e.into_error()))?;
+            let file = out.finish().map_err(|e| io(&self.tmp, "write", e))?;
             file.sync_all().map_err(|e| io(&self.tmp, "sync", e))?;
             drop(file);
             fs::rename(&self.tmp, &self.path).map_err(|e| io(&self.path, "rename onto", e))?;
