@@ -239,36 +239,42 @@ fn a_kept_query_must_print_within_the_length_limit() {
     assert_eq!(Engine::open(&path).unwrap().count("rule:fits").unwrap(), 1);
 }
 
-/// An engine whose snapshot spans several of the writer's 8 MiB blocks (about 26 MB: 2M
-/// purchases over 100,000 customers, half of them refreshed into the base) with a tail
-/// that is no multiple of 4 KiB, built the same way every time.
-fn big_engine() -> Engine {
+/// An engine whose snapshot spans several of the writer's 8 MiB blocks (26 MB or more)
+/// with a tail that is no multiple of 4 KiB, built the same way every time: `customers`
+/// customers, two million purchases refreshed into the base, a million more pending.
+fn big_engine(customers: u32) -> Engine {
     let mut e = Engine::new();
-    e.customer_id_range(0..100_000).unwrap();
+    e.customer_id_range(0..customers).unwrap();
     let purchase = |i: u64| {
         let h = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20;
-        let customer = audience::CustomerId((h % 100_000) as u32);
+        let customer = audience::CustomerId((h % u64::from(customers)) as u32);
         (customer, day(19_000 + (h >> 20) as i32 % 700), audience::Money::from_minor(100 + (h % 9_000) as i64).unwrap())
     };
-    e.record_purchases((0..1_000_000).map(purchase)).unwrap();
+    e.record_purchases((0..2_000_000).map(purchase)).unwrap();
     e.refresh(day(19_800)).unwrap();
-    e.record_purchases((1_000_000..2_000_000).map(purchase)).unwrap();
+    e.record_purchases((2_000_000..3_000_000).map(purchase)).unwrap();
     let c = e.customer("高消费 ann").unwrap();
     e.tag(c, "vip").unwrap();
     e
 }
 
 /// A snapshot of several blocks (written around the page cache where the file system
-/// allows) opens to the same engine, whose own snapshot is the same bytes.
+/// allows) opens to the same engine, whose own snapshot is the same bytes. With 1.5M
+/// customers, the refresh rows (over 1.1M customers with purchases, 34 bytes each) span
+/// three sections, decoded on threads, as are the purchase columns.
 #[test]
 fn a_snapshot_of_several_blocks_reads_back_byte_for_byte() {
     let dir = Dir::new("big");
     let (first, second) = (dir.0.join("a.snap"), dir.0.join("b.snap"));
-    let e = big_engine();
+    let e = big_engine(1_500_000);
     let bytes = e.save(&first).unwrap();
     assert!(bytes > 3 * (8 << 20) && !bytes.is_multiple_of(4096), "{bytes} bytes");
     let back = Engine::open_read_only(&first).unwrap();
     assert_eq!(back.purchase_count(), e.purchase_count());
+    for c in (0..1_500_000).step_by(997).map(audience::CustomerId) {
+        let scores = |x: &Engine| x.rfm_of(c).unwrap().map(|s| format!("{s:?}"));
+        assert_eq!(scores(&back), scores(&e), "customer {c:?}");
+    }
     assert_eq!(back.count("vip").unwrap(), 1);
     back.save(&second).unwrap();
     assert!(std::fs::read(&first).unwrap() == std::fs::read(&second).unwrap(), "the same bytes");
@@ -282,7 +288,7 @@ const SAVE_CHILD: &str = "AUDIENCE_SNAPSHOT_FULL_CHILD";
 #[test]
 fn full_disk_save_child() {
     let Ok(path) = std::env::var(SAVE_CHILD) else { return };
-    match big_engine().save(&path) {
+    match big_engine(100_000).save(&path) {
         Ok(n) => println!("saved {n}"),
         Err(e) => println!("failed io={}", matches!(e, Error::Io { .. })),
     }
@@ -304,7 +310,7 @@ fn a_full_disk_fails_a_big_save_and_keeps_the_old_snapshot() {
     );
     let dir = Dir::new("full");
     let probe = dir.0.join("probe.snap");
-    let size = big_engine().save(&probe).unwrap();
+    let size = big_engine(100_000).save(&probe).unwrap();
     std::fs::remove_file(&probe).unwrap();
     for limit in [1 << 20, (8 << 20) + 100, size - 100] {
         let path = dir.0.join("crm.snap");

@@ -70,29 +70,45 @@ impl Block {
 enum Mode {
     /// Nothing written yet: the first full block decides.
     Undecided,
-    /// Through the page cache, on the calling thread.
+    /// Through the page cache, on the calling thread, each block at its offset.
     Cached,
     /// Around it, by the writing thread.
     Direct { to_writer: SyncSender<Block>, back: Receiver<Block>, writer: JoinHandle<io::Result<()>>, blocks: usize },
+    /// The writing thread failed: nothing more is written.
+    Failed,
+}
+
+/// A failure injected into the writing thread (tests): at its `n`th block (counted from 0,
+/// the file's second block), the direct write fails with this kind.
+#[derive(Copy, Clone)]
+struct Inject {
+    at: usize,
+    kind: io::ErrorKind,
 }
 
 /// A file being written, block by block. [`Output::finish`] writes what is left and hands
 /// the file back for syncing.
 pub(crate) struct Output {
-    /// The file, opened for writing through the page cache.
+    /// The file, opened for writing through the page cache (written at offsets, never
+    /// through its cursor).
     file: File,
     block: Block,
     /// The file offset of the block's first byte.
     at: u64,
     mode: Mode,
-    /// Tests only: the writing thread fails at its `n`th block (counted from 0, the block
-    /// after the first).
-    fail_at: Option<usize>,
+    inject: Option<Inject>,
+}
+
+/// Whether a direct write's error means "not like this" (alignment, support), so the
+/// same bytes are written through the page cache instead: a refused write wrote nothing
+/// that the cached write does not write again at the same offset.
+fn refused(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::InvalidInput | io::ErrorKind::Unsupported)
 }
 
 impl Output {
     pub(crate) fn new(file: File) -> Output {
-        Output { file, block: Block::new(), at: 0, mode: Mode::Undecided, fail_at: None }
+        Output { file, block: Block::new(), at: 0, mode: Mode::Undecided, inject: None }
     }
 
     /// Appends `bytes`. `path` is the file's (direct I/O opens it a second time).
@@ -111,25 +127,24 @@ impl Output {
     fn flush_block(&mut self, path: &Path) -> io::Result<()> {
         match &mut self.mode {
             Mode::Undecided => {
-                self.mode = match open_direct(path) {
-                    Ok(mut direct) => match direct.write_all(self.block.data()) {
-                        Ok(()) => start_writer(direct, self.fail_at),
-                        // Refused at the first write (alignment or support): cached from here.
-                        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-                            self.file.write_all(self.block.data())?;
-                            Mode::Cached
-                        }
-                        Err(e) => return Err(e),
-                    },
-                    Err(_) => {
-                        self.file.write_all(self.block.data())?;
-                        Mode::Cached
+                self.mode = Mode::Cached;
+                let direct = open_direct(path).ok().and_then(|mut direct| match direct.write_all(self.block.data()) {
+                    Ok(()) => Some(Ok(direct)),
+                    Err(e) if refused(&e) => None, // written through the cache below
+                    Err(e) => Some(Err(e)),
+                });
+                match direct.transpose()? {
+                    Some(direct) => {
+                        let plain = self.file.try_clone()?;
+                        // No thread to be had: the rest through the cache.
+                        self.mode = start_writer(direct, plain, self.inject).unwrap_or(Mode::Cached);
                     }
-                };
+                    None => write_at(&self.file, self.block.data(), self.at)?,
+                }
                 self.block.len = 0;
             }
             Mode::Cached => {
-                self.file.write_all(self.block.data())?;
+                write_at(&self.file, self.block.data(), self.at)?;
                 self.block.len = 0;
             }
             Mode::Direct { to_writer, back, blocks, .. } => {
@@ -149,28 +164,42 @@ impl Output {
                     return Err(self.stop_writer().err().unwrap_or_else(stopped));
                 }
             }
+            Mode::Failed => return Err(stopped()),
         }
         self.at += BLOCK as u64;
         Ok(())
     }
 
-    /// Waits for the writing thread and returns its error, if any.
+    /// Waits for the writing thread and returns its error, if any; after an error nothing
+    /// more is written.
     fn stop_writer(&mut self) -> io::Result<()> {
-        match std::mem::replace(&mut self.mode, Mode::Cached) {
+        match std::mem::replace(&mut self.mode, Mode::Failed) {
             Mode::Direct { to_writer, writer, .. } => {
                 drop(to_writer);
-                writer.join().unwrap_or_else(|_| Err(io::Error::other("the snapshot's writing thread panicked")))
+                let result =
+                    writer.join().unwrap_or_else(|_| Err(io::Error::other("the snapshot's writing thread panicked")));
+                if result.is_ok() {
+                    self.mode = Mode::Cached;
+                }
+                result
             }
-            _ => Ok(()),
+            other => {
+                self.mode = other;
+                Ok(())
+            }
         }
     }
 
     /// Writes what is left and returns the file, for the caller to sync. On an error the
     /// file is incomplete (the caller removes it).
     pub(crate) fn finish(mut self) -> io::Result<File> {
-        if !matches!(self.mode, Mode::Direct { .. }) {
-            self.file.write_all(self.block.data())?;
-            return Ok(self.file);
+        match self.mode {
+            Mode::Direct { .. } => {}
+            Mode::Failed => return Err(stopped()),
+            Mode::Undecided | Mode::Cached => {
+                write_at(&self.file, self.block.data(), self.at)?;
+                return self.file.try_clone();
+            }
         }
         // The aligned part of the last block directly, after the blocks before it; the
         // tail through the cache at its offset, once the writer is done.
@@ -187,31 +216,54 @@ impl Output {
         }
         self.stop_writer()?;
         write_at(&self.file, &tail, self.at + aligned as u64)?;
-        Ok(self.file)
+        self.file.try_clone()
     }
 }
 
-/// The error for a writing thread that stopped without one (it cannot, but must not hang).
+impl Drop for Output {
+    /// An output dropped before [`Output::finish`] (an error while encoding) waits for its
+    /// writing thread, so no write goes on after the save has returned.
+    fn drop(&mut self) {
+        let _ = self.stop_writer();
+    }
+}
+
+/// The error for a writing thread that stopped without one (it cannot, but must not hang),
+/// and for writing on after the thread failed.
 fn stopped() -> io::Error {
     io::Error::other("the snapshot's writing thread stopped")
 }
 
-/// Starts the thread writing blocks to `direct` (already past the first), each handed
-/// back once written.
-fn start_writer(mut direct: File, fail_at: Option<usize>) -> Mode {
+/// Starts the thread writing blocks to `direct` (already past the first block), each
+/// handed back once written; a block the direct write refuses, and every block after it,
+/// go through the cache (`plain`) at their offsets. `None` when no thread can be started.
+fn start_writer(mut direct: File, plain: File, inject: Option<Inject>) -> Option<Mode> {
     let (to_writer, inbox) = sync_channel::<Block>(1);
     let (give_back, back) = sync_channel::<Block>(BLOCKS);
-    let writer = std::thread::spawn(move || -> io::Result<()> {
+    let run = move || -> io::Result<()> {
+        let (mut at, mut cached) = (BLOCK as u64, false);
         for (n, block) in inbox.into_iter().enumerate() {
-            if fail_at == Some(n) {
-                return Err(io::Error::other("injected failure"));
+            if !cached {
+                let written = match inject {
+                    Some(i) if i.at == n => Err(io::Error::new(i.kind, "injected failure")),
+                    _ => direct.write_all(block.data()),
+                };
+                match written {
+                    Ok(()) => {}
+                    Err(e) if refused(&e) => cached = true,
+                    Err(e) => return Err(e),
+                }
             }
-            direct.write_all(block.data())?;
+            if cached {
+                write_at(&plain, block.data(), at)?;
+            }
+            at += block.len as u64;
             let _ = give_back.try_send(block);
         }
         Ok(())
-    });
-    Mode::Direct { to_writer, back, writer, blocks: 1 }
+    };
+    let writer = std::thread::Builder::new().name("audience-save".into()).spawn(run).ok()?;
+    Some(Mode::Direct { to_writer, back, writer, blocks: 1 })
 }
 
 /// `path` opened a second time for writing around the page cache.
@@ -272,30 +324,61 @@ mod tests {
     }
 
     /// An error of the writing thread reaches the caller: at the next full block when the
-    /// thread has stopped by then, else at `finish`, whose tail write would succeed. (Only
-    /// where the temporary directory takes direct writes: elsewhere there is no thread.)
+    /// thread has stopped by then, else at `finish`, whose tail write would succeed. A
+    /// direct write refused (`InvalidInput`, as for a device of larger blocks) is written
+    /// through the cache instead, that block and every one after it, and the file is whole.
+    /// (Only where the temporary directory takes direct writes: elsewhere there is no
+    /// thread, and every case writes the file whole.)
     #[test]
-    fn the_writing_threads_error_is_returned() {
+    fn the_writing_threads_error_is_returned_or_the_block_written_through_the_cache() {
         let path = std::env::temp_dir().join(format!("audience-direct-fail-{}", std::process::id()));
         // Pieces of half a block and 3,000 bytes, two a block: the first block is written
         // on the calling thread, the next `blocks - 1` by the thread (its blocks 0 to
         // `blocks - 2`), then the last block's aligned part (its block `blocks - 1`), then
         // the tail through the cache. Failing past that is no failure.
-        for (fail_at, blocks) in [(0, 2), (1, 2), (2, 6), (5, 6), (6, 6)] {
-            let mut out = Output::new(File::create(&path).unwrap());
-            out.fail_at = Some(fail_at);
-            let piece = vec![7u8; BLOCK / 2 + 3_000];
-            let mut result = Ok(());
-            for _ in 0..blocks * 2 {
-                result = result.and_then(|()| out.write(&path, &piece));
-            }
-            let direct = matches!(out.mode, Mode::Direct { .. });
-            let result = result.and_then(|()| out.finish().map(drop));
-            match result {
-                Err(e) => assert_eq!(e.to_string(), "injected failure", "failing at {fail_at} of {blocks}"),
-                Ok(()) => assert!(!direct || fail_at >= blocks, "failing at {fail_at} of {blocks}: no error"),
+        let piece: Vec<u8> = (0..BLOCK / 2 + 3_000).map(|i| (i % 253) as u8).collect();
+        for kind in [io::ErrorKind::Other, io::ErrorKind::InvalidInput] {
+            for (at, blocks) in [(0, 2), (1, 2), (2, 6), (5, 6), (6, 6)] {
+                let mut out = Output::new(File::create(&path).unwrap());
+                out.inject = Some(Inject { at, kind });
+                let mut result = Ok(());
+                for _ in 0..blocks * 2 {
+                    result = result.and_then(|()| out.write(&path, &piece));
+                }
+                // Direct writes were taken (the thread may have failed since).
+                let direct = matches!(out.mode, Mode::Direct { .. } | Mode::Failed);
+                let result = result.and_then(|()| out.finish().map(drop));
+                let fails = direct && at < blocks && kind == io::ErrorKind::Other;
+                let case = format!("{kind:?} at {at} of {blocks}");
+                match result {
+                    Err(e) => {
+                        assert!(fails, "{case}: {e}");
+                        assert_eq!(e.to_string(), "injected failure", "{case}");
+                    }
+                    Ok(()) => {
+                        assert!(!fails, "{case}: no error");
+                        let back = std::fs::read(&path).unwrap();
+                        assert_eq!(back.len(), piece.len() * blocks * 2, "{case}");
+                        assert!(back.chunks(piece.len()).all(|c| c == piece), "{case}: the file is whole");
+                    }
+                }
             }
         }
-        std::fs::remove_file(&path).unwrap();
+        let _ = std::fs::remove_file(&path);
+    }
+
+    /// An output dropped in the middle (an error while encoding) has its blocks written
+    /// when the drop returns: no write goes on behind the caller's back.
+    #[test]
+    fn a_dropped_output_waits_for_its_writes() {
+        let path = std::env::temp_dir().join(format!("audience-direct-drop-{}", std::process::id()));
+        let mut out = Output::new(File::create(&path).unwrap());
+        let piece = vec![1u8; BLOCK / 2 + 3_000];
+        for _ in 0..7 {
+            out.write(&path, &piece).unwrap();
+        }
+        drop(out); // blocks 0 to 2 full and sent; block 3 partly filled, never written
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 3 * BLOCK as u64);
+        let _ = std::fs::remove_file(&path);
     }
 }
