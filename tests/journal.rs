@@ -809,26 +809,12 @@ fn full_disk_child() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_fails_the_call_it_hits_and_loses_nothing_acknowledged() {
-    let exe = std::env::current_exe().unwrap();
-    assert!(
-        Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()),
-        "this test needs util-linux's prlimit"
-    );
     let mut torn = 0;
     for limit in [100u64, 1_000, 4_321, 20_000] {
         let dir = Dir::new("full");
         let path = dir.path("crm.snap");
         drop(Engine::open_or_create(&path).unwrap());
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(r#"trap "" XFSZ; exec prlimit --fsize="$1" -- "$2" full_disk_child --exact --nocapture --test-threads=1"#)
-            .args(["bash", &limit.to_string()])
-            .arg(&exe)
-            .env(FULL_CHILD, &path)
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stdout = common::under_file_size_limit("full_disk_child", FULL_CHILD, &path, limit);
         // (The first line printed follows libtest's `test full_disk_child ... `.)
         let acked = stdout.lines().filter(|l| l.contains("ack ")).count() as u64;
         let failed = stdout

@@ -302,12 +302,6 @@ fn full_disk_save_child() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_full_disk_fails_a_big_save_and_keeps_the_old_snapshot() {
-    use std::process::{Command, Stdio};
-    let exe = std::env::current_exe().unwrap();
-    assert!(
-        Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()),
-        "this test needs util-linux's prlimit"
-    );
     let dir = Dir::new("full");
     let probe = dir.0.join("probe.snap");
     let size = big_engine(100_000).save(&probe).unwrap();
@@ -319,16 +313,7 @@ fn a_full_disk_fails_a_big_save_and_keeps_the_old_snapshot() {
         old.tag(c, "kept").unwrap();
         old.save(&path).unwrap();
         let before = std::fs::read(&path).unwrap();
-        let out = Command::new("bash")
-            .arg("-c")
-            .arg(r#"trap "" XFSZ; exec prlimit --fsize="$1" -- "$2" full_disk_save_child --exact --nocapture --test-threads=1"#)
-            .args(["bash", &limit.to_string()])
-            .arg(&exe)
-            .env(SAVE_CHILD, &path)
-            .stderr(Stdio::null())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stdout = common::under_file_size_limit("full_disk_save_child", SAVE_CHILD, &path, limit);
         assert!(stdout.contains("failed io=true"), "limit {limit}: {stdout}");
         assert!(std::fs::read(&path).unwrap() == before, "limit {limit}: the old snapshot is untouched");
         assert_eq!(Engine::open_read_only(&path).unwrap().count("kept").unwrap(), 1);

@@ -29,7 +29,7 @@ pub(crate) const PAGE: usize = 256;
 /// being `entries[starts[p]..starts[p + 1]]`), counts the entries whose customer (page `p`,
 /// the entry's low byte) is set in `w`: `counts[e >> 8] += 1` for each. `entries` holds at
 /// least 32 more entries past the group's last (zeros or others: a vector load from a
-/// segment's start stays in bounds). `hits` is scratch.
+/// segment's start stays in bounds). `hits` is scratch, kept across calls.
 pub(crate) fn count_group(
     level: Level,
     w: &Words,
@@ -44,9 +44,11 @@ pub(crate) fn count_group(
     if first == last {
         return;
     }
-    // Room for every entry of the group, and a vector's stores past the last.
-    hits.clear();
-    hits.resize(last - first + 32, 0);
+    // Room for every entry of the group, and a vector's stores past the last. Grown only:
+    // what it holds is written before it is read, so it is not zeroed again.
+    if hits.len() < last - first + 32 {
+        hits.resize(last - first + 32, 0);
+    }
     let n = {
         #[cfg(any(target_arch = "x86", target_arch = "x86_64"))]
         match (level.as_avx512(), level.as_avx2()) {

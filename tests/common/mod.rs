@@ -33,6 +33,29 @@ pub type TestResult = std::result::Result<(), TestCaseError>;
 /// What a plain test that calls the engine with `?` returns.
 pub type Result<T = ()> = std::result::Result<T, Error>;
 
+/// Runs the test `child` of this test binary alone, in a child process whose files may
+/// not grow past `limit` bytes (`prlimit --fsize`, util-linux; `SIGXFSZ` ignored, so a
+/// write past the limit fails with `EFBIG` instead of killing it), with `env` set to
+/// `path`; its stdout. Panics when `prlimit` is missing: a full disk, for real.
+pub fn under_file_size_limit(child: &str, env: &str, path: &std::path::Path, limit: u64) -> String {
+    use std::process::{Command, Stdio};
+    assert!(
+        Command::new("prlimit").arg("--version").output().is_ok_and(|o| o.status.success()),
+        "this test needs util-linux's prlimit"
+    );
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(r#"trap "" XFSZ; exec prlimit --fsize="$1" -- "$2" "$3" --exact --nocapture --test-threads=1"#)
+        .args(["bash", &limit.to_string()])
+        .arg(std::env::current_exe().expect("this test binary"))
+        .arg(child)
+        .env(env, path)
+        .stderr(Stdio::null())
+        .output()
+        .expect("bash runs");
+    String::from_utf8(out.stdout).expect("the child prints UTF-8")
+}
+
 /// `cases` cases (`PROPTEST_CASES=n` overrides it, for a longer hunt) and no regression files:
 /// a failing run writes nothing; a minimized failing case is kept as a plain `#[test]`.
 pub fn config(cases: u32) -> Config {
