@@ -93,7 +93,7 @@ impl History {
 pub(crate) const NO_DAY: i32 = i32::MIN;
 
 /// One customer's history summarized as of a day: what RFM and lifecycle read.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, bytemuck::Zeroable)]
 pub(crate) struct Summary {
     /// Purchases (records with a non-negative amount) on or before the day.
     pub(crate) count: u32,

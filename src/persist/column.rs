@@ -4,27 +4,29 @@
 //! 1.87 GB are the purchase history's): sections of about 16 MiB, each a count and that
 //! many values, little-endian. Decoding one is a copy, and the copy's cost is mostly the
 //! kernel zeroing each fresh page of the column on its first touch. So [`read_column`]
-//! reads and checks the sections in order on the calling thread (the file, the checksum,
-//! the counts) while other threads decode the sections read before into their own parts
-//! of the column, their page faults in parallel.
+//! takes the sections in order on the calling thread and checks their counts (the reader
+//! reads and checksums them, a big file on a thread of its own: `read.rs`) while other
+//! threads decode the sections taken before into their own parts of the column, their
+//! page faults in parallel.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
-use super::codec::{Dec, corrupt};
-use super::file::{CHUNK, Reader};
+use super::codec::corrupt;
+use super::file::CHUNK;
+use super::read::Reader;
 use crate::error::Result;
 
 /// Sections in flight per decoding thread: read ahead, or decoded and not yet handed back.
-const AHEAD: usize = 2;
+pub(super) const AHEAD: usize = 2;
 
 /// Below this many bytes (two sections), the calling thread reads and decodes alone:
 /// starting threads would cost more than they save.
-const PARALLEL_FROM: usize = 2 * CHUNK;
+pub(super) const PARALLEL_FROM: usize = 2 * CHUNK;
 
 /// Decoding threads: the cores the process may use, at most 4 (the calling thread reads).
-fn workers() -> usize {
+pub(super) fn workers() -> usize {
     std::thread::available_parallelism().map_or(1, |t| t.get()).clamp(1, 4)
 }
 
@@ -144,8 +146,10 @@ fn feed<'o, T, const N: usize>(
     let total = out.len();
     let mut rest: &'o mut [T] = out;
     loop {
-        let mut buf = returned.try_recv().unwrap_or_else(|_| r.spare());
-        let base = r.section_into(kind, &mut buf)?;
+        while let Ok(buf) = returned.try_recv() {
+            r.keep(buf); // for the sections to come
+        }
+        let (buf, base) = r.take(kind)?;
         let count = buf.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
         let Some(count) = count.and_then(|c| usize::try_from(c).ok()) else {
             return Err(corrupt(r.path(), base, format!("{what}: a section without its count")));
@@ -193,148 +197,6 @@ fn decode<T: Copy, const N: usize>(
             first_invalid.fetch_min(start + i, Ordering::Relaxed);
         }
         let _ = give_back.try_send(buf); // a full return queue drops the buffer
-    }
-}
-
-/// Every section of `kind` from here on, as `Writer::chunked` wrote them (a count, then
-/// that many items), each decoded by `decode(dec, count)` on one of several threads into a
-/// part, and each part handed to `accept(part, payload offset)` on the calling thread in the
-/// file's order, as soon as the parts before it are (at most a few sections' parts wait
-/// for one still decoding). The sections are read and checked on the calling thread
-/// meanwhile. `item_bytes`, the fewest bytes an item takes, bounds a section's count before
-/// `decode` sees it; `decode` must read its section to the end. `bytes`, about what the
-/// sections hold, decides whether threads pay (from two sections on). The error is the one
-/// a reader going in order would have met first.
-pub(crate) fn read_chunks<T, F>(
-    r: &mut Reader,
-    kind: [u8; 4],
-    item_bytes: usize,
-    bytes: u64,
-    decode: F,
-    mut accept: impl FnMut(T, u64) -> Result<()>,
-) -> Result<()>
-where
-    T: Send,
-    F: Fn(&mut Dec<'_>, usize) -> Result<T> + Sync,
-{
-    if bytes < PARALLEL_FROM as u64 {
-        let path = r.path().to_path_buf();
-        loop {
-            let s = r.section(kind)?;
-            let mut d = s.dec(&path);
-            let n = d.len(item_bytes, "item count")?;
-            let part = decode(&mut d, n)?;
-            d.finish("chunk")?;
-            accept(part, s.base)?;
-            if r.peek()? != kind {
-                return Ok(());
-            }
-        }
-    }
-    let threads = workers();
-    let path = r.path().to_path_buf();
-    std::thread::scope(|s| -> Result<()> {
-        let (to_workers, inbox) = sync_channel::<(usize, u64, Vec<u8>)>(threads * AHEAD);
-        let (to_main, results) = std::sync::mpsc::channel::<Decoded<T>>();
-        let inbox = Arc::new(Mutex::new(inbox));
-        for _ in 0..threads {
-            let (inbox, to_main, decode, path) = (Arc::clone(&inbox), to_main.clone(), &decode, &path);
-            s.spawn(move || {
-                loop {
-                    let next = inbox.lock().unwrap_or_else(|e| e.into_inner()).recv();
-                    let Ok((i, base, buf)) = next else { return };
-                    let mut d = Dec::new(&buf, base, path);
-                    let part = d.len(item_bytes, "item count").and_then(|n| decode(&mut d, n)).and_then(|part| {
-                        d.finish("chunk")?;
-                        Ok((part, base))
-                    });
-                    if to_main.send((i, part, buf)).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(to_main);
-        let mut order = InOrder { done: Vec::new(), next: 0, spare: Vec::new() };
-        // The first error in the file's order among the parts (and `accept`), and the read's.
-        let (mut failed, mut read_error) = (None, None);
-        loop {
-            while let Ok(d) = results.try_recv() {
-                if failed.is_none() {
-                    failed = order.settle(d, &mut accept).err();
-                }
-            }
-            // Parts decoded ahead of one still decoding wait here: at most so many.
-            while failed.is_none() && order.done.len() - order.next >= threads * AHEAD {
-                match results.recv() {
-                    Ok(d) => failed = order.settle(d, &mut accept).err(),
-                    Err(_) => break, // no worker left
-                }
-            }
-            if failed.is_some() {
-                break;
-            }
-            let mut buf = order.spare.pop().unwrap_or_else(|| r.spare());
-            match r.section_into(kind, &mut buf) {
-                Ok(base) => {
-                    order.done.push(None);
-                    if to_workers.send((order.done.len() - 1, base, buf)).is_err() {
-                        break; // no worker left: a worker panicked, and the scope reports it
-                    }
-                }
-                Err(e) => {
-                    read_error = Some(e);
-                    break;
-                }
-            }
-            match r.peek() {
-                Ok(k) if k == kind => {}
-                Ok(_) => break,
-                Err(e) => {
-                    read_error = Some(e);
-                    break;
-                }
-            }
-        }
-        drop(to_workers); // the workers finish the sections sent, then stop
-        for d in results.iter() {
-            if failed.is_none() {
-                failed = order.settle(d, &mut accept).err();
-            }
-        }
-        order.spare.drain(..).for_each(|buf| r.keep(buf));
-        match failed.or(read_error) {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    })
-}
-
-/// A section's part decoded by a worker: the section's index, the part and the payload's
-/// offset in the file (or the error), the buffer.
-type Decoded<T> = (usize, Result<(T, u64)>, Vec<u8>);
-
-/// Parts decoded out of order, handed on in order.
-struct InOrder<T> {
-    /// Per section sent: its part and offset once decoded, until handed on.
-    done: Vec<Option<Result<(T, u64)>>>,
-    /// The next section to hand on.
-    next: usize,
-    /// Buffers of sections decoded, for the next reads.
-    spare: Vec<Vec<u8>>,
-}
-
-impl<T> InOrder<T> {
-    /// Takes section `i`'s part, and hands on every part now in order.
-    fn settle(&mut self, (i, part, buf): Decoded<T>, accept: &mut impl FnMut(T, u64) -> Result<()>) -> Result<()> {
-        self.done[i] = Some(part);
-        self.spare.push(buf);
-        while let Some(part) = self.done.get_mut(self.next).and_then(Option::take) {
-            self.next += 1;
-            let (part, base) = part?;
-            accept(part, base)?;
-        }
-        Ok(())
     }
 }
 
@@ -406,70 +268,6 @@ mod tests {
                 }
                 other => panic!("{n} values: {other:?}"),
             }
-        }
-        std::fs::remove_file(&path).unwrap();
-    }
-
-    /// Parts come to `accept` in the file's order whatever thread decoded them; the error is
-    /// the first section's in the file that has one, whether `decode` or `accept` made it.
-    #[test]
-    fn chunks_are_accepted_in_order_and_the_first_error_wins() {
-        let path = temp("chunks");
-        write(&path, *b"CHNK");
-        let items = |d: &mut Dec<'_>, n: usize| -> Result<Vec<u32>> {
-            (0..n).map(|_| d.u32("item")).collect::<Result<Vec<u32>>>()
-        };
-        // Each payload is a count and u32s: read_chunks takes the count, `items` the rest.
-        let mut r = Reader::open(&path).unwrap();
-        let mut seen = Vec::new();
-        read_chunks(&mut r, *b"CHNK", 4, u64::MAX, items, |part, _| {
-            seen.extend(part);
-            Ok(())
-        })
-        .unwrap();
-        assert_eq!(seen, (0..200).collect::<Vec<u32>>());
-        r.section(*b"ENDS").unwrap();
-        r.finish().unwrap();
-
-        let failing = |d: &mut Dec<'_>, n: usize| -> Result<Vec<u32>> {
-            let part = items(d, n)?;
-            match part[0] {
-                50 | 150 => Err(d.corrupt(format!("bad part from {}", part[0]))),
-                _ => Ok(part),
-            }
-        };
-        // On threads, and on the calling thread alone.
-        for bytes in [u64::MAX, 0, u64::MAX, u64::MAX, 0] {
-            let mut r = Reader::open(&path).unwrap();
-            let mut accepted = 0;
-            let err = read_chunks(&mut r, *b"CHNK", 4, bytes, failing, |_, _| {
-                accepted += 1;
-                Ok(())
-            });
-            match err {
-                Err(Error::Corrupt { what, .. }) => assert_eq!(what, "bad part from 50"),
-                other => panic!("{other:?}"),
-            }
-            assert_eq!(accepted, 5, "the parts before the bad one, no more");
-            let mut r = Reader::open(&path).unwrap();
-            let err = read_chunks(&mut r, *b"CHNK", 4, bytes, items, |part, _| match part[0] {
-                30 => Err(Error::Corrupt { path: path.clone(), offset: 0, what: "refused".into() }),
-                _ => Ok(()),
-            });
-            assert!(matches!(err, Err(Error::Corrupt { what, .. }) if what == "refused"));
-        }
-        // A count past what the section's bytes can hold at `item_bytes` each is corrupt
-        // before `decode` sees it (no allocation sized by it), on threads or not.
-        let mut w = Writer::create(&path).unwrap();
-        let mut e = Enc::default();
-        e.u64(1 << 40);
-        e.u32s(&[1, 2, 3]);
-        w.section(*b"CHNK", &e.buf).unwrap();
-        w.finish().unwrap();
-        for bytes in [u64::MAX, 0] {
-            let mut r = Reader::open(&path).unwrap();
-            let err = read_chunks(&mut r, *b"CHNK", 4, bytes, |_, n| Ok(Vec::<u32>::with_capacity(n)), |_, _| Ok(()));
-            assert!(matches!(err, Err(Error::Corrupt { ref what, .. }) if what.contains("item count")), "{err:?}");
         }
         std::fs::remove_file(&path).unwrap();
     }

@@ -34,7 +34,7 @@ use apply::DerivedTags;
 pub use report::{RefreshReport, RfmScores, StageTransition};
 
 /// One customer's scores and stage as of the last refresh.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Default, bytemuck::Zeroable)]
 pub(crate) struct Code {
     /// 0 when the customer has no purchase on or before the as-of day.
     pub(crate) r: u8,

@@ -11,7 +11,7 @@
 //! lifecycle windows give): a damaged file is an [`Error::Corrupt`](crate::Error::Corrupt),
 //! never a panic in a later refresh or profile.
 
-use std::sync::Mutex;
+use bytemuck::allocation::zeroed_vec;
 
 use super::apply::DerivedTags;
 use super::{Code, Models, Snapshot};
@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::history::{Day, Money, NO_DAY, Summary};
 use crate::id::{TagId, derived};
 use crate::lifecycle::{Lifecycle, Stage};
+use crate::persist::rows::read_rows;
 use crate::persist::{Dec, Enc, Reader, Writer};
 use crate::rfm::{RfmGrid, RfmModel};
 use crate::tags::{DerivedGroup, Tags};
@@ -30,6 +31,7 @@ const ROWS: [u8; 4] = *b"MROW";
 
 /// Bytes of one row in `MROW`.
 const ROW_BYTES: u64 = 34;
+const ROW: usize = ROW_BYTES as usize;
 
 /// `Summary` flags.
 const OVERFLOW: u8 = 1;
@@ -102,80 +104,35 @@ impl Models {
         let rows_at = d.offset();
         d.finish("models")?;
 
-        let (mut scored, mut rows) = (0u64, 0usize);
-        // Rows are decoded and checked a section at a time on several threads (10M rows
-        // take about a second on one), then appended here in order.
-        // The columns `get_last` sized for the rows counted, filled in order here.
-        let (mut ids, mut sums, mut codes) = match last.as_mut() {
-            Some((s, _, _)) => (std::mem::take(&mut s.ids), std::mem::take(&mut s.sums), std::mem::take(&mut s.codes)),
-            None => Default::default(),
+        // The rows, decoded and checked on several threads straight into the columns,
+        // sized for the rows counted (zeroed, so their pages are fresh where the threads
+        // write them: nothing is copied, nothing written twice).
+        let want = last.as_ref().map_or(0, |(_, _, want)| *want);
+        let (mut ids, mut sums, mut codes) = (vec![0u32; want], zeroed_vec::<Summary>(want), zeroed_vec::<Code>(want));
+        let snapshot = last.as_ref().map(|(s, _, _)| s);
+        let live_to = snapshot.and_then(|s| crate::blocks::full_prefix(&s.live));
+        let first_day = *Day::valid_days().start();
+        let decode = |d: &mut Dec<'_>, prev: Option<&[u8; ROW]>| -> Result<(Row, u64)> {
+            // Without a refresh no rows are counted: a section holding one is refused first.
+            let Some(s) = snapshot else { return Err(d.corrupt("a refresh row without a refresh")) };
+            let row = get_row(d, s, live_to, first_day)?;
+            if prev.is_some_and(|p| u32::from_le_bytes([p[0], p[1], p[2], p[3]]) >= row.0) {
+                return Err(d.corrupt(format!("refresh rows not ascending by customer (customer {})", row.0)));
+            }
+            Ok((row, u64::from(row.2.scored())))
         };
-        let snapshot = last.as_ref().map(|(s, _, want)| (s, *want));
-        let live_to = last.as_ref().and_then(|(s, _, _)| crate::blocks::full_prefix(&s.live));
-        let want = snapshot.map_or(0, |(_, want)| want);
-        // Parts handed on are given back for the next sections: a fresh part per section
-        // would be fresh pages each time (half a gigabyte at 10M rows), zeroed by the
-        // kernel on first touch.
-        let spare: Mutex<Vec<Vec<Row>>> = Mutex::default();
-        let decode = |d: &mut Dec<'_>, n: usize| -> Result<(Vec<Row>, u64)> {
-            let Some((s, _)) = snapshot else {
-                return if n == 0 { Ok((Vec::new(), 0)) } else { Err(d.corrupt("a refresh row without a refresh")) };
-            };
-            // n is at most the section's bytes over ROW_BYTES (read_chunks checked it).
-            let mut part: Vec<Row> = spare.lock().unwrap_or_else(|e| e.into_inner()).pop().unwrap_or_default();
-            part.reserve(n.min(want));
-            let mut scored = 0u64;
-            let first_day = *Day::valid_days().start();
-            for _ in 0..n {
-                let row = get_row(d, s, live_to, first_day)?;
-                if part.last().is_some_and(|&(prev, _, _)| prev >= row.0) {
-                    return Err(d.corrupt(format!("refresh rows not ascending by customer (customer {})", row.0)));
-                }
-                scored += u64::from(row.2.scored());
-                part.push(row);
-            }
-            Ok((part, scored))
-        };
-        let bytes = want as u64 * ROW_BYTES;
-        let per_row = ROW_BYTES as usize;
-        crate::persist::column::read_chunks(r, ROWS, per_row, bytes, decode, |(part, part_scored), base| {
-            if part.len() > want - rows {
-                let what = format!("more refresh rows than the {want} counted");
-                return Err(crate::persist::codec::corrupt(&path, base, what));
-            }
-            if let (Some(&prev), Some(&(first, _, _))) = (ids.last(), part.first())
-                && prev >= first
-            {
-                let what = format!("refresh rows not ascending by customer (customer {first})");
-                return Err(crate::persist::codec::corrupt(&path, base, what));
-            }
-            for &(id, sum, code) in &part {
-                ids.push(id);
-                sums.push(sum);
-                codes.push(code);
-            }
-            rows = ids.len();
-            let mut spare = spare.lock().unwrap_or_else(|e| e.into_inner());
-            if spare.len() < 8 {
-                let mut part = part;
-                part.clear();
-                spare.push(part);
-            }
-            scored += part_scored;
-            Ok(())
-        })?;
+        let columns = (ids.as_mut_slice(), sums.as_mut_slice(), codes.as_mut_slice());
+        let what = if snapshot.is_some() { "refresh rows" } else { "refresh rows without a refresh" };
+        let scored = read_rows(r, ROWS, rows_at, what, columns, decode)?;
         if let Some((s, _, _)) = last.as_mut() {
             (s.ids, s.sums, s.codes) = (ids, sums, codes);
         }
         if let Some((s, groups, want)) = last {
-            if rows != want || scored != s.scored {
+            if scored != s.scored {
                 return Err(crate::persist::codec::corrupt(
                     &path,
                     rows_at,
-                    format!(
-                        "the last refresh counts {want} rows, {} scored; the rows hold {rows}, {scored} scored",
-                        s.scored
-                    ),
+                    format!("the last refresh counts {} of its {want} rows scored; the rows hold {scored}", s.scored),
                 ));
             }
             m.last = Some(s.into());
@@ -280,16 +237,7 @@ fn get_last(d: &mut Dec<'_>, tags: &Tags, left: u64) -> Result<(Snapshot, Derive
         segment: group(derived::SEGMENT, &segments)?,
         stage: group(derived::STAGE, &stages)?,
     };
-    let s = Snapshot {
-        as_of,
-        rfm,
-        lifecycle,
-        scored,
-        ids: Vec::with_capacity(rows),
-        sums: Vec::with_capacity(rows),
-        codes: Vec::with_capacity(rows),
-        live,
-    };
+    let s = Snapshot { as_of, rfm, lifecycle, scored, ids: Vec::new(), sums: Vec::new(), codes: Vec::new(), live };
     Ok((s, groups, rows))
 }
 
