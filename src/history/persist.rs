@@ -260,6 +260,52 @@ mod tests {
         std::env::temp_dir().join(format!("audience-history-{name}-{}.snap", std::process::id()))
     }
 
+    /// The base checked in parts gives what it gives in one part, cut anywhere: the same
+    /// coverage, or the first bad row's error, whatever row is damaged and however.
+    #[test]
+    fn the_base_checked_in_parts_is_checked_as_in_one() {
+        // Ten customers 0, 2, 4, .. with 0-3 purchases each, days ascending in each range.
+        let mut good = History::default();
+        let (mut ids, mut starts, mut lens, mut days) = (vec![], vec![], vec![], vec![]);
+        for c in 0..10u32 {
+            ids.push(c * 2);
+            starts.push(days.len() as u64);
+            lens.push(c % 4);
+            days.extend((0..c % 4).map(|k| (c * 10 + k) as i32));
+        }
+        let entries = days.len();
+        (good.ids, good.starts, good.lens, good.days) = (ids.into(), starts.into(), lens.into(), days.into());
+        let is_live = |id: u32| id != 13;
+        let damages: [fn(&mut History, usize); 6] = [
+            |_, _| {},
+            |h, r| Arc::make_mut(&mut h.ids)[r] = if r > 0 { h.ids[r - 1] } else { 13 },
+            |h, r| Arc::make_mut(&mut h.starts)[r] = h.starts[r].saturating_sub(1),
+            |h, r| Arc::make_mut(&mut h.starts)[r] = u64::MAX,
+            |h, r| Arc::make_mut(&mut h.lens)[r] += 1,
+            |h, r| {
+                let (s, l) = (h.starts[r] as usize, h.lens[r] as usize);
+                if l > 1 {
+                    Arc::make_mut(&mut h.days)[s..s + l].reverse();
+                }
+            },
+        ];
+        for (k, damage) in damages.iter().enumerate() {
+            for row in 0..10 {
+                let mut h = good.clone();
+                damage(&mut h, row);
+                let whole = check_base(&h, 0..10, entries, is_live);
+                if k == 0 {
+                    assert_eq!(whole, Ok(entries as u64));
+                }
+                for cut in 0..=10 {
+                    let parts = [check_base(&h, 0..cut, entries, is_live), check_base(&h, cut..10, entries, is_live)];
+                    let split = parts.into_iter().try_fold(0, |sum, p| p.map(|c| sum + c));
+                    assert_eq!(split, whole, "damage {k} at row {row}, cut at {cut}");
+                }
+            }
+        }
+    }
+
     /// A column cut into several sections comes back whole; one value more or fewer than
     /// the count is corrupt.
     #[test]
