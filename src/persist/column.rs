@@ -150,18 +150,7 @@ fn feed<'o, T, const N: usize>(
             r.keep(buf); // for the sections to come
         }
         let (buf, base) = r.take(kind)?;
-        let count = buf.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-        let Some(count) = count.and_then(|c| usize::try_from(c).ok()) else {
-            return Err(corrupt(r.path(), base, format!("{what}: a section without its count")));
-        };
-        if count.checked_mul(N) != Some(buf.len() - 8) {
-            let held = buf.len() - 8;
-            return Err(corrupt(r.path(), base, format!("{what}: a count of {count} in {held} bytes of values")));
-        }
-        if count > rest.len() {
-            let what = format!("{what}: more than the {total} values the header counts");
-            return Err(corrupt(r.path(), base, what));
-        }
+        let count = section_count::<N>(r, &buf, base, (what, "values"), (rest.len(), total))?;
         let start = total - rest.len();
         let (part, tail) = std::mem::take(&mut rest).split_at_mut(count);
         rest = tail;
@@ -173,6 +162,30 @@ fn feed<'o, T, const N: usize>(
         }
     }
     Ok(total - rest.len())
+}
+
+/// The count a section of `N`-byte items starts with (a `u64`), checked against the
+/// section's length and against `room`, the items left of the `total` the header counts;
+/// `what` names the column or table in errors, and `noun` its items.
+pub(super) fn section_count<const N: usize>(
+    r: &Reader,
+    payload: &[u8],
+    base: u64,
+    (what, noun): (&str, &str),
+    (room, total): (usize, usize),
+) -> Result<usize> {
+    let count = payload.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
+    let Some(count) = count.and_then(|c| usize::try_from(c).ok()) else {
+        return Err(corrupt(r.path(), base, format!("{what}: a section without its count")));
+    };
+    let held = payload.len() - 8;
+    if count.checked_mul(N) != Some(held) {
+        return Err(corrupt(r.path(), base, format!("{what}: a count of {count} {noun} in {held} bytes")));
+    }
+    if count > room {
+        return Err(corrupt(r.path(), base, format!("{what}: more than the {total} {noun} the header counts")));
+    }
+    Ok(count)
 }
 
 /// A decoding thread: each section's values into its part, checked by `valid` on the way

@@ -13,7 +13,7 @@ use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
 use super::codec::{Dec, corrupt};
-use super::column::{AHEAD, PARALLEL_FROM, workers};
+use super::column::{AHEAD, PARALLEL_FROM, section_count, workers};
 use super::read::Reader;
 use crate::error::{Error, Result};
 
@@ -193,17 +193,7 @@ fn feed<R: Rows, const N: usize>(
     let mut prev: Option<[u8; N]> = None;
     for index in 0.. {
         let (buf, base) = r.take(kind)?;
-        let count = buf.get(..8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")));
-        let Some(count) = count.and_then(|c| usize::try_from(c).ok()) else {
-            return Err(corrupt(r.path(), base, format!("{what}: a section without its row count")));
-        };
-        if count.checked_mul(N) != Some(buf.len() - 8) {
-            let held = buf.len() - 8;
-            return Err(corrupt(r.path(), base, format!("{what}: a count of {count} rows in {held} bytes")));
-        }
-        if count > rest.len() {
-            return Err(corrupt(r.path(), base, format!("{what}: more than the {total} rows the header counts")));
-        }
+        let count = section_count::<N>(r, &buf, base, (what, "rows"), (rest.len(), total))?;
         let (part, tail) = rest.split_at(count);
         rest = tail;
         let last = count.checked_sub(1).map(|i| buf[8 + i * N..8 + (i + 1) * N].try_into().expect("N bytes"));
