@@ -257,6 +257,7 @@ mod tags;
 
 pub use attrs::CmpOp;
 pub use audience::{Audience, Iter, Page};
+pub use blocks::cache::ViewBudget;
 pub use clickhouse::{CLICKHOUSE_SMALL_SET, ClickHouseRows, Tables};
 pub use customers::{CustomerMerge, MAX_CUSTOMER_KEY_LEN};
 pub use engine::{AsQuery, ClickHouseExport, ClickHouseImport, Engine, Reader, Stats};

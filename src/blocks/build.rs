@@ -153,6 +153,17 @@ impl ImageWriter {
         }
     }
 
+    /// Appends `next`'s blocks, whose keys must all follow this writer's.
+    pub(crate) fn append(&mut self, mut next: ImageWriter) {
+        debug_assert!(
+            matches!((self.blocks.last(), next.blocks.first()), (Some(a), Some(b)) if a.0 < b.0)
+                || self.blocks.is_empty()
+                || next.blocks.is_empty()
+        );
+        self.blocks.append(&mut next.blocks);
+        self.data.append(&mut next.data);
+    }
+
     pub(crate) fn finish(self) -> RoaringBitmap {
         if self.blocks.is_empty() {
             return RoaringBitmap::new();

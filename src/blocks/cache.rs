@@ -1,21 +1,31 @@
-//! Views of dense bitmaps kept between queries, so a query reads their containers in place.
+//! Views of wide bitmaps kept between queries, so a query reads their containers in place,
+//! as flat words.
 //!
 //! `roaring` keeps its containers private: a query reaches them through a [`View`], one copy
 //! of the bitmap's portable image, or by streaming the image as `roaring` writes it (one
 //! operand per pass). Copying a dense operand (1.25 MB for a tag of 60% of 10M customers)
-//! costs about as much as the work on it, so the tag store keeps the views of dense bitmaps
-//! here, made by the first query that needs one and kept until the bitmap changes.
+//! costs about as much as the work on it, and an array container costs a bit set or tested
+//! per value (about 1.5 ns each, where a pass over a bitset's 1,024 words streams at memory
+//! bandwidth). So the tag store keeps widened views ([`View::widened`]: arrays of 1,024
+//! values or more held as bitsets) here, made by the first query that needs one and kept
+//! until the bitmap changes: a multi-operand query over them streams words, as a dense
+//! bitset engine does, while the roaring bitmaps stay the source of truth.
 //!
 //! The rule, and its budget:
 //!
-//! - Only a dense bitmap ([`super::is_dense`]: more than 4,096 ids per 2^16-id block on
-//!   average, so mostly bitset containers) gets a view: that is where a copy costs the most
-//!   and where the dispatched kernels read whole bitset words. A sparse operand is still
-//!   copied per query (its image is small), or streamed.
+//! - Only a wide bitmap ([`super::is_wide`]: at least 1,024 ids per 2^16-id block on
+//!   average) gets a view: that is where a copy costs the most, and where widening pays
+//!   (measured at 10M customers: an `OR` of five tags of 3% went from 1.8 ms to about
+//!   0.5 ms, 20 segment rules over the 40 commonest tags from 13 ms to 7.7 ms). A sparser
+//!   operand is still copied per query (its image is small), or streamed.
 //! - Views take at most [`VIEW_SHARE`] of the tag bitmaps' serialized bytes, or
-//!   [`VIEW_FLOOR`] when that is more. A view is as large as its bitmap's image, so the
-//!   budget caps views at one twelfth of the data. Past it, queries copy as before. The
-//!   bitmaps' total is measured when a dense view is first asked for after a bulk change
+//!   [`VIEW_FLOOR`] when that is more ([`ViewBudget::Auto`], the default), or the caller's
+//!   fixed budget ([`ViewBudget::Bytes`], `Engine::set_view_budget`; setting it drops every
+//!   view). A view is its bitmap's image with the wide arrays widened (up to 4x an array's
+//!   bytes; a bitset's are as they are), so the default holds the widened views of the
+//!   tags queries read until they reach half the data. Views are first come, first kept:
+//!   past the budget, queries copy or stream as before. The
+//!   bitmaps' total is measured when a view is first asked for after a bulk change
 //!   ([`ViewCache::stale_total`]), and again when a view does not fit after
 //!   [`REMEASURE_AFTER`] one-id changes (an engine that grows by single `tag` calls raises
 //!   its budget as it grows; one re-measure, a walk over every bitmap's container table, per
@@ -37,21 +47,59 @@ use roaring::RoaringBitmap;
 
 use super::view::View;
 
-/// Views take at most this share of the tag bitmaps' serialized bytes: 1/12 (8.3%). A
-/// loaded engine holds 1.10x the serialized bytes (10M customers x 1,000 tags), so with its
-/// views it stays within 1.2x.
-pub(crate) const VIEW_SHARE: (usize, usize) = (1, 12);
-/// ...or this many bytes (1 MiB), when that is more: small engines keep their dense views.
+/// Views take at most this share of the tag bitmaps' serialized bytes by default: 1/2. A
+/// loaded engine holds 1.10x the serialized bytes (10M customers x 1,000 tags), so with
+/// every view the budget allows it holds at most 1.6x (the harness's 25 queries kept 31 MB
+/// of views of 75 MB of bitmaps); a caller who wants less sets a budget of its own.
+pub(crate) const VIEW_SHARE: (usize, usize) = (1, 2);
+/// ...or this many bytes (1 MiB), when that is more: small engines keep their views.
 pub(crate) const VIEW_FLOOR: usize = 1 << 20;
 /// One-id changes after which a view that does not fit re-measures the bitmaps' total.
 pub(crate) const REMEASURE_AFTER: usize = 4_096;
 
-/// The views' budget for bitmaps of `total` serialized bytes.
-fn budget(total: usize) -> usize {
-    (total / VIEW_SHARE.1 * VIEW_SHARE.0).max(VIEW_FLOOR)
+/// How much memory the views of wide tags may take ([`Engine::set_view_budget`]).
+///
+/// Views let a query read a wide tag's containers in place, as flat words, instead of
+/// copying them ([`Stats::view_bytes`]); past the budget, queries copy (or stream) the
+/// operands that have none, and answer the same. A smaller budget saves memory at the cost
+/// of those copies (1.25 MB for a tag of 60% of 10M customers, about as long as the work on
+/// it) and of merging array containers value by value; `Bytes(0)` keeps no views at all.
+///
+/// ```
+/// use audience::{Engine, ViewBudget};
+/// let mut engine = Engine::new();
+/// assert_eq!(engine.view_budget(), ViewBudget::Auto);
+/// engine.set_view_budget(ViewBudget::Bytes(64 << 20));
+/// assert_eq!(engine.stats().view_budget_bytes, 64 << 20);
+/// engine.set_view_budget(ViewBudget::Auto); // half the bitmaps, at least 1 MiB
+/// assert_eq!(engine.stats().view_budget_bytes, 1 << 20);
+/// ```
+///
+/// [`Engine::set_view_budget`]: crate::Engine::set_view_budget
+/// [`Stats::view_bytes`]: crate::Stats::view_bytes
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ViewBudget {
+    /// Half the tag bitmaps' serialized bytes, or 1 MiB when that is more (the default):
+    /// with every view it allows, a loaded engine holds at most 1.6x of the serialized
+    /// bitmaps (1.1x without views, at 10M customers x 1,000 tags).
+    #[default]
+    Auto,
+    /// At most this many bytes of views, whatever the bitmaps' size; `0` keeps none.
+    Bytes(usize),
 }
 
-/// Views of dense bitmaps by key (the store keys them by tag).
+impl ViewBudget {
+    /// The bytes views may take beside tag bitmaps of `total` serialized bytes.
+    pub(crate) fn bytes(self, total: usize) -> usize {
+        match self {
+            ViewBudget::Auto => (total / VIEW_SHARE.1 * VIEW_SHARE.0).max(VIEW_FLOOR),
+            ViewBudget::Bytes(n) => n,
+        }
+    }
+}
+
+/// Views of wide bitmaps by key (the store keys them by tag).
 #[derive(Default)]
 pub(crate) struct ViewCache {
     inner: RwLock<Inner>,
@@ -60,18 +108,28 @@ pub(crate) struct ViewCache {
 #[derive(Default)]
 struct Inner {
     views: BTreeMap<u32, Arc<View>>,
-    /// Heap bytes of `views`.
+    /// Heap bytes of `views` ([`cost`] each).
     bytes: usize,
     /// The tag bitmaps' serialized bytes, as last measured (`None`: measure again).
     total: Option<usize>,
     /// One-id changes since `total` was measured.
     drift: usize,
+    /// The budget `bytes` is kept within.
+    limit: ViewBudget,
+}
+
+/// The bytes of a view's entry in the table, beside its heap bytes.
+const TABLE_ENTRY: usize = size_of::<(u32, Arc<View>)>() + size_of::<usize>();
+
+/// What a kept view costs: its heap bytes and its entry in the table.
+fn cost(v: &View) -> usize {
+    v.heap_bytes() + TABLE_ENTRY
 }
 
 impl Inner {
     fn drop_view(&mut self, key: u32) {
         if let Some(v) = self.views.remove(&key) {
-            self.bytes -= v.heap_bytes();
+            self.bytes -= cost(&v);
         }
     }
 }
@@ -88,6 +146,7 @@ impl Clone for ViewCache {
                 bytes: inner.bytes,
                 total: inner.total,
                 drift: inner.drift,
+                limit: inner.limit,
             }),
         }
     }
@@ -114,29 +173,32 @@ impl ViewCache {
     }
 
     /// The view kept under `key`, if there is one.
+    #[cfg(test)]
     pub(crate) fn kept(&self, key: u32) -> Option<Arc<View>> {
         self.read().views.get(&key).cloned()
     }
 
-    /// The view of `bits` kept under `key`, made now if `bits` is dense and its view fits the
+    /// The view of `bits` kept under `key`, made now if `bits` is wide and its view fits the
     /// budget; `None` otherwise. `total` measures the tag bitmaps' serialized bytes (called
     /// at most once per bulk change).
     pub(crate) fn get(&self, key: u32, bits: &RoaringBitmap, total: impl FnOnce() -> usize) -> Option<Arc<View>> {
-        let (bytes, measured, drift) = {
+        let (bytes, measured, drift, limit) = {
             let inner = self.read();
             if let Some(v) = inner.views.get(&key) {
                 return Some(Arc::clone(v));
             }
-            (inner.bytes, inner.total, inner.drift)
+            (inner.bytes, inner.total, inner.drift, inner.limit)
         };
-        if !super::is_dense(bits) {
+        if !super::is_wide(bits) {
             return None;
         }
-        // A view's image is exactly the serialized size; its table is 16 bytes a container.
-        let size = bits.serialized_size();
+        // At most what the view will take, so a view is never made only to be dropped.
+        let size = View::widened_bound(bits) + TABLE_ENTRY;
+        let budget = |total: usize| limit.bytes(total);
         let fits = |bytes: usize, total: usize| bytes + size <= budget(total);
         let mut bytes = bytes;
         let total = match measured {
+            _ if matches!(limit, ViewBudget::Bytes(_)) => 0, // a fixed budget needs no measure
             Some(t) if fits(bytes, t) || drift < REMEASURE_AFTER => t,
             _ => {
                 let t = total();
@@ -155,23 +217,22 @@ impl ViewCache {
         if bytes + size > budget {
             return None;
         }
-        let view = Arc::new(View::new(bits));
+        let view = Arc::new(View::widened(bits));
         let mut inner = self.write();
         if let Some(v) = inner.views.get(&key) {
             return Some(Arc::clone(v)); // another thread made it meanwhile
         }
-        if inner.bytes + view.heap_bytes() > budget {
+        if inner.bytes + cost(&view) > budget {
             return None;
         }
-        inner.bytes += view.heap_bytes();
+        inner.bytes += cost(&view);
         inner.views.insert(key, Arc::clone(&view));
         Some(view)
     }
 
     /// Heap bytes of the views kept, their table included.
     pub(crate) fn bytes(&self) -> usize {
-        let inner = self.read();
-        inner.bytes + inner.views.len() * (size_of::<(u32, Arc<View>)>() + size_of::<usize>())
+        self.read().bytes
     }
 
     /// The bitmap under `key` changed: drops its view.
@@ -188,6 +249,18 @@ impl ViewCache {
         if !Arc::get_mut(v).is_some_and(|v| v.set(value, on)) {
             inner.drop_view(key);
         }
+    }
+
+    /// The budget views are kept within.
+    pub(crate) fn limit(&self) -> ViewBudget {
+        self.read().limit
+    }
+
+    /// Sets the budget views are kept within; drops every view kept (the next queries make
+    /// them again within it).
+    pub(crate) fn set_limit(&mut self, limit: ViewBudget) {
+        self.clear();
+        self.inner_mut().limit = limit;
     }
 
     /// Drops every view.
@@ -255,9 +328,9 @@ mod tests {
         assert!(cache.get(1, &a, || 100 << 20).is_some());
         assert!(cache.get(2, &b, || unreachable!("measured once")).is_some());
         assert_eq!(cache.len(), 2);
-        cache.stale_total(); // a bulk change: the bitmaps shrank to 12 MiB, budget 1 MiB
-        assert!(cache.get(3, &dense(10, 400), || 12 << 20).is_some());
+        cache.stale_total(); // a bulk change: the bitmaps shrank to 2 MiB, budget 1 MiB
+        assert!(cache.get(3, &dense(10, 400), || 2 << 20).is_some());
         assert_eq!(cache.len(), 1, "the two old views were over the new budget");
-        assert!(cache.bytes() <= budget(12 << 20));
+        assert!(cache.bytes() <= ViewBudget::Auto.bytes(2 << 20));
     }
 }

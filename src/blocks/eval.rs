@@ -51,7 +51,7 @@ impl Op {
 
     /// Scratch blocks the evaluation needs: one per level, the deepest operator's counting
     /// its temporary (a leaf needs one block; an operator of leaves two).
-    fn depth(&self) -> usize {
+    pub(super) fn depth(&self) -> usize {
         match self {
             Op::Leaf(_) => 1,
             Op::And(xs) | Op::Or(xs) => 1 + xs.iter().map(Op::depth).max().unwrap_or(0),
@@ -68,7 +68,7 @@ pub(crate) struct Operand<'a> {
 }
 
 /// How a program reads one operand.
-enum Source<'a> {
+pub(super) enum Source<'a> {
     /// Through the view kept for it.
     Kept(&'a View),
     /// Through a copy of its image, made for this program.
@@ -78,7 +78,7 @@ enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn view(&self) -> Option<&View> {
+    pub(super) fn view(&self) -> Option<&View> {
         match self {
             Source::Kept(v) => Some(v),
             Source::Copied(v) => Some(v),
@@ -101,14 +101,14 @@ pub(crate) struct Program<'a> {
 }
 
 /// The state of one block's evaluation.
-struct Run<'r> {
-    sources: &'r [Source<'r>],
-    cursors: &'r mut [usize],
+pub(super) struct Run<'r> {
+    pub(super) sources: &'r [Source<'r>],
+    pub(super) cursors: &'r mut [usize],
     /// The streamed operand's index (`usize::MAX` when none is).
-    streamed: usize,
+    pub(super) streamed: usize,
     /// The streamed operand's container of this block, if it has one.
-    current: Option<Container<'r>>,
-    level: Level,
+    pub(super) current: Option<Container<'r>>,
+    pub(super) level: Level,
 }
 
 impl<'a> Program<'a> {
@@ -229,7 +229,7 @@ impl<'r> Run<'r> {
 
     /// Evaluates `op` on block `key` into `bufs[0]` (using the rest as scratch). `false`
     /// means the block is empty (and `bufs[0]` is then unspecified).
-    fn eval(&mut self, op: &Op, key: u16, bufs: &mut [Box<Words>]) -> bool {
+    pub(super) fn eval(&mut self, op: &Op, key: u16, bufs: &mut [Box<Words>]) -> bool {
         let level = self.level;
         let (out, rest) = bufs.split_first_mut().expect("scratch for every level");
         match op {

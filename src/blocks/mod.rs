@@ -21,6 +21,8 @@
 //!   compare.
 //! - [`eval`]: a whole expression evaluated block by block into a dense scratch, the
 //!   planner's route for expressions of three or more operands, and two-operand counts.
+//! - [`batch`]: many such expressions at once over one table of operands, block by block,
+//!   so the queries of a batch read each operand's block while it is in cache.
 //!
 //! The planner asks this module about density ([`is_dense`], [`is_sparse`],
 //! [`counts_faster_here`]) rather than knowing container kinds itself.
@@ -30,6 +32,7 @@
 //!
 //! [portable format]: https://github.com/RoaringBitmap/RoaringFormatSpec
 
+pub(crate) mod batch;
 pub(crate) mod build;
 pub(crate) mod cache;
 pub(crate) mod count;
@@ -55,6 +58,15 @@ fn density(b: &RoaringBitmap) -> Option<std::cmp::Ordering> {
 /// block it spans: mostly bitset containers.
 pub(crate) fn is_dense(b: &RoaringBitmap) -> bool {
     density(b) == Some(std::cmp::Ordering::Greater)
+}
+
+/// Whether `b` has, on average, at least [`view::WIDEN_FROM`] ids per 2^16-id block it
+/// spans: mostly bitsets, or arrays a widened view holds as bitsets. The tags worth a kept
+/// view ([`cache`]).
+pub(crate) fn is_wide(b: &RoaringBitmap) -> bool {
+    let (Some(lo), Some(hi)) = (b.min(), b.max()) else { return false };
+    let span = u64::from(hi >> 16) - u64::from(lo >> 16) + 1;
+    b.len() >= view::WIDEN_FROM as u64 * span
 }
 
 /// `Some(last)` when `b` is every id from 0 to `last` (the live customers of an engine that

@@ -5,6 +5,12 @@
 //! (`tags::Store` caches views of dense tags, so queries read their containers in place);
 //! a kept view follows one-id changes to its bitset containers in place
 //! ([`View::set`]).
+//!
+//! A kept view is widened ([`View::widened`]): each array container of at least
+//! [`WIDEN_FROM`] values is held as a bitset, so a query combines it with whole-word kernels
+//! at memory bandwidth instead of setting or testing its bits one value at a time (at 10M
+//! customers, an `OR` of five tags of 3% each: 2,000 values a block, the bit-by-bit merge was
+//! four fifths of the query).
 
 use roaring::RoaringBitmap;
 
@@ -22,6 +28,11 @@ struct Entry {
 
 /// A bitmap's containers, read from one copy of its portable image (`serialize_into` writes
 /// arrays and bitsets with one `memcpy` each).
+/// Array containers of at least this many values are held as bitsets in a widened view:
+/// 2,048 bytes or more as an array, 8,192 as a bitset (at most 4x), and where setting bits
+/// value by value (about 1.5 ns each) costs more than a pass over 1,024 words.
+pub(crate) const WIDEN_FROM: usize = 1_024;
+
 #[derive(Clone, Debug)]
 pub(crate) struct View {
     image: Vec<u8>,
@@ -33,6 +44,48 @@ impl View {
         let image = super::format::image(bits);
         let entries = parse(&image);
         View { image, entries }
+    }
+
+    /// A view of `bits` with each array container of at least [`WIDEN_FROM`] values held as
+    /// a bitset (the same ids, read with word kernels); other containers as they are.
+    pub(crate) fn widened(bits: &RoaringBitmap) -> View {
+        let mut v = View::new(bits);
+        let wide = |e: &Entry| e.kind == Kind::Array && e.card as usize >= WIDEN_FROM;
+        if !v.entries.iter().any(wide) {
+            return v;
+        }
+        let size =
+            v.entries.iter().map(|e| if wide(e) { format::BITSET_BYTES } else { (e.end - e.start) as usize }).sum();
+        let mut image = Vec::with_capacity(size);
+        for e in &mut v.entries {
+            let start = image.len();
+            let old = &v.image[e.start as usize..e.end as usize];
+            if wide(e) {
+                image.resize(start + format::BITSET_BYTES, 0);
+                for value in format::array_values(old) {
+                    let (at, bit) = format::bitset_bit(value);
+                    image[start + at] |= bit;
+                }
+                e.kind = Kind::Bitset;
+            } else {
+                image.extend_from_slice(old);
+            }
+            e.start = start as u32;
+            e.end = image.len() as u32;
+        }
+        v.image = image;
+        v
+    }
+
+    /// At least the bytes of `bits`'s widened view: its image as if every array were widened
+    /// ([`View::widened`] widens only those of [`WIDEN_FROM`] values or more).
+    pub(crate) fn widened_bound(bits: &RoaringBitmap) -> usize {
+        let s = bits.statistics();
+        let arrays = s.n_array_containers as usize;
+        let array_bytes = 2 * s.n_values_array_containers as usize;
+        bits.serialized_size() - array_bytes
+            + arrays * format::BITSET_BYTES
+            + s.n_containers as usize * size_of::<Entry>()
     }
 
     /// Heap bytes: the image and the container table.
@@ -64,6 +117,12 @@ impl View {
     /// Keys in ascending order.
     pub(crate) fn keys(&self) -> impl Iterator<Item = u16> + '_ {
         self.entries.iter().map(|e| e.key)
+    }
+
+    /// The index of the first container with a key of at least `key` (a cursor for
+    /// [`View::seek`] that starts there).
+    pub(crate) fn position(&self, key: u16) -> usize {
+        self.entries.partition_point(|e| e.key < key)
     }
 
     /// The container with `key`, moving `cursor` forward: calls with ascending keys cost

@@ -1,6 +1,7 @@
 //! [`Stats`]: what an engine holds and what it costs; [`Engine::optimize`].
 
 use super::Engine;
+use crate::ViewBudget;
 
 /// Sizes of an engine, from [`Engine::stats`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,13 +26,19 @@ pub struct Stats {
     /// union, so a deep chain over the same customers (`a/b/c/...` down 16 levels) keeps up
     /// to 15 copies of them.
     pub subtree_bytes: usize,
-    /// Heap bytes of the views queries keep of dense tags' containers, so they read them in
-    /// place: within 1/12 of `bitmap_bytes` as last measured (after a bulk change, or after
-    /// 4,096 one-customer changes when a view does not fit), or 1 MiB when that is more.
+    /// Heap bytes of the views queries keep of wide tags' containers (1,024 ids or more per
+    /// 2^16-id block on average; arrays of 1,024 values or more held as bitsets), so they
+    /// read them in place as flat words: within `view_budget_bytes`, by default half of
+    /// `bitmap_bytes` as last measured (after a bulk change, or after 4,096 one-customer
+    /// changes when a view does not fit), or 1 MiB when that is more.
     /// Made by the first query that needs one and dropped when its tag changes, so this
     /// figure depends on which queries have run: compare two engines' `Stats` with it set
     /// aside. A clone (a [`Reader`](crate::Reader)) shares the views kept.
     pub view_bytes: usize,
+    /// The bytes views may take now: the budget set with [`Engine::set_view_budget`], or by
+    /// default ([`ViewBudget::Auto`]) half of `bitmap_bytes`, at least 1 MiB. `view_bytes`
+    /// stays within it.
+    pub view_budget_bytes: usize,
     /// Heap bytes of the per-block customer -> tags index that [`Engine::profile`] and
     /// [`Engine::tags_of`] build for the 2^16-id blocks they read more than once (the
     /// sparse tags' rows; a block's write drops it), within `bitmap_bytes`. Like
@@ -91,15 +98,17 @@ impl Stats {
 impl Engine {
     /// Sizes of the engine.
     pub fn stats(&self) -> Stats {
+        let bitmap_bytes = self.tags.bitmap_bytes();
         Stats {
             customers: self.customer_count(),
             keyed_customers: self.customers.keyed(),
             tags: self.tags.len(),
             assignments: self.tags.assignments(),
-            bitmap_bytes: self.tags.bitmap_bytes(),
+            bitmap_bytes,
             pool_bytes: self.tags.pool_bytes(),
             subtree_bytes: self.tags.subtree_bytes(),
             view_bytes: self.tags.view_bytes(),
+            view_budget_bytes: self.tags.view_budget().bytes(bitmap_bytes),
             customer_index_bytes: self.tags.customer_index_bytes(),
             census_bytes: self.tags.census_bytes(),
             directory_bytes: self.customers.heap_bytes(),
@@ -109,6 +118,42 @@ impl Engine {
             purchases: self.history.len(),
             history_bytes: self.history.heap_bytes(),
         }
+    }
+
+    /// Sets how much memory queries may keep in views of dense tags ([`Stats::view_bytes`]),
+    /// so a multi-operand query reads their containers in place: [`ViewBudget::Auto`] (the
+    /// default) or a fixed number of bytes. Every view kept is dropped now; the next queries
+    /// make them again within the new budget. Results never depend on it, only speed and
+    /// memory do. Like [`Engine::set_threads`], the setting is this engine value's: a clone
+    /// keeps it and [`Engine::open`] starts at the default.
+    ///
+    /// ```
+    /// use audience::{Engine, ViewBudget};
+    /// let mut engine = Engine::new();
+    /// for i in 0..70_000 {
+    ///     let c = engine.customer(&format!("c{i}"))?;
+    ///     for tag in ["a", "b", "c"] {
+    ///         engine.tag(c, tag)?;
+    ///     }
+    /// }
+    /// engine.set_view_budget(ViewBudget::Bytes(0)); // no views: operands are copied per query
+    /// assert_eq!(engine.count("a AND b AND c")?, 70_000);
+    /// assert_eq!(engine.stats().view_bytes, 0);
+    /// engine.set_view_budget(ViewBudget::Bytes(1 << 20));
+    /// assert_eq!(engine.count("a AND b AND c")?, 70_000);
+    /// let stats = engine.stats();
+    /// assert!(stats.view_bytes > 0 && stats.view_bytes <= stats.view_budget_bytes);
+    /// # Ok::<(), audience::Error>(())
+    /// ```
+    pub fn set_view_budget(&mut self, budget: ViewBudget) -> &mut Engine {
+        self.tags.set_view_budget(budget);
+        self
+    }
+
+    /// The views' budget, as set by [`Engine::set_view_budget`]; [`Stats::view_budget_bytes`]
+    /// gives it in bytes for the bitmaps as they are now.
+    pub fn view_budget(&self) -> ViewBudget {
+        self.tags.view_budget()
     }
 
     /// Converts bitmap containers to run containers wherever that is smaller. Bulk loads do

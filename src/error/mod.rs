@@ -375,6 +375,18 @@ pub enum Error {
         error: Box<Error>,
     },
 
+    /// A query of a batch ([`Engine::count_many`](crate::Engine::count_many),
+    /// [`Engine::select_many`](crate::Engine::select_many)) failed: it does not parse, names
+    /// an unknown tag or attribute (with suggestions), or is too large. `error` is what the
+    /// query alone gives; no query of the batch was evaluated.
+    #[error("in query {index} of the batch (counting from 0): {error}")]
+    InBatch {
+        /// The query's place in the batch, from 0.
+        index: usize,
+        /// The query's error.
+        error: Box<Error>,
+    },
+
     /// A segment plan cannot be applied as a group that holds tags written by hand (or a
     /// group declared by hand): the plan would take over, and rewrite, its values.
     #[error(

@@ -5,6 +5,7 @@ mod ast;
 mod eval;
 mod explain;
 mod fmt;
+mod many;
 mod parse;
 mod plan;
 mod prepared;
@@ -14,6 +15,7 @@ pub use ast::{Comparison, Expr, Query, TagRef};
 pub use explain::{Explain, ExplainNode};
 pub use prepared::Prepared;
 
+pub(crate) use many::Planned;
 pub(crate) use plan::Planner;
 
 /// The deepest nesting of `NOT`, `AND`, `OR` and parentheses a query may have.

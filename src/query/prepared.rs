@@ -125,7 +125,7 @@ impl<'a> Planner<'a> {
 
     /// The plan of `p`: from its resolved ids while the pool has the stamp it was prepared
     /// against (and every attribute it names still exists), from its text otherwise.
-    fn plan_prepared(&self, p: &Prepared) -> Result<(Node<'a>, bool)> {
+    pub(super) fn plan_prepared(&self, p: &Prepared) -> Result<(Node<'a>, bool)> {
         if p.stamp == self.pool.stamp()
             && let Some(n) = self.node(&p.shape)
         {

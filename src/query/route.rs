@@ -19,8 +19,8 @@ use crate::id::TagId;
 /// A plan the per-block route evaluates: its distinct leaves (each with the tag it reads)
 /// and its expression over them.
 pub(super) struct BlockPlan<'a> {
-    leaves: Vec<(TagId, &'a RoaringBitmap)>,
-    op: Op,
+    pub(super) leaves: Vec<(TagId, &'a RoaringBitmap)>,
+    pub(super) op: Op,
 }
 
 impl<'a> Planner<'a> {
@@ -108,23 +108,18 @@ impl<'a> Planner<'a> {
     }
 
     /// The views to read `leaves` through: each one's kept view, made now where the tag
-    /// store keeps one for it ([`crate::blocks::cache`]), except for the largest leaf
-    /// without a kept view, which is streamed in place and needs none (its index is the
-    /// second value).
+    /// store keeps one for it ([`crate::blocks::cache`]: a tag of 1,024 ids a block or more,
+    /// its arrays widened into bitsets, within the budget); of the leaves left without one,
+    /// the largest is streamed in place (its index is the second value), the others copied.
     fn views(&self, leaves: &[(TagId, &'a RoaringBitmap)]) -> (Vec<Option<Arc<View>>>, Option<usize>) {
-        let mut views: Vec<Option<Arc<View>>> = leaves.iter().map(|&(tag, _)| self.store.kept_view(tag)).collect();
+        let views: Vec<Option<Arc<View>>> = leaves.iter().map(|&(tag, _)| self.store.view(self.pool, tag)).collect();
         let streamed = largest_unviewed(&operands(leaves, &views));
-        for (i, &(tag, _)) in leaves.iter().enumerate() {
-            if views[i].is_none() && Some(i) != streamed {
-                views[i] = self.store.view(self.pool, tag);
-            }
-        }
         (views, streamed)
     }
 }
 
 /// `leaves` as operands, with their `views`.
-fn operands<'v>(leaves: &[(TagId, &'v RoaringBitmap)], views: &'v [Option<Arc<View>>]) -> Vec<Operand<'v>> {
+pub(super) fn operands<'v>(leaves: &[(TagId, &'v RoaringBitmap)], views: &'v [Option<Arc<View>>]) -> Vec<Operand<'v>> {
     leaves.iter().zip(views).map(|(&(_, bits), v)| Operand { bits, view: v.as_deref() }).collect()
 }
 

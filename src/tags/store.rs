@@ -14,7 +14,7 @@
 //! children) the union is dropped and rebuilt by the next query that reads it: one
 //! multi-way union of the parent's bitmap and its children's unions.
 //!
-//! Beside them, the views that queries read dense tags through ([`Store::view`], kept in a
+//! Beside them, the views that queries read wide tags through ([`Store::view`], kept in a
 //! [`ViewCache`] within its memory budget): every method here that changes what a query on
 //! a tag reads (its bitmap, or a parent's union) updates or drops that tag's view, so a view
 //! always shows the tag's current members.
@@ -25,7 +25,7 @@ use roaring::{MultiOps, RoaringBitmap};
 
 use super::IdMap;
 use super::pool::Pool;
-use crate::blocks::cache::ViewCache;
+use crate::blocks::cache::{ViewBudget, ViewCache};
 use crate::blocks::view::View;
 use crate::id::TagId;
 
@@ -41,7 +41,7 @@ pub(crate) struct Store {
     /// Per tag with children: its subtree's union (its own bitmap included), or an empty
     /// cell when it must be rebuilt. Shared like the bitmaps.
     subtree: IdMap<OnceLock<Arc<RoaringBitmap>>>,
-    /// Views of the members of dense tags, for queries (shared with a clone, see
+    /// Views of the members of wide tags, for queries (shared with a clone, see
     /// [`ViewCache`]'s `Clone`).
     views: ViewCache,
 }
@@ -76,12 +76,13 @@ impl Store {
     }
 
     /// A kept view of what a query on `id` reads ([`Store::members`]), made now when the tag
-    /// is dense and the view fits the budget ([`crate::blocks::cache`]); `None` otherwise.
+    /// is wide and the view fits the budget ([`crate::blocks::cache`]); `None` otherwise.
     pub(crate) fn view(&self, pool: &Pool, id: TagId) -> Option<Arc<View>> {
         self.views.get(id.0, self.members(pool, id), || self.serialized_bytes())
     }
 
     /// The view kept for `id`, if there is one (never made here).
+    #[cfg(test)]
     pub(crate) fn kept_view(&self, id: TagId) -> Option<Arc<View>> {
         self.views.kept(id.0)
     }
@@ -89,6 +90,16 @@ impl Store {
     /// Heap bytes of the views kept for queries.
     pub(crate) fn view_bytes(&self) -> usize {
         self.views.bytes()
+    }
+
+    /// The budget views are kept within.
+    pub(crate) fn view_budget(&self) -> ViewBudget {
+        self.views.limit()
+    }
+
+    /// Sets the views' budget, dropping every view kept.
+    pub(crate) fn set_view_budget(&mut self, budget: ViewBudget) {
+        self.views.set_limit(budget);
     }
 
     /// `id`'s members changed in bulk: drops its view and those of its ancestors.
@@ -590,7 +601,7 @@ mod tests {
                 }
             } else {
                 assert!(kept.is_none());
-                assert!(!crate::blocks::is_dense(&want), "a dense tag within the budget has a view");
+                assert!(!crate::blocks::is_wide(&want), "a wide tag within the budget has a view");
             }
         }
         let bytes: usize = pool.iter().filter_map(|(id, _)| store.kept_view(id)).map(|v| v.heap_bytes()).sum();

@@ -382,6 +382,16 @@ impl Tags {
         self.store.view_bytes()
     }
 
+    /// The budget the views are kept within.
+    pub(crate) fn view_budget(&self) -> crate::ViewBudget {
+        self.store.view_budget()
+    }
+
+    /// Sets the views' budget, dropping every view kept.
+    pub(crate) fn set_view_budget(&mut self, budget: crate::ViewBudget) {
+        self.store.set_view_budget(budget);
+    }
+
     /// Bytes of the cached subtree unions.
     pub(crate) fn subtree_bytes(&self) -> usize {
         self.store.subtree_bytes()
