@@ -47,7 +47,7 @@ struct Args {
     data: String,
     queries: String,
     seconds: f64,
-    /// `--view-budget MB`: a fixed budget for the views of dense tags (default: `Auto`).
+    /// `--view-budget MB`: a fixed budget for the views of wide tags (default: `Auto`).
     view_budget: Option<usize>,
     /// `--only NAME`: run one workload.
     only: Option<String>,

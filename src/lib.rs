@@ -54,7 +54,11 @@
 //! - **Queries** are boolean expressions over tags and attribute ranges: `vip AND (outdoor OR
 //!   running) AND NOT churned AND age >= 30`. Text is parsed once into a [`Query`] (or built
 //!   with the typed builder) and evaluated many times; an [`Audience`] is the result. The
-//!   grammar is on [`Query`](Query#grammar).
+//!   grammar is on [`Query`](Query#grammar). [`Engine::prepare`] resolves a query's names
+//!   once; [`Engine::count_many`] and [`Engine::select_many`] answer a slice of queries in
+//!   one pass over the customers' blocks, on the engine's threads. Tags with 1,024 or more
+//!   customers per 2^16-id block are read through views kept as flat words, within a
+//!   budget the caller may set ([`Engine::set_view_budget`], [`Stats::view_budget_bytes`]).
 //! - **Segments** classify: a [`SegmentPlan`] (ordered rules `(name, query)` and a
 //!   fallback) puts every live customer in exactly one segment, the first rule that
 //!   matches. [`Engine::segment`] evaluates it with bitmaps; [`Engine::apply_plan`] stores
@@ -146,6 +150,7 @@
 //!  │                          and explain; reads tags and attrs, writes nothing
 //!  ├─ blocks/                 roaring containers through the portable format (format.rs, the one
 //!  │                          codec), views, runtime-dispatched word kernels, per-block programs
+//!  │                          (eval.rs) and batches of them over shared operands (batch.rs)
 //!  ├─ history/                Day, Money, Purchase; the columnar purchase store; summaries
 //!  ├─ rfm.rs, lifecycle.rs    the models: RFM scores and grid, lifecycle windows and stages
 //!  ├─ refresh/                the first derived layer: plan.rs (typed diffs, no mutation),

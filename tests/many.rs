@@ -16,8 +16,9 @@ use proptest::prelude::*;
 /// Customers of the model engine: a full 2^16-id block and part of a second, so the dense
 /// tags have bitset containers (and views) and the batch has blocks to split.
 const N: u32 = 70_000;
-/// Tags: four dense ones (30-70% of customers) and a sparse one (1%).
-const TAGS: [&str; 5] = ["a", "b", "c", "d", "s"];
+/// Tags: four dense ones (30-70% of customers: bitsets), a sparse one (1%: small arrays)
+/// and `w` (3%: arrays of about 2,000 values, which views hold as bitsets).
+const TAGS: [&str; 6] = ["a", "b", "c", "d", "s", "w"];
 
 /// A query over [`TAGS`], built and evaluated on the model alike.
 #[derive(Clone, Debug)]
@@ -77,7 +78,7 @@ fn build(seed: u64) -> (Engine, Model) {
     let mut rng = Rng::new(seed);
     let mut e = Engine::new();
     e.customer_id_range(0..N).unwrap();
-    let shares = [30 + rng.below(40), 30 + rng.below(40), 30 + rng.below(40), 30 + rng.below(40), 1];
+    let shares = [30 + rng.below(40), 30 + rng.below(40), 30 + rng.below(40), 30 + rng.below(40), 1, 3];
     let mut m = Model { live: vec![true; N as usize], tags: vec![vec![false; N as usize]; TAGS.len()] };
     let mut pairs = Vec::new();
     for c in 0..N {
@@ -206,7 +207,7 @@ proptest! {
 
 // ------------------------------------------------------------------ edges
 
-const SHAPES: [&str; 10] = [
+const SHAPES: [&str; 12] = [
     "a",
     "a AND b",
     "a OR b OR c",
@@ -217,6 +218,8 @@ const SHAPES: [&str; 10] = [
     "*",
     "NOT *",
     "a AND NOT b OR b AND NOT a OR c AND d",
+    "w OR s OR (a AND w)",
+    "(w OR c) AND NOT (d AND w) AND b",
 ];
 
 /// The counts and ids each shape gives alone.
@@ -330,7 +333,7 @@ fn ids_at_the_top_of_the_range() {
     let mut rng = Rng::new(5);
     let mut pairs = Vec::new();
     for c in top.clone().chain(0..1_000) {
-        for (t, share) in [("a", 60), ("b", 50), ("c", 40), ("d", 70), ("s", 1)] {
+        for (t, share) in [("a", 60), ("b", 50), ("c", 40), ("d", 70), ("s", 1), ("w", 3)] {
             if rng.below(100) < share {
                 pairs.push((CustomerId(c), t));
             }

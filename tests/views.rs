@@ -1,4 +1,4 @@
-//! The views the engine keeps of dense tags (`Stats::view_bytes`): queries from several
+//! The views the engine keeps of wide tags (`Stats::view_bytes`): queries from several
 //! threads on one shared engine make and read them and agree with a naive computation, and
 //! every kind of change after they are made gives the same answers as an engine that never
 //! made one.

@@ -132,6 +132,15 @@ impl Inner {
             self.bytes -= cost(&v);
         }
     }
+
+    /// Drops views, the highest keys (the newest tags) first, until the rest take at most
+    /// `budget` bytes.
+    fn trim(&mut self, budget: usize) {
+        while self.bytes > budget {
+            let Some((_, v)) = self.views.pop_last() else { break };
+            self.bytes -= cost(&v);
+        }
+    }
 }
 
 impl Clone for ViewCache {
@@ -182,38 +191,39 @@ impl ViewCache {
     /// budget; `None` otherwise. `total` measures the tag bitmaps' serialized bytes (called
     /// at most once per bulk change).
     pub(crate) fn get(&self, key: u32, bits: &RoaringBitmap, total: impl FnOnce() -> usize) -> Option<Arc<View>> {
-        let (bytes, measured, drift, limit) = {
+        let (kept, mut bytes, measured, drift, limit) = {
             let inner = self.read();
-            if let Some(v) = inner.views.get(&key) {
-                return Some(Arc::clone(v));
-            }
-            (inner.bytes, inner.total, inner.drift, inner.limit)
+            (inner.views.get(&key).cloned(), inner.bytes, inner.total, inner.drift, inner.limit)
         };
-        if !super::is_wide(bits) {
+        // After a bulk change the first query measures the bitmaps again (and drops views
+        // past the new budget), whether its view is kept or not.
+        let auto = limit == ViewBudget::Auto;
+        if kept.is_some() && !(auto && measured.is_none()) {
+            return kept;
+        }
+        if kept.is_none() && (limit == ViewBudget::Bytes(0) || !super::is_wide(bits)) {
             return None;
         }
         // At most what the view will take, so a view is never made only to be dropped.
-        let size = View::widened_bound(bits) + TABLE_ENTRY;
-        let budget = |total: usize| limit.bytes(total);
-        let fits = |bytes: usize, total: usize| bytes + size <= budget(total);
-        let mut bytes = bytes;
+        let size = if kept.is_some() { 0 } else { View::widened_bound(bits) + TABLE_ENTRY };
+        let fits = |bytes: usize, total: usize| bytes + size <= limit.bytes(total);
         let total = match measured {
-            _ if matches!(limit, ViewBudget::Bytes(_)) => 0, // a fixed budget needs no measure
+            _ if !auto => 0, // a fixed budget needs no measure
             Some(t) if fits(bytes, t) || drift < REMEASURE_AFTER => t,
             _ => {
                 let t = total();
                 let mut inner = self.write();
                 inner.total = Some(t);
                 inner.drift = 0;
-                if inner.bytes > budget(t) {
-                    inner.views.clear(); // the bitmaps shrank: start again within the budget
-                    inner.bytes = 0;
+                inner.trim(limit.bytes(t)); // the bitmaps shrank: keep what fits
+                if kept.is_some() {
+                    return inner.views.get(&key).cloned();
                 }
                 bytes = inner.bytes;
                 t
             }
         };
-        let budget = budget(total);
+        let budget = limit.bytes(total);
         if bytes + size > budget {
             return None;
         }
@@ -228,6 +238,16 @@ impl ViewCache {
         inner.bytes += cost(&view);
         inner.views.insert(key, Arc::clone(&view));
         Some(view)
+    }
+
+    /// The budget views are kept within now, in bytes: the fixed one, or by default the
+    /// share of the bitmaps' total as last measured (`current` when never measured).
+    pub(crate) fn budget_bytes(&self, current: impl FnOnce() -> usize) -> usize {
+        let inner = self.read();
+        match inner.limit {
+            ViewBudget::Auto => inner.limit.bytes(inner.total.unwrap_or_else(current)),
+            fixed => fixed.bytes(0),
+        }
     }
 
     /// Heap bytes of the views kept, their table included.
@@ -332,5 +352,35 @@ mod tests {
         assert!(cache.get(3, &dense(10, 400), || 2 << 20).is_some());
         assert_eq!(cache.len(), 1, "the two old views were over the new budget");
         assert!(cache.bytes() <= ViewBudget::Auto.bytes(2 << 20));
+    }
+
+    #[test]
+    fn a_kept_view_measures_a_stale_total_and_only_the_excess_goes() {
+        let mut cache = ViewCache::default();
+        let views: Vec<RoaringBitmap> = (0..3).map(|k| dense(60, 100 * k)).collect();
+        for (key, bits) in views.iter().enumerate() {
+            assert!(cache.get(key as u32, bits, || 100 << 20).is_some());
+        }
+        let all = cache.bytes();
+        assert!(all > VIEW_FLOOR && all - all / 3 <= VIEW_FLOOR, "two of the three fit 1 MiB: {all}");
+        cache.stale_total(); // a bulk change shrank the bitmaps to 2 MiB: budget 1 MiB
+        let measured = std::cell::Cell::new(0);
+        let got = cache.get(0, &views[0], || {
+            measured.set(measured.get() + 1);
+            2 << 20
+        });
+        assert_eq!(measured.get(), 1, "a kept view's query measured the stale total");
+        assert!(got.is_some(), "the first view still fits");
+        assert_eq!(cache.len(), 2, "only the newest view went");
+        assert!(cache.kept(2).is_none());
+        assert!(cache.bytes() <= VIEW_FLOOR);
+        assert_eq!(cache.budget_bytes(|| unreachable!("measured")), VIEW_FLOOR);
+        // Measured now: kept views are handed out without measuring again.
+        assert!(cache.get(1, &views[1], || unreachable!("not stale")).is_some());
+        // A fixed budget of zero makes no view, and a fixed budget needs no measure.
+        cache.set_limit(ViewBudget::Bytes(0));
+        assert!(cache.get(0, &views[0], || unreachable!("fixed")).is_none());
+        assert_eq!(cache.len(), 0);
+        assert_eq!(cache.budget_bytes(|| unreachable!("fixed")), 0);
     }
 }

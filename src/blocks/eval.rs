@@ -8,9 +8,9 @@
 //! only the final block is counted (or written out). Nothing is allocated per operator, and
 //! the word kernels are runtime-dispatched ([`super::kernels`]).
 //!
-//! Operands are read where they are: a dense tag through the [`View`] the tag store keeps
+//! Operands are read where they are: a wide tag through the [`View`] the tag store keeps
 //! for it ([`super::cache`]), the largest of the others as `roaring` writes its portable
-//! image ([`super::stream`]); only the rest (sparse operands, or dense ones past the views'
+//! image ([`super::stream`]); only the rest (sparse operands, or wide ones past the views'
 //! memory budget) are copied, one image each. The planner sends only expressions where the
 //! route pays (three or more operands, and not a flat `AND` of tags with a sparse one:
 //! `worth_blocks` in `query/route.rs`).
@@ -346,10 +346,10 @@ impl<'r> Run<'r> {
     }
 }
 
-/// The largest operand (by image size) that has no kept view: the one worth streaming. Of
-/// operands with images of the same size (all bitsets over the same blocks), the one with
-/// the most ids: it is the one most often the largest in other queries too, so the others
-/// are the ones worth a kept view.
+/// The largest operand (by image size) that has no kept view: the one worth streaming (the
+/// route asks for views first, so these are operands past the views' budget, or too sparse
+/// for one). Of operands with images of the same size (all bitsets over the same blocks),
+/// the one with the most ids.
 pub(crate) fn largest_unviewed(operands: &[Operand<'_>]) -> Option<usize> {
     let sizes: Vec<(usize, usize)> = operands
         .iter()

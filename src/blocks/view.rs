@@ -2,7 +2,7 @@
 //!
 //! A view is one copy of the image ([`super::format`]), with each container's place in it.
 //! Queries make one for an operand they cannot stream, unless the tag store keeps one
-//! (`tags::Store` caches views of dense tags, so queries read their containers in place);
+//! (`tags::Store` caches views of wide tags, so queries read their containers in place);
 //! a kept view follows one-id changes to its bitset containers in place
 //! ([`View::set`]).
 //!
@@ -26,13 +26,14 @@ struct Entry {
     end: u32,
 }
 
-/// A bitmap's containers, read from one copy of its portable image (`serialize_into` writes
-/// arrays and bitsets with one `memcpy` each).
 /// Array containers of at least this many values are held as bitsets in a widened view:
 /// 2,048 bytes or more as an array, 8,192 as a bitset (at most 4x), and where setting bits
 /// value by value (about 1.5 ns each) costs more than a pass over 1,024 words.
 pub(crate) const WIDEN_FROM: usize = 1_024;
 
+/// A bitmap's containers, read from one copy of its portable image (`serialize_into` writes
+/// arrays and bitsets with one `memcpy` each), some arrays widened into bitsets
+/// ([`View::widened`]).
 #[derive(Clone, Debug)]
 pub(crate) struct View {
     image: Vec<u8>,
@@ -70,8 +71,8 @@ impl View {
             } else {
                 image.extend_from_slice(old);
             }
-            e.start = start as u32;
-            e.end = image.len() as u32;
+            e.start = offset(start);
+            e.end = offset(image.len());
         }
         v.image = image;
         v
@@ -155,6 +156,14 @@ impl View {
     }
 }
 
+/// An offset into a view's image. An image holds at most 2^16 containers of at most 8 KiB
+/// (a bitset) or 128 KiB (a run container of 2^15 runs, the most a block can need), so its
+/// offsets fit a `u32` unless a bitmap holds thousands of such run containers (over 4 GiB
+/// serialized), which `roaring` writes only for contrived data.
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).expect("a bitmap's image under 4 GiB")
+}
+
 /// Reads the container table of an image written by `RoaringBitmap::serialize_into`.
 fn parse(b: &[u8]) -> Vec<Entry> {
     let Some(header) = format::header_len(b) else { return Vec::new() };
@@ -164,7 +173,7 @@ fn parse(b: &[u8]) -> Vec<Entry> {
             let d = &d;
             let (start, end) = format::container_at(b, at, d);
             at = end;
-            Entry { key: d.key, kind: d.kind, card: d.card as u32, start: start as u32, end: end as u32 }
+            Entry { key: d.key, kind: d.kind, card: d.card as u32, start: offset(start), end: offset(end) }
         })
         .collect();
     debug_assert_eq!(at, b.len());
@@ -239,6 +248,41 @@ pub(crate) mod tests {
                 let present = b.range_cardinality(lo..=lo | 0xFFFF) > 0;
                 assert_eq!(v.seek(&mut cursor, key).is_some(), present, "key {key}");
             }
+        }
+    }
+
+    #[test]
+    fn widened_views_hold_the_same_ids_within_their_bound() {
+        let mut cases = sample_bitmaps();
+        // Arrays just under, at and over the widening threshold, in blocks 0, 1, 2 and 65535.
+        let mut edges = RoaringBitmap::new();
+        for (k, n) in [(0u32, WIDEN_FROM - 1), (1, WIDEN_FROM), (2, 3_000), (65_535, 4_000)] {
+            edges.extend((0..n as u32).map(|i| (k << 16) | (i * 13)));
+        }
+        cases.push(edges);
+        for b in cases {
+            let v = View::widened(&b);
+            assert_eq!(decode(&v), b.iter().collect::<Vec<_>>());
+            assert!(v.heap_bytes() <= View::widened_bound(&b), "{} > {}", v.heap_bytes(), View::widened_bound(&b));
+            for i in 0..v.len() {
+                let kind_now = matches!(v.container(i), Container::Bitset(_));
+                let was_array = matches!(View::new(&b).container(i), Container::Array(_));
+                assert_eq!(kind_now && was_array, was_array && v.card(i) >= WIDEN_FROM, "container {i}");
+            }
+            // A one-id change to a widened container is applied in place.
+            let Some(i) = (0..v.len()).find(|&i| v.card(i) >= WIDEN_FROM && v.card(i) <= 4_096) else { continue };
+            let value = (u32::from(v.key(i)) << 16) | 1;
+            let mut changed = b.clone();
+            let on = !changed.contains(value);
+            if on {
+                changed.insert(value)
+            } else {
+                changed.remove(value)
+            };
+            let mut w = v.clone();
+            assert!(w.set(value, on), "a widened array is a bitset here");
+            assert_eq!(decode(&w), changed.iter().collect::<Vec<_>>());
+            assert_eq!((0..w.len()).map(|i| w.card(i) as u64).sum::<u64>(), changed.len());
         }
     }
 

@@ -32,6 +32,9 @@ pub(crate) struct Directory {
     aliases: Arc<Aliases>,
     /// Every live customer (shared likewise).
     live: Arc<RoaringBitmap>,
+    /// `live.len()`, kept beside it: `len` walks every container (0.2 µs at 10M
+    /// customers), which a `NOT` query or a customer count would pay each time.
+    live_len: u64,
     /// The next id a new key gets (u64 so that handing out u32::MAX is not an overflow).
     next_id: u64,
 }
@@ -141,7 +144,7 @@ impl Directory {
         }
         let id = self.fresh_id()?;
         self.keys.insert(key, id);
-        Arc::make_mut(&mut self.live).insert(id.0);
+        self.live_len += u64::from(Arc::make_mut(&mut self.live).insert(id.0));
         Ok(id)
     }
 
@@ -161,7 +164,9 @@ impl Directory {
         if self.live.contains(id.0) {
             return Ok(false); // the live set stays shared
         }
-        Ok(Arc::make_mut(&mut self.live).insert(id.0))
+        let added = Arc::make_mut(&mut self.live).insert(id.0);
+        self.live_len += u64::from(added);
+        Ok(added)
     }
 
     /// Makes every id of `ids` live (without keys); returns how many were newly added. An id
@@ -184,9 +189,9 @@ impl Directory {
             return Err(Error::CustomerIdTaken { id: CustomerId(id), key });
         }
         self.next_id = self.next_id.max(u64::from(ids.end));
-        let before = self.live.len();
-        Arc::make_mut(&mut self.live).insert_range(ids);
-        Ok(self.live.len() - before)
+        let added = Arc::make_mut(&mut self.live).insert_range(ids);
+        self.live_len += added;
+        Ok(added)
     }
 
     /// The live customer `key` resolves to: its own key, or an alias key of a merge.
@@ -219,6 +224,12 @@ impl Directory {
         &self.live
     }
 
+    /// How many customers are live: `live().len()`, without walking the containers.
+    pub(crate) fn live_len(&self) -> u64 {
+        debug_assert_eq!(self.live_len, self.live.len(), "the live count follows the live set");
+        self.live_len
+    }
+
     /// Fails with [`Error::UnknownCustomer`] unless `id` is live.
     pub(crate) fn check_live(&self, id: CustomerId) -> Result<()> {
         if self.is_live(id) { Ok(()) } else { Err(Error::UnknownCustomer { id }) }
@@ -229,6 +240,7 @@ impl Directory {
     pub(crate) fn remove(&mut self, id: CustomerId) -> Result<()> {
         self.check_live(id)?;
         Arc::make_mut(&mut self.live).remove(id.0);
+        self.live_len -= 1;
         if !self.aliases.of(id).is_empty() {
             Arc::make_mut(&mut self.aliases).drop_target(id);
         }
@@ -387,7 +399,7 @@ impl Directory {
             }
             Ok(())
         })?;
-        Ok(Directory { keys, aliases: Arc::new(aliases), live: Arc::new(live), next_id })
+        Ok(Directory { keys, aliases: Arc::new(aliases), live_len: live.len(), live: Arc::new(live), next_id })
     }
 }
 

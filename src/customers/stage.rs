@@ -247,7 +247,7 @@ impl Directory {
         self.keys.insert_many(staged.keys(), threads);
         // The last id is at most u32::MAX: `resolve` refuses more.
         let end = staged.base + staged.len() as u64;
-        std::sync::Arc::make_mut(&mut self.live).insert_range(staged.base as u32..=(end - 1) as u32);
+        self.live_len += std::sync::Arc::make_mut(&mut self.live).insert_range(staged.base as u32..=(end - 1) as u32);
         self.next_id = self.next_id.max(end);
     }
 }

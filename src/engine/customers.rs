@@ -134,7 +134,7 @@ impl Engine {
 
     /// How many live customers.
     pub fn customer_count(&self) -> u64 {
-        self.customers.live().len()
+        self.customers.live_len()
     }
 
     /// Every live customer.

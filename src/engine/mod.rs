@@ -156,11 +156,13 @@ impl Engine {
 
     /// Sets how many threads this engine's bulk work may use: a refresh's per-customer
     /// steps (purchases sorted by customer, each customer's summary, scores and moves, the
-    /// derived attributes' bit slices). `0`, the default: the cores the process may use
-    /// ([`std::thread::available_parallelism`], at most 8) for a step of 65,536 customers or
-    /// records or more, one thread below that; `n`: `n` threads for every such step (at
-    /// most [`MAX_THREADS`](crate::MAX_THREADS), and one per customer). `1` keeps all the
-    /// work on the calling thread.
+    /// derived attributes' bit slices), and a batch of queries ([`Engine::count_many`],
+    /// [`Engine::select_many`]: ranges of blocks and shares of the queries). `0`, the
+    /// default: the cores the process may use ([`std::thread::available_parallelism`], at
+    /// most 8) for a step of 65,536 customers or records or more (for a batch, about a
+    /// millisecond of work: some 2,000 blocks of one query), one thread below that; `n`:
+    /// `n` threads for every such step (at most [`MAX_THREADS`](crate::MAX_THREADS), and
+    /// one per customer, block or query). `1` keeps all the work on the calling thread.
     ///
     /// Whatever the count, the results are the same, bit for bit. The setting is this
     /// engine value's, like its journal: a clone keeps it; a snapshot does not hold it, so
@@ -192,7 +194,13 @@ impl Engine {
     }
 
     pub(crate) fn planner(&self) -> Planner<'_> {
-        Planner { pool: self.tags.pool(), store: self.tags.store(), live: self.customers.live(), attrs: &self.attrs }
+        Planner {
+            pool: self.tags.pool(),
+            store: self.tags.store(),
+            live: self.customers.live(),
+            live_len: self.customers.live_len(),
+            attrs: &self.attrs,
+        }
     }
 
     /// The layers, for the layers' own unit tests (snapshot round trips).

@@ -77,12 +77,14 @@ impl Engine {
     }
 
     /// How many live customers each query matches, in order: what [`count`](Engine::count)
-    /// gives for each, computed together. The queries that read three or more tags run in
-    /// one pass over the customers' 2^16-id blocks: each tag they name is made ready once
-    /// (read in place through its view, or copied once), and at every block all the queries
-    /// are evaluated while the block's bitmaps are in cache, so a 20-rule segment plan reads
-    /// each shared tag from memory once rather than once per rule. The other queries (a tag,
-    /// two tags, attribute ranges) run as `count` runs them. The work is spread over the
+    /// gives for each, computed together. The queries that `count` would evaluate block by
+    /// block (tag expressions of three or more operands, except a flat `AND` led by a sparse
+    /// tag), when there are two or more of them, run in one pass over the customers' 2^16-id
+    /// blocks: each tag they name is made ready once (read in place through its view, or
+    /// copied once), and at every block all of them are evaluated while the block's bitmaps
+    /// are in cache, so a 20-rule segment plan reads each shared tag from memory once rather
+    /// than once per rule. The other queries (a tag, two tags, attribute ranges, an `AND`
+    /// led by a sparse tag) run as `count` runs them. The work is spread over the
     /// engine's threads ([`Engine::set_threads`]: by default the cores, for a batch big
     /// enough to pay for them); the counts are the same at any thread count.
     ///
@@ -119,8 +121,8 @@ impl Engine {
 
     /// The live customers each query matches, in order: what [`select`](Engine::select)
     /// gives for each, computed together as [`count_many`](Engine::count_many) computes
-    /// them (one pass over the blocks for the queries of three or more tags, the work on
-    /// the engine's threads).
+    /// them (one pass over the blocks for the queries `select` would evaluate block by block,
+    /// the work on the engine's threads).
     ///
     /// ```
     /// use audience::Engine;

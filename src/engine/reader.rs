@@ -4,7 +4,7 @@
 //! How it is cheap: every large part of the engine is held through an [`Arc`] at the grain a
 //! write touches (each tag's bitmap, each subtree union, each attribute, the key directory,
 //! the live set, each purchase column and tier, the tag pool, the last refresh's rows), and
-//! the caches share what they keep (views of dense tags, the customer index, the census,
+//! the caches share what they keep (views of wide tags, the customer index, the census,
 //! the pending-purchase index). Taking a view clones those handles; a write copies the one
 //! part it changes when a view still holds it ([`Arc::make_mut`]): the writer pays, once per
 //! part per view, and readers never wait.

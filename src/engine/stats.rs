@@ -36,8 +36,11 @@ pub struct Stats {
     /// aside. A clone (a [`Reader`](crate::Reader)) shares the views kept.
     pub view_bytes: usize,
     /// The bytes views may take now: the budget set with [`Engine::set_view_budget`], or by
-    /// default ([`ViewBudget::Auto`]) half of `bitmap_bytes`, at least 1 MiB. `view_bytes`
-    /// stays within it.
+    /// default ([`ViewBudget::Auto`]) half of `bitmap_bytes` as last measured (the first
+    /// query after a bulk change measures it again; until then, or when never measured,
+    /// the current `bitmap_bytes`), at least 1 MiB. `view_bytes` stays within it, but for
+    /// the moment between a bulk change that shrinks the bitmaps and the next query (which
+    /// drops the views past the new budget).
     pub view_budget_bytes: usize,
     /// Heap bytes of the per-block customer -> tags index that [`Engine::profile`] and
     /// [`Engine::tags_of`] build for the 2^16-id blocks they read more than once (the
@@ -108,7 +111,7 @@ impl Engine {
             pool_bytes: self.tags.pool_bytes(),
             subtree_bytes: self.tags.subtree_bytes(),
             view_bytes: self.tags.view_bytes(),
-            view_budget_bytes: self.tags.view_budget().bytes(bitmap_bytes),
+            view_budget_bytes: self.tags.view_budget_bytes(bitmap_bytes),
             customer_index_bytes: self.tags.customer_index_bytes(),
             census_bytes: self.tags.census_bytes(),
             directory_bytes: self.customers.heap_bytes(),
@@ -120,7 +123,7 @@ impl Engine {
         }
     }
 
-    /// Sets how much memory queries may keep in views of dense tags ([`Stats::view_bytes`]),
+    /// Sets how much memory queries may keep in views of wide tags ([`Stats::view_bytes`]),
     /// so a multi-operand query reads their containers in place: [`ViewBudget::Auto`] (the
     /// default) or a fixed number of bytes. Every view kept is dropped now; the next queries
     /// make them again within the new budget. Results never depend on it, only speed and

@@ -117,7 +117,7 @@ where
         tags.census(&keys, threads(asked, if keys.len() < 2 { 0 } else { u64::MAX }))
     };
     let (pool, store) = (tags.pool(), tags.store());
-    // The tag's kept view, if it has one (made now when it is dense and fits the budget).
+    // The tag's kept view, if it has one (made now when it is wide and fits the budget).
     let view = |id: TagId| store.view(pool, id);
     if census.is_empty() {
         let size: u64 = audiences.iter().map(|a| a.len()).sum();

@@ -89,7 +89,7 @@ impl<'a> Planner<'a> {
         match n {
             Node::Leaf { bits, .. } => bits.len(),
             Node::Range { .. } => self.eval(n).len(),
-            Node::All => self.live.len(),
+            Node::All => self.live_len,
             Node::Empty => 0,
             Node::And(xs) => {
                 let order = self.sorted(xs);
@@ -190,7 +190,7 @@ impl<'a> Planner<'a> {
             Some(plan) => self.run_blocks(plan, |p| p.count()),
             None => self.count_node(&n),
         };
-        Ok(if complemented { self.live.len().saturating_sub(c) } else { c })
+        Ok(if complemented { self.live_len.saturating_sub(c) } else { c })
     }
 }
 

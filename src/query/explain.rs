@@ -16,7 +16,7 @@ impl<'a> Planner<'a> {
         let mut budget = EXPLAIN_VISITS;
         let mut root = self.explain_node(&n, &mut budget);
         if complemented {
-            let count = self.live.len().saturating_sub(root.cardinality);
+            let count = self.live_len.saturating_sub(root.cardinality);
             root = ExplainNode {
                 label: "NOT (complement within the live customers)".into(),
                 cardinality: count,
@@ -24,7 +24,7 @@ impl<'a> Planner<'a> {
             };
         }
         let per_block = self.block_plan(&n).is_some();
-        Ok(Explain { query: q.to_string(), live: self.live.len(), root, per_block })
+        Ok(Explain { query: q.to_string(), live: self.live_len, root, per_block })
     }
 
     /// `n`'s explanation; `budget` is how many more subtree tags parents may look at.

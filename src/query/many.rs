@@ -138,7 +138,7 @@ impl<'a> Planner<'a> {
             }
         }
         for (&i, c) in split.batched.iter().zip(batch::join_counts(batched)) {
-            out[i] = if complemented[i] { self.live.len().saturating_sub(c) } else { c };
+            out[i] = if complemented[i] { self.live_len.saturating_sub(c) } else { c };
         }
         Ok(out)
     }

@@ -55,6 +55,8 @@ pub(crate) struct Planner<'a> {
     pub(crate) pool: &'a Pool,
     pub(crate) store: &'a Store,
     pub(crate) live: &'a RoaringBitmap,
+    /// `live.len()`, counted once (the directory keeps it).
+    pub(crate) live_len: u64,
     pub(crate) attrs: &'a Attrs,
 }
 
@@ -158,10 +160,10 @@ impl<'a> Planner<'a> {
         match n {
             Node::Leaf { bits, .. } => bits.len(),
             Node::Range { attr, .. } => attr.len(),
-            Node::All => self.live.len(),
+            Node::All => self.live_len,
             Node::Empty => 0,
             Node::And(xs) => xs.iter().map(|x| self.estimate(x)).min().unwrap_or(0),
-            Node::Or(xs) => xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live.len()),
+            Node::Or(xs) => xs.iter().map(|x| self.estimate(x)).sum::<u64>().min(self.live_len),
             Node::AndNot(base, _) => self.estimate(base),
         }
     }

@@ -1,8 +1,8 @@
 //! Route choice: whether a plan is evaluated one bitmap operation at a time (`eval.rs`) or
 //! block by block ([`crate::blocks::eval`]), and the two-tag counts that go to a dispatched
 //! kernel instead of `roaring`. Operands of the block routes are read in place: through the
-//! views the tag store keeps for dense tags, or streamed as `roaring` writes them; only what
-//! is left is copied.
+//! views the tag store keeps for wide tags (1,024 ids or more per block), or streamed as
+//! `roaring` writes them; only what is left is copied.
 
 use std::sync::Arc;
 

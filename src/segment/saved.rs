@@ -89,7 +89,13 @@ pub(crate) struct Inputs<'a> {
 
 impl Inputs<'_> {
     fn planner<'t>(&'t self, tags: &'t Tags) -> Planner<'t> {
-        Planner { pool: tags.pool(), store: tags.store(), live: self.live, attrs: self.attrs }
+        Planner {
+            pool: tags.pool(),
+            store: tags.store(),
+            live: self.live,
+            live_len: self.live.len(),
+            attrs: self.attrs,
+        }
     }
 }
 

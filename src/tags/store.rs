@@ -97,6 +97,12 @@ impl Store {
         self.views.limit()
     }
 
+    /// The views' budget in bytes now (see [`ViewCache::budget_bytes`]), with `current` the
+    /// bitmaps' serialized bytes.
+    pub(crate) fn view_budget_bytes(&self, current: usize) -> usize {
+        self.views.budget_bytes(|| current)
+    }
+
     /// Sets the views' budget, dropping every view kept.
     pub(crate) fn set_view_budget(&mut self, budget: ViewBudget) {
         self.views.set_limit(budget);
@@ -431,7 +437,7 @@ mod tests {
 
     /// A clone (what a reader's view holds) shares every bitmap and union; a write copies
     /// only what it changes, and removing a customer everywhere copies only the bitmaps that
-    /// carried it and keeps the writer's other dense views.
+    /// carried it and keeps the writer's other views.
     #[test]
     fn a_clone_shares_and_a_write_copies_only_what_it_changes() {
         let (pool, mut store, [a, b, c, d, e]) = tree();

@@ -377,7 +377,7 @@ impl Tags {
         self.pool.heap_bytes()
     }
 
-    /// Heap bytes of the views kept of dense tags' containers.
+    /// Heap bytes of the views kept of wide tags' containers.
     pub(crate) fn view_bytes(&self) -> usize {
         self.store.view_bytes()
     }
@@ -385,6 +385,11 @@ impl Tags {
     /// The budget the views are kept within.
     pub(crate) fn view_budget(&self) -> crate::ViewBudget {
         self.store.view_budget()
+    }
+
+    /// The views' budget in bytes now, with `current` the bitmaps' serialized bytes.
+    pub(crate) fn view_budget_bytes(&self, current: usize) -> usize {
+        self.store.view_budget_bytes(current)
     }
 
     /// Sets the views' budget, dropping every view kept.
