@@ -56,7 +56,7 @@
 //!   with the typed builder) and evaluated many times; an [`Audience`] is the result. The
 //!   grammar is on [`Query`](Query#grammar). [`Engine::prepare`] resolves a query's names
 //!   once; [`Engine::count_many`] and [`Engine::select_many`] answer a slice of queries in
-//!   one pass over the customers' blocks, on the engine's threads. Tags with 1,024 or more
+//!   one pass over the customers' blocks, on the engine's threads. Tags with 512 or more
 //!   customers per 2^16-id block are read through views kept as flat words, within a
 //!   budget the caller may set ([`Engine::set_view_budget`], [`Stats::view_budget_bytes`]).
 //! - **Segments** classify: a [`SegmentPlan`] (ordered rules `(name, query)` and a

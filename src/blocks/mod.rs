@@ -11,7 +11,7 @@
 //!   `roaring`, so every container is allocated at its exact size and already in its
 //!   smallest kind (what `optimize` would choose). Bulk loads use it.
 //! - [`view`]: the containers of a bitmap, read from one copy of its image.
-//! - [`cache`]: views kept between queries for wide tags (arrays of 1,024 values or more
+//! - [`cache`]: views kept between queries for wide tags (arrays of 512 values or more
 //!   widened into bitsets), within a memory budget, so a query reads their containers in
 //!   place, as flat words, instead of copying them.
 //! - [`stream`]: the containers of a bitmap as `roaring` writes its image, without a copy.

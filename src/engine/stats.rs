@@ -26,8 +26,8 @@ pub struct Stats {
     /// union, so a deep chain over the same customers (`a/b/c/...` down 16 levels) keeps up
     /// to 15 copies of them.
     pub subtree_bytes: usize,
-    /// Heap bytes of the views queries keep of wide tags' containers (1,024 ids or more per
-    /// 2^16-id block on average; arrays of 1,024 values or more held as bitsets), so they
+    /// Heap bytes of the views queries keep of wide tags' containers (512 ids or more per
+    /// 2^16-id block on average; arrays of 512 values or more held as bitsets), so they
     /// read them in place as flat words: within `view_budget_bytes`, by default half of
     /// `bitmap_bytes` as last measured (after a bulk change, or after 4,096 one-customer
     /// changes when a view does not fit), or 1 MiB when that is more.

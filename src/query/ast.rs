@@ -383,9 +383,9 @@ impl fmt::Debug for Expr {
 /// containers in a default x86-64 build, where `roaring`'s own kernels have no `POPCNT`; a
 /// build with `-C target-cpu=x86-64-v2` or above leaves them to `roaring`.
 ///
-/// Both routes read operands' containers in place: a tag of 1,024 ids or more per 2^16-id
+/// Both routes read operands' containers in place: a tag of 512 ids or more per 2^16-id
 /// block through a read-only view of its containers that the engine keeps between queries
-/// (its arrays of 1,024 values or more held as bitsets, so they are read as flat words;
+/// (its arrays of 512 values or more held as bitsets, so they are read as flat words;
 /// made by the first query that needs it, updated or dropped when the tag changes; all
 /// views together take at most the budget of
 /// [`Engine::set_view_budget`](crate::Engine::set_view_budget), by default half the tag

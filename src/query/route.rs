@@ -1,7 +1,7 @@
 //! Route choice: whether a plan is evaluated one bitmap operation at a time (`eval.rs`) or
 //! block by block ([`crate::blocks::eval`]), and the two-tag counts that go to a dispatched
 //! kernel instead of `roaring`. Operands of the block routes are read in place: through the
-//! views the tag store keeps for wide tags (1,024 ids or more per block), or streamed as
+//! views the tag store keeps for wide tags (512 ids or more per block), or streamed as
 //! `roaring` writes them; only what is left is copied.
 
 use std::sync::Arc;
@@ -108,7 +108,7 @@ impl<'a> Planner<'a> {
     }
 
     /// The views to read `leaves` through: each one's kept view, made now where the tag
-    /// store keeps one for it ([`crate::blocks::cache`]: a tag of 1,024 ids a block or more,
+    /// store keeps one for it ([`crate::blocks::cache`]: a tag of 512 ids a block or more,
     /// its arrays widened into bitsets, within the budget); of the leaves left without one,
     /// the largest is streamed in place (its index is the second value), the others copied.
     fn views(&self, leaves: &[(TagId, &'a RoaringBitmap)]) -> (Vec<Option<Arc<View>>>, Option<usize>) {
