@@ -95,7 +95,8 @@ pub(crate) struct Program<'a> {
     /// The operand read as a stream.
     streamed: Option<(usize, &'a RoaringBitmap)>,
     root: Op,
-    /// Keys of the operands read through views, ascending.
+    /// Keys of the operands read through views, ascending: all of them, or only those of
+    /// the smallest operand with a view that every result id belongs to.
     keys: Vec<u16>,
     level: Level,
 }
@@ -131,9 +132,21 @@ impl<'a> Program<'a> {
                 None => Source::Copied(View::new(o.bits)),
             })
             .collect();
-        let mut keys: Vec<u16> = sources.iter().filter_map(Source::view).flat_map(View::keys).collect();
-        keys.sort_unstable();
-        keys.dedup();
+        // Every result id is in each operand the root requires: the blocks of the smallest
+        // such operand with a view are the only ones that can hold results (for `q17`, a
+        // cohort range `AND` two tags at 10M customers: 17 blocks of 153, and no sort).
+        let required = (0..sources.len())
+            .filter_map(|i| sources[i].view().filter(|_| root.requires(i)))
+            .min_by_key(|v| v.len());
+        let keys = match required {
+            Some(v) => v.keys().collect(),
+            None => {
+                let mut keys: Vec<u16> = sources.iter().filter_map(Source::view).flat_map(View::keys).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                keys
+            }
+        };
         Program { sources, streamed, root, keys, level }
     }
 
