@@ -17,7 +17,7 @@
 //!   average) gets a view: that is where a copy costs the most, and where widening pays
 //!   (measured at 10M customers, README "Performance": an `OR` of five tags of 3%, `q09`,
 //!   went from 4.8x the dense numpy peer's time to 0.6x; 20 segment rules over the 40
-//!   commonest tags, one by one, from 13-15 ms to 6.8 ms). A sparser
+//!   commonest tags, one by one, from 13-15 ms to 7.5 ms). A sparser
 //!   operand is still copied per query (its image is small), or streamed.
 //! - Views take at most [`VIEW_SHARE`] of the tag bitmaps' serialized bytes, or
 //!   [`VIEW_FLOOR`] when that is more ([`ViewBudget::Auto`], the default), or the caller's
@@ -30,8 +30,10 @@
 //!   ([`ViewCache::stale_total`]), and again when a view does not fit after
 //!   [`REMEASURE_AFTER`] one-id changes (an engine that grows by single `tag` calls raises
 //!   its budget as it grows; one re-measure, a walk over every bitmap's container table, per
-//!   that many changes). When a measure finds the views over the budget (the bitmaps
-//!   shrank), every view is dropped and the next queries make them again within it.
+//!   that many changes). A query whose view is kept measures a stale total too. When a
+//!   measure finds the views over the budget (the bitmaps shrank), views are dropped, the
+//!   newest tags' first, until the rest fit; the next queries make the others again within
+//!   it. (Two threads may both measure after one bulk change; they find the same total.)
 //! - Views go when their bitmap changes: the store, the only writer of tag bitmaps, tells
 //!   the cache. A one-id change to a bitset container is applied to the view in place
 //!   ([`View::set`]); any other change drops the view, and the next query that needs it
@@ -50,8 +52,8 @@ use super::view::View;
 
 /// Views take at most this share of the tag bitmaps' serialized bytes by default: 1/2. A
 /// loaded engine holds 1.10x the serialized bytes (10M customers x 1,000 tags), so with
-/// every view the budget allows it holds at most 1.6x (the harness's 25 queries kept 31 MB
-/// of views of 75 MB of bitmaps); a caller who wants less sets a budget of its own.
+/// every view the budget allows it holds at most 1.6x (the harness's 25 queries kept 22.9
+/// MB of views of 74.5 MB of bitmaps); a caller who wants less sets a budget of its own.
 pub(crate) const VIEW_SHARE: (usize, usize) = (1, 2);
 /// ...or this many bytes (1 MiB), when that is more: small engines keep their views.
 pub(crate) const VIEW_FLOOR: usize = 1 << 20;
@@ -233,6 +235,11 @@ impl ViewCache {
         if let Some(v) = inner.views.get(&key) {
             return Some(Arc::clone(v)); // another thread made it meanwhile
         }
+        // Another thread may have measured a smaller total meanwhile: the latest one rules.
+        let budget = match inner.total {
+            Some(t) if auto => limit.bytes(t),
+            _ => budget,
+        };
         if inner.bytes + cost(&view) > budget {
             return None;
         }

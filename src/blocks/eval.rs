@@ -135,9 +135,8 @@ impl<'a> Program<'a> {
         // Every result id is in each operand the root requires: the blocks of the smallest
         // such operand with a view are the only ones that can hold results (for `q17`, a
         // cohort range `AND` two tags at 10M customers: 17 blocks of 153, and no sort).
-        let required = (0..sources.len())
-            .filter_map(|i| sources[i].view().filter(|_| root.requires(i)))
-            .min_by_key(|v| v.len());
+        let required =
+            (0..sources.len()).filter_map(|i| sources[i].view().filter(|_| root.requires(i))).min_by_key(|v| v.len());
         let keys = match required {
             Some(v) => v.keys().collect(),
             None => {

@@ -37,10 +37,10 @@ pub struct Stats {
     pub view_bytes: usize,
     /// The bytes views may take now: the budget set with [`Engine::set_view_budget`], or by
     /// default ([`ViewBudget::Auto`]) half of `bitmap_bytes` as last measured (the first
-    /// query after a bulk change measures it again; until then, or when never measured,
-    /// the current `bitmap_bytes`), at least 1 MiB. `view_bytes` stays within it, but for
-    /// the moment between a bulk change that shrinks the bitmaps and the next query (which
-    /// drops the views past the new budget).
+    /// query that reads a view after a bulk change measures it again; until then, or when
+    /// never measured, the current `bitmap_bytes`), at least 1 MiB. `view_bytes` stays
+    /// within it, but for the moment between a bulk change that shrinks the bitmaps and
+    /// the next query that reads a view (which drops the views past the new budget).
     pub view_budget_bytes: usize,
     /// Heap bytes of the per-block customer -> tags index that [`Engine::profile`] and
     /// [`Engine::tags_of`] build for the 2^16-id blocks they read more than once (the

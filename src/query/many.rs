@@ -102,7 +102,7 @@ impl<'a> Planner<'a> {
     }
 
     /// The views the batch reads its operands through: each one's kept view, made now where
-    /// the tag store keeps one (a dense tag, within the budget); `None` for the operands the
+    /// the tag store keeps one (a wide tag, within the budget); `None` for the operands the
     /// batch copies.
     fn batch_views(&self, leaves: &[(TagId, &'a RoaringBitmap)]) -> Vec<Option<Arc<View>>> {
         leaves.iter().map(|&(tag, _)| self.store.view(self.pool, tag)).collect()
