@@ -169,10 +169,10 @@ impl Engine {
     pub fn refresh(&mut self, as_of: impl Into<Day>) -> Result<RefreshReport> {
         let as_of = as_of.into();
         let apply = |e: &mut Engine| {
-            e.segments.check(&e.tags, Inputs { live: e.customers.live(), attrs: &e.attrs })?;
+            e.segments.check(&e.tags, Inputs { live: e.customers.live(), attrs: &e.attrs, threads: e.threads })?;
             let Engine { customers, tags, attrs, history, models, segments, threads, .. } = e;
             let mut report = models.refresh(as_of, customers, history, tags, attrs, *threads)?;
-            let saved = segments.compute_all(tags, Inputs { live: customers.live(), attrs })?;
+            let saved = segments.compute_all(tags, Inputs { live: customers.live(), attrs, threads: *threads })?;
             (report.rules, report.plans) = (saved.rules, saved.plans);
             Ok(report)
         };

@@ -157,7 +157,8 @@ impl Engine {
     /// Sets how many threads this engine's bulk work may use: a refresh's per-customer
     /// steps (purchases sorted by customer, each customer's summary, scores and moves, the
     /// derived attributes' bit slices), and a batch of queries ([`Engine::count_many`],
-    /// [`Engine::select_many`]: ranges of blocks and shares of the queries). `0`, the
+    /// [`Engine::select_many`], and a segment plan's rules in [`Engine::segment`],
+    /// [`Engine::apply_plan`] and the refresh: ranges of blocks and shares of the queries). `0`, the
     /// default: the cores the process may use ([`std::thread::available_parallelism`], at
     /// most 8) for a step of 65,536 customers or records or more (for a batch, about a
     /// millisecond of work: some 2,000 blocks of one query), one thread below that; `n`:

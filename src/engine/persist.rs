@@ -122,7 +122,11 @@ impl Engine {
         let attrs = Attrs::read_snapshot(&mut r, &customers)?;
         let history = History::read_snapshot(&mut r, &customers)?;
         let models = Models::read_snapshot(&mut r, &tags)?;
-        let segments = Segments::read_snapshot(&mut r, &tags, Inputs { live: customers.live(), attrs: &attrs })?;
+        let segments = Segments::read_snapshot(
+            &mut r,
+            &tags,
+            Inputs { live: customers.live(), attrs: &attrs, threads: Default::default() },
+        )?;
         r.finish()?;
         let journal = Attached::default();
         Ok((

@@ -30,7 +30,7 @@ impl Engine {
     /// Errors: [`Error::InRule`] naming the rule whose query names an unknown tag or
     /// attribute (with suggestions) or is too large.
     pub fn segment(&self, plan: &SegmentPlan) -> Result<Segmentation> {
-        Segments::evaluate(&self.planner(), plan)
+        Segments::evaluate(&self.planner(), plan, self.threads)
     }
 
     /// Evaluates `plan` and stores it as exclusive group `group`: one tag per segment
@@ -76,7 +76,7 @@ impl Engine {
     /// rule tags, its own group. Nothing changes on error.
     pub fn apply_plan(&mut self, group: &str, plan: &SegmentPlan) -> Result<SegmentDiff> {
         let apply = |e: &mut Engine| {
-            let input = Inputs { live: e.customers.live(), attrs: &e.attrs };
+            let input = Inputs { live: e.customers.live(), attrs: &e.attrs, threads: e.threads };
             e.segments.apply_plan(&mut e.tags, input, group, plan)
         };
         self.logged(apply, |_| Some(Op::ApplyPlan { group, plan: Cow::Borrowed(plan) }))
@@ -126,13 +126,13 @@ impl Engine {
     /// Nothing changes on error.
     pub fn define_rule_tag(&mut self, name: &str, query: impl IntoRuleQuery) -> Result<TagId> {
         if self.journal.0.is_none() {
-            let input = Inputs { live: self.customers.live(), attrs: &self.attrs };
+            let input = Inputs { live: self.customers.live(), attrs: &self.attrs, threads: self.threads };
             return self.segments.define_rule(&mut self.tags, input, name, query);
         }
         let parsed = query.into_query();
         let query = parsed.as_ref().ok().cloned();
         let apply = |e: &mut Engine| {
-            let input = Inputs { live: e.customers.live(), attrs: &e.attrs };
+            let input = Inputs { live: e.customers.live(), attrs: &e.attrs, threads: e.threads };
             e.segments.define_rule(&mut e.tags, input, name, Parsed(parsed)) // its errors as without a journal
         };
         self.logged(apply, |_| query.as_ref().map(|q| Op::DefineRuleTag { name, query: Cow::Borrowed(q) }))
@@ -150,7 +150,7 @@ impl Engine {
     /// Errors: [`Error::InRule`] when a saved query no longer resolves; nothing changes then.
     pub fn refresh_rules(&mut self) -> Result<RulesReport> {
         let apply = |e: &mut Engine| {
-            let input = Inputs { live: e.customers.live(), attrs: &e.attrs };
+            let input = Inputs { live: e.customers.live(), attrs: &e.attrs, threads: e.threads };
             e.segments.check(&e.tags, input)?;
             e.segments.compute_all(&mut e.tags, input)
         };

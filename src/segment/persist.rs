@@ -123,7 +123,7 @@ mod tests {
 
     fn input(e: &Engine) -> Inputs<'_> {
         let (customers, _, attrs, _) = e.layers();
-        Inputs { live: customers.live(), attrs }
+        Inputs { live: customers.live(), attrs, threads: Default::default() }
     }
 
     fn read(path: &std::path::Path, e: &Engine) -> Result<Segments> {

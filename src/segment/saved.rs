@@ -27,6 +27,7 @@ use crate::audience::Audience;
 use crate::error::{Error, Result, UsedBy};
 use crate::feed::ChangeEvent;
 use crate::id::TagId;
+use crate::par::Threads;
 use crate::query::{Planner, Query};
 use crate::tags::{TagKind, Tags, normalize_tag};
 
@@ -85,6 +86,8 @@ pub struct RuleUpdate {
 pub(crate) struct Inputs<'a> {
     pub(crate) live: &'a RoaringBitmap,
     pub(crate) attrs: &'a Attrs,
+    /// The threads a plan's rules are evaluated on ([`Planner::select_many`]).
+    pub(crate) threads: Threads,
 }
 
 impl Inputs<'_> {
@@ -101,12 +104,18 @@ impl Inputs<'_> {
 
 impl Segments {
     /// Evaluates `plan`: rule `i`'s segment is its query's customers minus those of the rules
-    /// before it; the fallback is every live customer no rule matched.
-    pub(crate) fn evaluate(planner: &Planner<'_>, plan: &SegmentPlan) -> Result<Segmentation> {
+    /// before it; the fallback is every live customer no rule matched. The rules' queries
+    /// are evaluated together ([`Planner::select_many`]: one pass over the blocks for those
+    /// of three or more tags, on `threads`), then taken in order.
+    pub(crate) fn evaluate(planner: &Planner<'_>, plan: &SegmentPlan, threads: Threads) -> Result<Segmentation> {
+        let planned = plan
+            .rules()
+            .iter()
+            .map(|rule| planner.planned(rule.query()).map_err(|e| rule.error(e)))
+            .collect::<Result<Vec<_>>>()?;
         let mut taken = RoaringBitmap::new();
         let mut members = Vec::with_capacity(plan.rules().len() + 1);
-        for rule in plan.rules() {
-            let bits = planner.select(rule.query()).map_err(|e| rule.error(e))?;
+        for bits in planner.select_many(planned, threads)? {
             let mine = if taken.is_empty() { bits } else { bits - &taken };
             taken |= &mine;
             members.push(Audience::from(mine));
@@ -302,7 +311,7 @@ impl Segments {
                     let scope = within.filter(|_| from == Some(node));
                     let now = match scope {
                         Some(scope) => Segments::evaluate_within(&input.planner(tags), plan, scope)?,
-                        None => Segments::evaluate(&input.planner(tags), plan)?,
+                        None => Segments::evaluate(&input.planner(tags), plan, input.threads)?,
                     };
                     report.plans.push((group.clone(), write(tags, group, plan, &now, scope)?));
                 }
