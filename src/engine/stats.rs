@@ -1,7 +1,7 @@
 //! [`Stats`]: what an engine holds and what it costs; [`Engine::optimize`].
 
 use super::Engine;
-use crate::ViewBudget;
+use crate::blocks::cache::ViewBudget;
 
 /// Sizes of an engine, from [`Engine::stats`].
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -119,53 +119,60 @@ impl<'a> Planner<'a> {
     /// How many live customers each of `plans` matches, in order: each as
     /// [`Planner::count`] gives it.
     pub(crate) fn count_many(&self, plans: Vec<Planned<'a>>, threads: Threads) -> Result<Vec<u64>> {
-        let (split, complemented) = self.split(plans);
-        let views = self.batch_views(&split.leaves);
-        let batch = Batch::new(&operands(&split.leaves, &views), split.roots);
-        let n = self.batch_threads(&batch, split.alone.len(), threads);
-        let parts = par::map(shares(&batch, split.alone, n), |_, (range, alone)| {
-            let counts = batch.count_range(range);
-            let alone: Vec<(usize, Result<u64>)> =
-                alone.into_iter().map(|(i, Planned(n, c))| (i, self.count_planned((n, c)))).collect();
-            (counts, alone)
-        });
-        let mut out = vec![0u64; complemented.len()];
-        let mut batched = Vec::with_capacity(parts.len());
-        for (counts, alone) in parts {
-            batched.push(counts);
-            for (i, c) in alone {
-                out[i] = c?; // complemented already
-            }
-        }
-        for (&i, c) in split.batched.iter().zip(batch::join_counts(batched)) {
-            out[i] = if complemented[i] { self.live_len.saturating_sub(c) } else { c };
-        }
-        Ok(out)
+        self.run_many(
+            plans,
+            threads,
+            |batch, range| batch.count_range(range),
+            batch::join_counts,
+            |plan| self.count_planned(plan),
+            |c| self.live_len.saturating_sub(c),
+        )
     }
 
     /// The live customers each of `plans` matches, in order: each as [`Planner::select`]
     /// gives it.
     pub(crate) fn select_many(&self, plans: Vec<Planned<'a>>, threads: Threads) -> Result<Vec<RoaringBitmap>> {
+        self.run_many(
+            plans,
+            threads,
+            |batch, range| batch.select_range(range),
+            batch::join_selects,
+            |plan| self.select_planned(plan),
+            |r| self.live - r,
+        )
+    }
+
+    /// Each of `plans`' answer, in order: the batched ones by `part` on each thread's range
+    /// of blocks, joined by `join` (and `complement`ed where the plan says), the others by
+    /// `alone` (which complements them itself).
+    fn run_many<T: Default + Send, P: Send>(
+        &self,
+        plans: Vec<Planned<'a>>,
+        threads: Threads,
+        part: impl Fn(&Batch<'_>, std::ops::Range<usize>) -> P + Sync,
+        join: impl FnOnce(Vec<P>) -> Vec<T>,
+        alone: impl Fn((Node<'a>, bool)) -> Result<T> + Sync,
+        complement: impl Fn(T) -> T,
+    ) -> Result<Vec<T>> {
         let (split, complemented) = self.split(plans);
         let views = self.batch_views(&split.leaves);
         let batch = Batch::new(&operands(&split.leaves, &views), split.roots);
         let n = self.batch_threads(&batch, split.alone.len(), threads);
-        let parts = par::map(shares(&batch, split.alone, n), |_, (range, alone)| {
-            let bits = batch.select_range(range);
-            let alone: Vec<(usize, Result<RoaringBitmap>)> =
-                alone.into_iter().map(|(i, Planned(n, c))| (i, self.select_planned((n, c)))).collect();
-            (bits, alone)
+        let parts = par::map(shares(&batch, split.alone, n), |_, (range, mine)| {
+            let alone: Vec<(usize, Result<T>)> =
+                mine.into_iter().map(|(i, Planned(n, c))| (i, alone((n, c)))).collect();
+            (part(&batch, range), alone)
         });
-        let mut out: Vec<RoaringBitmap> = (0..complemented.len()).map(|_| RoaringBitmap::new()).collect();
+        let mut out: Vec<T> = (0..complemented.len()).map(|_| T::default()).collect();
         let mut batched = Vec::with_capacity(parts.len());
-        for (bits, alone) in parts {
-            batched.push(bits);
+        for (part, alone) in parts {
+            batched.push(part);
             for (i, r) in alone {
                 out[i] = r?; // complemented already
             }
         }
-        for (&i, r) in split.batched.iter().zip(batch::join_selects(batched)) {
-            out[i] = if complemented[i] { self.live - r } else { r };
+        for (&i, r) in split.batched.iter().zip(join(batched)) {
+            out[i] = if complemented[i] { complement(r) } else { r };
         }
         Ok(out)
     }

@@ -383,7 +383,7 @@ impl Tags {
     }
 
     /// The budget the views are kept within.
-    pub(crate) fn view_budget(&self) -> crate::ViewBudget {
+    pub(crate) fn view_budget(&self) -> crate::blocks::cache::ViewBudget {
         self.store.view_budget()
     }
 
@@ -393,7 +393,7 @@ impl Tags {
     }
 
     /// Sets the views' budget, dropping every view kept.
-    pub(crate) fn set_view_budget(&mut self, budget: crate::ViewBudget) {
+    pub(crate) fn set_view_budget(&mut self, budget: crate::blocks::cache::ViewBudget) {
         self.store.set_view_budget(budget);
     }
 
